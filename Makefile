@@ -1,0 +1,40 @@
+# Every target creates the virtualenv it needs, so each works on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STACKS := tools stage prod
+STACK ?=
+
+.PHONY: help venv test lint preview-offline preview-all clean
+
+help:
+	@echo "make test                         set up the virtualenv and run the whole test suite"
+	@echo "make preview-offline STACK=<s>    write build/preview/<s>.json for s in: $(STACKS)"
+	@echo "make preview-all                  the offline preview of all three stacks"
+	@echo "make lint                         ruff"
+
+$(STAMP): pyproject.toml constraints.txt requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+preview-offline: $(STAMP)
+	@if [ -z "$(STACK)" ]; then echo "usage: make preview-offline STACK=<$(STACKS)>" >&2; exit 2; fi
+	$(BIN)/python -m devtools.preview_offline --stack $(STACK)
+
+preview-all: $(STAMP)
+	@for s in $(STACKS); do $(BIN)/python -m devtools.preview_offline --stack $$s || exit $$?; done
+
+clean:
+	rm -rf build .pytest_cache

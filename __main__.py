@@ -1,0 +1,67 @@
+"""The control plane's Pulumi program: one program, three kinds of stack (tools, stage, prod).
+
+Only wiring happens here: read and validate the stack's config once, build the providers, create the
+components of this stack's account role, export what operators and other stacks need.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.ci_identity import CiIdentity, CiIdentityArgs
+from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
+from components.providers import account_providers
+from components.service_account import ServiceAccount, ServiceAccountArgs
+from stack_config import AccountRole, ConfigError, StackConfig, load_stack_config
+
+
+def _config_bag() -> dict[str, object]:
+    # The engine hands the whole stack config to the language host, which stores it here; reading
+    # the bag (not key by key) is what lets unknown keys be reported instead of ignored.
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def _tools(config: StackConfig) -> None:
+    pipeline = PipelineIdentity("pipeline-identity", PipelineIdentityArgs(config))
+    ci = CiIdentity("ci-identity", CiIdentityArgs(config))
+    pulumi.export("ciRoleArn", ci.ci_role_arn)
+    pulumi.export("contextGeneratorRoleArn", ci.context_generator_role_arn)
+    pulumi.export("githubOidcProviderArn", ci.oidc_provider_arn)
+    pulumi.export("deployerRoleArns", pipeline.deployer_role_arns)
+    pulumi.export("finalizerRoleArn", pipeline.finalizer_role_arn)
+
+
+def _service_accounts(config: StackConfig) -> None:
+    providers = account_providers(config)
+    exports = {}
+    for service in config.services:
+        env = service.environment(config.account_role)
+        account = ServiceAccount(
+            f"{service.name}-{config.environment}",
+            ServiceAccountArgs(config=config, service=service),
+            opts=pulumi.ResourceOptions(providers={"aws": providers[env.account_id]}),
+        )
+        exports[service.name] = {
+            "accountId": env.account_id,
+            "deployRoleArn": account.deploy_role_arn,
+            "executionRoleArn": account.execution_role_arn,
+            "readOnlyRoleArn": account.read_only_role_arn,
+            "assetBucketArn": account.asset_bucket_arn,
+        }
+    pulumi.export("services", exports)
+
+
+def main() -> None:
+    try:
+        config = load_stack_config(_config_bag(), source=f"stack {pulumi.get_stack()}")
+    except ConfigError as exc:
+        # RunError: a clean message, no Python traceback, and nothing has been declared yet.
+        raise pulumi.RunError(str(exc)) from None
+    if config.account_role is AccountRole.TOOLS:
+        _tools(config)
+    else:
+        _service_accounts(config)
+
+
+main()

@@ -1,0 +1,15 @@
+"""Stack configuration: pydantic models and the loader that validates a stack's config bag."""
+
+from .load import PROJECT, ConfigError, load_stack_config, read_stack_file
+from .models import AccountRole, Service, ServiceEnvironment, StackConfig
+
+__all__ = [
+    "PROJECT",
+    "AccountRole",
+    "ConfigError",
+    "Service",
+    "ServiceEnvironment",
+    "StackConfig",
+    "load_stack_config",
+    "read_stack_file",
+]

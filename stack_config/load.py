@@ -1,0 +1,106 @@
+"""Turn a stack's flat config bag (`{"project:key": value}`) into a validated `StackConfig`.
+
+`pulumi up` hands the program the bag; the offline preview and the tests build the same bag from the
+stack YAML file with `read_stack_file`. Either way `load_stack_config` is the one entry point, and
+every error names the full config key (`cdk-control-plane:services[1].prod.accountId`) and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .models import AccountRole, StackConfig
+
+PROJECT = "cdk-control-plane"
+
+
+class ConfigError(ValueError):
+    """The stack configuration is invalid; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        where = f" in {source}" if source else ""
+        super().__init__(f"invalid stack configuration{where}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _key_path(namespace: str, loc: tuple[Any, ...]) -> str:
+    path = namespace
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += (":" if i == 0 else ".") + str(part)
+    return path
+
+
+def _describe(error: dict[str, Any], namespace: str) -> str:
+    # Model validators raise with loc=() and already name their keys (relative to the namespace).
+    if not error["loc"]:
+        return f"{namespace}:{error['msg'].removeprefix('Value error, ')}"
+    key = _key_path(namespace, error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (check the spelling against the README's config reference)"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f", got {got!r}"
+    return f"{key}: {error['msg'].removeprefix('Value error, ')}{shown}"
+
+
+def _decode(value: Any) -> Any:
+    # The engine passes structured values as JSON strings; YAML-loaded values arrive decoded.
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_stack_config(bag: dict[str, Any], source: str | None = None) -> StackConfig:
+    """Validate the project namespace of `bag`; cross-check the `aws:` keys that must agree with it."""
+    prefix = f"{PROJECT}:"
+    raw = {k[len(prefix) :]: _decode(v) for k, v in bag.items() if k.startswith(prefix)}
+    try:
+        config = StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e, PROJECT) for e in exc.errors(include_url=False)]
+        raise ConfigError(problems, source) from None
+
+    problems: list[str] = []
+    aws_region = bag.get("aws:region")
+    if aws_region is not None and aws_region != config.region:
+        problems.append(
+            f"aws:region is {aws_region!r}, but {PROJECT}:region is {config.region!r}: "
+            "everything runs in the single configured region"
+        )
+    if config.account_role is AccountRole.TOOLS:
+        if aws_region is None:
+            problems.append(f"aws:region: required for the tools stack (its default provider); use {config.region!r}")
+        allowed = _decode(bag.get("aws:allowedAccountIds"))
+        if allowed is not None and list(allowed) != [config.tools_account_id]:
+            problems.append(
+                f"aws:allowedAccountIds is {allowed!r}, expected [{config.tools_account_id!r}] "
+                f"({PROJECT}:toolsAccountId)"
+            )
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The config bag of a `Pulumi.<stack>.yaml` file, as the engine would pass it."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError([f"cannot read {path}: {exc}"]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise ConfigError([f"{path}: expected a mapping with a 'config:' mapping"])
+    return dict(document.get("config") or {})
