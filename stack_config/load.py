@@ -49,6 +49,8 @@ def _describe(error: dict[str, Any], namespace: str) -> str:
         return f"{key}: unknown key (check the spelling against the README's config reference)"
     if kind == "missing":
         return f"{key}: required key is missing"
+    if kind == "string_type":
+        return f"{key}: expected a string (quote numbers such as account ids in YAML), got {error.get('input')!r}"
     got = error.get("input")
     shown = "" if isinstance(got, dict | list) else f", got {got!r}"
     return f"{key}: {error['msg'].removeprefix('Value error, ')}{shown}"

@@ -24,52 +24,82 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components import naming
 
 # --- scalar types -----------------------------------------------------------------------------------
 
-AccountId = Annotated[
-    str,
-    StringConstraints(pattern=r"^\d{12}$"),
-    Field(description="a 12-digit AWS account id, quoted in YAML so leading zeros survive"),
-]
+
+def _matching(pattern: str, expectation: str, max_length: int | None = None) -> AfterValidator:
+    """A string check whose error says what was expected in words, not as a regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value) or (max_length is not None and len(value) > max_length):
+            raise ValueError(f"expected {expectation}")
+        return value
+
+    return AfterValidator(check)
+
+
+AccountId = Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id (quote it in YAML)")]
 
 # The intersection of what IAM role names, S3 bucket names and CloudFormation stack names accept:
-# lowercase letters, digits and single hyphens, starting with a letter. Length is checked against the
-# longest derived name in StackConfig._derived_names_fit.
+# lowercase letters, digits and single hyphens, starting with a letter. With a prefix of at most 12
+# characters every derived role name stays within IAM's 64 (tests/program/test_config_validation.py).
+_NAME = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 ServiceName = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", min_length=2, max_length=24),
+    _matching(
+        _NAME,
+        "2-24 lowercase letters, digits and single hyphens, starting with a letter "
+        "(it becomes part of IAM role, S3 bucket and CloudFormation stack names)",
+        max_length=24,
+    ),
+    StringConstraints(min_length=2),
 ]
-
-NamePrefix = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", max_length=12)]
+NamePrefix = Annotated[
+    str, _matching(_NAME, "at most 12 lowercase letters, digits and single hyphens", max_length=12)
+]
 
 # `cdk bootstrap --qualifier`: CDK accepts at most 10 alphanumeric characters.
-CdkQualifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,10}$")]
+CdkQualifier = Annotated[str, _matching(r"[a-z0-9]{1,10}", "1-10 lowercase letters or digits (CDK qualifier)")]
 
 GithubRepository = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"),
+    str, _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "owner/name of a GitHub repository")
 ]
-
 GithubWorkflowPath = Annotated[
-    str, StringConstraints(pattern=r"^\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml$")
+    str, _matching(r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml", "a path like .github/workflows/release.yml")
 ]
-
-IamRoleName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+=,.@-]{1,64}$")]
-
+IamRoleName = Annotated[str, _matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name (1-64 characters)")]
+IamRoleArn = Annotated[
+    str, _matching(r"arn:aws:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+]
 ManagedPolicyArn = Annotated[
     str,
-    StringConstraints(pattern=r"^arn:aws:iam::(aws|\d{12}):policy/[A-Za-z0-9_+=,.@/-]+$"),
+    _matching(
+        r"arn:aws:iam::(aws|\d{12}):policy/[A-Za-z0-9_+=,.@/-]+",
+        "a managed policy ARN (arn:aws:iam::<account or aws>:policy/<name>)",
+    ),
 ]
-
 S3BucketName = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9.-]{1,61})[a-z0-9]$")
+    str, _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, . and -)")
 ]
-
 EcrRepositoryName = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", max_length=256)
+    str,
+    _matching(
+        r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*",
+        "an ECR repository name (lowercase, digits, . _ - and /)",
+        max_length=256,
+    ),
 ]
+Region = Annotated[str, _matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region name such as us-east-1")]
+OidcProviderArn = Annotated[
+    str,
+    _matching(
+        r"arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com",
+        "the ARN of the account's GitHub OIDC provider",
+    ),
+]
+GitBranch = Annotated[str, _matching(r"[A-Za-z0-9._/-]{1,100}", "a branch name such as main")]
 
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
@@ -106,12 +136,11 @@ class ServiceEnvironment(_Model):
     """One service in one environment (its stage or prod account)."""
 
     account_id: AccountId
-    region: str | None = Field(
+    region: Region | None = Field(
         default=None, description="optional; if given it must equal the stack's single region"
     )
-    admin_role_arn: str | None = Field(
+    admin_role_arn: IamRoleArn | None = Field(
         default=None,
-        pattern=r"^arn:aws:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$",
         description="role Pulumi assumes to manage this account; default: accountAdminRoleName in it",
     )
     execution_policy_arns: list[ManagedPolicyArn] = Field(
@@ -161,12 +190,11 @@ class Service(_Model):
 
 
 class GithubSettings(_Model):
-    existing_oidc_provider_arn: str | None = Field(
+    existing_oidc_provider_arn: OidcProviderArn | None = Field(
         default=None,
-        pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
         description="an account holds one provider per URL; name the existing one instead of creating it",
     )
-    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]{1,100}$")
+    branch: GitBranch = "main"
 
 
 # --- the stack --------------------------------------------------------------------------------------
@@ -176,7 +204,7 @@ class StackConfig(_Model):
     """Everything under the `cdk-control-plane:` namespace of a stack file."""
 
     account_role: AccountRole
-    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: Region = "us-east-1"
     name_prefix: NamePrefix = "cdkcp"
     tools_account_id: AccountId
     account_admin_role_name: IamRoleName = "OrganizationAccountAccessRole"
@@ -240,20 +268,6 @@ class StackConfig(_Model):
                         f"{seen[key]} in account {key[0]}: services sharing an account need distinct qualifiers"
                     )
                 seen[key] = f"services[{i}] ({service.name})"
-        return self
-
-    @model_validator(mode="after")
-    def _derived_names_fit(self) -> StackConfig:
-        for i, service in enumerate(self.services):
-            for env in (AccountRole.STAGE, AccountRole.PROD):
-                names = naming.ServiceNames(self.name_prefix, service.name, env.value)
-                for role_name in names.all_role_names():
-                    if len(role_name) > naming.IAM_ROLE_NAME_MAX:
-                        raise ValueError(
-                            f"services[{i}].name {service.name!r} with namePrefix {self.name_prefix!r} makes "
-                            f"the IAM role name {role_name!r} ({len(role_name)} characters, IAM allows "
-                            f"{naming.IAM_ROLE_NAME_MAX}); shorten the service name or the prefix"
-                        )
         return self
 
     # --- derived views ---

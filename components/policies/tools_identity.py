@@ -66,13 +66,18 @@ def _bootstrap(ctx: ToolsContext, service: Service, account: str) -> naming.CdkB
 
 
 def _sign_with(ctx: ToolsContext, sid: str, alias: str) -> dict[str, Any]:
+    """`kms:Sign` through the key's alias only (the signer names it as `signing_identity`), with the
+    one algorithm and message type the manifests use."""
     return statement(
         sid,
         ["kms:Sign"],
         [ctx.any_key],
         conditions={
-            **{"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}},
-            "StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"},
+            "StringEquals": {
+                "kms:RequestAlias": alias,
+                "kms:SigningAlgorithm": "ECDSA_SHA_256",
+                "kms:MessageType": "DIGEST",
+            },
         },
     )
 

@@ -1,0 +1,222 @@
+"""A bad stack config fails before any resource is declared, naming the key and what was expected."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stack_config import AccountRole, ConfigError, load_stack_config
+from tests.conftest import PROJECT_DIR, STACKS, run_preview, stack_bag
+
+NS = "cdk-control-plane"
+
+
+def problems_of(bag: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(bag, source="test")
+    return str(caught.value)
+
+
+def services(bag: dict[str, Any]) -> list[dict[str, Any]]:
+    return bag[f"{NS}:services"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_example_stack_files_are_valid(stack: str) -> None:
+    config = load_stack_config(stack_bag(stack))
+    assert config.account_role is AccountRole(stack)
+    assert {s.name for s in config.services} >= {"orders", "payments"}
+
+
+def test_example_stacks_agree_on_services_and_accounts() -> None:
+    # The three files are edited by hand; a service or account that differs between them would make
+    # the tools roles trust or grant the wrong accounts.
+    shared = [k for k in stack_bag("tools") if k.startswith(f"{NS}:") and k != f"{NS}:accountRole"]
+    for key in shared:
+        if key == f"{NS}:github":
+            continue
+        assert stack_bag("stage").get(key) == stack_bag("tools")[key] == stack_bag("prod").get(key), key
+
+
+def test_example_accounts_differ_from_each_other_and_from_tools() -> None:
+    config = load_stack_config(stack_bag("tools"))
+    accounts = [config.tools_account_id] + [a for s in config.services for a in (s.stage.account_id, s.prod.account_id)]
+    assert len(accounts) == len(set(accounts)) == 5
+
+
+@pytest.mark.parametrize("bad", ["12345", "1234567890123", "12345678901a", ""])
+def test_account_id_must_be_12_digits(stage_bag: dict[str, Any], bad: str) -> None:
+    services(stage_bag)[0]["stage"]["accountId"] = bad
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[0].stage.accountId: expected a 12-digit AWS account id" in message
+
+
+def test_unquoted_account_id_asks_for_quotes(stage_bag: dict[str, Any]) -> None:
+    stage_bag[f"{NS}:toolsAccountId"] = 111111111111
+    assert f"{NS}:toolsAccountId: expected a string (quote numbers" in problems_of(stage_bag)
+
+
+def test_service_region_must_be_the_single_configured_region(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[1]["prod"]["region"] = "eu-west-1"
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[1].prod.region is 'eu-west-1'" in message
+    assert "single configured region 'us-east-1'" in message
+
+
+def test_provider_region_must_be_the_single_configured_region() -> None:
+    bag = stack_bag("tools")
+    bag["aws:region"] = "us-west-2"
+    message = problems_of(bag)
+    assert "aws:region is 'us-west-2'" in message and f"{NS}:region is 'us-east-1'" in message
+
+
+def test_tools_stack_needs_an_aws_region() -> None:
+    bag = stack_bag("tools")
+    del bag["aws:region"]
+    assert "aws:region: required for the tools stack" in problems_of(bag)
+
+
+def test_tools_provider_must_be_pinned_to_the_tools_account() -> None:
+    bag = stack_bag("tools")
+    bag["aws:allowedAccountIds"] = ["222222222222"]
+    assert "aws:allowedAccountIds is ['222222222222'], expected ['111111111111']" in problems_of(bag)
+
+
+def test_duplicate_service_names(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[1]["name"] = "orders"
+    assert f"{NS}:services[1].name 'orders' duplicates services[0].name" in problems_of(stage_bag)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["Orders", "orders_svc", "orders.svc", "1orders", "orders-", "or--ders", "o", "a" * 25, "orders svc"],
+)
+def test_service_name_must_fit_iam_s3_and_cloudformation_names(stage_bag: dict[str, Any], bad: str) -> None:
+    services(stage_bag)[0]["name"] = bad
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[0].name:" in message
+    assert "IAM role, S3 bucket and CloudFormation stack names" in message or "at least 2" in message
+
+
+def test_longest_allowed_names_make_valid_role_names() -> None:
+    from components import naming
+
+    longest = naming.ServiceNames(prefix="p" * 12, service="s" * 24, env="stage")
+    assert max(len(n) for n in longest.all_role_names()) <= naming.IAM_ROLE_NAME_MAX
+
+
+def test_unknown_top_level_key(stage_bag: dict[str, Any]) -> None:
+    stage_bag[f"{NS}:servces"] = []
+    assert f"{NS}:servces: unknown key" in problems_of(stage_bag)
+
+
+def test_unknown_nested_key(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["stage"]["acountId"] = "222222222222"
+    assert f"{NS}:services[0].stage.acountId: unknown key" in problems_of(stage_bag)
+
+
+def test_account_used_as_both_stage_and_prod(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[1]["prod"]["accountId"] = services(stage_bag)[0]["stage"]["accountId"]
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[1].prod.accountId 222222222222 is also services[0].stage.accountId" in message
+
+
+def test_service_account_may_not_be_the_tools_account(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["prod"]["accountId"] = "111111111111"
+    assert "services[0].prod.accountId is the tools account 111111111111" in problems_of(stage_bag)
+
+
+def test_service_without_github_repository(stage_bag: dict[str, Any]) -> None:
+    del services(stage_bag)[1]["githubRepository"]
+    assert f"{NS}:services[1].githubRepository: required key is missing" in problems_of(stage_bag)
+
+
+def test_github_repository_must_be_owner_slash_name(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["githubRepository"] = "https://github.com/acme/orders"
+    assert f"{NS}:services[0].githubRepository: expected owner/name" in problems_of(stage_bag)
+
+
+def test_external_audit_email_is_mandatory(stage_bag: dict[str, Any]) -> None:
+    del stage_bag[f"{NS}:auditEmailAddresses"]
+    assert f"{NS}:auditEmailAddresses: required key is missing" in problems_of(stage_bag)
+
+
+def test_external_audit_email_list_may_not_be_empty(stage_bag: dict[str, Any]) -> None:
+    stage_bag[f"{NS}:auditEmailAddresses"] = []
+    assert f"{NS}:auditEmailAddresses: List should have at least 1 item" in problems_of(stage_bag)
+
+
+def test_external_audit_email_must_be_an_address(stage_bag: dict[str, Any]) -> None:
+    stage_bag[f"{NS}:auditEmailAddresses"] = ["security-audit"]
+    assert f"{NS}:auditEmailAddresses[0]: expected an e-mail address" in problems_of(stage_bag)
+
+
+def test_administrator_access_needs_a_permissions_boundary(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["stage"]["executionPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[0].stage" in message and "AdministratorAccess without permissionsBoundaryArn" in message
+
+
+def test_execution_role_needs_at_least_one_policy(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["stage"]["executionPolicyArns"] = []
+    assert f"{NS}:services[0].stage.executionPolicyArns: List should have at least 1 item" in problems_of(stage_bag)
+
+
+def test_services_sharing_an_account_need_distinct_qualifiers(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[1]["stage"]["accountId"] = services(stage_bag)[0]["stage"]["accountId"]
+    services(stage_bag)[1]["cdkQualifier"] = "hnb659fds"
+    message = problems_of(stage_bag)
+    assert "services[1].cdkQualifier 'hnb659fds' is already used by services[0] (orders) in account 222222222222" in message
+
+
+def test_every_problem_is_reported_at_once(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["stage"]["accountId"] = "1"
+    del services(stage_bag)[1]["githubRepository"]
+    stage_bag[f"{NS}:bogus"] = True
+    message = problems_of(stage_bag)
+    assert message.count("\n  - ") == 3
+
+
+def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> None:
+    """Through the real entry point: exit code 2, the key in the message, no graph written."""
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    for package in ("components", "stack_config", "devtools", "functions"):
+        shutil.copytree(PROJECT_DIR / package, tmp_path / package)
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    document["config"][f"{NS}:services"][0]["prod"]["accountId"] = "33333333333"
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    out = tmp_path / "build" / "prod.json"
+
+    proc = run_preview("prod", out, project_dir=tmp_path)
+
+    assert proc.returncode == 2, proc.stderr
+    assert f"{NS}:services[0].prod.accountId: expected a 12-digit AWS account id" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_stage_stack_must_disable_the_default_provider(tmp_path: Path) -> None:
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    for package in ("components", "stack_config", "devtools", "functions"):
+        shutil.copytree(PROJECT_DIR / package, tmp_path / package)
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.stage.yaml").read_text())
+    del document["config"]["pulumi:disable-default-providers"]
+    (tmp_path / "Pulumi.stage.yaml").write_text(yaml.safe_dump(document))
+
+    proc = run_preview("stage", tmp_path / "stage.json", project_dir=tmp_path)
+
+    assert proc.returncode == 2
+    assert "pulumi:disable-default-providers must list aws" in proc.stderr
+
+
+def test_engine_style_json_strings_are_accepted() -> None:
+    # `pulumi up` passes structured values as JSON strings, the offline preview as YAML objects.
+    bag = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in stack_bag("prod").items()}
+    assert load_stack_config(bag).services[1].name == "payments"
