@@ -129,7 +129,7 @@ class CdkBootstrap(pulumi.ComponentResource):
             f"{name}-version",
             name=ctx.bootstrap.version_parameter,
             type="String",
-            value=CDK_BOOTSTRAP_VERSION,
+            insecure_value=CDK_BOOTSTRAP_VERSION,  # not sensitive: keep it readable in diffs
             description="CDK bootstrap contract version (read by every template's CheckBootstrapVersion rule)",
             opts=child,
         )
