@@ -35,9 +35,7 @@ class ServiceDeployRoles(pulumi.ComponentResource):
     execution_role_arn: pulumi.Output[str]
     read_only_role_arn: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: ServiceDeployRolesArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServiceDeployRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         ctx = args.context
         child = pulumi.ResourceOptions(parent=self)

@@ -65,7 +65,12 @@ class _GraphMocks:
 
         if args.custom:
             state.update(self._computed(args.typ, inputs, account, digest, physical_id))
-            record = {"type": args.typ, "name": args.name, "inputs": _plain(inputs), "provider": provider_name}
+            record = {
+                "type": args.typ,
+                "name": args.name,
+                "inputs": _plain(inputs),
+                "provider": provider_name,
+            }
         else:
             record = {"type": args.typ, "name": args.name, "inputs": _plain(inputs), "provider": None}
         self.resources.append(record)
@@ -75,7 +80,11 @@ class _GraphMocks:
         region = self.region
         if typ == "aws:iam/role:Role":
             name = inputs.get("name") or physical_id
-            return {"name": name, "arn": f"arn:aws:iam::{account}:role/{name}", "uniqueId": f"AROA{digest[:17].upper()}"}
+            return {
+                "name": name,
+                "arn": f"arn:aws:iam::{account}:role/{name}",
+                "uniqueId": f"AROA{digest[:17].upper()}",
+            }
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             host = str(inputs.get("url", "")).removeprefix("https://")
             return {"arn": f"arn:aws:iam::{account}:oidc-provider/{host}"}
@@ -184,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(graph, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(out)
     custom = [r for r in graph["resources"] if ":" in r["type"] and not _is_component(r["type"])]
-    print(f"preview-offline: {args.stack}: {len(custom)} resources ({len(graph['resources'])} with components) -> {out}")
+    print(
+        f"preview-offline: {args.stack}: {len(custom)} resources ({len(graph['resources'])} with components) -> {out}"
+    )
     return 0
 
 

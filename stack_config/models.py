@@ -24,7 +24,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-
 # --- scalar types -----------------------------------------------------------------------------------
 
 
@@ -56,22 +55,25 @@ ServiceName = Annotated[
     ),
     StringConstraints(min_length=2),
 ]
-NamePrefix = Annotated[
-    str, _matching(_NAME, "at most 12 lowercase letters, digits and single hyphens", max_length=12)
-]
+NamePrefix = Annotated[str, _matching(_NAME, "at most 12 lowercase letters, digits and single hyphens", max_length=12)]
 
 # `cdk bootstrap --qualifier`: CDK accepts at most 10 alphanumeric characters.
 CdkQualifier = Annotated[str, _matching(r"[a-z0-9]{1,10}", "1-10 lowercase letters or digits (CDK qualifier)")]
 
 GithubRepository = Annotated[
-    str, _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "owner/name of a GitHub repository")
+    str,
+    _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "owner/name of a GitHub repository"),
 ]
 GithubWorkflowPath = Annotated[
     str, _matching(r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml", "a path like .github/workflows/release.yml")
 ]
 IamRoleName = Annotated[str, _matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name (1-64 characters)")]
 IamRoleArn = Annotated[
-    str, _matching(r"arn:aws:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    str,
+    _matching(
+        r"arn:aws:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+",
+        "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    ),
 ]
 ManagedPolicyArn = Annotated[
     str,
@@ -81,7 +83,8 @@ ManagedPolicyArn = Annotated[
     ),
 ]
 S3BucketName = Annotated[
-    str, _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, . and -)")
+    str,
+    _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, . and -)"),
 ]
 EcrRepositoryName = Annotated[
     str,
@@ -124,9 +127,7 @@ class AccountRole(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True)
 
 
 # --- per-service ------------------------------------------------------------------------------------
@@ -234,9 +235,7 @@ class StackConfig(_Model):
         seen: dict[str, int] = {}
         for i, service in enumerate(self.services):
             if service.name in seen:
-                raise ValueError(
-                    f"services[{i}].name {service.name!r} duplicates services[{seen[service.name]}].name"
-                )
+                raise ValueError(f"services[{i}].name {service.name!r} duplicates services[{seen[service.name]}].name")
             seen[service.name] = i
         return self
 

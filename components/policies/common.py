@@ -11,7 +11,7 @@ VERSION = "2012-10-17"
 # the reason we grant each. A statement may use `"Resource": "*"` only if every action in it is
 # listed here; tests/program/test_policy_invariants.py enforces that over every stack's graph.
 STAR_ONLY_ACTIONS: Mapping[str, str] = {
-    "cloudformation:DescribeStackDriftDetectionStatus": "polling a drift detection run by its id (prod deploy, finalizer)",
+    "cloudformation:DescribeStackDriftDetectionStatus": "polling a drift detection run by id (deployer, finalizer)",
     "ecr:GetAuthorizationToken": "docker login before cdk-assets pushes an image (image-publishing role)",
     "ec2:DescribeAvailabilityZones": "CDK context lookup: availability zones",
     "ec2:DescribeVpcs": "CDK context lookup: Vpc.fromLookup",
@@ -101,6 +101,4 @@ def service_trust(service: str, source_account: str, source_arn: str | None = No
 def role_trust(principal_arn: Any, external_id: str | None = None, sid: str = "TrustedRole") -> dict[str, Any]:
     """Trust exactly one IAM role, optionally bound to an `sts:ExternalId`."""
     conditions = {"StringEquals": {"sts:ExternalId": external_id}} if external_id else None
-    return document(
-        statement(sid, ["sts:AssumeRole"], principal={"AWS": principal_arn}, conditions=conditions)
-    )
+    return document(statement(sid, ["sts:AssumeRole"], principal={"AWS": principal_arn}, conditions=conditions))

@@ -385,8 +385,6 @@ def repository_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
             "LambdaPullsForThisAccount",
             ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             principal={"Service": "lambda.amazonaws.com"},
-            conditions={
-                "StringLike": {"aws:SourceArn": f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:*"}
-            },
+            conditions={"StringLike": {"aws:SourceArn": f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:*"}},
         )
     )

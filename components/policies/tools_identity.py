@@ -180,7 +180,10 @@ def context_generator_policy(ctx: ToolsContext) -> dict[str, Any]:
         statement(
             "DenyArtifactWrites",
             ["s3:PutObject*"],
-            [objects(ctx.bucket_arn("cdk-artifacts-candidate")), objects(ctx.bucket_arn("cdk-artifacts-release"))],
+            [
+                objects(ctx.bucket_arn("cdk-artifacts-candidate")),
+                objects(ctx.bucket_arn("cdk-artifacts-release")),
+            ],
             effect="Deny",
         ),
         statement("DenyDeploys", ["cloudformation:*", "iam:*"], "*", effect="Deny"),
@@ -201,9 +204,7 @@ def deployer_trust(ctx: ToolsContext, env: str) -> dict[str, Any]:
 
 def deployer_assume_policy(ctx: ToolsContext, env: str) -> dict[str, Any]:
     prefix = ctx.config.name_prefix
-    roles = ctx.service_role_arns(
-        lambda s, e, account: naming.ServiceNames(prefix, s.name, e).deploy_role, envs=(env,)
-    )
+    roles = ctx.service_role_arns(lambda s, e, account: naming.ServiceNames(prefix, s.name, e).deploy_role, envs=(env,))
     return document(statement(f"AssumeServiceDeployRoles{env.title()}", ["sts:AssumeRole"], roles))
 
 

@@ -49,7 +49,9 @@ def inline_policies(graph: dict[str, Any], role_resource: dict[str, Any]) -> dic
 
 def attachments(graph: dict[str, Any], role_resource: dict[str, Any]) -> list[str]:
     component = role_resource["name"].removesuffix("-role")
-    return sorted(r["inputs"]["policyArn"] for r in of_type(graph, ATTACHMENT) if r["name"].startswith(component + "-attach-"))
+    return sorted(
+        r["inputs"]["policyArn"] for r in of_type(graph, ATTACHMENT) if r["name"].startswith(component + "-attach-")
+    )
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:

@@ -171,7 +171,10 @@ def test_services_sharing_an_account_need_distinct_qualifiers(stage_bag: dict[st
     services(stage_bag)[1]["stage"]["accountId"] = services(stage_bag)[0]["stage"]["accountId"]
     services(stage_bag)[1]["cdkQualifier"] = "hnb659fds"
     message = problems_of(stage_bag)
-    assert "services[1].cdkQualifier 'hnb659fds' is already used by services[0] (orders) in account 222222222222" in message
+    assert (
+        "services[1].cdkQualifier 'hnb659fds' is already used by services[0] (orders) in account 222222222222"
+        in message
+    )
 
 
 def test_every_problem_is_reported_at_once(stage_bag: dict[str, Any]) -> None:

@@ -93,7 +93,9 @@ def test_describe_star_is_caught(graphs: dict[str, dict[str, Any]]) -> None:
 def test_resource_star_for_a_scopable_action_is_caught(graphs: dict[str, dict[str, Any]]) -> None:
     broken = copy.deepcopy(graphs["stage"])
     _add_statement(
-        _deploy_policy(broken), "policy", {"Sid": "Any", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+        _deploy_policy(broken),
+        "policy",
+        {"Sid": "Any", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
     )
     problems = policy_checks.star_resources(all_policies(broken))
     assert len(problems) == 1 and "['s3:GetObject']" in problems[0]
@@ -105,7 +107,12 @@ def test_trust_without_principal_arn_or_condition_is_caught(graphs: dict[str, di
     _add_statement(
         role,
         "assumeRolePolicy",
-        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"},
+        {
+            "Sid": "Account",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+            "Action": "sts:AssumeRole",
+        },
     )
     assert any("Account" in p for p in policy_checks.loose_trusts(all_policies(broken)))
     assert any("Account" in p for p in policy_checks.unconditioned_trusts(all_policies(broken)))
@@ -131,7 +138,12 @@ def test_web_identity_without_sub_is_caught(graphs: dict[str, dict[str, Any]]) -
             "Resource": "arn:aws:s3:::b/*",
             "Condition": {"StringEquals": {"s3:bogus": "x"}},
         },
-        {"Sid": "Mismatch", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:iam::111111111111:role/x"},
+        {
+            "Sid": "Mismatch",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:iam::111111111111:role/x",
+        },
     ],
 )
 def test_parliament_medium_findings_fail_the_check(graphs: dict[str, dict[str, Any]], bad_statement: dict) -> None:

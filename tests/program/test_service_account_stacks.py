@@ -30,7 +30,10 @@ from .graph import (
 )
 
 ENVS = ("stage", "prod")
-SERVICES = {"orders": {"stage": "222222222222", "prod": "333333333333"}, "payments": {"stage": "444444444444", "prod": "555555555555"}}
+SERVICES = {
+    "orders": {"stage": "222222222222", "prod": "333333333333"},
+    "payments": {"stage": "444444444444", "prod": "555555555555"},
+}
 QUALIFIER = {"orders": "hnb659fds", "payments": "pay01"}
 TOOLS = "111111111111"
 REGION = "us-east-1"
@@ -55,7 +58,9 @@ def test_one_explicit_provider_per_account_assuming_the_admin_role(graphs: dict,
     for name, inputs in providers.items():
         acct = name.rsplit("-", 1)[1]
         assert json.loads(inputs["allowedAccountIds"]) == [acct]
-        assert json.loads(inputs["assumeRoles"])[0]["roleArn"] == f"arn:aws:iam::{acct}:role/OrganizationAccountAccessRole"
+        assert (
+            json.loads(inputs["assumeRoles"])[0]["roleArn"] == f"arn:aws:iam::{acct}:role/OrganizationAccountAccessRole"
+        )
         assert inputs["region"] == REGION
 
 
@@ -89,17 +94,23 @@ def test_deploy_policy_is_scoped_to_the_services_stacks(graphs: dict, env: str, 
     policy = deploy_policy(graphs[env], service, env)
     stacks = f"arn:aws:cloudformation:{REGION}:{account(service, env)}:stack/{service}-{env}-*/*"
     for statement in statements(policy):
-        if statement["Effect"] == "Allow" and any(a.startswith("cloudformation:") for a in as_list(statement["Action"])):
+        if statement["Effect"] == "Allow" and any(
+            a.startswith("cloudformation:") for a in as_list(statement["Action"])
+        ):
             assert as_list(statement["Resource"]) in ([stacks], ["*"]), statement["Sid"]
     create = by_sid(policy, "CreateChangeSetsWithExecutionRoleOnly")
     assert create["Condition"] == {
-        "ArnEquals": {"cloudformation:RoleArn": f"arn:aws:iam::{account(service, env)}:role/cdkcp-{service}-{env}-cfn-exec"}
+        "ArnEquals": {
+            "cloudformation:RoleArn": f"arn:aws:iam::{account(service, env)}:role/cdkcp-{service}-{env}-cfn-exec"
+        }
     }
     outside = by_sid(policy, "DenyStacksOutsideServicePrefix")
     assert outside["Effect"] == "Deny" and outside["NotResource"] == [stacks]
-    assert {"cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteStack"} <= set(
-        outside["Action"]
-    )
+    assert {
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteStack",
+    } <= set(outside["Action"])
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -131,7 +142,11 @@ def test_deploy_role_reads_only_its_services_assets(graphs: dict, env: str) -> N
     policy = deploy_policy(graphs[env], "orders", env)
     bucket = f"arn:aws:s3:::cdk-hnb659fds-assets-{account('orders', env)}-{REGION}"
     assert by_sid(policy, "ReadServiceAssets")["Resource"] == [bucket, f"{bucket}/*"]
-    assert {a for a in allowed_actions(policy) if a.startswith("s3:")} == {"s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"}
+    assert {a for a in allowed_actions(policy) if a.startswith("s3:")} == {
+        "s3:GetBucketLocation",
+        "s3:GetObject",
+        "s3:ListBucket",
+    }
     decrypt = by_sid(policy, "DecryptServiceAssets")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert decrypt["Resource"][0].startswith(f"arn:aws:kms:{REGION}:{account('orders', env)}:key/")
@@ -225,13 +240,18 @@ def test_asset_bucket_has_the_cdk_default_name_and_the_baseline(graphs: dict, en
     assert sse["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
     assert sse["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith(f"arn:aws:kms:{REGION}:{acct}:key/")
     block = named(graph, f"{name}-public-access")["inputs"]
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     assert named(graph, f"{name}-ownership")["inputs"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     policy = json.loads(named(graph, f"{name}-policy")["inputs"]["policy"])
     tls = by_sid(policy, "DenyInsecureTransport")
     assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert tls["Resource"] == [f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}", f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}/*"]
+    assert tls["Resource"] == [
+        f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}",
+        f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}/*",
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -274,7 +294,9 @@ def test_publishing_roles_are_trusted_by_the_ci_builder_only(graphs: dict, env: 
         (only,) = statements(trust(publishing))
         assert only["Principal"] == {"AWS": f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder"}
         assert only["Condition"] == {"StringEquals": {"sts:ExternalId": f"cdkcp:{TOOLS}:{service}:{env}"}}
-    file_policy = inline_policies(graphs[env], role(graphs[env], f"cdk-{qualifier}-file-publishing-role-{acct}-{REGION}"))
+    file_policy = inline_policies(
+        graphs[env], role(graphs[env], f"cdk-{qualifier}-file-publishing-role-{acct}-{REGION}")
+    )
     assert "s3:DeleteObject" not in allowed_actions(file_policy["publish-file-assets"])
 
 

@@ -60,7 +60,9 @@ def test_ci_role_has_exactly_the_spec_permissions(graphs: dict) -> None:
     }
     contexts = f"arn:aws:s3:::cdk-contexts-{TOOLS}-{REGION}/*"
     assert by_sid(policy, "ReadBlessedContexts")["Resource"] == [contexts]
-    assert by_sid(policy, "UploadCandidateArtifacts")["Resource"] == [f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*"]
+    assert by_sid(policy, "UploadCandidateArtifacts")["Resource"] == [
+        f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*"
+    ]
     assert by_sid(policy, "RecordCandidateMetadata")["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:{TOOLS}:table/cdk-artifact-metadata"
     ]
@@ -89,7 +91,10 @@ def test_ci_role_assumes_exactly_the_services_publishing_roles(graphs: dict) -> 
     assumed = by_sid(ci_policy(graphs["tools"]), "PublishAssetsThroughServiceRoles")["Resource"]
     expected = {
         f"arn:aws:iam::{account}:role/cdk-{qualifier}-{kind}-publishing-role-{account}-{REGION}"
-        for qualifier, accounts in (("hnb659fds", ("222222222222", "333333333333")), ("pay01", ("444444444444", "555555555555")))
+        for qualifier, accounts in (
+            ("hnb659fds", ("222222222222", "333333333333")),
+            ("pay01", ("444444444444", "555555555555")),
+        )
         for account in accounts
         for kind in ("file", "image")
     }
@@ -106,7 +111,10 @@ def test_context_generator_is_a_tools_codebuild_role_that_cannot_deploy_or_publi
     }
     policy = inline_policies(graphs["tools"], generator)["generate-blessed-contexts"]
     assert by_sid(policy, "WriteBlessedContexts")["Resource"] == [f"arn:aws:s3:::cdk-contexts-{TOOLS}-{REGION}/*"]
-    assert by_sid(policy, "SignContextFiles")["Condition"]["StringEquals"]["kms:RequestAlias"] == "alias/cdk-context-signer"
+    assert (
+        by_sid(policy, "SignContextFiles")["Condition"]["StringEquals"]["kms:RequestAlias"]
+        == "alias/cdk-context-signer"
+    )
     assert by_sid(policy, "DenyArtifactWrites")["Effect"] == "Deny"
     assert by_sid(policy, "DenyDeploys")["Effect"] == "Deny"
     lookups = by_sid(policy, "LookupThroughTargetAccountRoles")["Resource"]
