@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml constraints.txt requirements.txt
 venv: $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
