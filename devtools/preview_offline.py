@@ -16,6 +16,7 @@ Exit codes: 0 written; 2 invalid configuration (nothing is written); 1 the progr
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import runpy
@@ -131,7 +132,7 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     from pulumi.runtime import settings
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
     from stack_config import AccountRole, load_stack_config, read_stack_file
 
@@ -157,14 +158,33 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
         def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, None]:
             return self.graph.call(args)
 
+    class Monitor(pulumi_mocks.MockMonitor):
+        """Remembers the event loop each executor thread opens, so they can be closed in order."""
+
+        def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+            super().__init__(mocks)
+            self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
+            self.thread_loops.add(_ensure_event_loop())  # the loop the monitor is about to open or reuse
+            return super().RegisterResource(request)
+
     mocks = Mocks()
+    monitor = Monitor(mocks)
     project = "cdk-control-plane"
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in bag.items()})
     settings.SETTINGS.outputs.clear()
 
     sys.path.insert(0, str(project_dir))
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
+    # The mock monitor runs in executor threads, and each opens an event loop that nothing closes. Left
+    # to the garbage collector, a loop can be finalized after its own self-pipe socket and print a
+    # traceback at exit; join the threads and close every loop while the interpreter is whole.
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(loop.shutdown_default_executor())
+    for thread_loop in monitor.thread_loops | {loop}:
+        thread_loop.close()
 
     if mocks.graph.default_provider_users:
         raise PreviewError(

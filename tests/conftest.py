@@ -40,6 +40,7 @@ def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
         out = out_dir / f"{stack}.json"
         proc = run_preview(stack, out)
         assert proc.returncode == 0, f"preview of {stack} failed:\n{proc.stderr}"
+        assert proc.stderr == "", f"preview of {stack} wrote to stderr:\n{proc.stderr}"
         result[stack] = json.loads(out.read_text())
     return result
 
