@@ -38,6 +38,5 @@ def account_providers(config: StackConfig) -> dict[str, aws.Provider]:
                     "environment": config.environment,
                 }
             ),
-            opts=pulumi.ResourceOptions(),
         )
     return providers

@@ -15,29 +15,8 @@ from components import naming
 
 from .common import document, objects, role_trust, service_trust, statement
 
-# Change-set deploys, stack policy and recovery (`UPDATE_ROLLBACK_FAILED`, `ROLLBACK_COMPLETE`).
-STAGE_STACK_ACTIONS = (
-    "cloudformation:ContinueUpdateRollback",
-    "cloudformation:DeleteChangeSet",
-    "cloudformation:DeleteStack",
-    "cloudformation:DescribeChangeSet",
-    "cloudformation:DescribeStackEvents",
-    "cloudformation:DescribeStackResource",
-    "cloudformation:DescribeStackResourceDrifts",
-    "cloudformation:DescribeStackResources",
-    "cloudformation:DescribeStacks",
-    "cloudformation:DetectStackDrift",
-    "cloudformation:ExecuteChangeSet",
-    "cloudformation:GetStackPolicy",
-    "cloudformation:GetTemplate",
-    "cloudformation:GetTemplateSummary",
-    "cloudformation:ListChangeSets",
-    "cloudformation:ListStackResources",
-    "cloudformation:SetStackPolicy",
-)
-
-# Prod: change sets, describe, drift detection, stack policy, rollback recovery. No DeleteStack: a
-# stack policy does not protect against deletion, so the prod role cannot delete at all.
+# Prod: change sets, describe, drift detection, stack policy, rollback recovery
+# (`UPDATE_ROLLBACK_FAILED`). No DeleteStack: a stack policy does not protect against deletion.
 PROD_STACK_ACTIONS = (
     "cloudformation:ContinueUpdateRollback",
     "cloudformation:DeleteChangeSet",
@@ -50,6 +29,17 @@ PROD_STACK_ACTIONS = (
     "cloudformation:DetectStackDrift",
     "cloudformation:ExecuteChangeSet",
     "cloudformation:SetStackPolicy",
+)
+
+# Stage: everything prod may do, plus deleting a stack left in `ROLLBACK_COMPLETE` by a failed
+# create, and the reads that make a failed deploy diagnosable.
+STAGE_STACK_ACTIONS = PROD_STACK_ACTIONS + (
+    "cloudformation:DeleteStack",
+    "cloudformation:GetStackPolicy",
+    "cloudformation:GetTemplate",
+    "cloudformation:GetTemplateSummary",
+    "cloudformation:ListChangeSets",
+    "cloudformation:ListStackResources",
 )
 
 READ_ONLY_STACK_ACTIONS = (

@@ -22,6 +22,14 @@ def problems_of(bag: dict[str, Any]) -> str:
     return str(caught.value)
 
 
+def copy_program(target: Path) -> None:
+    """The program without its stack files, so a test can run it on a stack file of its own."""
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, target / name)
+    for package in ("components", "stack_config", "devtools", "functions"):
+        shutil.copytree(PROJECT_DIR / package, target / package)
+
+
 def services(bag: dict[str, Any]) -> list[dict[str, Any]]:
     return bag[f"{NS}:services"]
 
@@ -187,10 +195,7 @@ def test_every_problem_is_reported_at_once(stage_bag: dict[str, Any]) -> None:
 
 def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> None:
     """Through the real entry point: exit code 2, the key in the message, no graph written."""
-    for name in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    for package in ("components", "stack_config", "devtools", "functions"):
-        shutil.copytree(PROJECT_DIR / package, tmp_path / package)
+    copy_program(tmp_path)
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
     document["config"][f"{NS}:services"][0]["prod"]["accountId"] = "33333333333"
     (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
@@ -205,10 +210,7 @@ def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> Non
 
 
 def test_stage_stack_must_disable_the_default_provider(tmp_path: Path) -> None:
-    for name in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    for package in ("components", "stack_config", "devtools", "functions"):
-        shutil.copytree(PROJECT_DIR / package, tmp_path / package)
+    copy_program(tmp_path)
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.stage.yaml").read_text())
     del document["config"]["pulumi:disable-default-providers"]
     (tmp_path / "Pulumi.stage.yaml").write_text(yaml.safe_dump(document))
