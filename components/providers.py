@@ -8,7 +8,6 @@ if the assumed role turns out to live in another account.
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_aws as aws
 
 from stack_config import StackConfig
