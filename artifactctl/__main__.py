@@ -1,0 +1,5 @@
+import sys
+
+from artifactctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,196 @@
+"""Blessed `.cdk.context.json` files: generate deterministically, sign, publish; fetch and verify in CI;
+and the guard that fails a change that commits one (spec: Hardened CDK Context Handling).
+
+Layout in the contexts bucket, per environment (the dated copy first, the `latest` pointer copies
+last, so `latest` never names a context whose signature is not there yet):
+
+    {env}/{stamp}.context.json        {env}/latest.context.json
+    {env}/{stamp}.context.sha256      {env}/latest.context.sha256     "<sha256>  <file name>" (sha256sum -c)
+    {env}/{stamp}.context.json.sig    {env}/latest.context.json.sig   base64 DER ECDSA-SHA256 signature
+
+The spec names the signature `.asc` (GPG armour); ours is a KMS ECDSA signature, hence `.sig`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .findings import Finding, InvalidArtifact
+from .manifest import load_json_strict
+from .signing import Signer, sign_message, verify_message
+
+CONTEXT_FILE = ".cdk.context.json"
+ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+MAX_CONTEXT_BYTES = 16 * 1024 * 1024
+
+
+class ContextError(Exception):
+    """A context could not be generated, published or trusted; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class PublishedContext:
+    env: str
+    sha256: str
+    keys: tuple[str, ...]
+
+
+def _check_env(env: str) -> None:
+    if not ENVIRONMENT.match(env):
+        raise ContextError(f"--env {env!r}: expected a lowercase environment name such as stage or prod")
+
+
+def check_determinism(generator_cmd: str, output: Path, runs: int, cwd: Path | None = None) -> str:
+    """Run the generator `runs` times; every run must write byte-identical output. Returns its sha256."""
+    if runs < 2:
+        raise ContextError(f"--runs {runs}: determinism needs at least 2 runs")
+    digests = []
+    for run in range(1, runs + 1):
+        output.unlink(missing_ok=True)
+        completed = subprocess.run(shlex.split(generator_cmd), cwd=cwd, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise ContextError(
+                f"generator run {run}/{runs} ({generator_cmd!r}) exited {completed.returncode}: "
+                f"{completed.stderr.strip()[-500:]}"
+            )
+        if not output.is_file():
+            raise ContextError(f"generator run {run}/{runs} did not write {output}")
+        digests.append(hashlib.sha256(output.read_bytes()).hexdigest())
+    if len(set(digests)) != 1:
+        raise ContextError(
+            f"context generation is not deterministic: {runs} runs gave {len(set(digests))} different files "
+            f"({', '.join(d[:12] for d in digests)})"
+        )
+    return digests[0]
+
+
+def _validated(data: bytes, source: str) -> None:
+    if len(data) > MAX_CONTEXT_BYTES:
+        raise ContextError(f"{source} is {len(data)} bytes; the limit is {MAX_CONTEXT_BYTES}")
+    value, problems = load_json_strict(data, source)
+    if problems:
+        raise ContextError("; ".join(f"{p.subject}: {p.detail}" for p in problems))
+    if not isinstance(value, dict):
+        raise ContextError(f"{source}: a CDK context file is a JSON object")
+
+
+def publish_context(
+    env: str, context_file: Path, *, bucket: str, signer: Signer, s3: Any, now: datetime | None = None
+) -> PublishedContext:
+    _check_env(env)
+    data = context_file.read_bytes()
+    _validated(data, str(context_file))
+    digest = hashlib.sha256(data).hexdigest()
+    signature = sign_message(signer, data)
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H%M%SZ")
+    keys = []
+    for name in (stamp, "latest"):
+        objects = {
+            f"{env}/{name}.context.json": (data, "application/json"),
+            f"{env}/{name}.context.sha256": (f"{digest}  {name}.context.json\n".encode(), "text/plain"),
+            f"{env}/{name}.context.json.sig": (f"{signature}\n".encode(), "text/plain"),
+        }
+        for key, (body, content_type) in objects.items():
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata={"signing-identity": signer.identity}
+            )
+            keys.append(key)
+    return PublishedContext(env=env, sha256=digest, keys=tuple(keys))
+
+
+def is_tracked_by_git(path: Path) -> bool:
+    """True if `path` is in git's index (committed or staged)."""
+    completed = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", "--", path.name],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+    )
+    return completed.returncode == 0
+
+
+def fetch_context(
+    env: str,
+    out: Path,
+    *,
+    bucket: str,
+    public_key: ec.EllipticCurvePublicKey,
+    s3: Any,
+    expect_sha256: str | None = None,
+) -> str:
+    """Download `latest`, check its hash file and signature, write it to `out` atomically."""
+    _check_env(env)
+    if is_tracked_by_git(out):
+        raise ContextError(
+            f"{out} is tracked by git: contexts are never committed (git rm --cached {out.name}, then retry)"
+        )
+
+    def get(key: str) -> bytes:
+        try:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            raise ContextError(f"no blessed context at s3://{bucket}/{key}: {exc}") from None
+
+    data = get(f"{env}/latest.context.json")
+    hash_line = get(f"{env}/latest.context.sha256").decode("utf-8", "replace").split()
+    signature = get(f"{env}/latest.context.json.sig").decode("ascii", "replace").strip()
+    digest = hashlib.sha256(data).hexdigest()
+    if not hash_line or hash_line[0] != digest:
+        raise ContextError(f"{env}/latest.context.json has sha256 {digest}, its .sha256 file says {hash_line[:1]}")
+    if not verify_message(public_key, data, signature):
+        raise ContextError(f"{env}/latest.context.json: signature does not verify with the trusted context key")
+    if expect_sha256 is not None and digest != expect_sha256:
+        raise ContextError(f"{env}/latest.context.json is {digest}, expected {expect_sha256}")
+    _validated(data, f"{env}/latest.context.json")
+    _atomic_write(out, data)
+    return digest
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def guard(repo: Path, base: str | None = None, run: Callable[..., Any] = subprocess.run) -> list[Finding]:
+    """What makes the change commit a context file: one tracked or staged anywhere in the repository,
+    or (with `base`) added or modified by the commits since `base`."""
+
+    def git(*args: str) -> list[str]:
+        completed = run(["git", *args], cwd=repo, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise ContextError(f"git {' '.join(args)} failed: {completed.stderr.strip()}")
+        return [line for line in completed.stdout.splitlines() if line]
+
+    pattern = f":(glob)**/{CONTEXT_FILE}"
+    findings = [Finding("context", p, "is committed; contexts come from the blessed S3 copy") for p in git("ls-files", "--", pattern)]
+    staged = git("diff", "--cached", "--name-only", "--diff-filter=AM", "--", pattern)
+    findings += [Finding("context", p, "is staged for commit") for p in staged if p not in {f.subject for f in findings}]
+    if base:
+        changed = git("diff", "--name-only", "--diff-filter=AM", f"{base}...HEAD", "--", pattern)
+        findings += [
+            Finding("context", p, f"is added or modified by the commits since {base}")
+            for p in changed
+            if p not in {f.subject for f in findings}
+        ]
+    return findings
+
+
+__all__ = ["CONTEXT_FILE", "ContextError", "InvalidArtifact", "check_determinism", "fetch_context", "guard", "publish_context"]

@@ -1,0 +1,26 @@
+"""What a check found wrong, named so an operator can act on it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # structure | signature | files | artifact_sha256 | commit | service | cdk_cli_version | ...
+    subject: str  # the file path or manifest field concerned
+    detail: str
+
+    def line(self) -> str:
+        return f"FAIL {self.check}: {self.subject}: {self.detail}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class InvalidArtifact(Exception):
+    """The artifact cannot be trusted; `findings` says why, one entry per failed check."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        super().__init__("\n".join(f.line() for f in findings))

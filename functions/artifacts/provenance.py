@@ -1,0 +1,61 @@
+"""Interoperable provenance: an in-toto Statement v1 about the artifact, in a signed DSSE envelope.
+
+One subject per file of `cdk.out` (name = relative path, digest = sha256), the manifest's fields as
+the predicate, signed with the same key as the manifest, so standard in-toto / DSSE tooling can check
+an artifact without knowing our manifest format. The DSSE signature covers the pre-authentication
+encoding (PAE) of the payload, per the DSSE v1 protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .signing import Signer, sign_message, verify_message
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+PREDICATE_TYPE = "https://github.com/cdk-control-plane/artifact-manifest/v1"
+
+
+def statement(manifest: dict[str, Any]) -> dict[str, Any]:
+    predicate = {k: v for k, v in manifest.items() if k not in ("file_hashes", "signature")}
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": path, "digest": {"sha256": digest}} for path, digest in manifest["file_hashes"].items()],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: what the signature covers."""
+    encoded_type = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(encoded_type), encoded_type, len(payload), payload)
+
+
+def envelope(manifest: dict[str, Any], signer: Signer) -> dict[str, Any]:
+    payload = json.dumps(statement(manifest), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": signer.identity, "sig": sign_message(signer, pae(PAYLOAD_TYPE, payload))}],
+    }
+
+
+def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> dict[str, Any] | None:
+    """The statement if one signature verifies, else None."""
+    try:
+        payload = base64.b64decode(document["payload"], validate=True)
+        signatures = document["signatures"]
+        if document["payloadType"] != PAYLOAD_TYPE:
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    message = pae(PAYLOAD_TYPE, payload)
+    if any(verify_message(public_key, message, s.get("sig", "")) for s in signatures if isinstance(s, dict)):
+        return json.loads(payload)
+    return None

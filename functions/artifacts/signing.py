@@ -1,0 +1,140 @@
+"""ECDSA P-256 / SHA-256 signatures made by a KMS asymmetric key or a local PEM key, verified offline.
+
+Messages (manifests, context files, DSSE envelopes) can exceed the 4 KB KMS accepts as `RAW`, so
+the signer always signs the SHA-256 digest with `MessageType=DIGEST`, which real KMS treats as
+pre-hashed. A signature is therefore an ordinary ECDSA-SHA256 signature over the message, checkable
+with the public key alone (`verify_message`), by any standard tool.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+SIGNING_ALGORITHM = "ECDSA_SHA_256"
+
+
+class SigningError(Exception):
+    """The key could not be loaded or used (wrong type, unreachable KMS, denied)."""
+
+
+class Signer(Protocol):
+    identity: str
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """DER-encoded ECDSA signature of a SHA-256 digest."""
+        ...
+
+
+def _require_p256(key: Any, what: str) -> None:
+    if not isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) or not isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        raise SigningError(f"{what} is not an ECC_NIST_P256 (secp256r1) key")
+
+
+def public_key_fingerprint(public_key: ec.EllipticCurvePublicKey) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+@dataclass
+class LocalKeySigner:
+    """A PEM private key on disk: for tests, air-gapped signing and the demo."""
+
+    private_key: ec.EllipticCurvePrivateKey
+    identity: str = ""
+
+    @classmethod
+    def from_pem(cls, pem: bytes, source: str = "private key") -> LocalKeySigner:
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise SigningError(f"{source}: cannot load a PEM private key ({exc})") from None
+        _require_p256(key, source)
+        return cls(key, f"key:sha256:{public_key_fingerprint(key.public_key())}")  # type: ignore[arg-type]
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        return self.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+
+    def public_key_pem(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+@dataclass
+class KmsSigner:
+    """A KMS asymmetric key, named as the operator names it (alias, id or ARN)."""
+
+    key_id: str
+    client: Any = field(default=None, repr=False)
+    identity: str = ""
+
+    def __post_init__(self) -> None:
+        self.identity = self.identity or f"kms:{self.key_id}"
+        if self.client is None:
+            import boto3  # only signing with KMS pays for boto3's import
+
+            self.client = boto3.client("kms")
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        try:
+            response = self.client.sign(
+                KeyId=self.key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm=SIGNING_ALGORITHM
+            )
+        except Exception as exc:  # botocore errors: the message names the key and the reason
+            raise SigningError(f"KMS Sign with {self.key_id} failed: {exc}") from None
+        return response["Signature"]
+
+    def public_key_pem(self) -> bytes:
+        return kms_public_key_pem(self.key_id, self.client)
+
+
+def kms_public_key_pem(key_id: str, client: Any = None) -> bytes:
+    """The public half of a KMS key (one `GetPublicKey` call), checked to be a P-256 signing key."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("kms")
+    try:
+        response = client.get_public_key(KeyId=key_id)
+    except Exception as exc:
+        raise SigningError(f"KMS GetPublicKey for {key_id} failed: {exc}") from None
+    if response.get("KeySpec") != "ECC_NIST_P256" or response.get("KeyUsage") != "SIGN_VERIFY":
+        raise SigningError(f"{key_id} is {response.get('KeySpec')}/{response.get('KeyUsage')}, not ECC_NIST_P256 signing")
+    key = serialization.load_der_public_key(response["PublicKey"])
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key(pem: bytes, source: str = "public key") -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{source}: cannot load a PEM public key ({exc})") from None
+    _require_p256(key, source)
+    return key  # type: ignore[return-value]
+
+
+def sign_message(signer: Signer, message: bytes) -> str:
+    """Base64 of the DER signature over `message` (its SHA-256 digest is what is sent to KMS)."""
+    return base64.b64encode(signer.sign_digest(hashlib.sha256(message).digest())).decode("ascii")
+
+
+def verify_message(public_key: ec.EllipticCurvePublicKey, message: bytes, signature_b64: str) -> bool:
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (ValueError, TypeError):
+        return False
+    try:
+        public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,175 @@
+"""Verify a `cdk.out` tree against its signed manifest: every check of the spec's Signature Validation
+Logic, each reported separately so an operator sees everything that is wrong at once.
+
+Checks, in the order they are reported:
+  structure        the manifest parses strictly and has every field with the right type
+  signature        signed, and the signature verifies with the trusted public key
+  files            every listed file is present with that hash, no file is missing or extra,
+                   no symlink, special file or non-UTF-8 name in the tree
+  artifact_sha256  the tree hash recomputed from the files equals the manifest's (and the expected one)
+  commit           the commit was verified as signed in CI (and equals the expected commit)
+  service          the manifest is for the expected service
+  cdk_cli_version  the CDK CLI version is approved
+  cdk_context_hash the context hash equals the declared input
+The same function backs `artifactctl manifest verify` and the pipeline's Validate step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .findings import Finding
+from .manifest import canonical_bytes, parse_manifest
+from .signing import verify_message
+from .tree import artifact_sha256, hash_files, list_files
+
+
+@dataclass(frozen=True)
+class Expectations:
+    service: str | None = None
+    commit: str | None = None
+    artifact_sha256: str | None = None
+    context_hash: str | None = None
+    approved_cdk_versions: Sequence[str] | None = None
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: int = 0
+    bytes_hashed: int = 0
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "files_checked": self.files_checked,
+            "bytes_hashed": self.bytes_hashed,
+            "commit": (self.manifest or {}).get("commit"),
+            "artifact_sha256": (self.manifest or {}).get("artifact_sha256"),
+            "failures": [f.to_dict() for f in self.findings],
+        }
+
+
+def verify_artifact(
+    cdk_out: Path,
+    manifest_bytes: bytes,
+    public_key: ec.EllipticCurvePublicKey | None,
+    expect: Expectations = Expectations(),
+    *,
+    jobs: int = 1,
+    on_file: Callable[[str, int], None] | None = None,
+) -> Report:
+    """Run every check; `public_key=None` skips only the signature check (say so to the user)."""
+    report = Report()
+    manifest, problems = parse_manifest(manifest_bytes)
+    if manifest is None:
+        report.findings = problems
+        return report
+    report.manifest = manifest
+
+    if public_key is not None:
+        report.findings += _signature(manifest, public_key)
+    report.findings += _files(cdk_out, manifest, report, jobs, on_file)
+    report.findings += _expectations(manifest, expect)
+    return report
+
+
+def _signature(manifest: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
+    if manifest["signature"] is None or manifest["signing_identity"] is None:
+        return [Finding("signature", "signature", "manifest is not signed")]
+    if not verify_message(public_key, canonical_bytes(manifest), manifest["signature"]):
+        return [
+            Finding(
+                "signature",
+                "signature",
+                f"does not verify with the trusted key (manifest says signed by {manifest['signing_identity']})",
+            )
+        ]
+    return []
+
+
+def _files(
+    cdk_out: Path,
+    manifest: dict[str, Any],
+    report: Report,
+    jobs: int,
+    on_file: Callable[[str, int], None] | None,
+) -> list[Finding]:
+    if not cdk_out.is_dir():
+        return [Finding("files", str(cdk_out), "cdk.out directory not found")]
+    present, findings = list_files(cdk_out)
+    expected: dict[str, str] = manifest["file_hashes"]
+    present_set = set(present)
+    findings += [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present_set]
+    findings += [Finding("files", p, "not listed in the manifest (extra file)") for p in present if p not in expected]
+
+    to_hash = [p for p in present if p in expected]
+
+    def counted(path: str, size: int) -> None:
+        report.bytes_hashed += size
+        if on_file is not None:
+            on_file(path, size)
+
+    actual = hash_files(cdk_out, to_hash, jobs=jobs, on_file=counted)
+    report.files_checked = len(actual)
+    findings += [
+        Finding("files", p, f"sha256 {actual[p]} does not match the manifest's {expected[p]}")
+        for p in to_hash
+        if actual[p] != expected[p]
+    ]
+
+    recomputed = artifact_sha256(expected)
+    if recomputed != manifest["artifact_sha256"]:
+        findings.append(
+            Finding(
+                "artifact_sha256",
+                "artifact_sha256",
+                f"manifest says {manifest['artifact_sha256']} but its file_hashes give {recomputed}",
+            )
+        )
+    return findings
+
+
+def _expectations(manifest: dict[str, Any], expect: Expectations) -> list[Finding]:
+    findings = []
+    if expect.artifact_sha256 is not None and manifest["artifact_sha256"] != expect.artifact_sha256:
+        findings.append(
+            Finding(
+                "artifact_sha256",
+                "artifact_sha256",
+                f"{manifest['artifact_sha256']} differs from the expected {expect.artifact_sha256} (metadata)",
+            )
+        )
+    if manifest["git_signature_verified"] is not True:
+        findings.append(Finding("commit", "git_signature_verified", "the commit was not verified as signed in CI"))
+    if expect.commit is not None and manifest["commit"] != expect.commit:
+        findings.append(Finding("commit", "commit", f"{manifest['commit']} is not the expected {expect.commit}"))
+    if expect.service is not None and manifest["service"] != expect.service:
+        findings.append(Finding("service", "service", f"{manifest['service']!r} is not the expected {expect.service!r}"))
+    if expect.approved_cdk_versions is not None and manifest["cdk_cli_version"] not in expect.approved_cdk_versions:
+        findings.append(
+            Finding(
+                "cdk_cli_version",
+                "cdk_cli_version",
+                f"{manifest['cdk_cli_version']} is not an approved version ({', '.join(expect.approved_cdk_versions)})",
+            )
+        )
+    if expect.context_hash is not None and manifest["cdk_context_hash"] != expect.context_hash:
+        findings.append(
+            Finding(
+                "cdk_context_hash",
+                "cdk_context_hash",
+                f"{manifest['cdk_context_hash']} differs from the declared context {expect.context_hash}",
+            )
+        )
+    return findings
