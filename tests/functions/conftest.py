@@ -1,0 +1,114 @@
+"""Fixtures for the artifact-integrity tests: the real CDK fixture, keys, and KMS that signs as AWS does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
+from functions.artifacts.signing import LocalKeySigner, sign_message
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CDK_OUT = FIXTURES / "cdk.out"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+CLI_VERSION = "2.1148.1"
+
+
+@pytest.fixture(scope="session")
+def signer() -> LocalKeySigner:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return LocalKeySigner.from_pem(pem)
+
+
+@pytest.fixture(scope="session")
+def other_signer() -> LocalKeySigner:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return LocalKeySigner.from_pem(pem)
+
+
+@pytest.fixture
+def key_files(tmp_path: Path, signer: LocalKeySigner) -> tuple[Path, Path]:
+    private = tmp_path / "signer.pem"
+    private.write_bytes(
+        signer.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = tmp_path / "signer.pub.pem"
+    public.write_bytes(signer.public_key_pem())
+    return private, public
+
+
+def sign(manifest: dict[str, Any], signer: LocalKeySigner) -> dict[str, Any]:
+    manifest = dict(manifest)
+    manifest["signing_identity"] = signer.identity
+    manifest["signature"] = sign_message(signer, canonical_bytes(manifest))
+    return manifest
+
+
+@pytest.fixture
+def artifact(tmp_path: Path, signer: LocalKeySigner) -> tuple[Path, dict[str, Any]]:
+    """A private copy of the real cdk.out and its signed manifest."""
+    cdk_out = tmp_path / "cdk.out"
+    shutil.copytree(CDK_OUT, cdk_out)
+    manifest = build_manifest(
+        cdk_out, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, git_signature_verified=True
+    )
+    return cdk_out, sign(manifest, signer)
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return dumps(manifest)
+
+
+def _sign_digest_like_aws(self: Any) -> str:
+    """KMS Sign with MessageType=DIGEST as real KMS does it: the digest is signed as pre-hashed.
+
+    moto 5.2.5 hashes the digest again, so its signatures verify only as signatures over the digest
+    bytes; product code follows real AWS, and this harness makes moto do the same.
+    """
+    key_id = self._get_param("KeyId")
+    message = self._get_param("Message")
+    digest = base64.b64decode(message) if isinstance(message, str) else message
+    key = self.kms_backend.describe_key(key_id)
+    private_key = key.private_key.private_key
+    signature = private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    return json.dumps(
+        {"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": "ECDSA_SHA_256"}
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS call in the test, with KMS DIGEST signing made faithful to AWS."""
+    from moto import mock_aws
+    from moto.kms.responses import KmsResponse
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    original = KmsResponse.sign
+
+    def sign(self: Any) -> str:
+        if self._get_param("MessageType") == "DIGEST":
+            return _sign_digest_like_aws(self)
+        return original(self)
+
+    monkeypatch.setattr(KmsResponse, "sign", sign)
+    with mock_aws():
+        yield
