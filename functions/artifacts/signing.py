@@ -108,8 +108,10 @@ def kms_public_key_pem(key_id: str, client: Any = None) -> bytes:
         response = client.get_public_key(KeyId=key_id)
     except Exception as exc:
         raise SigningError(f"KMS GetPublicKey for {key_id} failed: {exc}") from None
-    if response.get("KeySpec") != "ECC_NIST_P256" or response.get("KeyUsage") != "SIGN_VERIFY":
-        raise SigningError(f"{key_id} is {response.get('KeySpec')}/{response.get('KeyUsage')}, not ECC_NIST_P256 signing")
+    # KMS returns the spec as KeySpec and (deprecated, still sent) CustomerMasterKeySpec.
+    spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")
+    if spec != "ECC_NIST_P256" or response.get("KeyUsage") != "SIGN_VERIFY":
+        raise SigningError(f"{key_id} is {spec}/{response.get('KeyUsage')}, not an ECC_NIST_P256 signing key")
     key = serialization.load_der_public_key(response["PublicKey"])
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
