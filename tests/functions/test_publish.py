@@ -1,0 +1,164 @@
+"""`publish`: the candidate item's attributes, the S3 layout, the manifest last, and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.artifacts import metadata
+from functions.artifacts.findings import InvalidArtifact
+from functions.artifacts.publish import PublishConflict, publish
+
+from .conftest import COMMIT, manifest_bytes, sign
+
+BUCKET = "cdk-artifacts-candidate-111111111111-us-east-1"
+TABLE = "cdk-artifact-metadata"
+
+# The spec's Build Process attribute list for the candidate item.
+SPEC_ATTRIBUTES = {
+    "build_time",
+    "build_duration_seconds",
+    "git_commit",
+    "commit_signature_verified",
+    "artifact_sha256",
+    "status",
+    "artifact_url",
+    "artifact_type",
+    "cdk_cli_version",
+    "cdk_library_versions",
+    "cdk_context_hash",
+    "target_region",
+    "environment_states",
+    "previous_commit_sha",
+}
+
+
+class RecordingS3:
+    """The real (moto) client, remembering the order of uploads."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("s3")
+        self.keys: list[str] = []
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.keys.append(kwargs["Key"])
+        return self.client.put_object(**kwargs)
+
+
+@pytest.fixture
+def storage(aws) -> None:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "service", "KeyType": "HASH"}, {"AttributeName": "commit_sha", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "service", "AttributeType": "S"},
+            {"AttributeName": "commit_sha", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _publish(cdk_out: Path, data: bytes, s3: Any = None, provenance: bytes | None = b'{"payloadType": "x"}') -> Any:
+    return publish(
+        cdk_out,
+        data,
+        bucket=BUCKET,
+        table=TABLE,
+        region="us-east-1",
+        s3=s3 or boto3.client("s3"),
+        dynamodb=boto3.client("dynamodb"),
+        provenance_bytes=provenance,
+    )
+
+
+def _item() -> dict[str, Any] | None:
+    found = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"service": {"S": "orders"}, "commit_sha": {"S": COMMIT}})
+    return metadata.from_attribute_values(found["Item"]) if "Item" in found else None
+
+
+def _objects() -> list[str]:
+    return sorted(o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def test_candidate_item_has_every_spec_attribute(storage, artifact) -> None:
+    cdk_out, manifest = artifact
+    _publish(cdk_out, manifest_bytes(manifest))
+    item = _item()
+    assert item is not None
+    assert SPEC_ATTRIBUTES <= set(item)
+    assert item["service"] == "orders" and item["commit_sha"] == item["git_commit"] == COMMIT
+    assert item["status"] == "candidate" and item["artifact_type"] == "cdk"
+    assert item["artifact_sha256"] == manifest["artifact_sha256"]
+    assert item["commit_signature_verified"] is True
+    assert item["artifact_url"] == f"s3://{BUCKET}/orders/{COMMIT}/"
+    assert item["target_region"] == "us-east-1"
+    assert item["environment_states"] == {
+        "stage": {"status": "pending", "test_status": "not_tested", "region": "us-east-1"},
+        "prod": {"status": "not_deployed", "test_status": "not_tested", "region": "us-east-1"},
+    }
+    assert item["cdk_library_versions"]["aws-cdk-lib"] == "2.276.0"
+    assert item["previous_commit_sha"] is None
+    assert float(item["build_duration_seconds"]) == manifest["build_duration_seconds"]
+    assert item["expire_at"] == metadata.expire_at(manifest["build_time"])
+    assert item["expire_at"] - metadata.expire_at(manifest["build_time"], days=0) == 90 * 86400
+    assert item[metadata.SWEEP_PHASE] == "stage"
+    lambda_asset = next(a for a in item["assets"].values() if any(u.endswith(".zip") for u in a.get("s3_uri", [])))
+    assert len(lambda_asset["s3_uri"]) == 2
+
+
+def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, artifact) -> None:
+    cdk_out, manifest = artifact
+    s3 = RecordingS3()
+    result = _publish(cdk_out, manifest_bytes(manifest), s3=s3)
+
+    prefix = f"orders/{COMMIT}/"
+    assert result.uploaded == 19 and not result.resumed
+    assert s3.keys[-1] == prefix + "artifact-manifest.json"
+    assert s3.keys[-2] == prefix + "artifact-provenance.dsse.json"
+    assert _objects() == sorted([prefix + "cdk.out/" + p for p in manifest["file_hashes"]] + s3.keys[-2:])
+    uploaded = boto3.client("s3").get_object(Bucket=BUCKET, Key=prefix + "cdk.out/tree.json")["Body"].read()
+    assert uploaded == (cdk_out / "tree.json").read_bytes()
+
+
+def test_republishing_the_same_artifact_resumes(storage, artifact) -> None:
+    cdk_out, manifest = artifact
+    _publish(cdk_out, manifest_bytes(manifest))
+    first_item = _item()
+    result = _publish(cdk_out, manifest_bytes(manifest))
+    assert result.resumed
+    assert _item() == first_item  # the item is never overwritten
+
+
+def test_republishing_a_commit_with_another_hash_is_refused_and_changes_nothing(storage, artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    _publish(cdk_out, manifest_bytes(manifest))
+    before_item, before_objects = _item(), _objects()
+    before_versions = boto3.client("s3").list_object_versions(Bucket=BUCKET).get("Versions", [])
+
+    (cdk_out / "tree.json").write_text('{"tampered": true}')
+    from functions.artifacts.manifest import build_manifest
+
+    rebuilt = sign(
+        build_manifest(cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True),
+        signer,
+    )
+    with pytest.raises(PublishConflict, match=f"orders@{COMMIT} is already published with artifact_sha256"):
+        _publish(cdk_out, manifest_bytes(rebuilt))
+
+    assert _item() == before_item
+    assert _objects() == before_objects
+    assert boto3.client("s3").list_object_versions(Bucket=BUCKET).get("Versions", []) == before_versions
+
+
+def test_unsigned_or_mismatching_artifacts_are_not_published(storage, artifact) -> None:
+    cdk_out, manifest = artifact
+    with pytest.raises(InvalidArtifact, match="not signed"):
+        _publish(cdk_out, manifest_bytes({**manifest, "signature": None}))
+    (cdk_out / "extra.json").write_text("{}")
+    with pytest.raises(InvalidArtifact, match="extra.json: not listed"):
+        _publish(cdk_out, manifest_bytes(manifest))
+    assert _item() is None and _objects() == []
