@@ -161,8 +161,16 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
     )
     progress.finish()
     _write_atomic(args.out, dumps(manifest))
-    summary = {"manifest": str(args.out), "files": len(manifest["file_hashes"]), "artifact_sha256": manifest["artifact_sha256"]}
-    print(json.dumps(summary) if args.json else f"wrote {args.out}: {summary['files']} files, artifact_sha256 {summary['artifact_sha256']}")
+    summary = {
+        "manifest": str(args.out),
+        "files": len(manifest["file_hashes"]),
+        "artifact_sha256": manifest["artifact_sha256"],
+    }
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"wrote {args.out}: {summary['files']} files, artifact_sha256 {summary['artifact_sha256']}"
+    )
     return EXIT_OK
 
 
@@ -208,10 +216,14 @@ def cmd_manifest_verify(args: argparse.Namespace) -> int:
             commit=args.expect_commit,
             artifact_sha256=args.expect_artifact_sha256,
             context_hash=args.expect_context_hash,
-            approved_cdk_versions=[v for v in args.approved_cdk_versions.split(",") if v] if args.approved_cdk_versions else None,
+            approved_cdk_versions=[v for v in args.approved_cdk_versions.split(",") if v]
+            if args.approved_cdk_versions
+            else None,
         )
         progress = _progress_for(args.cdk_out, args.progress)
-        report = verify_artifact(args.cdk_out, manifest_bytes, _public_key(args), expect, jobs=args.jobs, on_file=progress)
+        report = verify_artifact(
+            args.cdk_out, manifest_bytes, _public_key(args), expect, jobs=args.jobs, on_file=progress
+        )
         progress.finish()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -261,8 +273,14 @@ def cmd_context_publish(args: argparse.Namespace) -> int:
         print(f"deterministic: {args.runs} runs, sha256 {digest}", file=sys.stderr)
     elif not args.file.is_file():
         raise UsageError(f"--file {args.file}: no such file")
-    published = publish_context(args.env, args.file, bucket=args.bucket, signer=_signer(args), s3=_aws_client("s3", args.region))
-    print(json.dumps({"env": published.env, "sha256": published.sha256, "keys": list(published.keys)}) if args.json else f"published {args.env} context {published.sha256}")
+    published = publish_context(
+        args.env, args.file, bucket=args.bucket, signer=_signer(args), s3=_aws_client("s3", args.region)
+    )
+    print(
+        json.dumps({"env": published.env, "sha256": published.sha256, "keys": list(published.keys)})
+        if args.json
+        else f"published {args.env} context {published.sha256}"
+    )
     return EXIT_OK
 
 
@@ -321,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--previous-commit")
     build.add_argument("--git-signature-verified", action="store_true", help="CI verified the commit's signature")
     build.add_argument("--cdk-cli-version", help="default: ask `cdk --version`")
-    build.add_argument("--build-started-at", help="synth start (epoch seconds or ISO 8601); default: oldest output file")
+    build.add_argument(
+        "--build-started-at", help="synth start (epoch seconds or ISO 8601); default: oldest output file"
+    )
     build.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1)
     build.add_argument("--out", type=Path, required=True)
     build.set_defaults(handler=cmd_manifest_build)
@@ -354,11 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--jobs", type=_positive, default=8)
     publish.set_defaults(handler=cmd_publish)
 
-    context = commands.add_parser("context", help="blessed .cdk.context.json files").add_subparsers(dest="action", required=True)
-    context_publish = context.add_parser("publish", help="sign and upload a context (optionally regenerating it N times)")
+    context = commands.add_parser("context", help="blessed .cdk.context.json files").add_subparsers(
+        dest="action", required=True
+    )
+    context_publish = context.add_parser(
+        "publish", help="sign and upload a context (optionally regenerating it N times)"
+    )
     context_publish.add_argument("--env", required=True)
     context_publish.add_argument("--file", type=Path, required=True)
-    context_publish.add_argument("--generator-cmd", help="command that writes --file; run --runs times, outputs must match")
+    context_publish.add_argument(
+        "--generator-cmd", help="command that writes --file; run --runs times, outputs must match"
+    )
     context_publish.add_argument("--runs", type=int, default=3)
     context_publish.add_argument("--bucket", required=True, help="the contexts bucket")
     context_publish.add_argument("--region")
@@ -382,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (build, verify, publish, context_publish):
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
     for sub in (build, verify):
-        sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="default: when stderr is a terminal")
+        sub.add_argument(
+            "--progress", action=argparse.BooleanOptionalAction, default=None, help="default: when stderr is a terminal"
+        )
     return parser
 
 

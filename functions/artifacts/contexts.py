@@ -104,7 +104,11 @@ def publish_context(
         }
         for key, (body, content_type) in objects.items():
             s3.put_object(
-                Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata={"signing-identity": signer.identity}
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata={"signing-identity": signer.identity},
             )
             keys.append(key)
     return PublishedContext(env=env, sha256=digest, keys=tuple(keys))
@@ -180,9 +184,14 @@ def guard(repo: Path, base: str | None = None, run: Callable[..., Any] = subproc
         return [line for line in completed.stdout.splitlines() if line]
 
     pattern = f":(glob)**/{CONTEXT_FILE}"
-    findings = [Finding("context", p, "is committed; contexts come from the blessed S3 copy") for p in git("ls-files", "--", pattern)]
+    findings = [
+        Finding("context", p, "is committed; contexts come from the blessed S3 copy")
+        for p in git("ls-files", "--", pattern)
+    ]
     staged = git("diff", "--cached", "--name-only", "--diff-filter=AM", "--", pattern)
-    findings += [Finding("context", p, "is staged for commit") for p in staged if p not in {f.subject for f in findings}]
+    findings += [
+        Finding("context", p, "is staged for commit") for p in staged if p not in {f.subject for f in findings}
+    ]
     if base:
         changed = git("diff", "--name-only", "--diff-filter=AM", f"{base}...HEAD", "--", pattern)
         findings += [
@@ -193,4 +202,12 @@ def guard(repo: Path, base: str | None = None, run: Callable[..., Any] = subproc
     return findings
 
 
-__all__ = ["CONTEXT_FILE", "ContextError", "InvalidArtifact", "check_determinism", "fetch_context", "guard", "publish_context"]
+__all__ = [
+    "CONTEXT_FILE",
+    "ContextError",
+    "InvalidArtifact",
+    "check_determinism",
+    "fetch_context",
+    "guard",
+    "publish_context",
+]

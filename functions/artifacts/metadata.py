@@ -58,8 +58,16 @@ def candidate_item(
         "assets": {
             asset_id: {
                 "hash": asset["hash"],
-                **({"s3_uri": [d["s3Uri"] for d in asset["destinations"] if "s3Uri" in d]} if asset["type"] == "file" else {}),
-                **({"ecr_uri": [d["ecrUri"] for d in asset["destinations"] if "ecrUri" in d]} if asset["type"] == "docker" else {}),
+                **(
+                    {"s3_uri": [d["s3Uri"] for d in asset["destinations"] if "s3Uri" in d]}
+                    if asset["type"] == "file"
+                    else {}
+                ),
+                **(
+                    {"ecr_uri": [d["ecrUri"] for d in asset["destinations"] if "ecrUri" in d]}
+                    if asset["type"] == "docker"
+                    else {}
+                ),
             }
             for asset_id, asset in manifest["assets"].items()
         },

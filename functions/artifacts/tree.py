@@ -61,7 +61,9 @@ def list_files(root: Path) -> tuple[list[str], list[Finding]]:
             try:
                 relative = raw.decode("utf-8")
             except UnicodeDecodeError:
-                findings.append(Finding("files", raw.decode("utf-8", "backslashreplace"), "file name is not valid UTF-8"))
+                findings.append(
+                    Finding("files", raw.decode("utf-8", "backslashreplace"), "file name is not valid UTF-8")
+                )
                 if name in dirnames:
                     dirnames.remove(name)
                 continue

@@ -155,7 +155,9 @@ def _expectations(manifest: dict[str, Any], expect: Expectations) -> list[Findin
     if expect.commit is not None and manifest["commit"] != expect.commit:
         findings.append(Finding("commit", "commit", f"{manifest['commit']} is not the expected {expect.commit}"))
     if expect.service is not None and manifest["service"] != expect.service:
-        findings.append(Finding("service", "service", f"{manifest['service']!r} is not the expected {expect.service!r}"))
+        findings.append(
+            Finding("service", "service", f"{manifest['service']!r} is not the expected {expect.service!r}")
+        )
     if expect.approved_cdk_versions is not None and manifest["cdk_cli_version"] not in expect.approved_cdk_versions:
         findings.append(
             Finding(

@@ -112,3 +112,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(KmsResponse, "sign", sign)
     with mock_aws():
         yield
+
+
+@pytest.fixture(scope="session")
+def artifact_manifest() -> dict[str, Any]:
+    """An unsigned manifest of the real fixture, built once per session."""
+    return build_manifest(
+        CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, git_signature_verified=True
+    )

@@ -65,7 +65,10 @@ def test_assets_are_parsed_from_every_assets_manifest_with_destinations() -> Non
     accounts = {d["account"] for d in lambda_code["destinations"]}
     assert accounts == {"222222222222", "333333333333"}  # one asset, both environments
     assert all(d["s3Uri"].startswith("s3://cdk-hnb659fds-assets-") for d in lambda_code["destinations"])
-    assert all(d["assumeRoleArn"].endswith("-file-publishing-role-" + d["account"] + "-us-east-1") for d in lambda_code["destinations"])
+    assert all(
+        d["assumeRoleArn"].endswith("-file-publishing-role-" + d["account"] + "-us-east-1")
+        for d in lambda_code["destinations"]
+    )
 
 
 def test_library_versions_come_from_the_construct_tree() -> None:
@@ -77,7 +80,9 @@ def test_library_versions_come_from_the_construct_tree() -> None:
 def test_context_hash_is_the_sha256_of_the_context_file(tmp_path: Path) -> None:
     context = tmp_path / ".cdk.context.json"
     context.write_text('{"availability-zones:account=222222222222:region=us-east-1": ["us-east-1a"]}')
-    manifest = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, context_file=context)
+    manifest = build_manifest(
+        CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, context_file=context
+    )
     assert manifest["cdk_context_hash"] == sha256_file(context)
 
 

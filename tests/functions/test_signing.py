@@ -6,10 +6,9 @@ import hashlib
 
 import boto3
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.hazmat.primitives import serialization
 
 from functions.artifacts.manifest import canonical_bytes, signing_digest
 from functions.artifacts.signing import (
@@ -67,9 +66,9 @@ def test_kms_digest_signature_is_prehashed_like_real_kms(aws) -> None:
     """The harness contract: with MessageType=DIGEST the digest itself is signed (real KMS)."""
     alias = _kms_key()
     digest = hashlib.sha256(b"message").digest()
-    signature = boto3.client("kms").sign(KeyId=alias, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")[
-        "Signature"
-    ]
+    signature = boto3.client("kms").sign(
+        KeyId=alias, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
     public_key = load_public_key(kms_public_key_pem(alias))
     public_key.verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
 
@@ -102,8 +101,10 @@ def test_non_p256_keys_are_refused(tmp_path) -> None:
     )
     with pytest.raises(SigningError, match="not an ECC_NIST_P256"):
         LocalKeySigner.from_pem(rsa_pem, "rsa.pem")
-    p384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    p384 = (
+        ec.generate_private_key(ec.SECP384R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     with pytest.raises(SigningError, match="p384.pem is not an ECC_NIST_P256"):
         load_public_key(p384, "p384.pem")

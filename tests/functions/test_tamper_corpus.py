@@ -55,7 +55,12 @@ TREE_CASES: dict[str, tuple[Case, str, str, str]] = {
         "does not match",
     ),
     "file deleted": (lambda d, m, s: (d / "tree.json").unlink(), "files", "tree.json", "missing"),
-    "extra file": (lambda d, m, s: (d / "backdoor.template.json").write_text("{}") and None, "files", "backdoor.template.json", "extra file"),
+    "extra file": (
+        lambda d, m, s: (d / "backdoor.template.json").write_text("{}") and None,
+        "files",
+        "backdoor.template.json",
+        "extra file",
+    ),
     "extra file in asset dir": (
         lambda d, m, s: (d / LAMBDA).with_name("evil.py").write_text("x") and None,
         "files",
@@ -97,7 +102,12 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "signature",
         "not signed",
     ),
-    "signature not base64": (lambda d, m, s: manifest_bytes({**m, "signature": "!!!"}), "signature", "signature", "does not verify"),
+    "signature not base64": (
+        lambda d, m, s: manifest_bytes({**m, "signature": "!!!"}),
+        "signature",
+        "signature",
+        "does not verify",
+    ),
     "signed by another key": ("other", "signature", "signature", "does not verify"),
     "path traversal": (
         lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "../outside.json": "a" * 64}),
@@ -152,7 +162,9 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
     "not UTF-8": (lambda d, m, s: b'{"schema": "\xff"}', "structure", "artifact-manifest.json", "not UTF-8"),
     "not an object": (lambda d, m, s: b"[1, 2]", "structure", "artifact-manifest.json", "not a JSON object"),
     "NaN": (
-        lambda d, m, s: _raw(m, lambda t: t.replace('"build_duration_seconds": ', '"build_duration_seconds": NaN, "x": ')),
+        lambda d, m, s: _raw(
+            m, lambda t: t.replace('"build_duration_seconds": ', '"build_duration_seconds": NaN, "x": ')
+        ),
         "structure",
         "artifact-manifest.json",
         "not valid JSON",
@@ -170,7 +182,12 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "cdk_context_hash",
         "missing field",
     ),
-    "wrong type": (lambda d, m, s: _resign(m, s, git_signature_verified="true"), "structure", "git_signature_verified", "a boolean"),
+    "wrong type": (
+        lambda d, m, s: _resign(m, s, git_signature_verified="true"),
+        "structure",
+        "git_signature_verified",
+        "a boolean",
+    ),
     "short commit": (lambda d, m, s: _resign(m, s, commit="abc123"), "structure", "commit", "40-character"),
     "bad file digest": (
         lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "tree.json": "XYZ"}),
@@ -178,7 +195,12 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "tree.json",
         "sha256 hex digest",
     ),
-    "commit not signed in CI": (lambda d, m, s: _resign(m, s, git_signature_verified=False), "commit", "git_signature_verified", "not verified"),
+    "commit not signed in CI": (
+        lambda d, m, s: _resign(m, s, git_signature_verified=False),
+        "commit",
+        "git_signature_verified",
+        "not verified",
+    ),
     "artifact hash inconsistent with files": (
         lambda d, m, s: _resign(m, s, artifact_sha256="1" * 64),
         "artifact_sha256",
@@ -210,7 +232,11 @@ EXPECTATION_CASES = {
     "other commit": (Expectations(commit="f" * 40), "commit", "is not the expected"),
     "other service": (Expectations(service="payments"), "service", "is not the expected 'payments'"),
     "metadata hash differs": (Expectations(artifact_sha256="e" * 64), "artifact_sha256", "(metadata)"),
-    "cdk version not approved": (Expectations(approved_cdk_versions=["2.1000.0"]), "cdk_cli_version", "not an approved"),
+    "cdk version not approved": (
+        Expectations(approved_cdk_versions=["2.1000.0"]),
+        "cdk_cli_version",
+        "not an approved",
+    ),
     "context hash differs": (Expectations(context_hash="c" * 64), "cdk_context_hash", "declared context"),
 }
 
@@ -236,6 +262,9 @@ def test_all_failures_are_reported_together(artifact, signer) -> None:
 def test_untampered_artifact_passes(artifact, signer) -> None:
     cdk_out, manifest = artifact
     report = verify_artifact(
-        cdk_out, manifest_bytes(manifest), signer.private_key.public_key(), Expectations(commit=COMMIT, service="orders")
+        cdk_out,
+        manifest_bytes(manifest),
+        signer.private_key.public_key(),
+        Expectations(commit=COMMIT, service="orders"),
     )
     assert report.ok and report.findings == []

@@ -1,0 +1,220 @@
+"""`artifactctl`'s contract: commands, flags, output lines and exit codes (0 ok, 1 invalid, 2 usage,
+3 AWS or key, 4 conflict), and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from artifactctl.cli import main
+
+from .conftest import CLI_VERSION, COMMIT
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def built(tmp_path: Path, key_files, capsys) -> tuple[Path, Path, Path]:
+    import shutil
+
+    from .conftest import CDK_OUT
+
+    cdk_out = tmp_path / "cdk.out"
+    shutil.copytree(CDK_OUT, cdk_out)
+    manifest = tmp_path / "out" / "artifact-manifest.json"
+    private, public = key_files
+    code, out, _ = run(
+        capsys, "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
+        "--cdk-cli-version", CLI_VERSION, "--git-signature-verified", "--out", str(manifest),
+    )  # fmt: skip
+    assert code == 0 and "19 files" in out
+    code, out, _ = run(capsys, "manifest", "sign", "--manifest", str(manifest), "--private-key", str(private))
+    assert code == 0 and "signed" in out
+    return cdk_out, manifest, public
+
+
+def test_build_sign_verify(built, capsys) -> None:
+    cdk_out, manifest, public = built
+    code, out, err = run(
+        capsys, "manifest", "verify", "--cdk-out", str(cdk_out), "--manifest", str(manifest),
+        "--public-key", str(public), "--expect-service", "orders", "--expect-commit", COMMIT,
+        "--approved-cdk-versions", f"2.1000.0,{CLI_VERSION}",
+        "--jobs", "2",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert out.startswith("OK 19 files, artifact_sha256 ")
+    assert (manifest.parent / "artifact-provenance.dsse.json").is_file()
+
+
+def test_verify_json_lists_failures(built, capsys) -> None:
+    cdk_out, manifest, public = built
+    (cdk_out / "tree.json").write_text("{}")
+    code, out, _ = run(
+        capsys,
+        "manifest",
+        "verify",
+        "--cdk-out",
+        str(cdk_out),
+        "--manifest",
+        str(manifest),
+        "--public-key",
+        str(public),
+        "--json",
+    )
+    document = json.loads(out)
+    assert code == 1 and document["ok"] is False
+    assert document["failures"] == [
+        {"check": "files", "subject": "tree.json", "detail": document["failures"][0]["detail"]}
+    ]
+    assert "does not match" in document["failures"][0]["detail"]
+
+
+def test_verify_prints_one_line_per_failed_check(built, capsys) -> None:
+    cdk_out, manifest, public = built
+    (cdk_out / "extra.json").write_text("{}")
+    (cdk_out / "tree.json").unlink()
+    code, out, _ = run(
+        capsys, "manifest", "verify", "--cdk-out", str(cdk_out), "--manifest", str(manifest),
+        "--public-key", str(public), "--expect-commit", "f" * 40,
+    )  # fmt: skip
+    assert code == 1
+    assert sorted(out.splitlines()) == sorted(
+        [
+            "FAIL files: tree.json: listed in the manifest but missing",
+            "FAIL files: extra.json: not listed in the manifest (extra file)",
+            f"FAIL commit: commit: {COMMIT} is not the expected {'f' * 40}",
+        ]
+    )
+
+
+def test_missing_manifest_is_an_invalid_artifact(tmp_path, key_files, capsys) -> None:
+    code, out, _ = run(
+        capsys, "manifest", "verify", "--cdk-out", str(tmp_path), "--manifest", str(tmp_path / "nope.json"),
+        "--public-key", str(key_files[1]),
+    )  # fmt: skip
+    assert code == 1 and "FAIL structure:" in out and "nope.json" in out and "not readable" in out
+
+
+def test_usage_errors_exit_2_and_name_the_flag(tmp_path, capsys) -> None:
+    code, _, err = run(
+        capsys, "manifest", "verify", "--cdk-out", "x", "--manifest", "m", "--public-key", "k", "--jobs", "0"
+    )
+    assert code == 2 and "--jobs" in err
+    code, _, err = run(
+        capsys, "manifest", "sign", "--manifest", str(tmp_path / "m.json"), "--private-key", str(tmp_path / "k.pem")
+    )
+    assert code == 2 and "--manifest" in err and "m.json" in err
+    code, _, err = run(capsys, "manifest", "verify", "--cdk-out", "x", "--manifest", "m")
+    assert code == 2 and "--kms-key-id" in err
+
+
+def test_bad_build_arguments_are_invalid_artifacts(tmp_path, capsys) -> None:
+    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out" / "manifest.json").write_text("{}")
+    code, out, _ = run(
+        capsys, "manifest", "build", "--cdk-out", str(tmp_path / "cdk.out"), "--service", "orders", "--commit", "abc",
+        "--cdk-cli-version", CLI_VERSION, "--out", str(tmp_path / "m.json"),
+    )  # fmt: skip
+    assert code == 1 and "FAIL structure: commit: expected a full 40-character" in out
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_unusable_key_exits_3(built, tmp_path, capsys) -> None:
+    cdk_out, manifest, _ = built
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    code, _, err = run(
+        capsys, "manifest", "verify", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--public-key", str(bad)
+    )
+    assert code == 3 and "bad.pem: cannot load a PEM public key" in err
+
+
+def test_verify_with_the_kms_public_key(aws, built, capsys) -> None:
+    cdk_out, manifest, _ = built
+    kms = boto3.client("kms")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/cdk-ci-artifact-signer", TargetKeyId=key_id)
+    code, out, _ = run(
+        capsys, "manifest", "sign", "--manifest", str(manifest), "--kms-key-id", "alias/cdk-ci-artifact-signer"
+    )
+    assert code == 0 and "kms:alias/cdk-ci-artifact-signer" in out
+    code, out, err = run(
+        capsys,
+        "manifest",
+        "verify",
+        "--cdk-out",
+        str(cdk_out),
+        "--manifest",
+        str(manifest),
+        "--kms-key-id",
+        "alias/cdk-ci-artifact-signer",
+    )
+    assert code == 0, out + err
+    code, _, err = run(capsys, "manifest", "sign", "--manifest", str(manifest), "--kms-key-id", "alias/missing")
+    assert code == 3 and "alias/missing" in err
+
+
+def test_publish_conflict_exits_4(aws, built, signer, capsys) -> None:
+    from .test_publish import BUCKET, TABLE
+
+    cdk_out, manifest, _ = built
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "service", "KeyType": "HASH"},
+            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    publish = ("publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
+    code, out, _ = run(capsys, *publish, "--json")
+    assert code == 0 and json.loads(out)["files"] == 19
+    (cdk_out / "tree.json").write_text("{}")  # same commit, different artifact
+    code, out, _ = run(
+        capsys, "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
+        "--cdk-cli-version", CLI_VERSION, "--git-signature-verified", "--out", str(manifest),
+    )  # fmt: skip
+    private = manifest.parent.parent / "signer.pem"
+    run(capsys, "manifest", "sign", "--manifest", str(manifest), "--private-key", str(private))
+    code, _, err = run(capsys, *publish)
+    assert code == 4 and "already published" in err and "nothing was uploaded or changed" in err
+
+
+def test_context_guard_exit_codes(tmp_path, capsys) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    code, out, _ = run(capsys, "context", "guard", "--repo", str(tmp_path))
+    assert code == 0 and out.startswith("OK")
+    (tmp_path / ".cdk.context.json").write_text("{}")
+    subprocess.run(["git", "add", ".cdk.context.json"], cwd=tmp_path, check=True)
+    code, out, _ = run(capsys, "context", "guard", "--repo", str(tmp_path))
+    assert code == 1 and out.startswith("FAIL context: .cdk.context.json:")
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\xff\xfe", b'{"schema": 1', b"[" * 100000])
+def test_console_script_never_prints_a_traceback(tmp_path, key_files, garbage: bytes) -> None:
+    (tmp_path / "cdk.out").mkdir()
+    manifest = tmp_path / "artifact-manifest.json"
+    manifest.write_bytes(garbage)
+    artifactctl = Path(sys.executable).with_name("artifactctl")
+    completed = subprocess.run(
+        [str(artifactctl), "manifest", "verify", "--cdk-out", str(tmp_path / "cdk.out"), "--manifest", str(manifest),
+         "--public-key", str(key_files[1])],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr + completed.stdout
+    assert completed.stdout.startswith("FAIL structure: artifact-manifest.json:")
