@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 STACKS := tools stage prod
 STACK ?=
 
-.PHONY: help venv test lint preview-offline preview-all clean
+.PHONY: help venv test lint preview-offline preview-all bench clean
 
 help:
 	@echo "make test                         set up the virtualenv and run the whole test suite"
@@ -39,3 +39,6 @@ preview-all: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/verify_bench.py

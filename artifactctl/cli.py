@@ -104,6 +104,13 @@ def _public_key(args: argparse.Namespace) -> Any:
     return load_public_key(kms_public_key_pem(args.kms_key_id), args.kms_key_id)
 
 
+def _lazy_public_key(args: argparse.Namespace) -> Callable[[], Any]:
+    """Loaded by `verify_artifact` while files hash (the key file is checked for readability now)."""
+    if args.public_key:
+        _read(args.public_key, "--public-key", limit=1)
+    return lambda: _public_key(args)
+
+
 def _print_findings(findings: Sequence[Any]) -> None:
     for finding in findings:
         print(finding.line())
@@ -202,7 +209,7 @@ def _read_manifest(path: Path, reader: Callable[[Path], bytes]) -> bytes:
 
 
 def cmd_manifest_verify(args: argparse.Namespace) -> int:
-    from functions.artifacts.findings import Finding
+    from functions.artifacts.errors import Finding
     from functions.artifacts.manifest import read_manifest_file
     from functions.artifacts.verify import Expectations, Report, verify_artifact
 
@@ -222,7 +229,7 @@ def cmd_manifest_verify(args: argparse.Namespace) -> int:
         )
         progress = _progress_for(args.cdk_out, args.progress)
         report = verify_artifact(
-            args.cdk_out, manifest_bytes, _public_key(args), expect, jobs=args.jobs, on_file=progress
+            args.cdk_out, manifest_bytes, _lazy_public_key(args), expect, jobs=args.jobs, on_file=progress
         )
         progress.finish()
     if args.json:
@@ -421,10 +428,7 @@ def _fail(code: int, message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from functions.artifacts.contexts import ContextError
-    from functions.artifacts.findings import InvalidArtifact
-    from functions.artifacts.publish import AwsError, PublishConflict
-    from functions.artifacts.signing import SigningError
+    from functions.artifacts.errors import AwsError, ContextError, InvalidArtifact, PublishConflict, SigningError
 
     try:
         return args.handler(args)

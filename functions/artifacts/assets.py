@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .findings import Finding, InvalidArtifact
+from .errors import Finding, InvalidArtifact
 
 # CDK names a destination "<account>-<region>" and, in newer versions, "<account>-<region>-<hash>".
 _ENV_DESTINATION = re.compile(r"^(\d{12})-([a-z]{2}(?:-gov)?-[a-z]+-\d)(?:-[0-9a-f]+)?$")

@@ -27,17 +27,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .findings import Finding, InvalidArtifact
+from .errors import ContextError, Finding, InvalidArtifact
 from .manifest import load_json_strict
 from .signing import Signer, sign_message, verify_message
 
 CONTEXT_FILE = ".cdk.context.json"
 ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 MAX_CONTEXT_BYTES = 16 * 1024 * 1024
-
-
-class ContextError(Exception):
-    """A context could not be generated, published or trusted; the message says which and why."""
 
 
 @dataclass(frozen=True)

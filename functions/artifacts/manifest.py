@@ -20,7 +20,7 @@ from typing import Any
 import rfc8785
 
 from .assets import collect_assets, library_versions
-from .findings import Finding, InvalidArtifact
+from .errors import Finding, InvalidArtifact
 from .tree import artifact_sha256, hash_files, list_files, path_problem, sha256_file
 
 SCHEMA = "cdk-control-plane/artifact-manifest/v1"

@@ -22,20 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from . import metadata
-from .findings import Finding, InvalidArtifact
+from .errors import AwsError, Finding, InvalidArtifact, PublishConflict
 from .manifest import parse_manifest
 from .tree import hash_files, list_files
 
 MANIFEST_NAME = "artifact-manifest.json"
 PROVENANCE_NAME = "artifact-provenance.dsse.json"
-
-
-class PublishConflict(Exception):
-    """The commit is already published with different content; nothing was changed."""
-
-
-class AwsError(Exception):
-    """An AWS call failed for a reason other than the artifact (credentials, permissions, network)."""
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from .errors import SigningError
+
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
-
-
-class SigningError(Exception):
-    """The key could not be loaded or used (wrong type, unreachable KMS, denied)."""
 
 
 class Signer(Protocol):

@@ -11,15 +11,20 @@ so it is independent of archive format and of file order, and anyone can recompu
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .findings import Finding
+from .errors import Finding
 
 MAX_PATH_LENGTH = 1024
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def path_problem(path: str) -> str | None:
@@ -28,9 +33,9 @@ def path_problem(path: str) -> str | None:
         return "empty path"
     if len(path) > MAX_PATH_LENGTH:
         return f"path longer than {MAX_PATH_LENGTH} characters"
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in path):
+    if _SURROGATE.search(path):
         return "path is not valid UTF-8"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if _CONTROL.search(path):
         return "path contains a control character"
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "absolute path"
@@ -80,9 +85,132 @@ def list_files(root: Path) -> tuple[list[str], list[Finding]]:
     return files, findings
 
 
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+READ_SIZE = 1 << 20  # streamed in 1 MiB reads: memory stays flat whatever the file size
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def sha256_file(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as handle:
+        while chunk := handle.read(READ_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_regular(path: str) -> tuple[str, int] | None:
+    """(sha256, size) of a regular file; None for anything else. Never follows a final symlink and
+    never blocks on a FIFO, so a hostile tree cannot redirect or stall the hashing."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    with open(fd, "rb", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := handle.read(READ_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _hash_bucket(root: str, paths: list[str]) -> list[tuple[str, tuple[str, int] | None]]:
+    return [(p, _sha256_regular(os.path.join(root, p))) for p in paths]
+
+
+def _buckets(root: Path, paths: list[str], count: int) -> list[list[str]]:
+    """Split into `count` lists of about equal bytes (largest first into the lightest list)."""
+
+    def size(path: str) -> int:
+        try:
+            return os.lstat(root / path).st_size
+        except OSError:
+            return 0
+
+    sizes = {p: size(p) for p in paths}
+    buckets: list[list[str]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for path in sorted(paths, key=sizes.__getitem__, reverse=True):
+        lightest = loads.index(min(loads))
+        buckets[lightest].append(path)
+        loads[lightest] += sizes[path]
+    return [b for b in buckets if b]
+
+
+def _child(root: str, paths: list[str], write_fd: int) -> None:
+    """Runs in a forked worker: one JSON line per file, then exit without running any cleanup."""
+    status = 0
+    try:
+        with os.fdopen(write_fd, "wb", buffering=1 << 16) as out:
+            for path in paths:
+                hashed = _sha256_regular(os.path.join(root, path))
+                out.write(json.dumps([path, *(hashed or (None, 0))]).encode() + b"\n")
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+class HashJob:
+    """Hash files in the background while the caller does other work; `results()` waits.
+
+    CPython's hashlib does not scale across threads here (measured: two threads are no faster than
+    one), so `jobs > 1` forks plain worker processes (a pipe each; no multiprocessing machinery, whose
+    start-up alone cost more than the hashing saved), each hashing a share of about equal bytes.
+    Where `fork` is unavailable the files are hashed in-process when `results()` is called.
+    """
+
+    def __init__(self, root: Path, relative_paths: Iterable[str], jobs: int = 1) -> None:
+        self.root = root
+        self.paths = list(relative_paths)
+        self._children: list[tuple[int, int]] = []  # (pid, read fd)
+        if jobs > 1 and len(self.paths) > 1 and hasattr(os, "fork"):
+            for bucket in _buckets(root, self.paths, jobs):
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_fd)
+                    _child(str(root), bucket, write_fd)
+                os.close(write_fd)
+                self._children.append((pid, read_fd))
+
+    def results(self, on_file: Callable[[str, int], None] | None = None) -> dict[str, str | None]:
+        """`{path: sha256}`; None for a path that is missing or not a regular file."""
+        results: dict[str, str | None] = {}
+        if not self._children:
+            for path, hashed in _hash_bucket(str(self.root), self.paths):
+                results[path] = hashed[0] if hashed else None
+                if hashed and on_file is not None:
+                    on_file(path, hashed[1])
+            return results
+
+        import selectors
+
+        pending = {fd: b"" for _, fd in self._children}
+        with selectors.DefaultSelector() as selector:
+            for fd in pending:
+                selector.register(fd, selectors.EVENT_READ)
+            while pending:
+                for key, _ in selector.select():
+                    fd = key.fd
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        selector.unregister(fd)
+                        os.close(fd)
+                        del pending[fd]
+                        continue
+                    *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
+                    for line in lines:
+                        path, digest, size = json.loads(line)
+                        results[path] = digest
+                        if digest is not None and on_file is not None:
+                            on_file(path, size)
+        for pid, _ in self._children:
+            os.waitpid(pid, 0)
+        for path in self.paths:
+            results.setdefault(path, None)  # a worker that died leaves its files unverified
+        return results
 
 
 def hash_files(
@@ -91,24 +219,12 @@ def hash_files(
     jobs: int = 1,
     on_file: Callable[[str, int], None] | None = None,
 ) -> dict[str, str]:
-    """SHA-256 of each file, streamed (memory does not grow with file size), `jobs` at a time.
-
-    hashlib releases the GIL while it hashes, so threads use as many cores as `jobs`.
-    """
-
-    def one(relative: str) -> tuple[str, str]:
-        digest = sha256_file(root / relative)
-        if on_file is not None:
-            on_file(relative, (root / relative).stat().st_size)
-        return relative, digest
-
-    paths = list(relative_paths)
-    if jobs <= 1:
-        return dict(map(one, paths))
-    # Largest first keeps the workers evenly loaded to the end.
-    paths.sort(key=lambda p: (root / p).stat().st_size, reverse=True)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return dict(pool.map(one, paths))
+    """SHA-256 of each regular file under `root` (see HashJob); raises if one is not readable."""
+    results = HashJob(root, relative_paths, jobs).results(on_file)
+    unreadable = sorted(p for p, digest in results.items() if digest is None)
+    if unreadable:
+        raise OSError(f"not regular readable files: {', '.join(unreadable[:5])}")
+    return results  # type: ignore[return-value]
 
 
 def artifact_sha256(file_hashes: Mapping[str, str]) -> str:

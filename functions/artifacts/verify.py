@@ -19,14 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from .findings import Finding
+from .errors import Finding
 from .manifest import canonical_bytes, parse_manifest
-from .signing import verify_message
-from .tree import artifact_sha256, hash_files, list_files
+from .tree import HashJob, artifact_sha256, list_files
 
 
 @dataclass(frozen=True)
@@ -60,31 +57,53 @@ class Report:
         }
 
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+
 def verify_artifact(
     cdk_out: Path,
     manifest_bytes: bytes,
-    public_key: ec.EllipticCurvePublicKey | None,
+    public_key: ec.EllipticCurvePublicKey | Callable[[], ec.EllipticCurvePublicKey] | None,
     expect: Expectations = Expectations(),
     *,
     jobs: int = 1,
     on_file: Callable[[str, int], None] | None = None,
 ) -> Report:
-    """Run every check; `public_key=None` skips only the signature check (say so to the user)."""
+    """Run every check. `public_key` may be a callable that loads the key: it is then called while
+    the files hash in the background. `None` skips only the signature check (say so to the user)."""
     report = Report()
     manifest, problems = parse_manifest(manifest_bytes)
     if manifest is None:
         report.findings = problems
         return report
     report.manifest = manifest
+    if not cdk_out.is_dir():
+        report.findings.append(Finding("files", str(cdk_out), "cdk.out directory not found"))
+        report.findings += _expectations(manifest, expect)
+        return report
 
+    expected: dict[str, str] = manifest["file_hashes"]
+    hashing = HashJob(cdk_out, expected, jobs)  # workers start now; the checks below overlap with them
     if public_key is not None:
-        report.findings += _signature(manifest, public_key)
-    report.findings += _files(cdk_out, manifest, report, jobs, on_file)
+        report.findings += _signature(manifest, public_key() if callable(public_key) else public_key)
+    present, tree_findings = list_files(cdk_out)
+
+    def counted(path: str, size: int) -> None:
+        report.bytes_hashed += size
+        if on_file is not None:
+            on_file(path, size)
+
+    actual = hashing.results(counted)
+    report.findings += tree_findings + _compare(expected, present, actual, manifest["artifact_sha256"])
+    report.files_checked = sum(1 for digest in actual.values() if digest is not None)
     report.findings += _expectations(manifest, expect)
     return report
 
 
 def _signature(manifest: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
+    from .signing import verify_message
+
     if manifest["signature"] is None or manifest["signing_identity"] is None:
         return [Finding("signature", "signature", "manifest is not signed")]
     if not verify_message(public_key, canonical_bytes(manifest), manifest["signature"]):
@@ -98,43 +117,27 @@ def _signature(manifest: dict[str, Any], public_key: ec.EllipticCurvePublicKey) 
     return []
 
 
-def _files(
-    cdk_out: Path,
-    manifest: dict[str, Any],
-    report: Report,
-    jobs: int,
-    on_file: Callable[[str, int], None] | None,
+def _compare(
+    expected: dict[str, str], present: list[str], actual: dict[str, str | None], declared_tree_hash: str
 ) -> list[Finding]:
-    if not cdk_out.is_dir():
-        return [Finding("files", str(cdk_out), "cdk.out directory not found")]
-    present, findings = list_files(cdk_out)
-    expected: dict[str, str] = manifest["file_hashes"]
     present_set = set(present)
-    findings += [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present_set]
+    findings = [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present_set]
     findings += [Finding("files", p, "not listed in the manifest (extra file)") for p in present if p not in expected]
-
-    to_hash = [p for p in present if p in expected]
-
-    def counted(path: str, size: int) -> None:
-        report.bytes_hashed += size
-        if on_file is not None:
-            on_file(path, size)
-
-    actual = hash_files(cdk_out, to_hash, jobs=jobs, on_file=counted)
-    report.files_checked = len(actual)
-    findings += [
-        Finding("files", p, f"sha256 {actual[p]} does not match the manifest's {expected[p]}")
-        for p in to_hash
-        if actual[p] != expected[p]
-    ]
-
+    for path in present:
+        if path not in expected:
+            continue
+        digest = actual.get(path)
+        if digest is None:
+            findings.append(Finding("files", path, "could not be read as a regular file"))
+        elif digest != expected[path]:
+            findings.append(Finding("files", path, f"sha256 {digest} does not match the manifest's {expected[path]}"))
     recomputed = artifact_sha256(expected)
-    if recomputed != manifest["artifact_sha256"]:
+    if recomputed != declared_tree_hash:
         findings.append(
             Finding(
                 "artifact_sha256",
                 "artifact_sha256",
-                f"manifest says {manifest['artifact_sha256']} but its file_hashes give {recomputed}",
+                f"manifest says {declared_tree_hash} but its file_hashes give {recomputed}",
             )
         )
     return findings

@@ -218,3 +218,17 @@ def test_console_script_never_prints_a_traceback(tmp_path, key_files, garbage: b
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr + completed.stdout
     assert completed.stdout.startswith("FAIL structure: artifact-manifest.json:")
+
+
+def test_offline_verify_does_not_import_boto3(built) -> None:
+    """Cold start stays lean: nothing AWS is loaded when no AWS call is made."""
+    cdk_out, manifest, public = built
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "artifactctl", "manifest", "verify", "--cdk-out", str(cdk_out),
+         "--manifest", str(manifest), "--public-key", str(public), "--jobs", "2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout
+    imported = {line.split("|")[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
+    assert "functions.artifacts.verify" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "pydantic", "pulumi")}

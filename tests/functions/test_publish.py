@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from functions.artifacts import metadata
-from functions.artifacts.findings import InvalidArtifact
+from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.publish import PublishConflict, publish
 
 from .conftest import COMMIT, manifest_bytes, sign

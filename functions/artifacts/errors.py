@@ -1,4 +1,6 @@
-"""What a check found wrong, named so an operator can act on it."""
+"""What went wrong, named so an operator can act on it: check findings and the errors of the core.
+
+Kept free of heavy imports: the CLI maps these to exit codes without loading the modules that raise them."""
 
 from __future__ import annotations
 
@@ -24,3 +26,19 @@ class InvalidArtifact(Exception):
     def __init__(self, findings: list[Finding]) -> None:
         self.findings = findings
         super().__init__("\n".join(f.line() for f in findings))
+
+
+class SigningError(Exception):
+    """A key could not be loaded or used (wrong type, unreachable KMS, denied)."""
+
+
+class ContextError(Exception):
+    """A context could not be generated, published or trusted; the message says which and why."""
+
+
+class PublishConflict(Exception):
+    """The commit is already published with different content; nothing was changed."""
+
+
+class AwsError(Exception):
+    """An AWS call failed for a reason other than the artifact (credentials, permissions, network)."""
