@@ -9,10 +9,14 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
+from components.metadata_store import MetadataStore, MetadataStoreArgs
 from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
+from components.policies.tools_identity import ToolsKeys
 from components.providers import account_providers
 from components.service_account import ServiceAccount, ServiceAccountArgs
+from components.signing_keys import SigningKeys, SigningKeysArgs
 from stack_config import AccountRole, ConfigError, StackConfig, load_stack_config
 
 
@@ -24,7 +28,24 @@ def _config_bag() -> dict[str, object]:
 
 def _tools(config: StackConfig) -> None:
     pipeline = PipelineIdentity("pipeline-identity", PipelineIdentityArgs(config))
-    ci = CiIdentity("ci-identity", CiIdentityArgs(config))
+    store = ArtifactStore("artifact-store", ArtifactStoreArgs(config))
+    metadata = MetadataStore("metadata-store", MetadataStoreArgs(config))
+    signing = SigningKeys("signing-keys", SigningKeysArgs(config))
+    keys = ToolsKeys(
+        artifacts_bucket_key=store.artifacts_key_arn,
+        contexts_bucket_key=store.contexts_key_arn,
+        ci_signer=signing.ci_signer_arn,
+        context_signer=signing.context_signer_arn,
+    )
+    ci = CiIdentity("ci-identity", CiIdentityArgs(config, keys))
+    pulumi.export("candidateBucket", store.candidate_bucket)
+    pulumi.export("releaseBucket", store.release_bucket)
+    pulumi.export("contextsBucket", store.contexts_bucket)
+    pulumi.export("metadataTable", metadata.table_name)
+    pulumi.export("metadataExportsBucket", metadata.exports_bucket)
+    pulumi.export("ciSignerKeyArn", signing.ci_signer_arn)
+    pulumi.export("contextSignerKeyArn", signing.context_signer_arn)
+    pulumi.export("overrideSignerKeyArn", signing.override_signer_arn)
     pulumi.export("ciRoleArn", ci.ci_role_arn)
     pulumi.export("contextGeneratorRoleArn", ci.context_generator_role_arn)
     pulumi.export("githubOidcProviderArn", ci.oidc_provider_arn)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.kms import kms_key
 from components.policies import service_account as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -47,19 +48,13 @@ class CdkBootstrap(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
-        key = aws.kms.Key(
-            f"{name}-asset-key",
+        key = kms_key(
+            f"{name}-asset",
+            alias=f"alias/cdk-{ctx.bootstrap.qualifier}-assets-key",
             description=f"CDK file assets of {ctx.service} ({ctx.env}), qualifier {ctx.bootstrap.qualifier}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(policies.asset_key_policy(ctx)),
-            opts=stateful,
-        )
-        aws.kms.Alias(
-            f"{name}-asset-key-alias",
-            name=f"alias/cdk-{ctx.bootstrap.qualifier}-assets-key",
-            target_key_id=key.key_id,
-            opts=child,
+            policy=policies.asset_key_policy(ctx),
+            parent=self,
+            protect=args.protect,
         )
         bucket = SecureBucket(
             f"{name}-assets",

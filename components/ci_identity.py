@@ -27,6 +27,7 @@ TYPE = "cdk-control-plane:tools:CiIdentity"
 @dataclass(frozen=True)
 class CiIdentityArgs:
     config: StackConfig
+    keys: policies.ToolsKeys
 
 
 class CiIdentity(pulumi.ComponentResource):
@@ -57,7 +58,7 @@ class CiIdentity(pulumi.ComponentResource):
                 role_name=naming.CI_BUILDER_ROLE,
                 description="GitHub Actions on the protected branch: publish and sign CDK artifacts",
                 trust_policy=policies.ci_trust(config, provider_arn),
-                inline_policies={"publish-signed-artifacts": policies.ci_policy(ctx)},
+                inline_policies={"publish-signed-artifacts": policies.ci_policy(ctx, args.keys)},
             ),
             opts=child,
         )
@@ -67,7 +68,7 @@ class CiIdentity(pulumi.ComponentResource):
                 role_name=naming.CONTEXT_GENERATOR_ROLE,
                 description="tools CodeBuild: generate, sign and upload blessed .cdk.context.json files",
                 trust_policy=policies.context_generator_trust(ctx),
-                inline_policies={"generate-blessed-contexts": policies.context_generator_policy(ctx)},
+                inline_policies={"generate-blessed-contexts": policies.context_generator_policy(ctx, args.keys)},
             ),
             opts=child,
         )

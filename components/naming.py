@@ -18,8 +18,17 @@ CONTEXT_GENERATOR_ROLE = "cdk-context-generator"
 METADATA_TABLE = "cdk-artifact-metadata"
 CI_SIGNER_KEY_ALIAS = "alias/cdk-ci-artifact-signer"
 CONTEXT_SIGNER_KEY_ALIAS = "alias/cdk-context-signer"
+OVERRIDE_SIGNER_KEY_ALIAS = "alias/cdk-override-signer"
 CONTEXTS_BUCKET_KEY_ALIAS = "alias/cdk-contexts-bucket-key"
 ARTIFACTS_BUCKET_KEY_ALIAS = "alias/cdk-artifacts-bucket-key"
+METADATA_KEY_ALIAS = "alias/cdk-artifact-metadata-key"
+
+# Tools buckets (made globally unique by tools_bucket_name) and the exports prefix the spec names.
+CANDIDATE_BUCKET = "cdk-artifacts-candidate"
+RELEASE_BUCKET = "cdk-artifacts-release"
+CONTEXTS_BUCKET = "cdk-contexts"
+EXPORTS_BUCKET = "cdk-artifact-metadata-exports"
+EXPORTS_PREFIX = "cdk-artifact-metadata-exports/"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 
@@ -49,6 +58,24 @@ def deployer_role_name(prefix: str, env: str) -> str:
 def finalizer_role_name(prefix: str) -> str:
     """The tools-account role of the finalizer Lambda (reads stacks through the read-only roles)."""
     return f"{prefix}-finalizer"
+
+
+def function_role_name(prefix: str, function: str) -> str:
+    """Roles of the pipeline's Lambda functions (validate, promote, override, ...)."""
+    return f"{prefix}-fn-{function}"
+
+
+def state_machine_role_name(prefix: str) -> str:
+    return f"{prefix}-pipeline"
+
+
+def orchestrator_role_arn_patterns(prefix: str, tools_account_id: str) -> list[str]:
+    """Everything that may change metadata items: the state machine, its functions, the finalizer."""
+    return [
+        role_arn(tools_account_id, state_machine_role_name(prefix)),
+        role_arn(tools_account_id, finalizer_role_name(prefix)),
+        role_arn(tools_account_id, function_role_name(prefix, "*")),
+    ]
 
 
 def context_generator_project_name(prefix: str) -> str:

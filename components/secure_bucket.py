@@ -26,6 +26,8 @@ class SecureBucketArgs:
     extra_policy_statements: Sequence[dict[str, Any]] = ()
     lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs] = field(default_factory=tuple)
     protect: bool = False
+    eventbridge: bool = False  # send every object event to EventBridge (pipeline triggers)
+    object_lock: tuple[str, int] | None = None  # (GOVERNANCE|COMPLIANCE, days) default retention
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -40,6 +42,7 @@ class SecureBucket(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
+            object_lock_enabled=True if args.object_lock else None,  # can only be chosen at creation
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.s3.BucketOwnershipControls(
@@ -99,6 +102,19 @@ class SecureBucket(pulumi.ComponentResource):
             # A policy put before the public-access block exists can be refused as "public".
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
+
+        if args.object_lock:
+            mode, days = args.object_lock
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=self.bucket.id,
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode=mode, days=days)
+                ),
+                opts=child,
+            )
+        if args.eventbridge:
+            aws.s3.BucketNotification(f"{name}-events", bucket=self.bucket.id, eventbridge=True, opts=child)
 
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket

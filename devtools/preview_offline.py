@@ -101,6 +101,9 @@ class _GraphMocks:
                 "arn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
                 "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
             }
+        if typ == "aws:dynamodb/table:Table":
+            name = inputs.get("name") or physical_id
+            return {"name": name, "arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
         if typ == "aws:iam/rolePolicy:RolePolicy":
             return {"name": inputs.get("name") or physical_id}
         return {"arn": f"arn:aws:mock:{region}:{account}:{typ.split(':')[-1].lower()}/{physical_id}"}

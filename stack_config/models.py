@@ -198,6 +198,13 @@ class GithubSettings(_Model):
     branch: GitBranch = "main"
 
 
+class ObjectLock(_Model):
+    """Default Object Lock retention of the contexts bucket (regulatory immutability)."""
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    days: int = Field(ge=1, le=36500)
+
+
 # --- the stack --------------------------------------------------------------------------------------
 
 
@@ -215,6 +222,14 @@ class StackConfig(_Model):
     )
     github: GithubSettings = Field(default_factory=GithubSettings)
     services: list[Service] = Field(min_length=1)
+    operator_principal_arns: list[IamRoleArn] = Field(
+        default_factory=list, description="roles of the on-call operators: sign override requests, read public keys"
+    )
+    security_automation_role_arn: IamRoleArn | None = Field(
+        default=None, description="the only principal that may delete objects in the contexts and artifact buckets"
+    )
+    contexts_object_lock: ObjectLock | None = None
+    metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
 
     # --- cross-key checks ---
 

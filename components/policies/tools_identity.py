@@ -1,8 +1,7 @@
 """Policies of the tools account's identities: CI, context generator, deployer and finalizer.
 
-Names of buckets, keys and the metadata table are deterministic (see `naming`), so these policies can
-be written before the storage that the artifact-integrity work creates exists. KMS keys are matched
-by alias (`kms:ResourceAliases`), since key ids are random.
+Bucket and table names are deterministic (see `naming`); KMS keys are named by their exact ARNs,
+handed in as `ToolsKeys` from the storage and signing-key components.
 """
 
 from __future__ import annotations
@@ -33,15 +32,8 @@ class ToolsContext:
         return naming.bucket_arn(naming.tools_bucket_name(kind, self.account, self.region))
 
     @property
-    def any_key(self) -> str:
-        return f"arn:aws:kms:{self.region}:{self.account}:key/*"
-
-    def key_alias(self, alias: str) -> dict[str, dict[str, Any]]:
-        return {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}}
-
-    @property
-    def via_s3(self) -> dict[str, str]:
-        return {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}
+    def via_s3(self) -> dict[str, dict[str, str]]:
+        return {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}
 
     @property
     def metadata_table_arn(self) -> str:
@@ -65,13 +57,23 @@ def _bootstrap(ctx: ToolsContext, service: Service, account: str) -> naming.CdkB
     return naming.CdkBootstrapNames(service.cdk_qualifier, account, ctx.region)
 
 
-def _sign_with(ctx: ToolsContext, sid: str, alias: str) -> dict[str, Any]:
-    """`kms:Sign` through the key's alias only (the signer names it as `signing_identity`), with the
-    one algorithm and message type the manifests use."""
+@dataclass(frozen=True)
+class ToolsKeys:
+    """ARNs (Pulumi Inputs) of the tools account's KMS keys the identities use."""
+
+    artifacts_bucket_key: Any
+    contexts_bucket_key: Any
+    ci_signer: Any
+    context_signer: Any
+
+
+def _sign_with(sid: str, key_arn: Any, alias: str) -> dict[str, Any]:
+    """`kms:Sign` with one key, through its alias only (the signer names it as `signing_identity`),
+    with the one algorithm and message type the manifests use."""
     return statement(
         sid,
         ["kms:Sign"],
-        [ctx.any_key],
+        [key_arn],
         conditions={
             "StringEquals": {
                 "kms:RequestAlias": alias,
@@ -116,28 +118,24 @@ def ci_trust(config: StackConfig, oidc_provider_arn: Any) -> dict[str, Any]:
     )
 
 
-def ci_policy(ctx: ToolsContext) -> dict[str, Any]:
-    contexts = ctx.bucket_arn("cdk-contexts")
-    candidates = ctx.bucket_arn("cdk-artifacts-candidate")
+def ci_policy(ctx: ToolsContext, keys: ToolsKeys) -> dict[str, Any]:
+    contexts = ctx.bucket_arn(naming.CONTEXTS_BUCKET)
+    candidates = ctx.bucket_arn(naming.CANDIDATE_BUCKET)
     publishing_roles = ctx.service_role_arns(
         lambda s, env, account: _bootstrap(ctx, s, account).file_publishing_role
     ) + ctx.service_role_arns(lambda s, env, account: _bootstrap(ctx, s, account).image_publishing_role)
     return document(
         statement("ReadBlessedContexts", ["s3:GetObject"], [objects(contexts)]),
-        statement(
-            "DecryptBlessedContexts",
-            ["kms:Decrypt"],
-            [ctx.any_key],
-            conditions={**ctx.key_alias(naming.CONTEXTS_BUCKET_KEY_ALIAS), "StringEquals": ctx.via_s3},
-        ),
+        statement("DecryptBlessedContexts", ["kms:Decrypt"], [keys.contexts_bucket_key], conditions=ctx.via_s3),
+        statement("VerifyBlessedContexts", ["kms:GetPublicKey"], [keys.context_signer]),
         statement("UploadCandidateArtifacts", ["s3:AbortMultipartUpload", "s3:PutObject"], [objects(candidates)]),
         statement(
             "EncryptCandidateArtifacts",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-            [ctx.any_key],
-            conditions={**ctx.key_alias(naming.ARTIFACTS_BUCKET_KEY_ALIAS), "StringEquals": ctx.via_s3},
+            [keys.artifacts_bucket_key],
+            conditions=ctx.via_s3,
         ),
-        _sign_with(ctx, "SignArtifactManifests", naming.CI_SIGNER_KEY_ALIAS),
+        _sign_with("SignArtifactManifests", keys.ci_signer, naming.CI_SIGNER_KEY_ALIAS),
         statement("RecordCandidateMetadata", ["dynamodb:PutItem"], [ctx.metadata_table_arn]),
         statement("PublishAssetsThroughServiceRoles", ["sts:AssumeRole"], sorted(publishing_roles)),
         # The spec's "cannot": no lookups, no context uploads, nothing on CloudFormation, SSM or IAM.
@@ -163,18 +161,18 @@ def context_generator_trust(ctx: ToolsContext) -> dict[str, Any]:
     )
 
 
-def context_generator_policy(ctx: ToolsContext) -> dict[str, Any]:
-    contexts = ctx.bucket_arn("cdk-contexts")
+def context_generator_policy(ctx: ToolsContext, keys: ToolsKeys) -> dict[str, Any]:
+    contexts = ctx.bucket_arn(naming.CONTEXTS_BUCKET)
     lookup_roles = ctx.service_role_arns(lambda s, env, account: _bootstrap(ctx, s, account).lookup_role)
     return document(
         statement("WriteBlessedContexts", ["s3:AbortMultipartUpload", "s3:PutObject"], [objects(contexts)]),
         statement(
             "EncryptBlessedContexts",
-            ["kms:Encrypt", "kms:GenerateDataKey"],
-            [ctx.any_key],
-            conditions={**ctx.key_alias(naming.CONTEXTS_BUCKET_KEY_ALIAS), "StringEquals": ctx.via_s3},
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            [keys.contexts_bucket_key],
+            conditions=ctx.via_s3,
         ),
-        _sign_with(ctx, "SignContextFiles", naming.CONTEXT_SIGNER_KEY_ALIAS),
+        _sign_with("SignContextFiles", keys.context_signer, naming.CONTEXT_SIGNER_KEY_ALIAS),
         # Lookups happen in each target account through its lookup role, never from tools itself.
         statement("LookupThroughTargetAccountRoles", ["sts:AssumeRole"], lookup_roles),
         statement(

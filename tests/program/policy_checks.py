@@ -85,13 +85,6 @@ def unconditioned_trusts(policies: Iterable[Policy]) -> list[str]:
     ]
 
 
-# Findings parliament 1.6.4 reports wrongly, each with the reason. Keep this list short and specific.
-PARLIAMENT_FALSE_POSITIVES = {
-    # kms:ResourceAliases is a condition key of KMS's `key` resource type (AWS Service Authorization
-    # Reference); parliament only consults per-action keys, so it calls every use "unknown".
-    ("UNKNOWN_CONDITION_FOR_ACTION", "kms:ResourceAliases"),
-}
-
 # Policy kinds parliament is not made for: trust policies (checked by loose_trusts and
 # unconditioned_trusts) and ECR repository policies, which have no Resource element by design.
 PARLIAMENT_SKIPS = ("trust", "repository")
@@ -111,8 +104,6 @@ def parliament_findings(policies: Iterable[Policy], minimum: str = "MEDIUM") -> 
         analyzed = parliament.analyze_policy_string(json.dumps(p.document), include_community_auditors=False)
         for finding in map(parliament.enhance_finding, analyzed.findings):
             if order.index(finding.severity) < order.index(minimum):
-                continue
-            if any(issue == finding.issue and key in str(finding.detail) for issue, key in PARLIAMENT_FALSE_POSITIVES):
                 continue
             problems.append(f"{p.where()}: {finding.severity} {finding.issue} {finding.detail}")
     return problems

@@ -55,6 +55,7 @@ def test_ci_role_has_exactly_the_spec_permissions(graphs: dict) -> None:
         "kms:Encrypt",
         "kms:GenerateDataKey",
         "kms:Sign",  # artifact manifests
+        "kms:GetPublicKey",  # verify fetched contexts with the context signer's public key
         "dynamodb:PutItem",  # the candidate item
         "sts:AssumeRole",  # cdk-assets publish through the services' publishing roles
     }
@@ -147,5 +148,5 @@ def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
 
 def test_every_tools_role_has_the_minimum_session_iam_allows(graphs: dict) -> None:
     roles = of_type(graphs["tools"], ROLE)
-    assert len(roles) == 5
+    assert len(roles) == 6  # deployer x2, finalizer, CI, context generator, metadata exporter
     assert {r["inputs"]["maxSessionDuration"] for r in roles} == {MAX_SESSION_SECONDS} == {3600}

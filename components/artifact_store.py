@@ -1,0 +1,134 @@
+"""Where artifacts and blessed contexts live in the tools account (spec: Build Process, Hardened CDK
+Context Handling).
+
+- candidate bucket: CI's uploads, `{service}/{commit}/`; objects expire after 30 days; only CI writes;
+- release bucket: promoted artifacts, kept until retired; only the promotion function writes;
+- contexts bucket: blessed `.cdk.context.json` files under `alias/cdk-contexts-bucket-key`; only the
+  context generator writes, CI (and the deployers) read, Object Lock by config;
+- nobody but the configured security automation deletes objects in any of them.
+Candidate and release send their object events to EventBridge: they trigger the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.kms import kms_key
+from components.policies import tools_storage as policies
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from stack_config import StackConfig
+
+TYPE = "cdk-control-plane:tools:ArtifactStore"
+CANDIDATE_RETENTION_DAYS = 30
+SUPERSEDED_VERSION_DAYS = 30
+
+
+def _expire(rule_id: str, days: int | None, noncurrent_days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id=rule_id,
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days) if days else None,
+        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+            noncurrent_days=noncurrent_days
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    config: StackConfig
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    artifacts_key_arn: pulumi.Output[str]
+    contexts_key_arn: pulumi.Output[str]
+    candidate_bucket: pulumi.Output[str]
+    release_bucket: pulumi.Output[str]
+    contexts_bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        config = args.config
+        names = policies.ToolsNames(config)
+        protect = config.protect_stateful_resources
+        child = pulumi.ResourceOptions(parent=self)
+        artifact_readers = [names.validate, names.promote, *names.deployers]
+
+        artifacts_key = kms_key(
+            f"{name}-artifacts",
+            alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
+            description="candidate and release artifact buckets",
+            policy=policies.bucket_key_policy(names, writers=[names.ci, names.promote], readers=artifact_readers),
+            parent=self,
+            protect=protect,
+        )
+        contexts_key = kms_key(
+            f"{name}-contexts",
+            alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
+            description="blessed CDK context files",
+            policy=policies.bucket_key_policy(
+                names, writers=[names.context_generator], readers=[names.ci, *names.deployers]
+            ),
+            parent=self,
+            protect=protect,
+        )
+
+        candidate_arn = naming.bucket_arn(names.bucket(naming.CANDIDATE_BUCKET))
+        candidate = SecureBucket(
+            f"{name}-candidate",
+            SecureBucketArgs(
+                bucket_name=names.bucket(naming.CANDIDATE_BUCKET),
+                kms_key_arn=artifacts_key.arn,
+                extra_policy_statements=policies.candidate_bucket_statements(names, candidate_arn),
+                lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
+                protect=protect,
+                eventbridge=True,
+            ),
+            opts=child,
+        )
+        release_arn = naming.bucket_arn(names.bucket(naming.RELEASE_BUCKET))
+        release = SecureBucket(
+            f"{name}-release",
+            SecureBucketArgs(
+                bucket_name=names.bucket(naming.RELEASE_BUCKET),
+                kms_key_arn=artifacts_key.arn,
+                extra_policy_statements=policies.release_bucket_statements(names, release_arn),
+                lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
+                protect=protect,
+                eventbridge=True,
+            ),
+            opts=child,
+        )
+        contexts_arn = naming.bucket_arn(names.bucket(naming.CONTEXTS_BUCKET))
+        lock = config.contexts_object_lock
+        contexts = SecureBucket(
+            f"{name}-contexts",
+            SecureBucketArgs(
+                bucket_name=names.bucket(naming.CONTEXTS_BUCKET),
+                kms_key_arn=contexts_key.arn,
+                extra_policy_statements=policies.contexts_bucket_statements(names, contexts_arn),
+                protect=protect,
+                object_lock=(lock.mode, lock.days) if lock else None,
+            ),
+            opts=child,
+        )
+
+        self.artifacts_key_arn = artifacts_key.arn
+        self.contexts_key_arn = contexts_key.arn
+        self.candidate_bucket = candidate.name
+        self.release_bucket = release.name
+        self.contexts_bucket = contexts.name
+        self.register_outputs(
+            {
+                "artifacts_key_arn": self.artifacts_key_arn,
+                "contexts_key_arn": self.contexts_key_arn,
+                "candidate_bucket": self.candidate_bucket,
+                "release_bucket": self.release_bucket,
+                "contexts_bucket": self.contexts_bucket,
+            }
+        )

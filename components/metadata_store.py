@@ -1,0 +1,163 @@
+"""The metadata table, the durable state of the control plane (spec: Metadata Tracking, DynamoDB
+Resilience & Immutability; DESIGN.md: one table, guarded transitions).
+
+- `cdk-artifact-metadata`, key `{service, commit_sha}`, on-demand, KMS (own key), point-in-time
+  recovery, TTL on `expire_at`, deletion protection;
+- a sparse GSI (`sweep-by-age`: `sweep_phase`, `sweep_since`) the sweeper queries instead of scanning;
+- a resource policy: only the orchestrator's roles change items; CI may only put new candidates;
+- a scheduled export every 6 hours to a versioned, KMS-encrypted bucket kept at least 180 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.kms import kms_key
+from components.policies import tools_storage as policies
+from components.policies.common import service_trust
+from components.scoped_role import ScopedRole, ScopedRoleArgs
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
+from stack_config import StackConfig
+
+TYPE = "cdk-control-plane:tools:MetadataStore"
+EXPORT_SCHEDULE = "rate(6 hours)"
+
+
+@dataclass(frozen=True)
+class MetadataStoreArgs:
+    config: StackConfig
+
+
+class MetadataStore(pulumi.ComponentResource):
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    exports_bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        config = args.config
+        names = policies.ToolsNames(config)
+        protect = config.protect_stateful_resources
+        child = pulumi.ResourceOptions(parent=self)
+
+        key = kms_key(
+            f"{name}-metadata",
+            alias=naming.METADATA_KEY_ALIAS,
+            description="artifact metadata table and its exports",
+            policy=policies.metadata_key_policy(names),
+            parent=self,
+            protect=protect,
+        )
+        table = aws.dynamodb.Table(
+            f"{name}-table",
+            name=naming.METADATA_TABLE,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="service",
+            range_key="commit_sha",
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=attribute, type="S")
+                for attribute in ("service", "commit_sha", SWEEP_PHASE, SWEEP_SINCE)
+            ],
+            global_secondary_indexes=[
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=SWEEP_INDEX,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=SWEEP_PHASE, key_type="HASH"
+                        ),
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=SWEEP_SINCE, key_type="RANGE"
+                        ),
+                    ],
+                    projection_type="KEYS_ONLY",
+                )
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expire_at", enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.arn),
+            deletion_protection_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        aws.dynamodb.ResourcePolicy(
+            f"{name}-table-policy",
+            resource_arn=table.arn,
+            policy=pulumi.Output.json_dumps(policies.table_resource_policy(names, table.arn)),
+            opts=child,
+        )
+
+        exports_arn = naming.bucket_arn(names.bucket(naming.EXPORTS_BUCKET))
+        exports = SecureBucket(
+            f"{name}-exports",
+            SecureBucketArgs(
+                bucket_name=names.bucket(naming.EXPORTS_BUCKET),
+                kms_key_arn=key.arn,
+                extra_policy_statements=policies.exports_bucket_statements(names, exports_arn),
+                lifecycle_rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="exports-retention",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=naming.EXPORTS_PREFIX),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=config.metadata_export_retention_days
+                        ),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=config.metadata_export_retention_days
+                        ),
+                    )
+                ],
+                protect=protect,
+            ),
+            opts=child,
+        )
+        exporter = ScopedRole(
+            f"{name}-exporter",
+            ScopedRoleArgs(
+                role_name=names.exporter.rsplit("/", 1)[1],
+                description="EventBridge Scheduler exports the metadata table to S3 every 6 hours",
+                trust_policy=service_trust("scheduler.amazonaws.com", names.account),
+                inline_policies={
+                    "export-metadata": policies.exporter_policy(names, table.arn, exports.arn, key.arn),
+                },
+            ),
+            opts=child,
+        )
+        aws.scheduler.Schedule(
+            f"{name}-export-schedule",
+            description="point-in-time export of cdk-artifact-metadata (spec: every 6 hours)",
+            schedule_expression=EXPORT_SCHEDULE,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn="arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime",
+                role_arn=exporter.arn,
+                input=pulumi.Output.json_dumps(
+                    {
+                        "TableArn": table.arn,
+                        "S3Bucket": exports.name,
+                        "S3Prefix": naming.EXPORTS_PREFIX.rstrip("/"),
+                        "S3SseAlgorithm": "KMS",
+                        "S3SseKmsKeyId": key.arn,
+                        "ExportFormat": "DYNAMODB_JSON",
+                    }
+                ),
+            ),
+            opts=child,
+        )
+
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.key_arn = key.arn
+        self.exports_bucket = exports.name
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "key_arn": self.key_arn,
+                "exports_bucket": self.exports_bucket,
+            }
+        )

@@ -1,0 +1,227 @@
+"""Resource policies of the tools account's storage: buckets, keys and the metadata table.
+
+Who may do what is named by role ARN (`aws:PrincipalArn`), computed from `naming`, so storage can be
+declared before (and independently of) the roles it names, and a role recreated under the same
+name keeps its access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from components import naming
+from stack_config import StackConfig
+
+from .common import document, objects, statement
+from .service_account import KEY_ADMINISTRATION_ACTIONS
+
+OBJECT_WRITES = ("s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold")
+OBJECT_DELETES = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteObjectTagging")
+ITEM_WRITES = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:UpdateItem",
+)
+
+
+class ToolsNames:
+    """Role ARNs of the tools account, as the storage policies name them."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.account = config.tools_account_id
+        self.region = config.region
+        prefix = config.name_prefix
+        self.ci = naming.role_arn(self.account, naming.CI_BUILDER_ROLE)
+        self.context_generator = naming.role_arn(self.account, naming.CONTEXT_GENERATOR_ROLE)
+        self.promote = naming.role_arn(self.account, naming.function_role_name(prefix, "promote"))
+        self.validate = naming.role_arn(self.account, naming.function_role_name(prefix, "validate"))
+        self.override = naming.role_arn(self.account, naming.function_role_name(prefix, "override"))
+        self.exporter = naming.role_arn(self.account, f"{prefix}-metadata-export")
+        self.deployers = [
+            naming.role_arn(self.account, naming.deployer_role_name(prefix, e)) for e in ("stage", "prod")
+        ]
+        self.orchestrators = naming.orchestrator_role_arn_patterns(prefix, self.account)
+        self.operators = list(config.operator_principal_arns)
+        self.security_automation = config.security_automation_role_arn
+
+    @property
+    def root(self) -> str:
+        return f"arn:aws:iam::{self.account}:root"
+
+    def bucket(self, kind: str) -> str:
+        return naming.tools_bucket_name(kind, self.account, self.region)
+
+    def via(self, service: str) -> dict[str, str]:
+        return {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+
+
+def _unless(principals: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {"ArnNotLike": {"aws:PrincipalArn": sorted(principals)}} if principals else {}
+
+
+def _deny_unless(sid: str, actions: Sequence[str], resources: list[Any], principals: Sequence[str]) -> dict[str, Any]:
+    """Deny `actions` to every principal but `principals` (to everyone if there are none)."""
+    return statement(
+        sid, actions, resources, effect="Deny", principal={"AWS": "*"}, conditions=_unless(principals) or None
+    )
+
+
+# --- buckets ------------------------------------------------------------------------------------------
+
+
+def candidate_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
+    deleters = [names.security_automation] if names.security_automation else []
+    return [
+        _deny_unless("OnlyCiUploadsCandidates", OBJECT_WRITES, [objects(bucket_arn)], [names.ci]),
+        _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
+    ]
+
+
+def release_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
+    deleters = [names.security_automation] if names.security_automation else []
+    return [
+        _deny_unless("OnlyPromotionWritesReleases", OBJECT_WRITES, [objects(bucket_arn)], [names.promote]),
+        _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
+    ]
+
+
+def contexts_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
+    deleters = [names.security_automation] if names.security_automation else []
+    readers = [names.ci, names.context_generator, *names.deployers]
+    return [
+        _deny_unless("OnlyContextGeneratorWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.context_generator]),
+        _deny_unless("OnlyCiAndGeneratorRead", ["s3:GetObject", "s3:GetObjectVersion"], [objects(bucket_arn)], readers),
+        _deny_unless("NoDeletesButSecurityAutomation", ["s3:DeleteObject*"], [objects(bucket_arn)], deleters),
+    ]
+
+
+def exports_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
+    deleters = [names.security_automation] if names.security_automation else []
+    return [
+        _deny_unless("OnlyScheduledExportWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.exporter]),
+        _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
+    ]
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def _administration(names: ToolsNames) -> dict[str, Any]:
+    return statement("AccountAdministersKey", KEY_ADMINISTRATION_ACTIONS, "*", principal={"AWS": names.root})
+
+
+def _for_principals(sid: str, actions: Sequence[str], principals: Sequence[str], **conditions: Any) -> dict[str, Any]:
+    """Allow exactly the named roles: their accounts as principals, their ARNs as the condition."""
+    accounts = sorted({f"arn:aws:iam::{arn.split(':')[4]}:root" for arn in principals})
+    merged: dict[str, dict[str, Any]] = {"ArnLike": {"aws:PrincipalArn": sorted(principals)}}
+    for operator, values in conditions.items():
+        merged.setdefault(operator, {}).update(values)
+    return statement(
+        sid, actions, "*", principal={"AWS": accounts[0] if len(accounts) == 1 else accounts}, conditions=merged
+    )
+
+
+def bucket_key_policy(names: ToolsNames, writers: Sequence[str], readers: Sequence[str]) -> dict[str, Any]:
+    """A bucket's KMS key: used only through S3, by the named writers and readers."""
+    statements = [_administration(names)]
+    if writers:
+        statements.append(
+            _for_principals(
+                "WritersEncryptThroughS3",
+                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                writers,
+                StringEquals=names.via("s3"),
+            )
+        )
+    if readers:
+        statements.append(
+            _for_principals("ReadersDecryptThroughS3", ["kms:Decrypt"], readers, StringEquals=names.via("s3"))
+        )
+    return document(*statements)
+
+
+def metadata_key_policy(names: ToolsNames) -> dict[str, Any]:
+    """The table's key: DynamoDB uses it for any caller of this account; exports write through S3."""
+    return document(
+        _administration(names),
+        statement(
+            "TableEncryptionThroughDynamoDb",
+            [
+                "kms:CreateGrant",
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+            ],
+            "*",
+            principal={"AWS": names.root},
+            conditions={"StringEquals": {**names.via("dynamodb"), "kms:CallerAccount": names.account}},
+        ),
+        _for_principals(
+            "ExportsThroughS3",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            [names.exporter],
+            StringEquals=names.via("s3"),
+        ),
+    )
+
+
+def signing_key_policy(names: ToolsNames, signers: Sequence[str], public_key_readers: Sequence[str]) -> dict[str, Any]:
+    """An asymmetric signing key: exactly who may sign (one algorithm, digests only) and who may read
+    the public key."""
+    statements = [_administration(names)]
+    if signers:
+        statements.append(
+            _for_principals(
+                "NamedSignersOnly",
+                ["kms:Sign"],
+                signers,
+                StringEquals={"kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "DIGEST"},
+            )
+        )
+    statements.append(
+        _for_principals("NamedPublicKeyReaders", ["kms:DescribeKey", "kms:GetPublicKey"], public_key_readers)
+    )
+    return document(*statements)
+
+
+# --- table --------------------------------------------------------------------------------------------
+
+
+def table_resource_policy(names: ToolsNames, table_arn: Any) -> dict[str, Any]:
+    """Only the orchestrator mutates items; CI may only put (its put is conditional, see artifactctl)."""
+    resources = [table_arn]
+    return document(
+        _deny_unless("OnlyOrchestratorChangesItems", ITEM_WRITES, resources, names.orchestrators),
+        _deny_unless(
+            "OnlyOrchestratorAndCiPutItems", ["dynamodb:PutItem"], resources, [*names.orchestrators, names.ci]
+        ),
+    )
+
+
+# --- scheduled export ---------------------------------------------------------------------------------
+
+
+def exporter_policy(names: ToolsNames, table_arn: Any, bucket_arn: Any, key_arn: Any) -> dict[str, Any]:
+    return document(
+        statement("ExportTable", ["dynamodb:ExportTableToPointInTime"], [table_arn]),
+        statement(
+            "WriteExports",
+            ["s3:AbortMultipartUpload", "s3:PutObject"],
+            [objects(bucket_arn)],
+        ),
+        statement(
+            "EncryptExports",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            [key_arn],
+            conditions={"StringEquals": names.via("s3")},
+        ),
+    )

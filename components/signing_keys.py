@@ -1,0 +1,73 @@
+"""The tools account's asymmetric signing keys (spec: Artifact Signing Policy, context signing,
+operator overrides): ECC_NIST_P256, used with ECDSA_SHA_256 on digests.
+
+Each key policy names exactly who may `kms:Sign` and who may `kms:GetPublicKey`. Verification is
+offline with the public half (pinned where verifiers read it), so reading a public key is rare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import naming
+from components.kms import kms_key
+from components.policies.tools_storage import ToolsNames, signing_key_policy
+from stack_config import StackConfig
+
+TYPE = "cdk-control-plane:tools:SigningKeys"
+
+
+@dataclass(frozen=True)
+class SigningKeysArgs:
+    config: StackConfig
+
+
+class SigningKeys(pulumi.ComponentResource):
+    ci_signer_arn: pulumi.Output[str]
+    context_signer_arn: pulumi.Output[str]
+    override_signer_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SigningKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        names = ToolsNames(args.config)
+        protect = args.config.protect_stateful_resources
+
+        ci = kms_key(
+            f"{name}-ci",
+            alias=naming.CI_SIGNER_KEY_ALIAS,
+            description="signs CI's artifact manifests and provenance (cdk-ci-artifact-builder only)",
+            policy=signing_key_policy(names, [names.ci], [names.ci, names.validate, *names.operators]),
+            parent=self,
+            protect=protect,
+            signing=True,
+        )
+        context = kms_key(
+            f"{name}-context",
+            alias=naming.CONTEXT_SIGNER_KEY_ALIAS,
+            description="signs blessed .cdk.context.json files (cdk-context-generator only)",
+            policy=signing_key_policy(names, [names.context_generator], [names.ci, names.context_generator]),
+            parent=self,
+            protect=protect,
+            signing=True,
+        )
+        override = kms_key(
+            f"{name}-override",
+            alias=naming.OVERRIDE_SIGNER_KEY_ALIAS,
+            description="signs operator override, rollback and break-glass requests",
+            policy=signing_key_policy(names, names.operators, [names.override, *names.operators]),
+            parent=self,
+            protect=protect,
+            signing=True,
+        )
+        self.ci_signer_arn = ci.arn
+        self.context_signer_arn = context.arn
+        self.override_signer_arn = override.arn
+        self.register_outputs(
+            {
+                "ci_signer_arn": self.ci_signer_arn,
+                "context_signer_arn": self.context_signer_arn,
+                "override_signer_arn": self.override_signer_arn,
+            }
+        )
