@@ -319,13 +319,31 @@ def cmd_context_guard(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------------
 
 
-def _key_source(parser: argparse.ArgumentParser, private: bool) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--kms-key-id", help="KMS key id, ARN or alias (alias/cdk-ci-artifact-signer)")
+def _key_source(parser: argparse.ArgumentParser, private: bool, default_kms_key: str | None = None) -> None:
+    group = parser.add_mutually_exclusive_group(required=default_kms_key is None)
+    group.add_argument(
+        "--kms-key-id",
+        default=default_kms_key,
+        help="KMS key id, ARN or alias" + (f" (default: {default_kms_key})" if default_kms_key else ""),
+    )
     if private:
         group.add_argument("--private-key", type=Path, help="PEM file of an ECC P-256 private key")
     else:
         group.add_argument("--public-key", type=Path, help="PEM file of the trusted ECC P-256 public key")
+
+
+CONTEXT_SIGNER_ALIAS = "alias/cdk-context-signer"
+CONTEXTS_BUCKET_ENV = "ARTIFACTCTL_CONTEXTS_BUCKET"
+
+
+def _contexts_bucket(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get(CONTEXTS_BUCKET_ENV)
+    parser.add_argument(
+        "--bucket",
+        default=default,
+        required=default is None,
+        help=f"the contexts bucket (default: ${CONTEXTS_BUCKET_ENV})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,18 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--generator-cmd", help="command that writes --file; run --runs times, outputs must match"
     )
     context_publish.add_argument("--runs", type=int, default=3)
-    context_publish.add_argument("--bucket", required=True, help="the contexts bucket")
+    _contexts_bucket(context_publish)
     context_publish.add_argument("--region")
-    _key_source(context_publish, private=True)
+    _key_source(context_publish, private=True, default_kms_key=CONTEXT_SIGNER_ALIAS)
     context_publish.set_defaults(handler=cmd_context_publish)
 
     fetch = context.add_parser("fetch", help="download, verify and write the blessed context")
     fetch.add_argument("--env", required=True)
     fetch.add_argument("--out", type=Path, default=Path(".cdk.context.json"))
-    fetch.add_argument("--bucket", required=True)
+    _contexts_bucket(fetch)
     fetch.add_argument("--region")
     fetch.add_argument("--expect-hash")
-    _key_source(fetch, private=False)
+    _key_source(fetch, private=False, default_kms_key=CONTEXT_SIGNER_ALIAS)
     fetch.set_defaults(handler=cmd_context_fetch)
 
     context_guard = context.add_parser("guard", help="fail if the change commits a .cdk.context.json")

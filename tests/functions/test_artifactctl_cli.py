@@ -232,3 +232,26 @@ def test_offline_verify_does_not_import_boto3(built) -> None:
     imported = {line.split("|")[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
     assert "functions.artifacts.verify" in imported
     assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "pydantic", "pulumi")}
+
+
+def test_context_publish_and_fetch_with_default_key_and_bucket(aws, tmp_path, monkeypatch, capsys) -> None:
+    bucket = "cdk-contexts-111111111111-us-east-1"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    kms = boto3.client("kms")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/cdk-context-signer", TargetKeyId=key_id)
+    monkeypatch.setenv("ARTIFACTCTL_CONTEXTS_BUCKET", bucket)
+    source = tmp_path / "generated.json"
+    source.write_text('{"vpc-provider:account=222222222222": {"vpcId": "vpc-1"}}')
+
+    code, out, err = run(capsys, "context", "publish", "--env", "stage", "--file", str(source), "--json")
+    assert code == 0, err
+    assert json.loads(out)["keys"][-1] == "stage/latest.context.json.sig"
+    out_file = tmp_path / "service" / ".cdk.context.json"
+    out_file.parent.mkdir()
+    code, out, err = run(capsys, "context", "fetch", "--env", "stage", "--out", str(out_file))
+    assert code == 0, err
+    assert out_file.read_bytes() == source.read_bytes() and "signature verified" in out
+
+    code, _, err = run(capsys, "context", "fetch", "--env", "prod", "--out", str(out_file))
+    assert code == 1 and "no blessed context at s3://" in err
