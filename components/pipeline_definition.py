@@ -1,0 +1,369 @@
+"""The `DeployArtifactPipeline` state machine (Amazon States Language) as plain data.
+
+`build_definition` is pure: no Pulumi, no AWS. The component hands it Pulumi Outputs for the ARNs and
+serializes it with `Output.json_dumps`; tests hand it strings, render it, and execute it in moto.
+
+    Lease{Stage,Prod} (conditional write) -> Validate -> [prod: DriftGate] -> Deploy -> RecordDeployed
+      -> Test -> stage: Promote            | prod: RecordProdSucceeded
+         on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
+                                              -> RollbackDeploy -> RecordRollbackSucceeded, or
+                                              RecordRollbackAttemptFailed -> (retry | RecordRollbackFailed)
+    every path -> Finalize -> Completed | PipelineFailed
+
+Every Task has `TimeoutSeconds` (the spec's 60-minute phase limit), a `Catch`, and SDK/Lambda tasks a
+`Retry` for throttling. State names are constants: tests, the diagram and the harness use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from functions.pipeline import vocabulary as v
+
+# --- state names -------------------------------------------------------------------------------------
+
+CHOOSE_LEASE = "ChooseEnvironment"
+LEASE_STAGE = "LeaseStage"
+LEASE_PROD = "LeaseProd"
+LOST_RACE = "LostRace"
+VALIDATE = "Validate"
+CHOOSE_DRIFT_GATE = "ChooseDriftGate"
+DRIFT_GATE = "DriftGate"
+DEPLOY = "Deploy"
+RECORD_DEPLOYED = "RecordDeployed"
+TEST = "Test"
+CHOOSE_AFTER_TEST = "ChooseAfterTest"
+CHOOSE_TEST_FAILURE = "ChooseTestFailure"
+PROMOTE = "Promote"
+RECORD_PROD_SUCCEEDED = "RecordProdSucceeded"
+RECORD_TEST_FAILED = "RecordTestFailed"
+RECORD_SMOKE_FAILED = "RecordSmokeFailed"
+PLAN_ROLLBACK = "PlanRollback"
+CHOOSE_ROLLBACK = "ChooseRollbackPossible"
+ROLLBACK_WAIT = "RollbackWait"
+ROLLBACK_DEPLOY = "RollbackDeploy"
+RECORD_ROLLBACK_SUCCEEDED = "RecordRollbackSucceeded"
+RECORD_ROLLBACK_ATTEMPT_FAILED = "RecordRollbackAttemptFailed"
+CHOOSE_ROLLBACK_RETRY = "ChooseRollbackRetry"
+RECORD_ROLLBACK_FAILED = "RecordRollbackFailed"
+RECORD_INVALID = "RecordInvalidArtifact"
+RECORD_DRIFT = "RecordDriftAborted"
+RECORD_DEPLOY_FAILED = "RecordDeployFailed"
+RECORD_TIMED_OUT = "RecordTimedOut"
+RECORD_FAILED = "RecordFailed"
+FINALIZE = "Finalize"
+CHOOSE_END = "ChooseEnd"
+COMPLETED = "Completed"
+PIPELINE_FAILED = "PipelineFailed"
+
+LAMBDA_RETRYABLE = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+DYNAMODB_RETRYABLE = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+]
+CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
+
+
+@dataclass(frozen=True)
+class PipelineResources:
+    """What the definition points at. Values are strings or Pulumi Outputs."""
+
+    table_name: Any
+    transition_function: Any
+    validate_function: Any
+    promote_function: Any
+    rollback_plan_function: Any
+    finalizer_function: Any
+    deploy_projects: dict[str, Any]  # environment -> CodeBuild project name
+    test_projects: dict[str, Any]  # environment -> CodeBuild project name (stage tests, prod smoke)
+    max_rollback_attempts: int = v.DEFAULT_MAX_ROLLBACK_ATTEMPTS
+
+
+# --- shapes -------------------------------------------------------------------------------------------
+
+
+def _retry(errors: list[str]) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 5}]
+
+
+def _catch(*routes: tuple[list[str], str]) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "Next": target, "ResultPath": "$.error"} for errors, target in routes]
+
+
+def _context() -> dict[str, Any]:
+    """What every function receives besides its own arguments."""
+    return {
+        "service.$": "$.service",
+        "commit_sha.$": "$.commit_sha",
+        "environment.$": "$.environment",
+        "execution_id.$": "$$.Execution.Id",
+        "execution_started_at.$": "$$.Execution.StartTime",
+    }
+
+
+def _lambda(
+    function: Any,
+    next_state: str | None,
+    *,
+    payload: dict[str, Any] | None = None,
+    result_path: str | None = None,
+    catch: list[dict[str, Any]],
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function, "Payload": {**_context(), **(payload or {})}},
+        "ResultSelector": {"value.$": "$.Payload"},
+        "ResultPath": result_path,
+        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "Retry": _retry(LAMBDA_RETRYABLE),
+        "Catch": catch,
+    }
+    state.update({"Next": next_state} if next_state else {"End": True})
+    return state
+
+
+def _transition(resources: PipelineResources, action: str, next_state: str) -> dict[str, Any]:
+    """A guarded metadata transition (and its events); its result is the run's outcome so far."""
+    return _lambda(
+        resources.transition_function,
+        next_state,
+        payload={"action": action, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
+        result_path="$.outcome",
+        catch=_catch((["States.ALL"], FINALIZE)),
+    )
+
+
+def _build(project: Any, next_state: str, variables: dict[str, str], catch: list[dict[str, Any]]) -> dict[str, Any]:
+    """CodeBuild, synchronously; the build's own timeout is 60 minutes too."""
+    overrides = [{"Name": name, "Type": "PLAINTEXT", "Value.$": path} for name, path in variables.items()]
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::codebuild:startBuild.sync",
+        "Parameters": {"ProjectName": project, "EnvironmentVariablesOverride": overrides},
+        "ResultSelector": {"build_id.$": "$.Build.Id", "status.$": "$.Build.BuildStatus"},
+        "ResultPath": "$.build",
+        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "Retry": _retry(CODEBUILD_RETRYABLE),
+        "Catch": catch,
+        "Next": next_state,
+    }
+
+
+def _lease(resources: PipelineResources, environment: str) -> dict[str, Any]:
+    """Conditional write: take the environment for this execution, or lose the race."""
+    stage = environment == v.STAGE
+    condition = (
+        "#status = :lifecycle AND environment_states.#env.#st IN (:pending, :failed) AND attribute_not_exists(eligibility_revoked)"
+        if stage
+        else "#status = :lifecycle AND environment_states.#env.#st = :pending AND attribute_not_exists(eligibility_revoked)"
+    )
+    values: dict[str, Any] = {
+        ":lifecycle": {"S": v.CANDIDATE if stage else v.PROMOTED},
+        ":pending": {"S": v.PENDING},
+        ":deploying": {"S": v.DEPLOYING},
+        ":running": {"S": v.RUNNING},
+        ":execution": {"S.$": "$$.Execution.Id"},
+        ":started": {"S.$": "$$.Execution.StartTime"},
+        ":deployment": {"S.$": "$$.Execution.Name"},
+    }
+    if stage:
+        values[":failed"] = {"S": v.FAILED}
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:updateItem",
+        "Parameters": {
+            "TableName": resources.table_name,
+            "Key": {"service": {"S.$": "$.service"}, "commit_sha": {"S.$": "$.commit_sha"}},
+            "ConditionExpression": condition,
+            "UpdateExpression": (
+                "SET environment_states.#env.#st = :deploying, environment_states.#env.deploy_started_at = :started, "
+                "environment_states.#env.deployment_id = :deployment, deployment_id = :deployment, "
+                "execution_id = :execution, execution_started_at = :started, execution_status = :running "
+                "REMOVE sweep_phase"
+            ),
+            "ExpressionAttributeNames": {"#status": "status", "#st": "status", "#env": environment},
+            "ExpressionAttributeValues": values,
+        },
+        "ResultPath": None,
+        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "Retry": _retry(DYNAMODB_RETRYABLE),
+        "Catch": _catch(([v.ERROR_LOST_RACE], LOST_RACE), (["States.ALL"], RECORD_FAILED)),
+        "Next": VALIDATE,
+    }
+
+
+def _build_variables(commit_path: str = "$.commit_sha", mode: str = "deploy") -> dict[str, str]:
+    return {
+        "SERVICE": "$.service",
+        "COMMIT_SHA": commit_path,
+        "ENVIRONMENT": "$.environment",
+        "DEPLOYMENT_ID": "$$.Execution.Name",
+        "MODE": f"$.modes.{mode}",
+    }
+
+
+# --- the machine --------------------------------------------------------------------------------------
+
+
+def build_definition(resources: PipelineResources) -> dict[str, Any]:
+    r = resources
+    on_failure = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
+    env_project = {
+        "deploy": {e: r.deploy_projects[e] for e in v.ENVIRONMENTS},
+        "test": {e: r.test_projects[e] for e in v.ENVIRONMENTS},
+    }
+    states: dict[str, Any] = {
+        CHOOSE_LEASE: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": LEASE_PROD}],
+            "Default": LEASE_STAGE,
+        },
+        LEASE_STAGE: _lease(r, v.STAGE),
+        LEASE_PROD: _lease(r, v.PROD),
+        LOST_RACE: {
+            "Type": "Pass",
+            "Result": {"value": {"outcome": "duplicate", "succeeded": True}},
+            "ResultPath": "$.outcome",
+            "Next": FINALIZE,
+        },
+        VALIDATE: _lambda(
+            r.validate_function,
+            CHOOSE_DRIFT_GATE,
+            result_path="$.validation",
+            catch=_catch(
+                ([v.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in on_failure]
+            ),
+        ),
+        CHOOSE_DRIFT_GATE: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": DRIFT_GATE}],
+            "Default": f"{DEPLOY}{v.STAGE.title()}",
+        },
+        DRIFT_GATE: _build(
+            env_project["deploy"][v.PROD],
+            f"{DEPLOY}{v.PROD.title()}",
+            _build_variables(mode="drift"),
+            _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DRIFT)),
+        ),
+        **{
+            f"{DEPLOY}{env.title()}": {
+                **_build(
+                    env_project["deploy"][env],
+                    RECORD_DEPLOYED,
+                    _build_variables(),
+                    _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
+                ),
+                "ResultPath": "$.deploy",
+            }
+            for env in v.ENVIRONMENTS
+        },
+        RECORD_DEPLOYED: _transition(r, "deployed", f"{TEST}Choice"),
+        f"{TEST}Choice": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": f"{TEST}{v.PROD.title()}"}],
+            "Default": f"{TEST}{v.STAGE.title()}",
+        },
+        **{
+            f"{TEST}{env.title()}": _build(
+                env_project["test"][env],
+                CHOOSE_AFTER_TEST,
+                _build_variables(mode="test"),
+                _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
+            )
+            for env in v.ENVIRONMENTS
+        },
+        CHOOSE_AFTER_TEST: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": RECORD_PROD_SUCCEEDED}],
+            "Default": PROMOTE,
+        },
+        CHOOSE_TEST_FAILURE: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": RECORD_SMOKE_FAILED}],
+            "Default": RECORD_TEST_FAILED,
+        },
+        PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=on_failure),
+        RECORD_PROD_SUCCEEDED: _transition(r, "prod_succeeded", FINALIZE),
+        RECORD_TEST_FAILED: _transition(r, "test_failed", FINALIZE),
+        RECORD_SMOKE_FAILED: _transition(r, "smoke_failed", PLAN_ROLLBACK),
+        PLAN_ROLLBACK: _lambda(
+            r.rollback_plan_function,
+            CHOOSE_ROLLBACK,
+            payload={"max_attempts": r.max_rollback_attempts, "previous.$": "$.rollback"},
+            result_path="$.rollback",
+            catch=_catch((["States.ALL"], RECORD_ROLLBACK_FAILED)),
+        ),
+        CHOOSE_ROLLBACK: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.rollback.value.possible", "BooleanEquals": True, "Next": ROLLBACK_WAIT}],
+            "Default": RECORD_ROLLBACK_FAILED,
+        },
+        ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.value.wait_seconds", "Next": ROLLBACK_DEPLOY},
+        ROLLBACK_DEPLOY: {
+            **_build(
+                env_project["deploy"][v.PROD],
+                RECORD_ROLLBACK_SUCCEEDED,
+                _build_variables("$.rollback.value.target_commit", mode="rollback"),
+                _catch((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
+            ),
+            "ResultPath": "$.deploy",
+        },
+        RECORD_ROLLBACK_SUCCEEDED: _transition(r, "rollback_succeeded", FINALIZE),
+        RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(r, "rollback_attempt_failed", CHOOSE_ROLLBACK_RETRY),
+        CHOOSE_ROLLBACK_RETRY: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.outcome.value.retry", "BooleanEquals": True, "Next": PLAN_ROLLBACK}],
+            "Default": RECORD_ROLLBACK_FAILED,
+        },
+        RECORD_ROLLBACK_FAILED: _transition(r, "rollback_failed", FINALIZE),
+        RECORD_INVALID: _transition(r, "invalid_artifact", FINALIZE),
+        RECORD_DRIFT: _transition(r, "drift_detected", FINALIZE),
+        RECORD_DEPLOY_FAILED: _transition(r, "deploy_failed", FINALIZE),
+        RECORD_TIMED_OUT: _transition(r, "timed_out", FINALIZE),
+        RECORD_FAILED: _transition(r, "failed", FINALIZE),
+        FINALIZE: _lambda(
+            r.finalizer_function,
+            CHOOSE_END,
+            payload={"outcome.$": "$.outcome", "error.$": "$.error"},
+            result_path="$.final",
+            catch=_catch((["States.ALL"], PIPELINE_FAILED)),
+        ),
+        CHOOSE_END: {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.final.value.succeeded", "BooleanEquals": True, "Next": COMPLETED}],
+            "Default": PIPELINE_FAILED,
+        },
+        COMPLETED: {"Type": "Succeed"},
+        PIPELINE_FAILED: {"Type": "Fail", "Error": "PipelineFailed", "Cause": "see the artifact's metadata item"},
+    }
+    return {
+        "Comment": "DeployArtifactPipeline: verified CDK artifact -> stage -> tests -> promote -> prod -> smoke, with rollback",
+        "StartAt": "Initialize",
+        "States": {
+            "Initialize": {
+                "Type": "Pass",
+                "Parameters": {
+                    "service.$": "$.service",
+                    "commit_sha.$": "$.commit_sha",
+                    "environment.$": "$.environment",
+                    "trigger.$": "$.trigger",
+                    "modes": {"deploy": "deploy", "drift": "drift-check", "test": "test", "rollback": "rollback"},
+                    "error": None,
+                    "deploy": None,
+                    "rollback": None,
+                    "outcome": None,
+                },
+                "Next": CHOOSE_LEASE,
+            },
+            **states,
+        },
+    }

@@ -1,0 +1,108 @@
+"""The state machine definition: structure and the invariants every state must hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components import pipeline_definition as d
+from functions.pipeline import vocabulary as v
+
+
+def definition() -> dict[str, Any]:
+    return d.build_definition(
+        d.PipelineResources(
+            table_name="cdk-artifact-metadata",
+            transition_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-transition",
+            validate_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-validate",
+            promote_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-promote",
+            rollback_plan_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-rollback-plan",
+            finalizer_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-finalizer",
+            deploy_projects={"stage": "cdkcp-deployer-stage", "prod": "cdkcp-deployer-prod"},
+            test_projects={"stage": "cdkcp-tests-stage", "prod": "cdkcp-smoke-prod"},
+        )
+    )
+
+
+def task_states(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in document["States"].items() if s["Type"] == "Task"}
+
+
+def test_every_task_has_a_catch_and_the_phase_timeout() -> None:
+    tasks = task_states(definition())
+    assert len(tasks) > 20
+    for name, state in tasks.items():
+        assert state.get("TimeoutSeconds") == v.PHASE_TIMEOUT_SECONDS == 3600, name
+        assert state.get("Catch"), name
+        assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
+
+
+def test_sdk_and_lambda_tasks_retry_throttling() -> None:
+    for name, state in task_states(definition()).items():
+        errors = {e for retry in state.get("Retry", []) for e in retry["ErrorEquals"]}
+        if "lambda:invoke" in state["Resource"]:
+            assert "Lambda.TooManyRequestsException" in errors, name
+        if "dynamodb" in state["Resource"]:
+            assert "DynamoDB.ThrottlingException" in errors, name
+
+
+def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
+    document = definition()
+    states = document["States"]
+    targets = {document["StartAt"]}
+    for state in states.values():
+        targets |= {state[k] for k in ("Next", "Default") if k in state}
+        targets |= {c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])}
+    assert targets <= set(states), targets - set(states)
+    assert set(states) - targets == set(), set(states) - targets
+
+
+def test_every_path_ends_in_the_finalizer() -> None:
+    states = definition()["States"]
+    terminal = {name for name, s in states.items() if s["Type"] in ("Succeed", "Fail") or s.get("End")}
+    assert terminal == {d.COMPLETED, d.PIPELINE_FAILED}
+    finalizer_successors = {states[d.FINALIZE]["Next"]} | {c["Next"] for c in states[d.FINALIZE]["Catch"]}
+    assert finalizer_successors == {d.CHOOSE_END, d.PIPELINE_FAILED}
+    # Nothing but the finalizer (and its choice) leads to a terminal state.
+    for name, state in states.items():
+        following = {state.get("Next"), state.get("Default")} | {
+            c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])
+        }
+        if following & terminal:
+            assert name in (d.FINALIZE, d.CHOOSE_END), name
+
+
+def test_codebuild_phases_run_synchronously() -> None:
+    builds = [s for s in task_states(definition()).values() if "codebuild" in s["Resource"]]
+    assert len(builds) == 6  # drift gate, deploy x2, test x2, rollback deploy
+    assert all(s["Resource"] == "arn:aws:states:::codebuild:startBuild.sync" for s in builds)
+
+
+def test_leases_are_conditional_writes_that_lose_races_gracefully() -> None:
+    states = definition()["States"]
+    for name in (d.LEASE_STAGE, d.LEASE_PROD):
+        lease = states[name]
+        assert lease["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+        assert "attribute_not_exists(eligibility_revoked)" in lease["Parameters"]["ConditionExpression"]
+        assert lease["Catch"][0] == {"ErrorEquals": [v.ERROR_LOST_RACE], "Next": d.LOST_RACE, "ResultPath": "$.error"}
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5])
+def test_rollback_attempts_come_from_config(attempts: int) -> None:
+    resources = d.PipelineResources(**{**definition_kwargs(), "max_rollback_attempts": attempts})
+    plan = d.build_definition(resources)["States"][d.PLAN_ROLLBACK]
+    assert plan["Parameters"]["Payload"]["max_attempts"] == attempts
+
+
+def definition_kwargs() -> dict[str, Any]:
+    return dict(
+        table_name="t",
+        transition_function="f1",
+        validate_function="f2",
+        promote_function="f3",
+        rollback_plan_function="f4",
+        finalizer_function="f5",
+        deploy_projects={"stage": "d1", "prod": "d2"},
+        test_projects={"stage": "t1", "prod": "t2"},
+    )
