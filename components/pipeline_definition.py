@@ -161,10 +161,10 @@ def _build(project: Any, next_state: str, variables: dict[str, str], catch: list
 def _lease(resources: PipelineResources, environment: str) -> dict[str, Any]:
     """Conditional write: take the environment for this execution, or lose the race."""
     stage = environment == v.STAGE
+    # Stage may be retried after a failed deploy; prod starts only from the pending set by promotion.
+    leaving = "IN (:pending, :failed)" if stage else "= :pending"
     condition = (
-        "#status = :lifecycle AND environment_states.#env.#st IN (:pending, :failed) AND attribute_not_exists(eligibility_revoked)"
-        if stage
-        else "#status = :lifecycle AND environment_states.#env.#st = :pending AND attribute_not_exists(eligibility_revoked)"
+        f"#status = :lifecycle AND environment_states.#env.#st {leaving} AND attribute_not_exists(eligibility_revoked)"
     )
     values: dict[str, Any] = {
         ":lifecycle": {"S": v.CANDIDATE if stage else v.PROMOTED},
@@ -346,7 +346,7 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         PIPELINE_FAILED: {"Type": "Fail", "Error": "PipelineFailed", "Cause": "see the artifact's metadata item"},
     }
     return {
-        "Comment": "DeployArtifactPipeline: verified CDK artifact -> stage -> tests -> promote -> prod -> smoke, with rollback",
+        "Comment": "DeployArtifactPipeline: artifact -> stage -> tests -> promote -> prod -> smoke (+ rollback)",
         "StartAt": "Initialize",
         "States": {
             "Initialize": {
