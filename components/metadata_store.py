@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
+from functions import naming
 from components.kms import kms_key
 from components.policies import tools_storage as policies
 from components.policies.common import service_trust

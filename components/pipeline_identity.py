@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import naming
+from functions import naming
 from components.policies import tools_identity as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from stack_config import StackConfig

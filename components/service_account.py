@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import naming
+from functions import naming
 from components.cdk_bootstrap import CdkBootstrap, CdkBootstrapArgs
 from components.policies.service_account import ServiceAccountContext
 from components.service_deploy_roles import ServiceDeployRoles, ServiceDeployRolesArgs

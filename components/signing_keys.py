@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import naming
+from functions import naming
 from components.kms import kms_key
 from components.policies.tools_storage import ToolsNames, signing_key_policy
 from stack_config import StackConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components import naming
+from functions import naming
 
 from .common import document, objects, role_trust, service_trust, statement
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components import naming
+from functions import naming
 from stack_config import Service, StackConfig
 
 from .common import document, objects, service_trust, statement

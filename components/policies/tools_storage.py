@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components import naming
+from functions import naming
 from stack_config import StackConfig
 
 from .common import document, objects, statement

@@ -112,7 +112,7 @@ def test_service_name_must_fit_iam_s3_and_cloudformation_names(stage_bag: dict[s
 
 
 def test_longest_allowed_names_make_valid_role_names() -> None:
-    from components import naming
+    from functions import naming
 
     longest = naming.ServiceNames(prefix="p" * 12, service="s" * 24, env="stage")
     assert max(len(n) for n in longest.all_role_names()) <= naming.IAM_ROLE_NAME_MAX

@@ -3,7 +3,8 @@
 Stacks never read each other's outputs: the tools stack grants `sts:AssumeRole` on roles that the
 stage and prod stacks create, and those roles trust roles the tools stack creates. Both sides compute
 the names here, so there is no dependency cycle between stacks and no cross-stack reference to break.
-Pure functions only: no Pulumi, no AWS calls.
+Pure functions only: no Pulumi, no AWS calls. It lives in `functions/` because the code that runs in AWS
+needs the same names; `components/` imports it from here (never the other way round).
 """
 
 from __future__ import annotations

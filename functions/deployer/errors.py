@@ -1,0 +1,140 @@
+"""What stopped a deploy, named so that the pipeline and the on-call operator can act on it.
+
+Every error carries what an operator needs (the stack, its status, the reason) and renders itself as
+a dict for the result file. The entry point maps the classes to exit codes (see `EXIT_CODES`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DeployerError(Exception):
+    """Base class: an expected way for a deploy to stop. Never shown with a traceback."""
+
+    kind = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        # The partial result (stacks already deployed) when raised from `deploy_stacks`.
+        self.result: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message}
+
+
+class AssemblyError(DeployerError):
+    """The cloud assembly cannot be deployed as asked (selection, dependencies, templates)."""
+
+    kind = "invalid_assembly"
+
+
+class AssumeRoleFailed(DeployerError):
+    """The deploy role could not be assumed (trust, external id, permissions, network)."""
+
+    kind = "assume_role_failed"
+
+    def __init__(self, role_arn: str, reason: str) -> None:
+        super().__init__(f"could not assume {role_arn}: {reason}")
+        self.role_arn = role_arn
+        self.reason = reason
+
+
+class DeployFailed(DeployerError):
+    """A stack did not reach CREATE_COMPLETE/UPDATE_COMPLETE, or an AWS call failed while deploying it."""
+
+    kind = "deploy_failed"
+
+    def __init__(self, stack: str, status: str | None, reason: str, events: list[dict[str, Any]] | None = None):
+        self.stack = stack
+        self.status = status
+        self.reason = reason
+        self.events = events or []
+        lines = [f"{stack}: {reason}" + (f" (status {status})" if status else "")]
+        lines += [
+            f"  {e['logical_resource_id']} ({e['resource_type']}) {e['status']}: {e['reason']}" for e in self.events
+        ]
+        super().__init__("\n".join(lines))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "stack": self.stack,
+            "status": self.status,
+            "reason": self.reason,
+            "events": self.events,
+        }
+
+
+class DeployTimeout(DeployFailed):
+    """The deadline passed while waiting; CloudFormation keeps going server-side."""
+
+    kind = "deploy_timeout"
+
+
+class DriftDetected(DeployerError):
+    """A prod stack differs from its template (or drift could not be checked) and no override allows it."""
+
+    kind = "drift_detected"
+
+    def __init__(self, stack: str, drifts: list[dict[str, Any]], reason: str | None = None) -> None:
+        self.stack = stack
+        self.drifts = drifts
+        self.reason = reason or f"{len(drifts)} drifted resource(s)"
+        lines = [f"{stack}: drift detected: {self.reason}; deploy aborted (a signed override may allow it)"]
+        lines += [f"  {d['logical_resource_id']} ({d['resource_type']}) {d['status']}" for d in drifts]
+        super().__init__("\n".join(lines))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "stack": self.stack,
+            "reason": self.reason,
+            "drifts": self.drifts,
+        }
+
+
+class ManualInterventionRequired(DeployerError):
+    """The stack is in a state the deployer may not (prod) or cannot repair by itself."""
+
+    kind = "manual_intervention_required"
+
+    def __init__(self, stack: str, status: str, reason: str) -> None:
+        self.stack = stack
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{stack}: {status}: {reason}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "stack": self.stack,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+EXIT_SUCCESS = 0
+EXIT_DEPLOY_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DRIFT = 3
+EXIT_MANUAL = 4
+
+# Most specific first: DeployTimeout is a DeployFailed.
+EXIT_CODES: tuple[tuple[type[DeployerError], int], ...] = (
+    (AssemblyError, EXIT_USAGE),
+    (DriftDetected, EXIT_DRIFT),
+    (ManualInterventionRequired, EXIT_MANUAL),
+    (DeployFailed, EXIT_DEPLOY_FAILED),
+    (AssumeRoleFailed, EXIT_DEPLOY_FAILED),
+)
+
+
+def exit_code(error: DeployerError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return EXIT_DEPLOY_FAILED

@@ -1,0 +1,60 @@
+"""Artifacts in the tools buckets, as the pipeline reads and copies them: `{service}/{commit}/`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from functions.artifacts.errors import Finding, InvalidArtifact
+from functions.artifacts.publish import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
+from functions.artifacts.tree import path_problem
+
+
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def download(s3: Any, bucket: str, service: str, commit_sha: str, target: Path) -> tuple[Path, bytes]:
+    """The artifact's cdk.out tree under `target` and its manifest's bytes."""
+    prefix = artifact_prefix(service, commit_sha)
+    keys = list_keys(s3, bucket, prefix)
+    if prefix + MANIFEST_NAME not in keys:
+        raise InvalidArtifact([Finding("structure", f"s3://{bucket}/{prefix}{MANIFEST_NAME}", "manifest not found")])
+    cdk_out = target / "cdk.out"
+    cdk_out.mkdir(parents=True)
+    for key in keys:
+        if not key.startswith(prefix + "cdk.out/"):
+            continue
+        relative = key[len(prefix + "cdk.out/") :]
+        reason = path_problem(relative)
+        if reason:
+            raise InvalidArtifact([Finding("files", relative, f"unsafe object key: {reason}")])
+        destination = cdk_out / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(destination))
+    manifest = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_NAME)["Body"].read()
+    return cdk_out, manifest
+
+
+def copy_artifact(s3: Any, source_bucket: str, target_bucket: str, service: str, commit_sha: str) -> int:
+    """Copy every object of the artifact, the manifest last (it triggers the next pipeline run)."""
+    prefix = artifact_prefix(service, commit_sha)
+    keys = list_keys(s3, source_bucket, prefix)
+    manifest = prefix + MANIFEST_NAME
+    ordered = sorted(k for k in keys if k != manifest) + ([manifest] if manifest in keys else [])
+    for key in ordered:
+        s3.copy_object(Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key})
+    return len(ordered)
+
+
+def scratch_directory() -> tempfile.TemporaryDirectory:
+    """Lambda's /tmp (or the system's) for a downloaded artifact."""
+    return tempfile.TemporaryDirectory(dir=os.environ.get("ARTIFACT_SCRATCH_DIR"))
+
+
+__all__ = ["MANIFEST_NAME", "PROVENANCE_NAME", "copy_artifact", "download", "list_keys", "scratch_directory"]
