@@ -1,0 +1,63 @@
+"""AWS clients and settings, created once per cold start (module scope)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from functions import naming
+from functions.pipeline.notify import Notifier
+from functions.pipeline.settings import Settings
+from functions.pipeline.store import MetadataTable
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_environ()
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=settings().region)
+
+
+@cache
+def table() -> MetadataTable:
+    import boto3
+
+    return MetadataTable(boto3.resource("dynamodb", region_name=settings().region).Table(settings().table_name))
+
+
+def notifier() -> Notifier:
+    return Notifier(client("events"), client("sns"), settings().event_bus_name, settings().alert_topic_arn)
+
+
+def service_account(service: str, environment: str) -> str:
+    try:
+        return settings().service_accounts[service][environment]
+    except KeyError:
+        raise ValueError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None
+
+
+def read_only_cloudformation(service: str, environment: str) -> Any:
+    """CloudFormation in the service's account through its read-only role (short session)."""
+    import boto3
+
+    config = settings()
+    account = service_account(service, environment)
+    role = naming.role_arn(account, naming.ServiceNames(config.name_prefix, service, environment).read_only_role)
+    credentials = client("sts").assume_role(
+        RoleArn=role,
+        RoleSessionName=f"finalizer-{service}-{environment}"[:64],
+        ExternalId=naming.external_id(config.name_prefix, config.tools_account_id, service, environment),
+        DurationSeconds=900,
+    )["Credentials"]
+    return boto3.client(
+        "cloudformation",
+        region_name=config.region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

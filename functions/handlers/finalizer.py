@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from functions.pipeline import finalizer
+
+from . import clients
+from .observability import logger, metric, metrics, tracer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return finalizer.finalize(
+        event,
+        table=clients.table(),
+        notify=clients.notifier(),
+        metric=metric,
+        cloudformation_for=clients.read_only_cloudformation,
+    )

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from functions.pipeline import rollback
+
+from . import clients
+from .observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return rollback.plan(
+        event["service"],
+        event["commit_sha"],
+        event["execution_id"],
+        event.get("previous"),
+        int(event.get("max_attempts") or clients.settings().max_rollback_attempts),
+        settings=clients.settings(),
+        table=clients.table(),
+        s3=clients.client("s3"),
+    )

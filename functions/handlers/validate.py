@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from functions.pipeline import validate as core
+
+from . import clients
+from .observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # InvalidArtifact propagates: its class name is the error the state machine catches.
+    return core.validate(
+        event["service"],
+        event["commit_sha"],
+        event["environment"],
+        event["execution_id"],
+        settings=clients.settings(),
+        table=clients.table(),
+        s3=clients.client("s3"),
+    )

@@ -1,0 +1,40 @@
+"""From an artifact upload to a pipeline execution, exactly once per artifact and environment."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from . import vocabulary as v
+from .settings import Settings
+
+MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json$")
+
+
+def dispatch(event: dict[str, Any], *, settings: Settings, sfn: Any) -> dict[str, Any]:
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name", "")
+    key = (detail.get("object") or {}).get("key", "")
+    match = MANIFEST_KEY.match(key)
+    if not match:
+        return {"started": False, "reason": f"not an artifact manifest: {key!r}"}
+    if bucket == settings.candidate_bucket:
+        environment = v.STAGE
+    elif bucket == settings.release_bucket:
+        environment = v.PROD
+    else:
+        return {"started": False, "reason": f"not a pipeline bucket: {bucket!r}"}
+    service, commit = match["service"], match["commit"]
+    name = v.execution_name(service, commit, environment)
+    document = {
+        "service": service,
+        "commit_sha": commit,
+        "environment": environment,
+        "trigger": {"source": "s3", "bucket": bucket, "key": key, "event_id": event.get("id")},
+    }
+    try:
+        started = sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(document))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return {"started": False, "duplicate": True, "execution_name": name}
+    return {"started": True, "execution_arn": started["executionArn"], "execution_name": name}

@@ -1,0 +1,387 @@
+"""End-to-end harness: the real ASL executed by moto's Step Functions interpreter, Lambda tasks run by
+our handlers in-process, CodeBuild tasks by a scripted runner, stage and prod in their own accounts.
+
+What the harness bridges (never the product), per DESIGN.md's facts about moto 5.2.5:
+- Lambda invoke needs Docker: `LambdaFunction._invoke_lambda` is patched to call our handler;
+- CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns a service
+  that runs the scripted build in-process and answers like `startBuild.sync` (`Build.BuildStatus`);
+- Wait states would really sleep: the rollback backoff is recorded instead of waited;
+- `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
+- KMS DIGEST signing (not used here: artifacts are signed with a local key whose public half the
+  Validate function is configured with, exactly as with a pinned KMS public key).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from functions import naming
+from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
+from functions.artifacts.publish import publish
+from functions.artifacts.signing import LocalKeySigner, sign_message
+from functions.pipeline import vocabulary as v
+
+TOOLS = "111111111111"
+REGION = "us-east-1"
+PREFIX = "cdkcp"
+ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "cdk.out"
+CLI_VERSION = "2.1148.1"
+
+HANDLERS = {
+    "transition": "functions.handlers.transition",
+    "validate": "functions.handlers.validate",
+    "promote": "functions.handlers.promote",
+    "rollback-plan": "functions.handlers.rollback_plan",
+    "finalizer": "functions.handlers.finalizer",
+    "dispatcher": "functions.handlers.dispatcher",
+}
+
+
+def function_name(kind: str) -> str:
+    return f"{PREFIX}-{kind}"
+
+
+@dataclass
+class BuildScript:
+    """What each scripted CodeBuild run does: (project kind, environment, commit) -> status."""
+
+    outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    runs: list[dict[str, str]] = field(default_factory=list)
+    on_deploy: Callable[[str, str, str], None] | None = None
+
+    def run(self, project: str, variables: dict[str, str]) -> str:
+        mode = variables.get("MODE", "deploy")
+        kind = {"deploy": "deploy", "rollback": "deploy", "drift-check": "drift", "test": "test"}[mode]
+        environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
+        status = self.outcomes.get((kind, environment, commit), self.outcomes.get((kind, environment, "*"), "SUCCEEDED"))
+        self.runs.append({"project": project, "mode": mode, "environment": environment, "commit": commit, "status": status})
+        if status == "SUCCEEDED" and kind == "deploy" and self.on_deploy:
+            self.on_deploy(variables["SERVICE"], environment, commit)
+        return status
+
+
+def _codebuild_service(script: BuildScript):
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    class BuildFailed(Exception):
+        def __init__(self, build: dict[str, Any], error: str) -> None:
+            super().__init__(json.dumps(build))
+            self.build = build
+            self.error = error
+
+    class CodeBuildService(StateTaskService):
+        def _get_supported_parameters(self):
+            return {"ProjectName", "EnvironmentVariablesOverride", "SourceVersion"}
+
+        def _from_error(self, env, ex):
+            if isinstance(ex, BuildFailed):
+                return FailureEvent(
+                    env=env,
+                    error_name=CustomErrorName(error_name=ex.error),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error=ex.error,
+                            cause=json.dumps({"Build": ex.build}),
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                        )
+                    ),
+                )
+            return super()._from_error(env=env, ex=ex)
+
+        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            variables = {o["Name"]: o["Value"] for o in normalised_parameters.get("EnvironmentVariablesOverride", [])}
+            project = normalised_parameters["ProjectName"]
+            status = script.run(project, variables)
+            build = {"Id": f"{project}:{len(script.runs)}", "BuildStatus": status, "ProjectName": project}
+            if status == "TIMED_OUT":
+                raise BuildFailed(build, "States.Timeout")
+            if status != "SUCCEEDED":
+                raise BuildFailed(build, "States.TaskFailed")
+            env.stack.append({"Build": build})
+
+    return CodeBuildService
+
+
+class Harness:
+    """Tools, stage and prod accounts in one moto, and the pipeline's runtime resources."""
+
+    def __init__(self, monkeypatch: Any, signer: LocalKeySigner, definition_factory: Callable[..., dict], tmp: Path) -> None:
+        self.signer = signer
+        self.tmp = tmp
+        self.script = BuildScript(on_deploy=self._stack_deployed)
+        self.waits: list[int] = []
+        self._patch(monkeypatch)
+        self._environment(monkeypatch)
+        self._resources(definition_factory)
+
+    # --- setup ---
+
+    def _patch(self, monkeypatch: Any) -> None:
+        from moto.awslambda.models import LambdaFunction
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_factory as factory,
+        )
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, str) else (event or {})
+            kind = function.function_name.removeprefix(f"{PREFIX}-")
+            module = importlib.import_module(HANDLERS[kind])
+            try:
+                result = module.handler(payload, _LambdaContext(function.function_name))
+                return json.dumps(result, default=str), False, ""
+            except Exception as exc:  # what Lambda reports for an unhandled error
+                return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+
+        monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+        original = factory.state_task_service_for
+        codebuild = _codebuild_service(self.script)
+        monkeypatch.setattr(
+            factory,
+            "state_task_service_for",
+            lambda service_name: codebuild() if service_name == "codebuild" else original(service_name)
+        )
+
+        def no_wait(wait_self: Any, env: Any, wait_seconds: int) -> None:
+            self.waits.append(wait_seconds)
+
+        monkeypatch.setattr(WaitFunction, "_wait_interval", no_wait)
+
+        # moto puts a datetime into $$.Execution.StartTime; Step Functions gives an ISO 8601 string.
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        original_environment = ExecutionWorker._get_evaluation_environment
+
+        def iso_start_time(worker: Any) -> Any:
+            env = original_environment(worker)
+            execution = env.states.context_object.context_object_data["Execution"]
+            if hasattr(execution.get("StartTime"), "isoformat"):
+                execution["StartTime"] = execution["StartTime"].isoformat().replace("+00:00", "Z")
+            return env
+
+        monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
+
+    def _environment(self, monkeypatch: Any) -> None:
+        self.candidate_bucket = naming.tools_bucket_name(naming.CANDIDATE_BUCKET, TOOLS, REGION)
+        self.release_bucket = naming.tools_bucket_name(naming.RELEASE_BUCKET, TOOLS, REGION)
+        for key, value in {
+            "TABLE_NAME": naming.METADATA_TABLE,
+            "EVENT_BUS_NAME": "cdk-control-plane",
+            "CANDIDATE_BUCKET": self.candidate_bucket,
+            "RELEASE_BUCKET": self.release_bucket,
+            "NAME_PREFIX": PREFIX,
+            "TOOLS_ACCOUNT_ID": TOOLS,
+            "SERVICE_ACCOUNTS": json.dumps(ACCOUNTS),
+            "CI_PUBLIC_KEY_PEM": self.signer.public_key_pem().decode(),
+            "APPROVED_CDK_VERSIONS": CLI_VERSION,
+            "MAX_ROLLBACK_ATTEMPTS": "2",
+            "ROLLBACK_BASE_DELAY_SECONDS": "60",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_METRICS_NAMESPACE": v.METRICS_NAMESPACE,
+        }.items():
+            monkeypatch.setenv(key, value)
+        from functions.handlers import clients
+
+        for cached in (clients.settings, clients.client, clients.table):
+            cached.cache_clear()
+
+    def _resources(self, definition_factory: Callable[..., dict]) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (self.candidate_bucket, self.release_bucket):
+            s3.create_bucket(Bucket=bucket)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=naming.METADATA_TABLE,
+            KeySchema=[{"AttributeName": "service", "KeyType": "HASH"}, {"AttributeName": "commit_sha", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name="cdk-control-plane")
+        sqs = boto3.client("sqs", region_name=REGION)
+        self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="capture", EventBusName="cdk-control-plane", EventPattern=json.dumps({"source": [v.EVENT_SOURCE]}))
+        events.put_targets(Rule="capture", EventBusName="cdk-control-plane", Targets=[{"Id": "q", "Arn": queue_arn}])
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="cdkcp-critical-alerts")["TopicArn"]
+        alerts_url = sqs.create_queue(QueueName="captured-alerts")["QueueUrl"]
+        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=alerts_arn)
+        self.alerts_url = alerts_url
+        import os
+
+        os.environ["ALERT_TOPIC_ARN"] = topic
+
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="cdkcp-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = boto3.client("lambda", region_name=REGION)
+        arns = {}
+        for kind in HANDLERS:
+            arns[kind] = lam.create_function(
+                FunctionName=function_name(kind),
+                Runtime="python3.12",
+                Role=role,
+                Handler="index.handler",
+                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            )["FunctionArn"]
+        definition = definition_factory(arns)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.state_machine_arn = sfn.create_state_machine(
+            name="DeployArtifactPipeline",
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{TOOLS}:role/cdkcp-pipeline",
+            type="STANDARD",
+        )["stateMachineArn"]
+        os.environ["STATE_MACHINE_ARN"] = self.state_machine_arn
+        from functions.handlers import clients
+
+        clients.settings.cache_clear()
+
+    # --- service accounts ---
+
+    def _stack_deployed(self, service: str, environment: str, commit: str) -> None:
+        """What a successful deploy leaves in the service's account: its stacks, tagged with the commit."""
+        cloudformation = self.account_client("cloudformation", ACCOUNTS[service][environment])
+        template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+        name = f"{service}-{environment}-api"
+        existing = {s["StackName"] for s in cloudformation.describe_stacks().get("Stacks", [])}
+        if name in existing:
+            cloudformation.update_stack(StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}])
+        else:
+            cloudformation.create_stack(StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}])
+
+    def account_client(self, service: str, account: str) -> Any:
+        credentials = boto3.client("sts", region_name=REGION).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/harness", RoleSessionName="harness"
+        )["Credentials"]
+        return boto3.client(
+            service,
+            region_name=REGION,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    # --- artifacts ---
+
+    def publish(self, commit: str, previous: str | None = None, mutate: Callable[[Path], None] | None = None) -> dict:
+        cdk_out = self.tmp / commit / "cdk.out"
+        shutil.copytree(FIXTURE, cdk_out)
+        (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
+        manifest = build_manifest(
+            cdk_out,
+            service="orders",
+            commit=commit,
+            cdk_cli_version=CLI_VERSION,
+            previous_commit=previous,
+            git_signature_verified=True,
+        )
+        manifest["signing_identity"] = self.signer.identity
+        manifest["signature"] = sign_message(self.signer, canonical_bytes(manifest))
+        publish(
+            cdk_out,
+            dumps(manifest),
+            bucket=self.candidate_bucket,
+            table=naming.METADATA_TABLE,
+            region=REGION,
+            s3=boto3.client("s3", region_name=REGION),
+            dynamodb=boto3.client("dynamodb", region_name=REGION),
+        )
+        if mutate:
+            mutate(cdk_out)
+        return manifest
+
+    # --- running ---
+
+    def trigger(self, bucket: str, commit: str, event_id: str = "evt-1") -> dict[str, Any]:
+        """What EventBridge delivers to the dispatcher for the manifest's Object Created."""
+        from functions.handlers import dispatcher
+
+        event = {
+            "id": event_id,
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "detail": {"bucket": {"name": bucket}, "object": {"key": f"orders/{commit}/artifact-manifest.json"}},
+        }
+        return dispatcher.handler(event, _LambdaContext(function_name("dispatcher")))
+
+    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+                described["states"] = [
+                    e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+                ]
+                return described
+            time.sleep(0.05)
+        raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+
+    def run(self, environment: str, commit: str) -> dict[str, Any]:
+        bucket = self.candidate_bucket if environment == v.STAGE else self.release_bucket
+        started = self.trigger(bucket, commit)
+        assert started["started"], started
+        return self.wait(started["execution_arn"])
+
+    # --- observing ---
+
+    def item(self, commit: str) -> dict[str, Any]:
+        from functions.pipeline.store import MetadataTable
+
+        return MetadataTable.named(naming.METADATA_TABLE).get("orders", commit) or {}
+
+    def events(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name=REGION)
+        captured = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return captured
+            for message in messages:
+                body = json.loads(message["Body"])
+                captured.append({"type": body["detail-type"], **body["detail"]})
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def alerts(self) -> list[str]:
+        sqs = boto3.client("sqs", region_name=REGION)
+        messages = sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]).get("Subject", "") for m in messages]
+
+    def objects(self, bucket: str, commit: str) -> list[str]:
+        listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"orders/{commit}/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+class _LambdaContext:
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{TOOLS}:function:{name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = "req-1"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
