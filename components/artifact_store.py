@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from functions import naming
 from components.kms import kms_key
 from components.policies import tools_storage as policies
 from components.secure_bucket import SecureBucket, SecureBucketArgs
+from functions import naming
 from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:ArtifactStore"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from functions import naming
 from components.policies import tools_identity as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
+from functions import naming
 from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:CiIdentity"

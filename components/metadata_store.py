@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from functions import naming
 from components.kms import kms_key
 from components.policies import tools_storage as policies
 from components.policies.common import service_trust
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
+from functions import naming
 from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
 from stack_config import StackConfig
 

@@ -94,8 +94,8 @@ def _retry(errors: list[str]) -> list[dict[str, Any]]:
     return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 5}]
 
 
-def _catch(*routes: tuple[list[str], str]) -> list[dict[str, Any]]:
-    return [{"ErrorEquals": errors, "Next": target, "ResultPath": "$.error"} for errors, target in routes]
+def _catch(*routes: tuple[list[str], str], result_path: str = "$.error") -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "Next": target, "ResultPath": result_path} for errors, target in routes]
 
 
 def _context() -> dict[str, Any]:
@@ -138,7 +138,8 @@ def _transition(resources: PipelineResources, action: str, next_state: str) -> d
         next_state,
         payload={"action": action, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
-        catch=_catch((["States.ALL"], FINALIZE)),
+        # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
+        catch=_catch((["States.ALL"], FINALIZE), result_path="$.recording_error"),
     )
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from functions import naming
 from components.cdk_bootstrap import CdkBootstrap, CdkBootstrapArgs
 from components.policies.service_account import ServiceAccountContext
 from components.service_deploy_roles import ServiceDeployRoles, ServiceDeployRolesArgs
+from functions import naming
 from stack_config import Service, StackConfig
 
 TYPE = "cdk-control-plane:service:ServiceAccount"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from functions import naming
 from components.kms import kms_key
 from components.policies.tools_storage import ToolsNames, signing_key_policy
+from functions import naming
 from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:SigningKeys"

@@ -151,9 +151,7 @@ def select_stacks(cdk_out: Path, *, service: str, environment: str, account: str
     if problems:
         raise AssemblyError("; ".join(problems))
     if not selected:
-        raise AssemblyError(
-            f"no stack named {prefix}* targets aws://{account}/{region} in {cdk_out / 'manifest.json'}"
-        )
+        raise AssemblyError(f"no stack named {prefix}* targets aws://{account}/{region} in {cdk_out / 'manifest.json'}")
 
     names = {aid: s.name for aid, s in selected.items()}
     graph: dict[str, list[str]] = {}
@@ -188,7 +186,9 @@ def _environment(artifact_id: str, environment: Any) -> tuple[str | None, str | 
     return (None if account == "unknown-account" else account), (None if region == "unknown-region" else region)
 
 
-def _stack(cdk_out: Path, artifact_id: str, name: str, properties: dict[str, Any], *, account: str, region: str) -> Stack:
+def _stack(
+    cdk_out: Path, artifact_id: str, name: str, properties: dict[str, Any], *, account: str, region: str
+) -> Stack:
     template_file = properties.get("templateFile")
     if not isinstance(template_file, str) or not template_file:
         raise AssemblyError(f"stack {name} has no templateFile")

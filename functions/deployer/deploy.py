@@ -88,7 +88,9 @@ class DeployResult:
 
     @property
     def totals(self) -> dict[str, Any]:
-        counts = {action: sum(s.action == action for s in self.stacks) for action in ("created", "updated", "unchanged")}
+        counts = {
+            action: sum(s.action == action for s in self.stacks) for action in ("created", "updated", "unchanged")
+        }
         return {"stacks": len(self.stacks), **counts, "seconds": round(self.seconds, 3)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +157,10 @@ def deploy_stacks(
         if detect_drift and environment != "prod":
             log("drift detection is a prod gate; skipped in stage")
         for stack in stacks:
+            if stack.termination_protection:
+                # Change sets cannot set it and the deploy role may not call UpdateTerminationProtection.
+                log(f"{stack.name}: terminationProtection is requested; the deployer does not change it")
+        for stack in stacks:
             result.stacks.append(deployer.deploy(stack, templates[stack.name]))
     except DeployerError as error:
         result.seconds = clock() - started
@@ -212,7 +218,9 @@ class _Deployer:
                 self.log(f"{name}: no changes; change set deleted")
                 self._set_stack_policy(name, change_set["StackId"])
                 status = current["StackStatus"] if current else "UNKNOWN"
-                return self._result(stack, "unchanged", status, change_set_id, started, change_set, recovered_from, drift)
+                return self._result(
+                    stack, "unchanged", status, change_set_id, started, change_set, recovered_from, drift
+                )
             if change_set_type == "UPDATE":
                 self._set_stack_policy(name, change_set["StackId"])
             self.log(f"{name}: executing change set {change_set_id}")
@@ -317,11 +325,15 @@ class _Deployer:
                 "the prod deploy role may not delete stacks, so an operator must delete it",
             )
         self.log(f"{name}: {status} after a failed create; deleting it to create it anew")
-        self._call(name, "DeleteStack", self.cfn.delete_stack, StackName=current["StackId"], RoleARN=self.execution_role_arn)
+        self._call(
+            name, "DeleteStack", self.cfn.delete_stack, StackName=current["StackId"], RoleARN=self.execution_role_arn
+        )
         final = self._wait_settled(name, current["StackId"], "the failed stack to be deleted")
         if final["StackStatus"] != "DELETE_COMPLETE":
             raise ManualInterventionRequired(
-                name, final["StackStatus"], final.get("StackStatusReason") or "deleting the failed stack did not complete"
+                name,
+                final["StackStatus"],
+                final.get("StackStatusReason") or "deleting the failed stack did not complete",
             )
 
     def _continue_update_rollback(self, name: str, current: dict[str, Any]) -> None:
@@ -362,7 +374,7 @@ class _Deployer:
         if not drifts and not failures:
             self.log(f"{name}: IN_SYNC")
             return "IN_SYNC"
-        reason = "; ".join([f"{len(drifts)} drifted resource(s)"] * bool(drifts) + failures)
+        reason = "; ".join(([f"{len(drifts)} drifted resource(s)"] if drifts else []) + failures)
         if not self.allow_drift:
             raise DriftDetected(name, drifts, reason)
         self.log(f"{name}: drift allowed by override: {reason}")
@@ -467,7 +479,9 @@ class _Deployer:
         if self.stack_policy is None:
             return
         self.log(f"{name}: applying the stack policy")
-        self._call(name, "SetStackPolicy", self.cfn.set_stack_policy, StackName=stack_id, StackPolicyBody=self.stack_policy)
+        self._call(
+            name, "SetStackPolicy", self.cfn.set_stack_policy, StackName=stack_id, StackPolicyBody=self.stack_policy
+        )
 
     # --- waiting ------------------------------------------------------------------------------------
 
@@ -510,19 +524,19 @@ class _Deployer:
         failed: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"StackName": stack_id}
         try:
-            while True:
+            more = True
+            while more:
                 page = self.cfn.describe_stack_events(**kwargs)
-                events = page.get("StackEvents", [])
-                for event in events:  # newest first
+                for event in page.get("StackEvents", []):  # newest first
                     if since is not None and event["Timestamp"] < since:
+                        more = False  # older than this deployment's change set
                         break
                     if event.get("ResourceStatus", "").endswith("_FAILED"):
                         failed.append(event)
+                if more and page.get("NextToken"):
+                    kwargs["NextToken"] = page["NextToken"]
                 else:
-                    if page.get("NextToken"):
-                        kwargs["NextToken"] = page["NextToken"]
-                        continue
-                break
+                    more = False
         except (ClientError, BotoCoreError) as exc:
             self.log(f"could not read the stack events: {exc}")
         failed.reverse()  # oldest first: the first failure is the cause

@@ -31,7 +31,9 @@ def dispatch(event: dict[str, Any], *, settings: Settings, sfn: Any) -> dict[str
         "service": service,
         "commit_sha": commit,
         "environment": environment,
-        "trigger": {"source": "s3", "bucket": bucket, "key": key, "event_id": event.get("id")},
+        # Identical input for every delivery of the same upload: Step Functions then treats a repeated
+        # StartExecution as the same execution (or refuses it once closed), never a second run.
+        "trigger": {"source": "s3", "bucket": bucket, "key": key},
     }
     try:
         started = sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(document))

@@ -57,6 +57,11 @@ def promote(
     copied = copy_artifact(s3, settings.candidate_bucket, settings.release_bucket, service, commit_sha)
     notify.event(
         v.ARTIFACT_PROMOTED,
-        {"service": service, "commit_sha": commit_sha, "artifact_sha256": item.get("artifact_sha256"), "objects": copied},
+        {
+            "service": service,
+            "commit_sha": commit_sha,
+            "artifact_sha256": item.get("artifact_sha256"),
+            "objects": copied,
+        },
     )
     return {"action": "promote", "applied": True, "succeeded": True, "objects": copied}

@@ -49,7 +49,11 @@ def plan(
     if manifest is None:
         return {**result, "possible": False, "reason": f"release manifest of {target} is invalid: {problems[0].line()}"}
     if manifest["commit"] != target or manifest["artifact_sha256"] != target_item.get("artifact_sha256"):
-        return {**result, "possible": False, "reason": f"release of {target} does not match its metadata (hash or commit)"}
+        return {
+            **result,
+            "possible": False,
+            "reason": f"release of {target} does not match its metadata (hash or commit)",
+        }
 
     schedule = [settings.rollback_base_delay_seconds * 2**i for i in range(max_attempts)]
     table.update(

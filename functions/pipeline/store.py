@@ -54,7 +54,9 @@ class Update:
         def path(dotted: str) -> str:
             parts = []
             for part in dotted.split("."):
-                alias = f"#n{len(names)}" if part not in names.values() else next(k for k, x in names.items() if x == part)
+                alias = (
+                    f"#n{len(names)}" if part not in names.values() else next(k for k, x in names.items() if x == part)
+                )
                 names[alias] = part
                 parts.append(alias)
             return ".".join(parts)

@@ -261,7 +261,11 @@ def _rollback_failed(request, item, table, notify, metric):
 
 
 def _failure(
-    event_type: str, *, stage_lifecycle: str | None = None, execution_status: str = v.EXECUTION_FAILED, **extra_sets: Any
+    event_type: str,
+    *,
+    stage_lifecycle: str | None = None,
+    execution_status: str = v.EXECUTION_FAILED,
+    **extra_sets: Any,
 ):
     def handler(request, item, table, notify, metric):
         env_state = item.get("environment_states", {}).get(request.environment, {})

@@ -17,7 +17,14 @@ from .store import MetadataTable, Update, now_iso
 
 
 def validate(
-    service: str, commit_sha: str, environment: str, execution_id: str, *, settings: Settings, table: MetadataTable, s3: Any
+    service: str,
+    commit_sha: str,
+    environment: str,
+    execution_id: str,
+    *,
+    settings: Settings,
+    table: MetadataTable,
+    s3: Any,
 ) -> dict[str, Any]:
     item = table.get(service, commit_sha)
     if item is None:

@@ -61,19 +61,26 @@ class BuildScript:
 
     def run(self, project: str, variables: dict[str, str]) -> str:
         mode = variables.get("MODE", "deploy")
-        kind = {"deploy": "deploy", "rollback": "deploy", "drift-check": "drift", "test": "test"}[mode]
+        kind = {"deploy": "deploy", "rollback": "rollback", "drift-check": "drift", "test": "test"}[mode]
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
-        status = self.outcomes.get((kind, environment, commit), self.outcomes.get((kind, environment, "*"), "SUCCEEDED"))
-        self.runs.append({"project": project, "mode": mode, "environment": environment, "commit": commit, "status": status})
-        if status == "SUCCEEDED" and kind == "deploy" and self.on_deploy:
+        status = self.outcomes.get(
+            (kind, environment, commit), self.outcomes.get((kind, environment, "*"), "SUCCEEDED")
+        )
+        self.runs.append(
+            {"project": project, "mode": mode, "environment": environment, "commit": commit, "status": status}
+        )
+        if status == "SUCCEEDED" and kind in ("deploy", "rollback") and self.on_deploy:
             self.on_deploy(variables["SERVICE"], environment, commit)
         return status
 
 
 def _codebuild_service(script: BuildScript):
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
     )
@@ -93,7 +100,11 @@ def _codebuild_service(script: BuildScript):
             if isinstance(ex, BuildFailed):
                 return FailureEvent(
                     env=env,
-                    error_name=CustomErrorName(error_name=ex.error),
+                    error_name=StatesErrorName(
+                        typ=StatesErrorNameType.StatesTimeout
+                        if ex.error == "States.Timeout"
+                        else StatesErrorNameType.StatesTaskFailed
+                    ),
                     event_type=HistoryEventType.TaskFailed,
                     event_details=EventDetails(
                         taskFailedEventDetails=TaskFailedEventDetails(
@@ -123,7 +134,9 @@ def _codebuild_service(script: BuildScript):
 class Harness:
     """Tools, stage and prod accounts in one moto, and the pipeline's runtime resources."""
 
-    def __init__(self, monkeypatch: Any, signer: LocalKeySigner, definition_factory: Callable[..., dict], tmp: Path) -> None:
+    def __init__(
+        self, monkeypatch: Any, signer: LocalKeySigner, definition_factory: Callable[..., dict], tmp: Path
+    ) -> None:
         self.signer = signer
         self.tmp = tmp
         self.script = BuildScript(on_deploy=self._stack_deployed)
@@ -152,13 +165,17 @@ class Harness:
                 return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
 
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
         original = factory.state_task_service_for
         codebuild = _codebuild_service(self.script)
-        monkeypatch.setattr(
-            factory,
-            "state_task_service_for",
-            lambda service_name: codebuild() if service_name == "codebuild" else original(service_name)
-        )
+
+        def service_for(service_name: str) -> Any:
+            return codebuild() if service_name == "codebuild" else original(service_name)
+
+        # Patched where it is defined and where it was imported by name.
+        monkeypatch.setattr(factory, "state_task_service_for", service_for)
+        monkeypatch.setattr(state_task_factory, "state_task_service_for", service_for)
 
         def no_wait(wait_self: Any, env: Any, wait_seconds: int) -> None:
             self.waits.append(wait_seconds)
@@ -210,7 +227,10 @@ class Harness:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
             TableName=naming.METADATA_TABLE,
-            KeySchema=[{"AttributeName": "service", "KeyType": "HASH"}, {"AttributeName": "commit_sha", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "service", "KeyType": "HASH"},
+                {"AttributeName": "commit_sha", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
             BillingMode="PAY_PER_REQUEST",
         )
@@ -218,13 +238,19 @@ class Harness:
         events.create_event_bus(Name="cdk-control-plane")
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="capture", EventBusName="cdk-control-plane", EventPattern=json.dumps({"source": [v.EVENT_SOURCE]}))
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="capture", EventBusName="cdk-control-plane", EventPattern=json.dumps({"source": [v.EVENT_SOURCE]})
+        )
         events.put_targets(Rule="capture", EventBusName="cdk-control-plane", Targets=[{"Id": "q", "Arn": queue_arn}])
         sns = boto3.client("sns", region_name=REGION)
         topic = sns.create_topic(Name="cdkcp-critical-alerts")["TopicArn"]
         alerts_url = sqs.create_queue(QueueName="captured-alerts")["QueueUrl"]
-        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=alerts_arn)
         self.alerts_url = alerts_url
         import os
@@ -265,9 +291,13 @@ class Harness:
         name = f"{service}-{environment}-api"
         existing = {s["StackName"] for s in cloudformation.describe_stacks().get("Stacks", [])}
         if name in existing:
-            cloudformation.update_stack(StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}])
+            cloudformation.update_stack(
+                StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}]
+            )
         else:
-            cloudformation.create_stack(StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}])
+            cloudformation.create_stack(
+                StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}]
+            )
 
     def account_client(self, service: str, account: str) -> Any:
         credentials = boto3.client("sts", region_name=REGION).assume_role(
@@ -283,7 +313,7 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, mutate: Callable[[Path], None] | None = None) -> dict:
+    def publish(self, commit: str, previous: str | None = None, signer: LocalKeySigner | None = None) -> dict:
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
@@ -295,8 +325,9 @@ class Harness:
             previous_commit=previous,
             git_signature_verified=True,
         )
-        manifest["signing_identity"] = self.signer.identity
-        manifest["signature"] = sign_message(self.signer, canonical_bytes(manifest))
+        signer = signer or self.signer
+        manifest["signing_identity"] = signer.identity
+        manifest["signature"] = sign_message(signer, canonical_bytes(manifest))
         publish(
             cdk_out,
             dumps(manifest),
@@ -306,8 +337,6 @@ class Harness:
             s3=boto3.client("s3", region_name=REGION),
             dynamodb=boto3.client("dynamodb", region_name=REGION),
         )
-        if mutate:
-            mutate(cdk_out)
         return manifest
 
     # --- running ---
@@ -337,6 +366,13 @@ class Harness:
                 return described
             time.sleep(0.05)
         raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+
+    def deploys(self, environment: str | None = None) -> list[dict[str, str]]:
+        return [
+            r
+            for r in self.script.runs
+            if r["mode"] in ("deploy", "rollback") and environment in (None, r["environment"])
+        ]
 
     def run(self, environment: str, commit: str) -> dict[str, Any]:
         bucket = self.candidate_bucket if environment == v.STAGE else self.release_bucket

@@ -16,7 +16,11 @@ def test_happy_path_stage_to_prod(pipeline: Harness) -> None:
     assert item["status"] == "promoted"
     assert item["environment_states"]["stage"]["status"] == "deployed"
     assert item["environment_states"]["stage"]["test_status"] == "test_passed"
-    assert item["environment_states"]["prod"] == {"status": "pending", "test_status": "not_tested", "region": "us-east-1"}
+    assert item["environment_states"]["prod"] == {
+        "status": "pending",
+        "test_status": "not_tested",
+        "region": "us-east-1",
+    }
     assert item["last_known_good_commit"] == GOOD
     released = pipeline.objects(pipeline.release_bucket, GOOD)
     assert released == pipeline.objects(pipeline.candidate_bucket, GOOD)
@@ -32,3 +36,182 @@ def test_happy_path_stage_to_prod(pipeline: Harness) -> None:
     types = [e["type"] for e in pipeline.events()]
     assert types.count("ArtifactPromoted") == 1 and "DeploySucceeded" in types
     print(f"transitions: stage {len(stage['states'])}, prod {len(prod['states'])}")
+
+
+def _types(pipeline: Harness) -> list[str]:
+    return [e["type"] for e in pipeline.events()]
+
+
+def test_bad_signature_is_an_invalid_artifact_and_nothing_is_deployed(pipeline: Harness) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from functions.artifacts.signing import LocalKeySigner
+
+    impostor = LocalKeySigner.from_pem(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    pipeline.publish(GOOD, signer=impostor)
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED"
+    assert "RecordInvalidArtifact" in result["states"] and "DeployStage" not in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "rejected" and item["integrity_verified"] is False
+    assert item["environment_states"]["stage"]["status"] == "failed"
+    assert "signature" in item["environment_states"]["stage"]["failure_reason"]
+    assert pipeline.deploys() == [] and pipeline.objects(pipeline.release_bucket, GOOD) == []
+    assert _types(pipeline) == ["InvalidArtifact"]
+
+
+def test_stage_deploy_failure_keeps_the_candidate(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    pipeline.script.outcomes[("deploy", "stage", GOOD)] = "FAILED"
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordDeployFailed" in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "candidate"
+    assert item["environment_states"]["stage"]["status"] == "failed"
+    assert item["execution_status"] == "failed" and item["finalizer_ran"] is True
+    assert _types(pipeline) == ["DeployFailed"]
+    assert pipeline.objects(pipeline.release_bucket, GOOD) == []
+
+
+def test_stage_test_failure_rejects_the_artifact(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    pipeline.script.outcomes[("test", "stage", GOOD)] = "FAILED"
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordTestFailed" in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "rejected"
+    assert item["environment_states"]["stage"]["status"] == "deployed"
+    assert item["environment_states"]["stage"]["test_status"] == "test_failed"
+    assert "stage_test_duration_seconds" in item
+    assert _types(pipeline) == ["DeploySucceeded", "TestFailed"]
+    assert pipeline.objects(pipeline.release_bucket, GOOD) == []
+
+
+def test_prod_drift_aborts_before_deploying(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    pipeline.events()
+    pipeline.script.outcomes[("drift", "prod", GOOD)] = "FAILED"
+    result = pipeline.run("prod", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordDriftAborted" in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["stack_drift_detected"] is True
+    assert item["environment_states"]["prod"]["status"] == "failed"
+    assert pipeline.deploys("prod") == []
+    assert _types(pipeline) == ["DeployFailed"]
+
+
+def _good_release_in_prod(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    assert pipeline.run("prod", GOOD)["status"] == "SUCCEEDED"
+    pipeline.publish(BAD, previous=GOOD)
+    assert pipeline.run("stage", BAD)["status"] == "SUCCEEDED"
+    pipeline.events()
+
+
+def test_prod_smoke_failure_rolls_back_to_the_last_known_good(pipeline: Harness) -> None:
+    _good_release_in_prod(pipeline)
+    pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
+    result = pipeline.run("prod", BAD)
+
+    assert result["status"] == "FAILED" and "RecordRollbackSucceeded" in result["states"]
+    item = pipeline.item(BAD)
+    assert item["status"] == "rollback_succeeded"
+    assert item["environment_states"]["prod"]["status"] == "rollback_succeeded"
+    assert item["environment_states"]["prod"]["test_status"] == "test_failed"
+    assert item["rollback_target_commit"] == GOOD and item["rollback_attempts"] == 1
+    assert item["eligibility_revoked"] is True
+    assert pipeline.waits == [60]
+    last = pipeline.deploys("prod")[-1]
+    assert (last["project"], last["mode"], last["commit"], last["status"]) == (
+        "cdkcp-deployer-prod", "rollback", GOOD, "SUCCEEDED"
+    )  # fmt: skip
+    assert _types(pipeline) == ["DeploySucceeded", "SmokeTestFailed", "RollbackInitiated", "RollbackSucceeded"]
+    assert pipeline.item(GOOD)["status"] == "deployed"  # the good release is untouched
+
+
+def test_rollback_failing_every_attempt_needs_manual_intervention(pipeline: Harness) -> None:
+    _good_release_in_prod(pipeline)
+    pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
+    pipeline.script.outcomes[("rollback", "prod", GOOD)] = "FAILED"
+    result = pipeline.run("prod", BAD)
+
+    assert result["status"] == "FAILED" and "RecordRollbackFailed" in result["states"]
+    item = pipeline.item(BAD)
+    assert item["status"] == "rollback_failed"
+    assert item["rollback_attempts"] == 2 and item["rollback_attempts_exhausted"] is True
+    assert item["manual_intervention_required"] is True
+    assert item["environment_states"]["prod"]["status"] == "rollback_failed"
+    assert pipeline.waits == [60, 120]
+    assert [r["mode"] for r in pipeline.deploys("prod")].count("rollback") == 2
+    assert "RollbackFailed" in _types(pipeline)
+    assert any("CRITICAL: rollback of orders failed" in subject for subject in pipeline.alerts())
+
+
+def test_the_same_trigger_twice_deploys_once(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    import boto3
+
+    first = pipeline.trigger(pipeline.candidate_bucket, GOOD, event_id="evt-1")
+    second = pipeline.trigger(pipeline.candidate_bucket, GOOD, event_id="evt-1")
+    assert pipeline.wait(first["execution_arn"])["status"] == "SUCCEEDED"
+    # Step Functions answers a repeated name either with the same execution or ExecutionAlreadyExists.
+    assert second.get("duplicate") or second["execution_arn"] == first["execution_arn"]
+    third = pipeline.trigger(pipeline.candidate_bucket, GOOD, event_id="evt-2")  # after it finished
+    assert third.get("duplicate") or third["execution_arn"] == first["execution_arn"]
+    executions = boto3.client("stepfunctions", region_name="us-east-1").list_executions(
+        stateMachineArn=pipeline.state_machine_arn
+    )["executions"]
+    assert len(executions) == 1
+    assert len(pipeline.deploys("stage")) == 1
+
+
+def test_a_second_execution_loses_the_lease_and_changes_nothing(pipeline: Harness) -> None:
+    import json
+
+    import boto3
+
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    before = pipeline.item(GOOD)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    late = sfn.start_execution(
+        stateMachineArn=pipeline.state_machine_arn,
+        name="orders-aaaaaaaaaaaa-stage-requeued",
+        input=json.dumps(
+            {"service": "orders", "commit_sha": GOOD, "environment": "stage", "trigger": {"source": "sweeper"}}
+        ),
+    )
+    result = pipeline.wait(late["executionArn"])
+    assert result["status"] == "SUCCEEDED" and "LostRace" in result["states"]
+    assert pipeline.item(GOOD) == before
+    assert len(pipeline.deploys("stage")) == 1
+
+
+def test_a_phase_timeout_leaves_consistent_state(pipeline: Harness, monkeypatch) -> None:
+    from functions.pipeline import transitions
+
+    def crash(*_args):  # the recording step is lost too: only the finalizer is left to clean up
+        raise RuntimeError("transition lost")
+
+    monkeypatch.setitem(transitions._ACTIONS, "timed_out", crash)
+    pipeline.publish(GOOD)
+    pipeline.script.outcomes[("deploy", "stage", GOOD)] = "TIMED_OUT"
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordTimedOut" in result["states"] and "Finalize" in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["environment_states"]["stage"]["status"] == "failed"  # not left "deploying"
+    assert item["execution_status"] == "timeout"
+    assert item["finalizer_correction_applied"] is True and item["finalizer_corrected"] is True
+    assert _types(pipeline) == ["FinalizerCorrectedMetadata"]
