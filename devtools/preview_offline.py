@@ -143,7 +143,7 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     if not stack_file.is_file():
         raise PreviewError(f"no stack file {stack_file} (stacks: tools, stage, prod)")
     bag = read_stack_file(stack_file)
-    config = load_stack_config(bag, source=str(stack_file))  # fails here, before any resource
+    config = load_stack_config(bag, source=str(stack_file), project_dir=project_dir)  # fails before any resource
     disabled = bag.get("pulumi:disable-default-providers") or []
     if config.account_role is not AccountRole.TOOLS and "aws" not in disabled and "*" not in disabled:
         raise PreviewError(

@@ -66,8 +66,9 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def load_stack_config(bag: dict[str, Any], source: str | None = None) -> StackConfig:
-    """Validate the project namespace of `bag`; cross-check the `aws:` keys that must agree with it."""
+def load_stack_config(bag: dict[str, Any], source: str | None = None, project_dir: Path | None = None) -> StackConfig:
+    """Validate the project namespace of `bag`; cross-check the `aws:` keys that must agree with it and
+    the files it names (relative to `project_dir`, the Pulumi project)."""
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix) :]: _decode(v) for k, v in bag.items() if k.startswith(prefix)}
     try:
@@ -92,9 +93,32 @@ def load_stack_config(bag: dict[str, Any], source: str | None = None) -> StackCo
                 f"aws:allowedAccountIds is {allowed!r}, expected [{config.tools_account_id!r}] "
                 f"({PROJECT}:toolsAccountId)"
             )
+    problems += _file_problems(config, project_dir or Path.cwd())
     if problems:
         raise ConfigError(problems, source)
     return config
+
+
+def _file_problems(config: StackConfig, project_dir: Path) -> list[str]:
+    problems = []
+    for i, service in enumerate(config.services):
+        for env in ("stage", "prod"):
+            relative = getattr(service, env).stack_policy_file
+            if relative is None:
+                continue
+            key = f"{PROJECT}:services[{i}].{env}.stackPolicyFile"
+            path = project_dir / relative
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except OSError:
+                problems.append(f"{key}: no file {relative} in the project")
+                continue
+            except ValueError as exc:
+                problems.append(f"{key}: {relative} is not JSON ({exc})")
+                continue
+            if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
+                problems.append(f"{key}: {relative} is not a stack policy (an object with a Statement list)")
+    return problems
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:

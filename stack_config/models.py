@@ -159,6 +159,16 @@ class ServiceEnvironment(_Model):
     container_repository_name: EcrRepositoryName | None = Field(
         default=None, description="default: the CDK default synthesizer's name"
     )
+    test_command: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="shell command CodeBuild runs after the deploy: integration tests (stage), smoke tests (prod)",
+    )
+    stack_policy_file: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_./-]+\.json$",
+        description="CloudFormation stack policy (JSON file in this repository) applied to every stack",
+    )
 
     @model_validator(mode="after")
     def _admin_access_needs_boundary(self) -> ServiceEnvironment:
@@ -230,6 +240,18 @@ class StackConfig(_Model):
     )
     contexts_object_lock: ObjectLock | None = None
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
+    max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
+    approved_cdk_versions: list[str] = Field(
+        default_factory=list, description="CDK CLI versions the Validate step accepts (empty: any)"
+    )
+    ci_signer_public_key_pem: str | None = Field(
+        default=None,
+        description="pinned public key of alias/cdk-ci-artifact-signer; unset: read once from KMS at cold start",
+    )
+    alert_email_addresses: list[EmailAddress] = Field(
+        default_factory=list, description="subscribed to critical alerts (rollback failed)"
+    )
+    log_retention_days: int = Field(default=90, ge=1)
 
     # --- cross-key checks ---
 

@@ -26,8 +26,9 @@ def copy_program(target: Path) -> None:
     """The program without its stack files, so a test can run it on a stack file of its own."""
     for name in ("__main__.py", "Pulumi.yaml"):
         shutil.copy(PROJECT_DIR / name, target / name)
-    for package in ("components", "stack_config", "devtools", "functions"):
-        shutil.copytree(PROJECT_DIR / package, target / package)
+    for folder in ("components", "stack_config", "devtools", "functions", "stack-policies", "buildspecs"):
+        if (PROJECT_DIR / folder).is_dir():
+            shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def services(bag: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,3 +226,14 @@ def test_engine_style_json_strings_are_accepted() -> None:
     # `pulumi up` passes structured values as JSON strings, the offline preview as YAML objects.
     bag = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in stack_bag("prod").items()}
     assert load_stack_config(bag).services[1].name == "payments"
+
+
+def test_stack_policy_file_must_exist_and_be_a_policy(stage_bag: dict[str, Any], tmp_path: Path) -> None:
+    services(stage_bag)[0]["prod"]["stackPolicyFile"] = "stack-policies/missing.json"
+    (tmp_path / "stack-policies").mkdir()
+    (tmp_path / "stack-policies" / "payments.json").write_text("[]")
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(stage_bag, project_dir=tmp_path)
+    message = str(caught.value)
+    assert f"{NS}:services[0].prod.stackPolicyFile: no file stack-policies/missing.json" in message
+    assert f"{NS}:services[1].prod.stackPolicyFile: stack-policies/payments.json is not a stack policy" in message
