@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .assembly import select_stacks
-from .deploy import deploy_stacks
+from .deploy import check_drift, deploy_stacks
 from .errors import EXIT_SUCCESS, EXIT_USAGE, DeployerError, exit_code
 from .session import assume_role_session, role_account, session_name
 
@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stack-policy", type=Path, help="JSON stack policy applied to every stack")
     p.add_argument("--detect-drift", action="store_true", help="prod: abort when a stack has drifted")
     p.add_argument("--allow-drift", action="store_true", help="deploy despite drift (signed override)")
+    p.add_argument("--drift-only", action="store_true", help="prod drift gate: check drift, deploy nothing")
     p.add_argument("--result", type=Path, help="write the result JSON here")
     p.add_argument(
         "--deployment-id",
@@ -101,6 +102,20 @@ def main(
             role_session_name=session_name("cdkcp-deploy", args.service, args.environment),
             base_session=base_session,
         )
+        if args.drift_only:
+            states = check_drift(
+                session,
+                stacks,
+                allow_drift=args.allow_drift,
+                poll_seconds=args.poll_seconds,
+                timeout_seconds=args.timeout_seconds,
+                clock=clock,
+                sleep=sleep,
+                log=log,
+            )
+            report.update(outcome="succeeded", drift=states)
+            _write_result(args.result, report)
+            return EXIT_SUCCESS
         result = deploy_stacks(
             session,
             stacks,

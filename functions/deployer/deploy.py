@@ -112,6 +112,41 @@ def change_set_name(stack: str, deployment_id: str) -> str:
     return name
 
 
+def check_drift(
+    session: Any,
+    stacks: list[Stack],
+    *,
+    allow_drift: bool = False,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 3600.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Log = lambda _: None,
+) -> dict[str, str]:
+    """The prod drift gate on its own: `{stack: IN_SYNC | DRIFTED | NEW}`; raises `DriftDetected`
+    unless an override allows drift. Deploys nothing."""
+    deployer = _Deployer(
+        cfn=session.client("cloudformation", config=Config(retries={"mode": "standard", "max_attempts": 10})),
+        execution_role_arn="",
+        stack_policy=None,
+        prod=True,
+        detect_drift=True,
+        allow_drift=allow_drift,
+        deployment_id="drift-check",
+        poll_seconds=poll_seconds,
+        clock=clock,
+        sleep=sleep,
+        deadline=clock() + timeout_seconds,
+        log=log,
+    )
+    states: dict[str, str] = {}
+    for stack in stacks:
+        current = deployer._describe(stack.name)
+        states[stack.name] = "NEW" if current is None else deployer._check_drift(stack.name, current["StackId"])
+        log(f"{stack.name}: {states[stack.name]}")
+    return states
+
+
 def deploy_stacks(
     session: Any,
     stacks: list[Stack],
