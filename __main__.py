@@ -11,8 +11,10 @@ from pulumi.runtime import config as runtime_config
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
+from components.deploy_pipeline import DeployPipeline, DeployPipelineArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
 from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
+from components.policies.pipeline import PipelineKeys
 from components.policies.tools_identity import ToolsKeys
 from components.providers import account_providers
 from components.service_account import ServiceAccount, ServiceAccountArgs
@@ -27,10 +29,16 @@ def _config_bag() -> dict[str, object]:
 
 
 def _tools(config: StackConfig) -> None:
-    pipeline = PipelineIdentity("pipeline-identity", PipelineIdentityArgs(config))
     store = ArtifactStore("artifact-store", ArtifactStoreArgs(config))
     metadata = MetadataStore("metadata-store", MetadataStoreArgs(config))
     signing = SigningKeys("signing-keys", SigningKeysArgs(config))
+    identity = PipelineIdentity(
+        "pipeline-identity",
+        PipelineIdentityArgs(
+            config,
+            PipelineKeys(artifacts=store.artifacts_key_arn, metadata=metadata.key_arn, ci_signer=signing.ci_signer_arn),
+        ),
+    )
     keys = ToolsKeys(
         artifacts_bucket_key=store.artifacts_key_arn,
         contexts_bucket_key=store.contexts_key_arn,
@@ -38,6 +46,18 @@ def _tools(config: StackConfig) -> None:
         context_signer=signing.context_signer_arn,
     )
     ci = CiIdentity("ci-identity", CiIdentityArgs(config, keys))
+    pipeline = DeployPipeline(
+        "deploy-pipeline",
+        DeployPipelineArgs(
+            config=config,
+            function_role_arns=identity.function_role_arns,
+            deployer_role_arns=identity.deployer_role_arns,
+            test_role_arns=identity.test_role_arns,
+            state_machine_role_arn=identity.state_machine_role_arn,
+            artifacts_key_arn=store.artifacts_key_arn,
+            ci_signer_key_arn=signing.ci_signer_arn,
+        ),
+    )
     pulumi.export("candidateBucket", store.candidate_bucket)
     pulumi.export("releaseBucket", store.release_bucket)
     pulumi.export("contextsBucket", store.contexts_bucket)
@@ -49,8 +69,10 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("ciRoleArn", ci.ci_role_arn)
     pulumi.export("contextGeneratorRoleArn", ci.context_generator_role_arn)
     pulumi.export("githubOidcProviderArn", ci.oidc_provider_arn)
-    pulumi.export("deployerRoleArns", pipeline.deployer_role_arns)
-    pulumi.export("finalizerRoleArn", pipeline.finalizer_role_arn)
+    pulumi.export("deployerRoleArns", identity.deployer_role_arns)
+    pulumi.export("stateMachineArn", pipeline.state_machine_arn)
+    pulumi.export("eventBusName", pipeline.event_bus_name)
+    pulumi.export("alertTopicArn", pipeline.alert_topic_arn)
 
 
 def _service_accounts(config: StackConfig) -> None:

@@ -1,8 +1,9 @@
-"""The tools-account roles the service accounts trust: one deployer per environment, and the finalizer.
+"""Every role the pipeline runs as, in the tools account: the state machine, each function, the
+deployers (one per environment) and the test runners.
 
 They exist from the first `pulumi up` of the tools stack, before any stage or prod stack, because IAM
-refuses a trust policy whose principal role does not exist. Here they get only what crosses accounts
-(assuming the services' deploy or read-only roles); the pipeline adds the rest of their permissions.
+refuses a trust policy whose principal does not exist: the service accounts trust the deployers
+(deploy roles) and the finalizer (read-only roles) by name.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.policies import tools_identity as policies
+from components.policies import pipeline as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from functions import naming
+from functions.pipeline import vocabulary as v
 from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:PipelineIdentity"
@@ -22,42 +24,77 @@ TYPE = "cdk-control-plane:tools:PipelineIdentity"
 @dataclass(frozen=True)
 class PipelineIdentityArgs:
     config: StackConfig
+    keys: policies.PipelineKeys
 
 
 class PipelineIdentity(pulumi.ComponentResource):
+    function_role_arns: dict[str, pulumi.Output[str]]
     deployer_role_arns: dict[str, pulumi.Output[str]]
-    finalizer_role_arn: pulumi.Output[str]
+    test_role_arns: dict[str, pulumi.Output[str]]
+    state_machine_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: PipelineIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        ctx = policies.ToolsContext(args.config)
-        prefix = args.config.name_prefix
+        names = policies.PipelineNames(args.config)
+        keys = args.keys
         child = pulumi.ResourceOptions(parent=self)
 
-        self.deployer_role_arns = {}
-        for env in ("stage", "prod"):
-            deployer = ScopedRole(
-                f"{name}-deployer-{env}",
+        self.function_role_arns = {
+            function: ScopedRole(
+                f"{name}-{function}",
                 ScopedRoleArgs(
-                    role_name=naming.deployer_role_name(prefix, env),
-                    description=f"CodeBuild deployer for {env}: assumes the services' {env} deploy roles",
-                    trust_policy=policies.deployer_trust(ctx, env),
-                    inline_policies={f"assume-{env}-deploy-roles": policies.deployer_assume_policy(ctx, env)},
+                    role_name=names.function_role(function),
+                    description=f"pipeline function {names.function_name(function)}",
+                    trust_policy=policies.function_trust(names, function),
+                    inline_policies={"function": policies.function_policy(names, keys, function)},
                 ),
                 opts=child,
-            )
-            self.deployer_role_arns[env] = deployer.arn
-        finalizer = ScopedRole(
-            f"{name}-finalizer",
+            ).arn
+            for function in policies.FUNCTIONS
+        }
+        self.deployer_role_arns = {
+            environment: ScopedRole(
+                f"{name}-deployer-{environment}",
+                ScopedRoleArgs(
+                    role_name=naming.deployer_role_name(names.prefix, environment),
+                    description=f"CodeBuild deployer ({environment}): assumes the services' {environment} deploy roles",
+                    trust_policy=policies.project_trust(names, names.project_arn("deployer", environment)),
+                    inline_policies={"deploy": policies.deployer_policy(names, keys, environment)},
+                ),
+                opts=child,
+            ).arn
+            for environment in v.ENVIRONMENTS
+        }
+        self.test_role_arns = {
+            environment: ScopedRole(
+                f"{name}-{project}",
+                ScopedRoleArgs(
+                    role_name=project,
+                    description=f"CodeBuild runner of the services' {environment} tests",
+                    trust_policy=policies.project_trust(
+                        names, f"arn:aws:codebuild:{names.region}:{names.account}:project/{project}"
+                    ),
+                    inline_policies={"tests": policies.test_runner_policy(names, environment)},
+                ),
+                opts=child,
+            ).arn
+            for environment, project in names.test_projects.items()
+        }
+        self.state_machine_role_arn = ScopedRole(
+            f"{name}-state-machine",
             ScopedRoleArgs(
-                role_name=naming.finalizer_role_name(prefix),
-                description="finalizer Lambda: reads the services' stacks through their read-only roles",
-                trust_policy=policies.finalizer_trust(ctx),
-                inline_policies={"assume-read-only-roles": policies.finalizer_assume_policy(ctx)},
+                role_name=naming.state_machine_role_name(names.prefix),
+                description="DeployArtifactPipeline orchestrates functions and builds",
+                trust_policy=policies.state_machine_trust(names),
+                inline_policies={"orchestrate": policies.state_machine_policy(names, keys)},
             ),
             opts=child,
-        )
-        self.finalizer_role_arn = finalizer.arn
+        ).arn
         self.register_outputs(
-            {"deployer_role_arns": self.deployer_role_arns, "finalizer_role_arn": self.finalizer_role_arn}
+            {
+                "function_role_arns": self.function_role_arns,
+                "deployer_role_arns": self.deployer_role_arns,
+                "test_role_arns": self.test_role_arns,
+                "state_machine_role_arn": self.state_machine_role_arn,
+            }
         )

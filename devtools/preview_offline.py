@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -101,6 +102,35 @@ class _GraphMocks:
                 "arn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
                 "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
             }
+        if typ == "aws:lambda/function:Function":
+            name = inputs.get("name") or physical_id
+            return {"name": name, "arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
+        if typ == "aws:lambda/layerVersion:LayerVersion":
+            return {"arn": f"arn:aws:lambda:{region}:{account}:layer:{inputs.get('layerName')}:1"}
+        if typ == "aws:codebuild/project:Project":
+            name = inputs.get("name") or physical_id
+            return {"name": name, "arn": f"arn:aws:codebuild:{region}:{account}:project/{name}"}
+        if typ == "aws:sfn/stateMachine:StateMachine":
+            return {"arn": f"arn:aws:states:{region}:{account}:stateMachine:{inputs.get('name')}"}
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            return {
+                "name": inputs.get("name"),
+                "arn": f"arn:aws:logs:{region}:{account}:log-group:{inputs.get('name')}",
+            }
+        if typ == "aws:sqs/queue:Queue":
+            name = inputs.get("name") or physical_id
+            return {
+                "arn": f"arn:aws:sqs:{region}:{account}:{name}",
+                "url": f"https://sqs.{region}.amazonaws.com/{account}/{name}",
+            }
+        if typ == "aws:sns/topic:Topic":
+            return {"arn": f"arn:aws:sns:{region}:{account}:{inputs.get('name')}"}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            return {"name": physical_id, "arn": f"arn:aws:events:{region}:{account}:rule/{physical_id}"}
+        if typ == "aws:cloudwatch/eventBus:EventBus":
+            return {"arn": f"arn:aws:events:{region}:{account}:event-bus/{inputs.get('name')}"}
+        if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            return {"key": inputs.get("key")}
         if typ == "aws:dynamodb/table:Table":
             name = inputs.get("name") or physical_id
             return {"name": name, "arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
@@ -124,6 +154,12 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    import pulumi
+
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"file": os.path.relpath(value.path, PROJECT_DIR)}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": sorted(value.assets)}
     urn = getattr(value, "urn", None)
     return f"<resource {urn}>" if urn is not None else repr(value)
 
@@ -172,6 +208,7 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
             self.thread_loops.add(_ensure_event_loop())  # the loop the monitor is about to open or reuse
             return super().RegisterResource(request)
 
+    os.environ["CDKCP_OFFLINE_PREVIEW"] = "1"  # the Lambda layer is built by `make lambda-layer` for real runs
     mocks = Mocks()
     monitor = Monitor(mocks)
     project = "cdk-control-plane"

@@ -26,6 +26,16 @@ STAR_ONLY_ACTIONS: Mapping[str, str] = {
     "elasticloadbalancing:DescribeTags": "CDK context lookup: load balancer lookups by tag",
     "kms:ListAliases": "CDK context lookup: Key.fromLookup",
     "route53:ListHostedZonesByName": "CDK context lookup: HostedZone.fromLookup",
+    "xray:PutTelemetryRecords": "X-Ray tracing of the functions and the state machine",
+    "xray:PutTraceSegments": "X-Ray tracing of the functions and the state machine",
+    "logs:CreateLogDelivery": "Step Functions execution logging (vended log delivery)",
+    "logs:DeleteLogDelivery": "Step Functions execution logging (vended log delivery)",
+    "logs:DescribeLogGroups": "Step Functions execution logging (vended log delivery)",
+    "logs:DescribeResourcePolicies": "Step Functions execution logging (vended log delivery)",
+    "logs:GetLogDelivery": "Step Functions execution logging (vended log delivery)",
+    "logs:ListLogDeliveries": "Step Functions execution logging (vended log delivery)",
+    "logs:PutResourcePolicy": "Step Functions execution logging (vended log delivery)",
+    "logs:UpdateLogDelivery": "Step Functions execution logging (vended log delivery)",
 }
 
 

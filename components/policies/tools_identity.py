@@ -186,36 +186,3 @@ def context_generator_policy(ctx: ToolsContext, keys: ToolsKeys) -> dict[str, An
         ),
         statement("DenyDeploys", ["cloudformation:*", "iam:*"], "*", effect="Deny"),
     )
-
-
-# --- pipeline identities (deployer per environment, finalizer) --------------------------------------
-
-
-def deployer_trust(ctx: ToolsContext, env: str) -> dict[str, Any]:
-    project = naming.deployer_role_name(ctx.config.name_prefix, env)
-    return service_trust(
-        "codebuild.amazonaws.com",
-        ctx.account,
-        source_arn=f"arn:aws:codebuild:{ctx.region}:{ctx.account}:project/{project}",
-    )
-
-
-def deployer_assume_policy(ctx: ToolsContext, env: str) -> dict[str, Any]:
-    prefix = ctx.config.name_prefix
-    roles = ctx.service_role_arns(lambda s, e, account: naming.ServiceNames(prefix, s.name, e).deploy_role, envs=(env,))
-    return document(statement(f"AssumeServiceDeployRoles{env.title()}", ["sts:AssumeRole"], roles))
-
-
-def finalizer_trust(ctx: ToolsContext) -> dict[str, Any]:
-    function = naming.finalizer_role_name(ctx.config.name_prefix)
-    return service_trust(
-        "lambda.amazonaws.com",
-        ctx.account,
-        source_arn=f"arn:aws:lambda:{ctx.region}:{ctx.account}:function:{function}",
-    )
-
-
-def finalizer_assume_policy(ctx: ToolsContext) -> dict[str, Any]:
-    prefix = ctx.config.name_prefix
-    roles = ctx.service_role_arns(lambda s, e, account: naming.ServiceNames(prefix, s.name, e).read_only_role)
-    return document(statement("AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], roles))

@@ -129,8 +129,9 @@ def test_deployer_of_an_environment_reaches_only_that_environments_deploy_roles(
     assert only["Principal"] == {"Service": "codebuild.amazonaws.com"}
     assert only["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":project/cdkcp-deployer-{env}")
     (policy,) = inline_policies(graphs["tools"], deployer).values()
-    (assume,) = statements(policy)
+    assume = by_sid(policy, f"AssumeServiceDeployRoles{env.title()}")
     assert assume["Action"] == ["sts:AssumeRole"]
+    assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume]
     assert set(assume["Resource"]) == {
         f"arn:aws:iam::{account}:role/cdkcp-{service}-{env}-deploy"
         for service, account in zip(("orders", "payments"), SERVICE_ACCOUNTS[env], strict=True)
@@ -142,11 +143,15 @@ def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
     (only,) = statements(trust(finalizer))
     assert only["Principal"] == {"Service": "lambda.amazonaws.com"}
     (policy,) = inline_policies(graphs["tools"], finalizer).values()
-    resources = as_list(statements(policy)[0]["Resource"])
+    resources = as_list(by_sid(policy, "AssumeServiceReadOnlyRoles")["Resource"])
     assert len(resources) == 4 and all(r.endswith("-readonly") for r in resources)
+    assumed = [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]]
+    assert assumed == [by_sid(policy, "AssumeServiceReadOnlyRoles")]
 
 
 def test_every_tools_role_has_the_minimum_session_iam_allows(graphs: dict) -> None:
     roles = of_type(graphs["tools"], ROLE)
-    assert len(roles) == 6  # deployer x2, finalizer, CI, context generator, metadata exporter
+    # deployers x2, functions x6 (finalizer included), test runners x2, state machine, CI,
+    # context generator, metadata exporter
+    assert len(roles) == 14
     assert {r["inputs"]["maxSessionDuration"] for r in roles} == {MAX_SESSION_SECONDS} == {3600}

@@ -112,7 +112,7 @@ def test_every_bucket_in_every_stack_is_locked_down(graphs: dict) -> None:
 
 def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
     keys = [k for stack in STACKS for k in of_type(graphs[stack], KMS_KEY)]
-    assert len(keys) == 10  # 6 tools + 2 stage + 2 prod
+    assert len(keys) == 11  # 7 tools (3 signing, artifacts, contexts, metadata, logs) + 2 stage + 2 prod
     for key in keys:
         if key["inputs"]["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT":
             assert key["inputs"]["enableKeyRotation"] is True, key["name"]
