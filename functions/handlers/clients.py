@@ -30,6 +30,19 @@ def table() -> MetadataTable:
     return MetadataTable(boto3.resource("dynamodb", region_name=settings().region).Table(settings().table_name))
 
 
+@cache
+def ci_public_key_pem() -> str:
+    """The pinned CI public key, or the signing key's public half read from KMS once per cold start."""
+    config = settings()
+    if config.ci_public_key_pem:
+        return config.ci_public_key_pem
+    if not config.ci_signer_key_id:
+        raise ValueError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID")
+    from functions.artifacts.signing import kms_public_key_pem
+
+    return kms_public_key_pem(config.ci_signer_key_id, client("kms")).decode()
+
+
 def notifier() -> Notifier:
     return Notifier(client("events"), client("sns"), settings().event_bus_name, settings().alert_topic_arn)
 

@@ -19,6 +19,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event["environment"],
         event["execution_id"],
         settings=clients.settings(),
+        public_key_pem=clients.ci_public_key_pem(),
         table=clients.table(),
         s3=clients.client("s3"),
     )

@@ -46,6 +46,7 @@ class Settings:
     tools_account_id: str
     service_accounts: dict[str, dict[str, str]]  # service -> {"stage": account, "prod": account}
     ci_public_key_pem: str
+    ci_signer_key_id: str
     approved_cdk_versions: tuple[str, ...]
     max_rollback_attempts: int
     rollback_base_delay_seconds: int
@@ -71,6 +72,7 @@ class Settings:
             tools_account_id=env.get("TOOLS_ACCOUNT_ID", ""),
             service_accounts=accounts,
             ci_public_key_pem=env.get("CI_PUBLIC_KEY_PEM", ""),
+            ci_signer_key_id=env.get("CI_SIGNER_KEY_ID", ""),
             approved_cdk_versions=tuple(v for v in env.get("APPROVED_CDK_VERSIONS", "").split(",") if v),
             max_rollback_attempts=_integer("MAX_ROLLBACK_ATTEMPTS", env, 2, minimum=1),
             rollback_base_delay_seconds=_integer("ROLLBACK_BASE_DELAY_SECONDS", env, 60),

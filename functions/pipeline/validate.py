@@ -23,6 +23,7 @@ def validate(
     execution_id: str,
     *,
     settings: Settings,
+    public_key_pem: str,
     table: MetadataTable,
     s3: Any,
 ) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def validate(
     if item is None:
         raise InvalidArtifact([Finding("commit", commit_sha, f"no metadata item for {service}@{commit_sha}")])
     bucket = settings.candidate_bucket if environment == v.STAGE else settings.release_bucket
-    public_key = load_public_key(settings.ci_public_key_pem.encode(), "CI_PUBLIC_KEY_PEM")
+    public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
     with scratch_directory() as scratch:
         cdk_out, manifest = download(s3, bucket, service, commit_sha, Path(scratch))
         report = verify_artifact(

@@ -1,37 +1,31 @@
-"""Fixtures of the end-to-end tests: moto with a real Step Functions interpreter, and the harness."""
+"""Fixtures of the end-to-end tests: the program's own graph, moto with a real Step Functions
+interpreter, and the harness."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from components import pipeline_definition as d
-from functions.artifacts.signing import LocalKeySigner
+from tests.conftest import run_preview
+from tests.kms_faithful import make_kms_faithful
 
-from .harness import Harness, function_name
+from .harness import Harness, ProgramGraph
 
 
-def definition_for(arns: dict[str, str]) -> dict[str, Any]:
-    return d.build_definition(
-        d.PipelineResources(
-            table_name="cdk-artifact-metadata",
-            transition_function=arns["transition"],
-            validate_function=arns["validate"],
-            promote_function=arns["promote"],
-            rollback_plan_function=arns["rollback-plan"],
-            finalizer_function=arns["finalizer"],
-            deploy_projects={"stage": "cdkcp-deployer-stage", "prod": "cdkcp-deployer-prod"},
-            test_projects={"stage": "cdkcp-tests-stage", "prod": "cdkcp-smoke-prod"},
-        )
-    )
+@pytest.fixture(scope="session")
+def program(tmp_path_factory: pytest.TempPathFactory) -> ProgramGraph:
+    """The tools stack as the Pulumi program declares it (offline preview, mocks)."""
+    out = Path(tmp_path_factory.mktemp("e2e-graph")) / "tools.json"
+    proc = run_preview("tools", out)
+    assert proc.returncode == 0, proc.stderr
+    return ProgramGraph.from_preview(json.loads(out.read_text()))
 
 
 @pytest.fixture
-def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[Harness]:
+def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: ProgramGraph) -> Iterator[Harness]:
     from moto import mock_aws
 
     for name, value in {
@@ -42,12 +36,6 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[Harness]:
         "MOTO_ACCOUNT_ID": "111111111111",
     }.items():
         monkeypatch.setenv(name, value)
-    key = ec.generate_private_key(ec.SECP256R1())
-    signer = LocalKeySigner.from_pem(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    make_kms_faithful(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield Harness(monkeypatch, signer, definition_for, tmp_path)
-
-
-__all__ = ["function_name"]
+        yield Harness(monkeypatch, program, tmp_path)

@@ -1,14 +1,18 @@
 """End-to-end harness: the real ASL executed by moto's Step Functions interpreter, Lambda tasks run by
 our handlers in-process, CodeBuild tasks by a scripted runner, stage and prod in their own accounts.
 
+Everything the runtime needs is taken from the program's own resource graph (the offline preview of
+the tools stack): the state machine definition, the function names, handlers and environment, the
+bucket, table, bus and topic names. Nothing is copied by hand.
+
 What the harness bridges (never the product), per DESIGN.md's facts about moto 5.2.5:
 - Lambda invoke needs Docker: `LambdaFunction._invoke_lambda` is patched to call our handler;
 - CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns a service
   that runs the scripted build in-process and answers like `startBuild.sync` (`Build.BuildStatus`);
 - Wait states would really sleep: the rollback backoff is recorded instead of waited;
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
-- KMS DIGEST signing (not used here: artifacts are signed with a local key whose public half the
-  Validate function is configured with, exactly as with a pinned KMS public key).
+- KMS `Sign` with `MessageType=DIGEST` (tests/kms_faithful.py): CI signs with the KMS key
+  `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
 """
 
 from __future__ import annotations
@@ -24,10 +28,9 @@ from typing import Any
 
 import boto3
 
-from functions import naming
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.publish import publish
-from functions.artifacts.signing import LocalKeySigner, sign_message
+from functions.artifacts.signing import KmsSigner, sign_message
 from functions.pipeline import vocabulary as v
 
 TOOLS = "111111111111"
@@ -37,18 +40,35 @@ ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
 
-HANDLERS = {
-    "transition": "functions.handlers.transition",
-    "validate": "functions.handlers.validate",
-    "promote": "functions.handlers.promote",
-    "rollback-plan": "functions.handlers.rollback_plan",
-    "finalizer": "functions.handlers.finalizer",
-    "dispatcher": "functions.handlers.dispatcher",
-}
 
+@dataclass(frozen=True)
+class ProgramGraph:
+    """The runtime's shape as the Pulumi program declares it (from the offline preview)."""
 
-def function_name(kind: str) -> str:
-    return f"{PREFIX}-{kind}"
+    functions: dict[str, dict[str, Any]]  # name -> {"handler", "environment"}
+    state_machine_name: str
+    definition: dict[str, Any]
+
+    @classmethod
+    def from_preview(cls, graph: dict[str, Any]) -> ProgramGraph:
+        functions = {
+            r["inputs"]["name"]: {
+                "handler": r["inputs"]["handler"],
+                "environment": r["inputs"]["environment"]["variables"],
+            }
+            for r in graph["resources"]
+            if r["type"] == "aws:lambda/function:Function"
+        }
+        (machine,) = [r for r in graph["resources"] if r["type"] == "aws:sfn/stateMachine:StateMachine"]
+        return cls(functions, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The functions' environment: the same variables for all, plus Validate's key pin."""
+        merged: dict[str, str] = {}
+        for function in self.functions.values():
+            merged.update(function["environment"])
+        return merged
 
 
 @dataclass
@@ -134,16 +154,14 @@ def _codebuild_service(script: BuildScript):
 class Harness:
     """Tools, stage and prod accounts in one moto, and the pipeline's runtime resources."""
 
-    def __init__(
-        self, monkeypatch: Any, signer: LocalKeySigner, definition_factory: Callable[..., dict], tmp: Path
-    ) -> None:
-        self.signer = signer
+    def __init__(self, monkeypatch: Any, program: ProgramGraph, tmp: Path) -> None:
+        self.program = program
         self.tmp = tmp
         self.script = BuildScript(on_deploy=self._stack_deployed)
         self.waits: list[int] = []
         self._patch(monkeypatch)
         self._environment(monkeypatch)
-        self._resources(definition_factory)
+        self._resources()
 
     # --- setup ---
 
@@ -156,10 +174,10 @@ class Harness:
 
         def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
             payload = json.loads(event) if isinstance(event, str) else (event or {})
-            kind = function.function_name.removeprefix(f"{PREFIX}-")
-            module = importlib.import_module(HANDLERS[kind])
+            module_name, attribute = self.program.functions[function.function_name]["handler"].rsplit(".", 1)
+            handler = getattr(importlib.import_module(module_name), attribute)
             try:
-                result = module.handler(payload, _LambdaContext(function.function_name))
+                result = handler(payload, _LambdaContext(function.function_name))
                 return json.dumps(result, default=str), False, ""
             except Exception as exc:  # what Lambda reports for an unhandled error
                 return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
@@ -197,36 +215,27 @@ class Harness:
         monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
 
     def _environment(self, monkeypatch: Any) -> None:
-        self.candidate_bucket = naming.tools_bucket_name(naming.CANDIDATE_BUCKET, TOOLS, REGION)
-        self.release_bucket = naming.tools_bucket_name(naming.RELEASE_BUCKET, TOOLS, REGION)
-        for key, value in {
-            "TABLE_NAME": naming.METADATA_TABLE,
-            "EVENT_BUS_NAME": "cdk-control-plane",
-            "CANDIDATE_BUCKET": self.candidate_bucket,
-            "RELEASE_BUCKET": self.release_bucket,
-            "NAME_PREFIX": PREFIX,
-            "TOOLS_ACCOUNT_ID": TOOLS,
-            "SERVICE_ACCOUNTS": json.dumps(ACCOUNTS),
-            "CI_PUBLIC_KEY_PEM": self.signer.public_key_pem().decode(),
-            "APPROVED_CDK_VERSIONS": CLI_VERSION,
-            "MAX_ROLLBACK_ATTEMPTS": "2",
-            "ROLLBACK_BASE_DELAY_SECONDS": "60",
-            "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_METRICS_NAMESPACE": v.METRICS_NAMESPACE,
-        }.items():
+        for key, value in self.program.environment.items():
             monkeypatch.setenv(key, value)
+        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+        environment = self.program.environment
+        self.candidate_bucket = environment["CANDIDATE_BUCKET"]
+        self.release_bucket = environment["RELEASE_BUCKET"]
+        assert environment["TOOLS_ACCOUNT_ID"] == TOOLS
+        assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        for cached in (clients.settings, clients.client, clients.table):
+        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
             cached.cache_clear()
 
-    def _resources(self, definition_factory: Callable[..., dict]) -> None:
+    def _resources(self) -> None:
+        environment = self.program.environment
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (self.candidate_bucket, self.release_bucket):
             s3.create_bucket(Bucket=bucket)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
-            TableName=naming.METADATA_TABLE,
+            TableName=environment["TABLE_NAME"],
             KeySchema=[
                 {"AttributeName": "service", "KeyType": "HASH"},
                 {"AttributeName": "commit_sha", "KeyType": "RANGE"},
@@ -234,53 +243,48 @@ class Harness:
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
             BillingMode="PAY_PER_REQUEST",
         )
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=environment["CI_SIGNER_KEY_ID"], TargetKeyId=key_id)
+        self.signer = KmsSigner(environment["CI_SIGNER_KEY_ID"], boto3.client("kms", region_name=REGION))
+
+        bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
-        events.create_event_bus(Name="cdk-control-plane")
+        events.create_event_bus(Name=bus)
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events.put_rule(
-            Name="capture", EventBusName="cdk-control-plane", EventPattern=json.dumps({"source": [v.EVENT_SOURCE]})
-        )
-        events.put_targets(Rule="capture", EventBusName="cdk-control-plane", Targets=[{"Id": "q", "Arn": queue_arn}])
+        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        queue_arn = attributes["Attributes"]["QueueArn"]
+        events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": [v.EVENT_SOURCE]}))
+        events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
         sns = boto3.client("sns", region_name=REGION)
-        topic = sns.create_topic(Name="cdkcp-critical-alerts")["TopicArn"]
-        alerts_url = sqs.create_queue(QueueName="captured-alerts")["QueueUrl"]
-        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"][
+        topic = sns.create_topic(Name=environment["ALERT_TOPIC_ARN"].rsplit(":", 1)[1])["TopicArn"]
+        assert topic == environment["ALERT_TOPIC_ARN"]
+        self.alerts_url = sqs.create_queue(QueueName="captured-alerts")["QueueUrl"]
+        alerts_arn = sqs.get_queue_attributes(QueueUrl=self.alerts_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=alerts_arn)
-        self.alerts_url = alerts_url
-        import os
-
-        os.environ["ALERT_TOPIC_ARN"] = topic
 
         iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="cdkcp-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = iam.create_role(RoleName="harness-functions", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         lam = boto3.client("lambda", region_name=REGION)
-        arns = {}
-        for kind in HANDLERS:
-            arns[kind] = lam.create_function(
-                FunctionName=function_name(kind),
+        for name, function in self.program.functions.items():
+            lam.create_function(
+                FunctionName=name,
                 Runtime="python3.12",
                 Role=role,
-                Handler="index.handler",
+                Handler=function["handler"],
                 Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
-            )["FunctionArn"]
-        definition = definition_factory(arns)
+            )
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
-            name="DeployArtifactPipeline",
-            definition=json.dumps(definition),
-            roleArn=f"arn:aws:iam::{TOOLS}:role/cdkcp-pipeline",
+            name=self.program.state_machine_name,
+            definition=json.dumps(self.program.definition),
+            roleArn=f"arn:aws:iam::{TOOLS}:role/{PREFIX}-pipeline",
             type="STANDARD",
         )["stateMachineArn"]
-        os.environ["STATE_MACHINE_ARN"] = self.state_machine_arn
-        from functions.handlers import clients
-
-        clients.settings.cache_clear()
+        assert self.state_machine_arn == environment["STATE_MACHINE_ARN"]
 
     # --- service accounts ---
 
@@ -313,7 +317,7 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: LocalKeySigner | None = None) -> dict:
+    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> dict:
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
@@ -332,7 +336,7 @@ class Harness:
             cdk_out,
             dumps(manifest),
             bucket=self.candidate_bucket,
-            table=naming.METADATA_TABLE,
+            table=self.program.environment["TABLE_NAME"],
             region=REGION,
             s3=boto3.client("s3", region_name=REGION),
             dynamodb=boto3.client("dynamodb", region_name=REGION),
@@ -351,7 +355,7 @@ class Harness:
             "source": "aws.s3",
             "detail": {"bucket": {"name": bucket}, "object": {"key": f"orders/{commit}/artifact-manifest.json"}},
         }
-        return dispatcher.handler(event, _LambdaContext(function_name("dispatcher")))
+        return dispatcher.handler(event, _LambdaContext(f"{PREFIX}-dispatcher"))
 
     def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -385,7 +389,7 @@ class Harness:
     def item(self, commit: str) -> dict[str, Any]:
         from functions.pipeline.store import MetadataTable
 
-        return MetadataTable.named(naming.METADATA_TABLE).get("orders", commit) or {}
+        return MetadataTable.named(self.program.environment["TABLE_NAME"]).get("orders", commit) or {}
 
     def events(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)

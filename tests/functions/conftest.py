@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.signing import LocalKeySigner, sign_message
+from tests.kms_faithful import make_kms_faithful
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CDK_OUT = FIXTURES / "cdk.out"
@@ -72,28 +70,10 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return dumps(manifest)
 
 
-def _sign_digest_like_aws(self: Any) -> str:
-    """KMS Sign with MessageType=DIGEST as real KMS does it: the digest is signed as pre-hashed.
-
-    moto 5.2.5 hashes the digest again, so its signatures verify only as signatures over the digest
-    bytes; product code follows real AWS, and this harness makes moto do the same.
-    """
-    key_id = self._get_param("KeyId")
-    message = self._get_param("Message")
-    digest = base64.b64decode(message) if isinstance(message, str) else message
-    key = self.kms_backend.describe_key(key_id)
-    private_key = key.private_key.private_key
-    signature = private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-    return json.dumps(
-        {"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": "ECDSA_SHA_256"}
-    )
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto for every AWS call in the test, with KMS DIGEST signing made faithful to AWS."""
     from moto import mock_aws
-    from moto.kms.responses import KmsResponse
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -102,14 +82,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    original = KmsResponse.sign
-
-    def sign(self: Any) -> str:
-        if self._get_param("MessageType") == "DIGEST":
-            return _sign_digest_like_aws(self)
-        return original(self)
-
-    monkeypatch.setattr(KmsResponse, "sign", sign)
+    make_kms_faithful(monkeypatch)
     with mock_aws():
         yield
 
