@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 STACKS := tools stage prod
 STACK ?=
 
-.PHONY: help venv test lint preview-offline preview-all bench clean
+.PHONY: help venv test lint preview-offline preview-all bench lambda-layer clean
 
 help:
 	@echo "make test                         set up the virtualenv and run the whole test suite"
 	@echo "make preview-offline STACK=<s>    write build/preview/<s>.json for s in: $(STACKS)"
 	@echo "make preview-all                  the offline preview of all three stacks"
 	@echo "make lint                         ruff"
+	@echo "make lambda-layer                 build/lambda/layer.zip (third-party packages of the functions; before pulumi up)"
 
 $(STAMP): pyproject.toml constraints.txt requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +43,10 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify_bench.py
+
+# The functions' third-party packages for the Lambda runtime (python3.12, x86_64), zipped reproducibly.
+lambda-layer: $(STAMP) lambda-requirements.txt
+	rm -rf build/lambda/python
+	$(BIN)/python -m pip install --quiet --target build/lambda/python --platform manylinux2014_x86_64 \
+		--implementation cp --python-version 3.12 --only-binary=:all: --no-compile -r lambda-requirements.txt
+	$(BIN)/python -m devtools.deterministic_zip build/lambda/python build/lambda/layer.zip --prefix python/

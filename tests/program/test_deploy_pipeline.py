@@ -1,0 +1,149 @@
+"""The pipeline as the program declares it: state machine, functions, builds, triggers."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from components.policies.pipeline import FUNCTIONS
+from devtools.deterministic_zip import write_zip
+from functions.pipeline import vocabulary as v
+
+from .graph import inline_policies, named, of_type, role, statements
+
+TOOLS = "111111111111"
+REGION = "us-east-1"
+
+
+def functions(graph: dict) -> dict[str, dict]:
+    return {r["inputs"]["name"]: r["inputs"] for r in of_type(graph, "aws:lambda/function:Function")}
+
+
+def definition(graph: dict) -> dict:
+    (machine,) = of_type(graph, "aws:sfn/stateMachine:StateMachine")
+    return json.loads(machine["inputs"]["definition"])
+
+
+def test_deployed_definition_has_catch_and_timeout_on_every_task(graphs: dict) -> None:
+    tasks = {n: s for n, s in definition(graphs["tools"])["States"].items() if s["Type"] == "Task"}
+    assert len(tasks) > 20
+    for name, state in tasks.items():
+        assert state["TimeoutSeconds"] == 3600, name
+        assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
+
+
+def test_deployed_definition_points_at_the_declared_functions_and_projects(graphs: dict) -> None:
+    graph = graphs["tools"]
+    declared_functions = {f"arn:aws:lambda:{REGION}:{TOOLS}:function:{name}" for name in functions(graph)}
+    declared_projects = {r["inputs"]["name"] for r in of_type(graph, "aws:codebuild/project:Project")}
+    used_functions, used_projects = set(), set()
+    for state in definition(graph)["States"].values():
+        parameters = state.get("Parameters", {})
+        if "FunctionName" in parameters:
+            used_functions.add(parameters["FunctionName"])
+        if "ProjectName" in parameters:
+            used_projects.add(parameters["ProjectName"])
+    assert used_functions <= declared_functions and len(used_functions) == 5  # the dispatcher starts runs
+    assert used_projects == declared_projects
+    plan = definition(graph)["States"]["PlanRollback"]
+    assert plan["Parameters"]["Payload"]["max_attempts"] == 2  # maxRollbackAttempts from config
+
+
+def test_state_machine_is_standard_logged_and_traced(graphs: dict) -> None:
+    (machine,) = of_type(graphs["tools"], "aws:sfn/stateMachine:StateMachine")
+    inputs = machine["inputs"]
+    assert inputs["type"] == "STANDARD" and inputs["name"] == "cdkcp-DeployArtifactPipeline"
+    assert inputs["tracingConfiguration"] == {"enabled": True}
+    assert inputs["loggingConfiguration"]["logDestination"].endswith(":*")
+    assert inputs["roleArn"] == f"arn:aws:iam::{TOOLS}:role/cdkcp-pipeline"
+
+
+def test_every_function_is_traced_logged_and_has_its_own_role(graphs: dict) -> None:
+    graph = graphs["tools"]
+    declared = functions(graph)
+    assert set(declared) == {f"cdkcp-{f}" for f in FUNCTIONS}
+    roles = {inputs["role"] for inputs in declared.values()}
+    assert len(roles) == len(declared)  # one role each
+    log_groups = {r["inputs"]["name"]: r["inputs"] for r in of_type(graph, "aws:cloudwatch/logGroup:LogGroup")}
+    for name, inputs in declared.items():
+        assert inputs["tracingConfig"] == {"mode": "Active"}, name
+        assert inputs["runtime"] == "python3.12" and inputs["handler"].startswith("functions.handlers."), name
+        group = log_groups[f"/aws/lambda/{name}"]
+        assert inputs["loggingConfig"]["logGroup"] == f"/aws/lambda/{name}"
+        assert group["retentionInDays"] == 90 and group["kmsKeyId"].startswith(f"arn:aws:kms:{REGION}:{TOOLS}:key/")
+        assert inputs["layers"] and inputs["code"] == {"archive": inputs["code"]["archive"]}
+        assert all(path.startswith("functions/") and path.endswith(".py") for path in inputs["code"]["archive"])
+    assert declared["cdkcp-dispatcher"]["reservedConcurrentExecutions"] == 5
+
+
+def test_function_logs_are_scoped_to_their_own_group(graphs: dict) -> None:
+    graph = graphs["tools"]
+    for function in FUNCTIONS:
+        role_name = "cdkcp-finalizer" if function == "finalizer" else f"cdkcp-fn-{function}"
+        (policy,) = inline_policies(graph, role(graph, role_name)).values()
+        logs = [s for s in statements(policy) if any(a.startswith("logs:") for a in s["Action"])]
+        arn = f"arn:aws:logs:{REGION}:{TOOLS}:log-group:/aws/lambda/cdkcp-{function}"
+        assert [s["Resource"] for s in logs] == [[arn, f"{arn}:*"]], function
+
+
+def test_failed_async_invocations_go_to_the_dead_letter_queue(graphs: dict) -> None:
+    configs = of_type(graphs["tools"], "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert len(configs) == len(FUNCTIONS)
+    for config in configs:
+        destination = config["inputs"]["destinationConfig"]["onFailure"]["destination"]
+        assert destination == f"arn:aws:sqs:{REGION}:{TOOLS}:cdkcp-functions-dlq"
+
+
+def test_build_projects_time_out_after_60_minutes_and_log(graphs: dict) -> None:
+    projects = {r["inputs"]["name"]: r["inputs"] for r in of_type(graphs["tools"], "aws:codebuild/project:Project")}
+    assert set(projects) == {"cdkcp-deployer-stage", "cdkcp-deployer-prod", "cdkcp-tests-stage", "cdkcp-smoke-prod"}
+    for name, inputs in projects.items():
+        assert inputs["buildTimeout"] == 60, name
+        assert inputs["logsConfig"]["cloudwatchLogs"] == {"groupName": f"/aws/codebuild/{name}", "status": "ENABLED"}
+        variables = {e["name"]: e["value"] for e in inputs["environment"]["environmentVariables"]}
+        assert variables["ARTIFACT_BUCKET"].startswith(
+            "cdk-artifacts-candidate" if name.endswith("stage") else "cdk-artifacts-release"
+        )
+    tests = {e["name"]: e["value"] for e in projects["cdkcp-tests-stage"]["environment"]["environmentVariables"]}
+    assert json.loads(tests["TEST_COMMANDS"])["orders"]["stage"] == "npm ci && npm run test:integration"
+    deploy = {e["name"]: e["value"] for e in projects["cdkcp-deployer-prod"]["environment"]["environmentVariables"]}
+    assert json.loads(deploy["STACK_POLICIES"])["orders"]["prod"]["Statement"]
+
+
+def test_manifest_uploads_trigger_the_dispatcher(graphs: dict) -> None:
+    graph = graphs["tools"]
+    rules = {
+        r["name"]: json.loads(r["inputs"]["eventPattern"]) for r in of_type(graph, "aws:cloudwatch/eventRule:EventRule")
+    }
+    for environment, bucket in (("stage", "cdk-artifacts-candidate"), ("prod", "cdk-artifacts-release")):
+        pattern = rules[f"deploy-pipeline-trigger-{environment}"]
+        assert pattern["detail"]["bucket"]["name"] == [f"{bucket}-{TOOLS}-{REGION}"]
+        assert pattern["detail"]["object"]["key"] == [{"suffix": "/artifact-manifest.json"}]
+        target = named(graph, f"deploy-pipeline-trigger-{environment}-target")["inputs"]
+        assert target["arn"] == f"arn:aws:lambda:{REGION}:{TOOLS}:function:cdkcp-dispatcher"
+    dispatcher = functions(graph)["cdkcp-dispatcher"]["environment"]["variables"]
+    assert (
+        dispatcher["STATE_MACHINE_ARN"] == f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
+    )
+
+
+def test_events_go_to_the_custom_bus(graphs: dict) -> None:
+    (bus,) = of_type(graphs["tools"], "aws:cloudwatch/eventBus:EventBus")
+    assert bus["inputs"]["name"] == "cdk-control-plane"
+    for inputs in functions(graphs["tools"]).values():
+        assert inputs["environment"]["variables"]["EVENT_BUS_NAME"] == "cdk-control-plane"
+    assert v.EVENT_SOURCE == "cdk-control-plane"
+
+
+def test_layer_archive_is_reproducible(tmp_path: Path) -> None:
+    source = tmp_path / "python"
+    (source / "pkg" / "__pycache__").mkdir(parents=True)
+    (source / "pkg" / "__init__.py").write_text("x = 1\n")
+    (source / "pkg" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    write_zip(source, first, "python/")
+    (source / "pkg" / "__init__.py").touch()  # a new mtime changes nothing
+    write_zip(source, second, "python/")
+    assert first.read_bytes() == second.read_bytes()
+    assert zipfile.ZipFile(first).namelist() == ["python/pkg/__init__.py"]
