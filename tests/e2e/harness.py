@@ -33,7 +33,7 @@ from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_message
 from functions.pipeline import vocabulary as v
 
-TOOLS = "111111111111"
+TOOLS = "123456789012"  # moto's default account stands for the tools account (see conftest)
 REGION = "us-east-1"
 PREFIX = "cdkcp"
 ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}

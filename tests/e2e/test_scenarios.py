@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import boto3
+
 from .harness import Harness
 
 GOOD = "a" * 40
@@ -35,6 +37,13 @@ def test_happy_path_stage_to_prod(pipeline: Harness) -> None:
     assert item["execution_status"] == "succeeded" and item["finalizer_ran"] is True
     types = [e["type"] for e in pipeline.events()]
     assert types.count("ArtifactPromoted") == 1 and "DeploySucceeded" in types
+    # Stage and prod are separate accounts, reached through STS; the tools account holds no stacks.
+    for environment, account in (("stage", "222222222222"), ("prod", "333333333333")):
+        stacks = pipeline.account_client("cloudformation", account).describe_stacks()["Stacks"]
+        assert [s["StackName"] for s in stacks] == [f"orders-{environment}-api"]
+        # What the finalizer read through the read-only role in that account:
+        assert item["environment_states"][environment]["stacks"] == {f"orders-{environment}-api": "CREATE_COMPLETE"}
+    assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
     print(f"transitions: stage {len(stage['states'])}, prod {len(prod['states'])}")
 
 
