@@ -35,7 +35,9 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> ProgramGraph:
 
 
 @pytest.fixture
-def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: ProgramGraph) -> Iterator[Harness]:
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: ProgramGraph, request: pytest.FixtureRequest
+) -> Iterator[Harness]:
     from moto import mock_aws
 
     for name, value in {
@@ -47,4 +49,11 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, program: ProgramGr
         monkeypatch.setenv(name, value)
     make_kms_faithful(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield Harness(monkeypatch, program, tmp_path)
+        harness = Harness(monkeypatch, program, tmp_path)
+        yield harness
+    # A record of how many states each scenario's executions went through (build/e2e-transitions.json).
+    record = PROJECT_DIR / "build" / "e2e-transitions.json"
+    record.parent.mkdir(exist_ok=True)
+    known = json.loads(record.read_text()) if record.is_file() else {}
+    known[request.node.name] = harness.executions
+    record.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")

@@ -159,6 +159,7 @@ class Harness:
         self.tmp = tmp
         self.script = BuildScript(on_deploy=self._stack_deployed)
         self.waits: list[int] = []
+        self.executions: list[tuple[str, int]] = []  # (execution name, states entered)
         self._patch(monkeypatch)
         self._environment(monkeypatch)
         self._resources()
@@ -367,6 +368,7 @@ class Harness:
                 described["states"] = [
                     e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
                 ]
+                self.executions.append((described["name"], len(described["states"])))
                 return described
             time.sleep(0.05)
         raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
