@@ -25,6 +25,7 @@ import boto3
 import pytest
 
 from functions.deployer.session import assume_role_session
+from tests.cfn_bridges import CfnBridge, install_cfn_bridges
 
 REGION = "us-east-1"
 TOOLS_ACCOUNT = "111111111111"  # named in external ids only
@@ -116,87 +117,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-@dataclass
-class CfnBridge:
-    """State behind the operations that moto lacks (see the module docstring)."""
-
-    rollback_outcome: str = "UPDATE_ROLLBACK_COMPLETE"
-    drifts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    failed_detections: dict[str, str] = field(default_factory=dict)  # stack name -> DetectionStatusReason
-    detections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
 @pytest.fixture
 def bridge(aws: None, monkeypatch: pytest.MonkeyPatch) -> CfnBridge:
-    from moto.cloudformation.exceptions import ValidationError
-    from moto.cloudformation.responses import CloudFormationResponse
-    from moto.core.responses import ActionResult, EmptyResult
-
-    state = CfnBridge()
-
-    def continue_update_rollback(self: Any) -> Any:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
-        state.calls.append(("ContinueUpdateRollback", {"StackName": stack.name, "RoleARN": self._get_param("RoleARN")}))
-        if stack.status != "UPDATE_ROLLBACK_FAILED":
-            raise ValidationError(stack.stack_id, message=f"Stack {stack.name} is in {stack.status} state")
-        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="User Initiated")
-        stack._add_stack_event(state.rollback_outcome)
-        stack.status = state.rollback_outcome
-        return EmptyResult()
-
-    def detect_stack_drift(self: Any) -> Any:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
-        detection_id = f"drift-{len(state.detections) + 1}"
-        state.detections[detection_id] = {"stack": stack, "polls": 0}
-        state.calls.append(("DetectStackDrift", {"StackName": stack.name}))
-        return ActionResult({"StackDriftDetectionId": detection_id})
-
-    def describe_stack_drift_detection_status(self: Any) -> Any:
-        detection_id = self._get_param("StackDriftDetectionId")
-        detection = state.detections[detection_id]
-        detection["polls"] += 1
-        stack = detection["stack"]
-        result: dict[str, Any] = {
-            "StackId": stack.stack_id,
-            "StackDriftDetectionId": detection_id,
-            "DetectionStatus": "DETECTION_IN_PROGRESS",
-            "Timestamp": "2026-01-01T00:00:00Z",
-        }
-        if detection["polls"] > 1:
-            drifted = state.drifts.get(stack.name, [])
-            result["StackDriftStatus"] = "DRIFTED" if drifted else "IN_SYNC"
-            result["DriftedStackResourceCount"] = len(drifted)
-            result["DetectionStatus"] = "DETECTION_COMPLETE"
-            if stack.name in state.failed_detections:
-                result["DetectionStatus"] = "DETECTION_FAILED"
-                result["DetectionStatusReason"] = state.failed_detections[stack.name]
-        return ActionResult(result)
-
-    def describe_stack_resource_drifts(self: Any) -> Any:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
-        drifts = [
-            {
-                "StackId": stack.stack_id,
-                "LogicalResourceId": d["LogicalResourceId"],
-                "PhysicalResourceId": d.get("PhysicalResourceId", d["LogicalResourceId"]),
-                "ResourceType": d["ResourceType"],
-                "StackResourceDriftStatus": d.get("StackResourceDriftStatus", "MODIFIED"),
-                "PropertyDifferences": d.get("PropertyDifferences", []),
-                "Timestamp": "2026-01-01T00:00:00Z",
-            }
-            for d in state.drifts.get(stack.name, [])
-        ]
-        return ActionResult({"StackResourceDrifts": drifts})
-
-    for method in (
-        continue_update_rollback,
-        detect_stack_drift,
-        describe_stack_drift_detection_status,
-        describe_stack_resource_drifts,
-    ):
-        monkeypatch.setattr(CloudFormationResponse, method.__name__, method, raising=False)
-    return state
+    return install_cfn_bridges(monkeypatch)
 
 
 class FakeClock:
