@@ -33,8 +33,6 @@ class CfnBridge:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-
-
 def _register_change_set_outputs(monkeypatch: Any) -> None:
     from moto.cloudformation import models
 
@@ -134,5 +132,3 @@ def install_cfn_bridges(monkeypatch: Any) -> CfnBridge:
     ):
         monkeypatch.setattr(CloudFormationResponse, method.__name__, method, raising=False)
     return state
-
-

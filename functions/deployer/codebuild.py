@@ -51,6 +51,8 @@ def deployer_arguments(environ: dict[str, str], cdk_out: Path, policy_file: Path
     ]  # fmt: skip
     if policy_file is not None:
         arguments += ["--stack-policy", str(policy_file)]
+    if environ.get("DEPLOYER_POLL_SECONDS"):
+        arguments += ["--poll-seconds", environ["DEPLOYER_POLL_SECONDS"]]
     mode = environ.get("MODE", "deploy")
     if environment == "prod":
         arguments += ["--drift-only"] if mode == "drift-check" else (["--detect-drift"] if mode == "deploy" else [])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.cfn_bridges import install_cfn_bridges
 from tests.conftest import PROJECT_DIR, run_preview
 from tests.kms_faithful import make_kms_faithful
 from tests.program.test_config_validation import copy_program
@@ -49,7 +50,9 @@ def pipeline(
         monkeypatch.setenv(name, value)
     make_kms_faithful(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        cloudformation = install_cfn_bridges(monkeypatch)
         harness = Harness(monkeypatch, program, tmp_path)
+        harness.cloudformation = cloudformation
         yield harness
     # A record of how many states each scenario's executions went through (build/e2e-transitions.json).
     record = PROJECT_DIR / "build" / "e2e-transitions.json"

@@ -1,5 +1,6 @@
 """End-to-end harness: the real ASL executed by moto's Step Functions interpreter, Lambda tasks run by
-our handlers in-process, CodeBuild tasks by a scripted runner, stage and prod in their own accounts.
+our handlers in-process, CodeBuild deploy tasks by our deployer (the real CDK fixture deployed with
+change sets into the stage and prod accounts), test and smoke tasks by a scripted runner.
 
 Everything the runtime needs is taken from the program's own resource graph (the offline preview of
 the tools stack): the state machine definition, the function names, handlers and environment, the
@@ -8,7 +9,9 @@ bucket, table, bus and topic names. Nothing is copied by hand.
 What the harness bridges (never the product), per DESIGN.md's facts about moto 5.2.5:
 - Lambda invoke needs Docker: `LambdaFunction._invoke_lambda` is patched to call our handler;
 - CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns a service
-  that runs the scripted build in-process and answers like `startBuild.sync` (`Build.BuildStatus`);
+  that runs the build in-process and answers like `startBuild.sync` (`Build.BuildStatus`);
+- CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
+  `ContinueUpdateRollback` (tests/cfn_bridges.py); CI's `cdk-assets publish` is done by the harness;
 - Wait states would really sleep: the rollback backoff is recorded instead of waited;
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - KMS `Sign` with `MessageType=DIGEST` (tests/kms_faithful.py): CI signs with the KMS key
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ from typing import Any
 
 import boto3
 
+from functions import naming
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_message
@@ -46,6 +52,7 @@ class ProgramGraph:
     """The runtime's shape as the Pulumi program declares it (from the offline preview)."""
 
     functions: dict[str, dict[str, Any]]  # name -> {"handler", "environment"}
+    projects: dict[str, dict[str, str]]  # CodeBuild project name -> its environment variables
     state_machine_name: str
     definition: dict[str, Any]
 
@@ -59,8 +66,13 @@ class ProgramGraph:
             for r in graph["resources"]
             if r["type"] == "aws:lambda/function:Function"
         }
+        projects = {
+            r["inputs"]["name"]: {e["name"]: e["value"] for e in r["inputs"]["environment"]["environmentVariables"]}
+            for r in graph["resources"]
+            if r["type"] == "aws:codebuild/project:Project"
+        }
         (machine,) = [r for r in graph["resources"] if r["type"] == "aws:sfn/stateMachine:StateMachine"]
-        return cls(functions, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
+        return cls(functions, projects, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
 
     @property
     def environment(self) -> dict[str, str]:
@@ -73,25 +85,28 @@ class ProgramGraph:
 
 @dataclass
 class BuildScript:
-    """What each scripted CodeBuild run does: (project kind, environment, commit) -> status."""
+    """What each CodeBuild run does. Deployer projects run our deployer (`functions.deployer.codebuild`)
+    with the project's environment from the program graph plus the state machine's overrides; test and
+    smoke projects are scripted (a service's own tests are not ours to run). `outcomes` forces a status
+    for (kind, environment, commit) where a scenario needs a failure the emulator cannot produce."""
 
     outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
     runs: list[dict[str, str]] = field(default_factory=list)
-    on_deploy: Callable[[str, str, str], None] | None = None
+    deployer: Callable[[str, dict[str, str]], int] | None = None
 
     def run(self, project: str, variables: dict[str, str]) -> str:
         mode = variables.get("MODE", "deploy")
         kind = {"deploy": "deploy", "rollback": "rollback", "drift-check": "drift", "test": "test"}[mode]
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
-        status = self.outcomes.get(
-            (kind, environment, commit), self.outcomes.get((kind, environment, "*"), "SUCCEEDED")
-        )
-        self.runs.append(
-            {"project": project, "mode": mode, "environment": environment, "commit": commit, "status": status}
-        )
-        if status == "SUCCEEDED" and kind in ("deploy", "rollback") and self.on_deploy:
-            self.on_deploy(variables["SERVICE"], environment, commit)
-        return status
+        status = self.outcomes.get((kind, environment, commit), self.outcomes.get((kind, environment, "*")))
+        record = {"project": project, "mode": mode, "environment": environment, "commit": commit}
+        if status is None and kind != "test" and self.deployer is not None:
+            exit_code = self.deployer(project, variables)
+            record["exit_code"] = str(exit_code)
+            status = "SUCCEEDED" if exit_code == 0 else "FAILED"
+        record["status"] = status or "SUCCEEDED"
+        self.runs.append(record)
+        return record["status"]
 
 
 def _codebuild_service(script: BuildScript):
@@ -157,12 +172,13 @@ class Harness:
     def __init__(self, monkeypatch: Any, program: ProgramGraph, tmp: Path) -> None:
         self.program = program
         self.tmp = tmp
-        self.script = BuildScript(on_deploy=self._stack_deployed)
+        self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
         self.executions: list[tuple[str, int]] = []  # (execution name, states entered)
         self._patch(monkeypatch)
         self._environment(monkeypatch)
         self._resources()
+        self._bootstrap_service_accounts()
 
     # --- setup ---
 
@@ -289,20 +305,51 @@ class Harness:
 
     # --- service accounts ---
 
-    def _stack_deployed(self, service: str, environment: str, commit: str) -> None:
-        """What a successful deploy leaves in the service's account: its stacks, tagged with the commit."""
-        cloudformation = self.account_client("cloudformation", ACCOUNTS[service][environment])
-        template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
-        name = f"{service}-{environment}-api"
-        existing = {s["StackName"] for s in cloudformation.describe_stacks().get("Stacks", [])}
-        if name in existing:
-            cloudformation.update_stack(
-                StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}]
-            )
-        else:
-            cloudformation.create_stack(
-                StackName=name, TemplateBody=template, Tags=[{"Key": "commit", "Value": commit}]
-            )
+    def _run_deployer(self, project: str, overrides: dict[str, str]) -> int:
+        """A CodeBuild deployer build: the project's environment, the run's overrides, our code."""
+        from functions.deployer import codebuild
+
+        environment = {**os.environ, **self.program.projects[project], **overrides, "DEPLOYER_POLL_SECONDS": "0.001"}
+        workdir = self.tmp / "builds" / f"{len(self.script.runs)}"
+        workdir.mkdir(parents=True)
+        previous = Path.cwd()
+        os.chdir(workdir)
+        try:
+            return codebuild.main(environ=environment)
+        finally:
+            os.chdir(previous)
+
+    def _bootstrap_service_accounts(self) -> None:
+        """What the stage and prod stacks create that a deploy reads: asset bucket, version parameter."""
+        for environments in ACCOUNTS.values():
+            for account in environments.values():
+                names = naming.CdkBootstrapNames("hnb659fds", account, REGION)
+                self.account_client("s3", account).create_bucket(Bucket=names.asset_bucket)
+                self.account_client("ssm", account).put_parameter(
+                    Name=names.version_parameter, Value="21", Type="String"
+                )
+
+    def _publish_assets(self, cdk_out: Path) -> None:
+        """CI's `cdk-assets publish`: every file asset to its destination, in the destination's account."""
+        import io
+        import zipfile
+
+        for assets_file in sorted(cdk_out.glob("*.assets.json")):
+            for asset in json.loads(assets_file.read_text()).get("files", {}).values():
+                source = cdk_out / asset["source"]["path"]
+                if asset["source"].get("packaging") == "zip":
+                    buffer = io.BytesIO()
+                    with zipfile.ZipFile(buffer, "w") as archive:
+                        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                            archive.write(path, path.relative_to(source).as_posix())
+                    body = buffer.getvalue()
+                else:
+                    body = source.read_bytes()
+                for destination in asset["destinations"].values():
+                    account = re.search(r"\d{12}", destination["bucketName"]).group()
+                    self.account_client("s3", account).put_object(
+                        Bucket=destination["bucketName"], Key=destination["objectKey"], Body=body
+                    )
 
     def account_client(self, service: str, account: str) -> Any:
         credentials = boto3.client("sts", region_name=REGION).assume_role(
@@ -330,6 +377,7 @@ class Harness:
             previous_commit=previous,
             git_signature_verified=True,
         )
+        self._publish_assets(cdk_out)
         signer = signer or self.signer
         manifest["signing_identity"] = signer.identity
         manifest["signature"] = sign_message(signer, canonical_bytes(manifest))

@@ -38,11 +38,14 @@ def test_happy_path_stage_to_prod(pipeline: Harness) -> None:
     types = [e["type"] for e in pipeline.events()]
     assert types.count("ArtifactPromoted") == 1 and "DeploySucceeded" in types
     # Stage and prod are separate accounts, reached through STS; the tools account holds no stacks.
+    # Our deployer deployed the real CDK fixture (two stacks, a nested stack, a Lambda asset) there.
     for environment, account in (("stage", "222222222222"), ("prod", "333333333333")):
         stacks = pipeline.account_client("cloudformation", account).describe_stacks()["Stacks"]
-        assert [s["StackName"] for s in stacks] == [f"orders-{environment}-api"]
+        statuses = {s["StackName"]: s["StackStatus"] for s in stacks}
+        assert statuses[f"orders-{environment}-data"] == statuses[f"orders-{environment}-api"] == "CREATE_COMPLETE"
+        assert any(name.startswith(f"orders-{environment}-api-Events") for name in statuses)  # the nested stack
         # What the finalizer read through the read-only role in that account:
-        assert item["environment_states"][environment]["stacks"] == {f"orders-{environment}-api": "CREATE_COMPLETE"}
+        assert item["environment_states"][environment]["stacks"] == statuses
     assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
     print(f"transitions: stage {len(stage['states'])}, prod {len(prod['states'])}")
 
@@ -108,14 +111,25 @@ def test_prod_drift_aborts_before_deploying(pipeline: Harness) -> None:
     pipeline.publish(GOOD)
     assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
     pipeline.events()
-    pipeline.script.outcomes[("drift", "prod", GOOD)] = "FAILED"
-    result = pipeline.run("prod", GOOD)
+    assert pipeline.run("prod", GOOD)["status"] == "SUCCEEDED"  # deployed once: there is something to drift
+    pipeline.events()
+    # Someone changed the table by hand: DetectStackDrift reports it (moto bridge, tests/cfn_bridges.py).
+    pipeline.cloudformation.drifts["orders-prod-data"] = [
+        {"LogicalResourceId": "OrdersTable", "ResourceType": "AWS::DynamoDB::Table"}
+    ]
+    pipeline.publish(BAD, previous=GOOD)
+    assert pipeline.run("stage", BAD)["status"] == "SUCCEEDED"
+    pipeline.events()
+    deploys_before = len(pipeline.deploys("prod"))
+    result = pipeline.run("prod", BAD)
 
     assert result["status"] == "FAILED" and "RecordDriftAborted" in result["states"]
-    item = pipeline.item(GOOD)
+    item = pipeline.item(BAD)
     assert item["stack_drift_detected"] is True
     assert item["environment_states"]["prod"]["status"] == "failed"
-    assert pipeline.deploys("prod") == []
+    assert len(pipeline.deploys("prod")) == deploys_before  # the drift gate deployed nothing
+    drift_run = [r for r in pipeline.script.runs if r["mode"] == "drift-check"][-1]
+    assert drift_run["exit_code"] == "3"  # the deployer's "drift detected"
     assert _types(pipeline) == ["DeployFailed"]
 
 
