@@ -24,8 +24,8 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.emulator.cloudformation import CfnBridge, install_cfn_bridges
 from functions.deployer.session import assume_role_session
-from tests.cfn_bridges import CfnBridge, install_cfn_bridges
 
 REGION = "us-east-1"
 TOOLS_ACCOUNT = "111111111111"  # named in external ids only

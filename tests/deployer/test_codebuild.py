@@ -10,11 +10,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from devtools.emulator.kms import make_kms_faithful
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_message
 from functions.deployer import codebuild
-from tests.kms_faithful import make_kms_faithful
 
 from .conftest import FIXTURE_CDK_OUT, REGION
 

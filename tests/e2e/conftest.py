@@ -8,31 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.cfn_bridges import install_cfn_bridges
-from tests.conftest import PROJECT_DIR, run_preview
-from tests.kms_faithful import make_kms_faithful
-from tests.program.test_config_validation import copy_program
-
-from .harness import TOOLS, Harness, ProgramGraph
+from devtools.emulator.cloudformation import install_cfn_bridges
+from devtools.emulator.harness import Harness, ProgramGraph
+from devtools.emulator.kms import make_kms_faithful
+from tests.conftest import PROJECT_DIR
 
 
 @pytest.fixture(scope="session")
 def program(tmp_path_factory: pytest.TempPathFactory) -> ProgramGraph:
-    """The tools stack as the Pulumi program declares it (offline preview, mocks), configured with
-    moto's default account as the tools account: Step Functions tasks run in the default account,
-    and only then do assumed roles reach the stage and prod accounts as separate backends."""
-    project = Path(tmp_path_factory.mktemp("e2e-program"))
-    copy_program(project)
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.tools.yaml").read_text())
-    document["config"]["cdk-control-plane:toolsAccountId"] = TOOLS
-    document["config"]["aws:allowedAccountIds"] = [TOOLS]
-    (project / "Pulumi.tools.yaml").write_text(yaml.safe_dump(document))
-    out = project / "tools.json"
-    proc = run_preview("tools", out, project_dir=project)
-    assert proc.returncode == 0, proc.stderr
-    return ProgramGraph.from_preview(json.loads(out.read_text()))
+    """The tools stack as the Pulumi program declares it (offline preview, mocks)."""
+    return ProgramGraph.of_program(Path(tmp_path_factory.mktemp("e2e-program")))
 
 
 @pytest.fixture

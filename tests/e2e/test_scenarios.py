@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from .harness import Harness
+from devtools.emulator.harness import Harness
 
 GOOD = "a" * 40
 BAD = "b" * 40

@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.emulator.kms import make_kms_faithful
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.signing import LocalKeySigner, sign_message
-from tests.kms_faithful import make_kms_faithful
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CDK_OUT = FIXTURES / "cdk.out"

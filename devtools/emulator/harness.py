@@ -43,7 +43,8 @@ TOOLS = "123456789012"  # moto's default account stands for the tools account (s
 REGION = "us-east-1"
 PREFIX = "cdkcp"
 ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "cdk.out"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
 
 
@@ -73,6 +74,45 @@ class ProgramGraph:
         }
         (machine,) = [r for r in graph["resources"] if r["type"] == "aws:sfn/stateMachine:StateMachine"]
         return cls(functions, projects, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
+
+    @classmethod
+    def of_program(cls, workdir: Path) -> ProgramGraph:
+        """Run the program (offline preview of the tools stack) configured with moto's default account
+        as the tools account: Step Functions tasks run in the emulator's default account, and only then
+        do assumed roles reach the stage and prod accounts as separate backends."""
+        import subprocess
+        import sys
+
+        import yaml
+
+        project = workdir / "program"
+        project.mkdir(parents=True)
+        for name in ("__main__.py", "Pulumi.yaml"):
+            shutil.copy(PROJECT_DIR / name, project / name)
+        for folder in (
+            "components",
+            "stack_config",
+            "devtools",
+            "functions",
+            "stack-policies",
+            "buildspecs",
+            "artifactctl",
+        ):
+            shutil.copytree(PROJECT_DIR / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        document = yaml.safe_load((PROJECT_DIR / "Pulumi.tools.yaml").read_text())
+        document["config"]["cdk-control-plane:toolsAccountId"] = TOOLS
+        document["config"]["aws:allowedAccountIds"] = [TOOLS]
+        (project / "Pulumi.tools.yaml").write_text(yaml.safe_dump(document))
+        out = workdir / "tools.json"
+        completed = subprocess.run(
+            [sys.executable, "-m", "devtools.preview_offline", "--stack", "tools", "--out", str(out)],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"the program's offline preview failed:\n{completed.stderr}")
+        return cls.from_preview(json.loads(out.read_text()))
 
     @property
     def environment(self) -> dict[str, str]:
