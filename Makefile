@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 STACKS := tools stage prod
 STACK ?=
 
-.PHONY: help venv test lint preview-offline preview-all bench lambda-layer clean
+.PHONY: help venv test lint preview-offline preview-all bench lambda-layer diagram demo clean
 
 help:
 	@echo "make test                         set up the virtualenv and run the whole test suite"
@@ -50,3 +50,8 @@ lambda-layer: $(STAMP) lambda-requirements.txt
 	$(BIN)/python -m pip install --quiet --target build/lambda/python --platform manylinux2014_x86_64 \
 		--implementation cp --python-version 3.12 --only-binary=:all: --no-compile -r lambda-requirements.txt
 	$(BIN)/python -m devtools.deterministic_zip build/lambda/python build/lambda/layer.zip --prefix python/
+
+# The README's Mermaid diagram of the state machine, from the ASL the program declares.
+diagram: $(STAMP)
+	$(BIN)/python -m devtools.preview_offline --stack tools
+	$(BIN)/python -m devtools.diagram

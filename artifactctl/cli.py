@@ -316,6 +316,33 @@ def cmd_context_guard(args: argparse.Namespace) -> int:
     return EXIT_INVALID if findings else EXIT_OK
 
 
+# --- status -------------------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import boto3
+
+    from functions.pipeline import status
+    from functions.pipeline.store import MetadataTable
+
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    table = boto3.resource("dynamodb", region_name=region).Table(args.table)
+    if args.commit:
+        item = MetadataTable(table).get(args.service, args.commit)
+        if item is None:
+            raise UsageError(f"no artifact {args.service}@{args.commit} in {args.table}")
+        print(json.dumps(item, indent=2, sort_keys=True, default=str) if args.json else status.describe(item))
+        return EXIT_OK
+    items = status.service_items(table, args.service)
+    if args.json:
+        print(json.dumps(items, indent=2, sort_keys=True, default=str))
+    elif not items:
+        print(f"no artifacts of {args.service} in {args.table}")
+    else:
+        print("\n".join(status.summary_line(i) for i in items))
+    return EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------------------
 
 
@@ -430,7 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
     context_guard.add_argument("--base", help="also check the commits since this revision, e.g. origin/main")
     context_guard.set_defaults(handler=cmd_context_guard)
 
-    for sub in (build, verify, publish, context_publish):
+    status = commands.add_parser("status", help="an artifact's lifecycle and per-environment state")
+    status.add_argument("--service", required=True)
+    status.add_argument("--commit", help="one artifact in detail; default: every artifact of the service")
+    status.add_argument("--table", default="cdk-artifact-metadata")
+    status.add_argument("--region")
+    status.set_defaults(handler=cmd_status)
+
+    for sub in (build, verify, publish, context_publish, status):
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
     for sub in (build, verify):
         sub.add_argument(

@@ -23,3 +23,12 @@ def test_every_config_key_is_in_the_readme_reference() -> None:
     }
     missing = [cell for cell in documented if cell not in reference]
     assert missing == [], f"README config reference lacks {missing}"
+
+
+def test_the_readme_diagram_is_generated_from_the_declared_state_machine(graphs) -> None:
+    from devtools.diagram import definition_from_graph, mermaid, render_readme
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    current = render_readme(readme, mermaid(definition_from_graph(graphs["tools"])))
+    assert readme == current, "the README's pipeline diagram is stale: run `make diagram`"
+    assert "RollbackWait([RollbackWait])" in readme and "-.->|Timeout| RecordTimedOut" in readme
