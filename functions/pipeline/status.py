@@ -36,9 +36,8 @@ def describe(item: dict[str, Any]) -> str:
     if item.get("last_known_good_commit"):
         extras.append(f"last known good {_short(item['last_known_good_commit'])}")
     if item.get("rollback_target_commit"):
-        extras.append(
-            f"rolled back to {_short(item['rollback_target_commit'])} after {item.get('rollback_attempts', 0)} attempt(s)"
-        )
+        attempts = item.get("rollback_attempts", 0)
+        extras.append(f"rolled back to {_short(item['rollback_target_commit'])} after {attempts} attempt(s)")
     if item.get("eligibility_revoked"):
         extras.append("eligibility revoked (needs a signed override)")
     if item.get("manual_intervention_required"):
