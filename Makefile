@@ -55,3 +55,8 @@ lambda-layer: $(STAMP) lambda-requirements.txt
 diagram: $(STAMP)
 	$(BIN)/python -m devtools.preview_offline --stack tools
 	$(BIN)/python -m devtools.diagram
+
+# The main job, locally: an embedded AWS emulator, the pipeline from the program's graph, a promotion
+# and an automatic rollback (see devtools/demo.py).
+demo: $(STAMP)
+	$(BIN)/python -m devtools.demo

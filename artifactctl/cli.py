@@ -328,10 +328,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     table = boto3.resource("dynamodb", region_name=region).Table(args.table)
     if args.commit:
-        item = MetadataTable(table).get(args.service, args.commit)
+        metadata = MetadataTable(table)
+        item = metadata.get(args.service, args.commit)
         if item is None:
             raise UsageError(f"no artifact {args.service}@{args.commit} in {args.table}")
-        print(json.dumps(item, indent=2, sort_keys=True, default=str) if args.json else status.describe(item))
+        if args.json:
+            print(json.dumps(item, indent=2, sort_keys=True, default=str))
+        else:
+            print(status.describe(item, metadata.service_record(args.service)))
         return EXIT_OK
     items = status.service_items(table, args.service)
     if args.json:

@@ -215,6 +215,7 @@ class Harness:
         self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
         self.executions: list[tuple[str, int]] = []  # (execution name, states entered)
+        self.build_logs: list[str] | None = None  # set to a list to keep the builds' output off the console
         self._patch(monkeypatch)
         self._environment(monkeypatch)
         self._resources()
@@ -355,7 +356,16 @@ class Harness:
         previous = Path.cwd()
         os.chdir(workdir)
         try:
-            return codebuild.main(environ=environment)
+            if self.build_logs is None:
+                return codebuild.main(environ=environment)
+            import contextlib
+            import io
+
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                code = codebuild.main(environ=environment)
+            self.build_logs.append(output.getvalue())
+            return code
         finally:
             os.chdir(previous)
 

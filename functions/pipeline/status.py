@@ -25,7 +25,7 @@ def environment_line(item: dict[str, Any], environment: str) -> str:
     )
 
 
-def describe(item: dict[str, Any]) -> str:
+def describe(item: dict[str, Any], service_record: dict[str, Any] | None = None) -> str:
     lines = [
         f"{item['service']} @ {_short(item['commit_sha'])}  status {item.get('status', '-')}"
         f"  built {item.get('build_time', '-')}  artifact {str(item.get('artifact_sha256', '-'))[:16]}…",
@@ -34,7 +34,9 @@ def describe(item: dict[str, Any]) -> str:
     ]
     extras = [f"health {item['global_health_status']}"] if item.get("global_health_status") else []
     if item.get("last_known_good_commit"):
-        extras.append(f"last known good {_short(item['last_known_good_commit'])}")
+        extras.append(f"last_known_good_commit {_short(item['last_known_good_commit'])}")
+    if service_record and service_record.get("last_known_good_commit"):
+        extras.append(f"service prod known good {_short(service_record['last_known_good_commit'])}")
     if item.get("rollback_target_commit"):
         attempts = item.get("rollback_attempts", 0)
         extras.append(f"rolled back to {_short(item['rollback_target_commit'])} after {attempts} attempt(s)")

@@ -255,3 +255,28 @@ def test_context_publish_and_fetch_with_default_key_and_bucket(aws, tmp_path, mo
 
     code, _, err = run(capsys, "context", "fetch", "--env", "prod", "--out", str(out_file))
     assert code == 1 and "no blessed context at s3://" in err
+
+
+def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
+    from .test_publish import BUCKET, TABLE
+
+    cdk_out, manifest, _ = built
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "service", "KeyType": "HASH"},
+            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    run(capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
+    code, out, _ = run(capsys, "status", "--service", "orders", "--commit", COMMIT)
+    assert code == 0
+    assert out.splitlines()[0].startswith(f"orders @ {COMMIT[:12]}  status candidate")
+    assert "stage  pending" in out and "prod   not_deployed" in out
+    code, out, _ = run(capsys, "status", "--service", "orders", "--json")
+    assert code == 0 and [i["commit_sha"] for i in json.loads(out)] == [COMMIT]
+    code, _, err = run(capsys, "status", "--service", "orders", "--commit", "f" * 40)
+    assert code == 2 and "no artifact orders@ffff" in err

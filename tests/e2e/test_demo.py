@@ -1,0 +1,19 @@
+"""`make demo` (the README's run command) succeeds and shows both the promotion and the rollback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_DIR
+
+
+def test_demo_promotes_and_rolls_back_on_its_own() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "devtools.demo"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
+    assert "event ArtifactPromoted" in output and "event RollbackSucceeded" in output
+    assert "RollbackDeploy" in output and "status rollback_succeeded" in output
+    assert "\n  FAIL " not in output and output.count("\n  ok   ") == 5 and "demo succeeded in" in output
