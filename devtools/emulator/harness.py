@@ -33,6 +33,7 @@ from typing import Any
 
 import boto3
 
+from devtools.emulator.aws import create_metadata_table
 from functions import naming
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.publish import publish
@@ -292,15 +293,7 @@ class Harness:
         for bucket in (self.candidate_bucket, self.release_bucket):
             s3.create_bucket(Bucket=bucket)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=environment["TABLE_NAME"],
-            KeySchema=[
-                {"AttributeName": "service", "KeyType": "HASH"},
-                {"AttributeName": "commit_sha", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_metadata_table(dynamodb, environment["TABLE_NAME"])
         kms = boto3.client("kms", region_name=REGION)
         key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=environment["CI_SIGNER_KEY_ID"], TargetKeyId=key_id)

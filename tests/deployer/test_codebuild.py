@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.kms import make_kms_faithful
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.publish import publish
@@ -62,15 +63,7 @@ def published(aws, monkeypatch, tmp_path: Path) -> Path:
     key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/cdk-ci-artifact-signer", TargetKeyId=key)
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "service", "KeyType": "HASH"},
-            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_metadata_table(boto3.client("dynamodb", region_name=REGION), TABLE)
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(FIXTURE_CDK_OUT, cdk_out)
     manifest = build_manifest(

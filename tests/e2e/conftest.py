@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.emulator.aws import use_fake_credentials
 from devtools.emulator.cloudformation import install_cfn_bridges
 from devtools.emulator.harness import Harness, ProgramGraph
 from devtools.emulator.kms import make_kms_faithful
@@ -27,13 +28,7 @@ def pipeline(
 ) -> Iterator[Harness]:
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_fake_credentials(monkeypatch)
     make_kms_faithful(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         cloudformation = install_cfn_bridges(monkeypatch)

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.emulator.aws import use_fake_credentials
 from devtools.emulator.kms import make_kms_faithful
 from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
 from functions.artifacts.signing import LocalKeySigner, sign_message
@@ -75,13 +76,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto for every AWS call in the test, with KMS DIGEST signing made faithful to AWS."""
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_fake_credentials(monkeypatch)
     make_kms_faithful(monkeypatch)
     with mock_aws():
         yield

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from artifactctl.cli import main
+from devtools.emulator.aws import create_metadata_table
 
 from .conftest import CLI_VERSION, COMMIT
 
@@ -171,15 +172,7 @@ def test_publish_conflict_exits_4(aws, built, signer, capsys) -> None:
 
     cdk_out, manifest, _ = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "service", "KeyType": "HASH"},
-            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_metadata_table(boto3.client("dynamodb"), TABLE)
     publish = ("publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
     code, out, _ = run(capsys, *publish, "--json")
     assert code == 0 and json.loads(out)["files"] == 19
@@ -262,15 +255,7 @@ def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
 
     cdk_out, manifest, _ = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "service", "KeyType": "HASH"},
-            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_metadata_table(boto3.client("dynamodb"), TABLE)
     run(capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
     code, out, _ = run(capsys, "status", "--service", "orders", "--commit", COMMIT)
     assert code == 0

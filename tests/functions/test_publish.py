@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.emulator.aws import create_metadata_table
 from functions.artifacts import metadata
 from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.publish import PublishConflict, publish
@@ -51,18 +52,7 @@ class RecordingS3:
 @pytest.fixture
 def storage(aws) -> None:
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "service", "KeyType": "HASH"},
-            {"AttributeName": "commit_sha", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "service", "AttributeType": "S"},
-            {"AttributeName": "commit_sha", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_metadata_table(boto3.client("dynamodb"), TABLE)
 
 
 def _publish(cdk_out: Path, data: bytes, s3: Any = None, provenance: bytes | None = b'{"payloadType": "x"}') -> Any:
