@@ -10,10 +10,13 @@ STACK ?=
 .PHONY: help venv test lint preview-offline preview-all bench lambda-layer diagram demo clean
 
 help:
+	@echo "make demo                         the main job locally: emulator, pipeline, promotion, rollback"
 	@echo "make test                         set up the virtualenv and run the whole test suite"
 	@echo "make preview-offline STACK=<s>    write build/preview/<s>.json for s in: $(STACKS)"
 	@echo "make preview-all                  the offline preview of all three stacks"
 	@echo "make lint                         ruff"
+	@echo "make diagram                      regenerate the README's state machine diagram"
+	@echo "make bench                        verification benchmark against openssl and sha256sum"
 	@echo "make lambda-layer                 build/lambda/layer.zip (third-party packages of the functions; before pulumi up)"
 
 $(STAMP): pyproject.toml constraints.txt requirements.txt
