@@ -57,7 +57,7 @@ class ArtifactStore(pulumi.ComponentResource):
         names = policies.ToolsNames(config)
         protect = config.protect_stateful_resources
         child = pulumi.ResourceOptions(parent=self)
-        artifact_readers = [names.validate, names.promote, *names.deployers]
+        artifact_readers = [names.validate, names.promote, *names.deployers, *names.test_runners]
 
         artifacts_key = kms_key(
             f"{name}-artifacts",

@@ -74,7 +74,7 @@ class PipelineIdentity(pulumi.ComponentResource):
                     trust_policy=policies.project_trust(
                         names, f"arn:aws:codebuild:{names.region}:{names.account}:project/{project}"
                     ),
-                    inline_policies={"tests": policies.test_runner_policy(names, environment)},
+                    inline_policies={"tests": policies.test_runner_policy(names, keys, environment)},
                 ),
                 opts=child,
             ).arn

@@ -79,6 +79,11 @@ def orchestrator_role_arn_patterns(prefix: str, tools_account_id: str) -> list[s
     ]
 
 
+def test_project_name(prefix: str, env: str) -> str:
+    """The CodeBuild project (and role) running the services' tests: stage tests, prod smoke tests."""
+    return f"{prefix}-tests-{env}" if env == "stage" else f"{prefix}-smoke-{env}"
+
+
 def context_generator_project_name(prefix: str) -> str:
     return f"{prefix}-context-generator"
 

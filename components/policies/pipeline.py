@@ -69,7 +69,7 @@ class PipelineNames:
 
     @property
     def test_projects(self) -> dict[str, str]:
-        return {v.STAGE: self.project("tests", v.STAGE), v.PROD: self.project("smoke", v.PROD)}
+        return {e: naming.test_project_name(self.prefix, e) for e in v.ENVIRONMENTS}
 
     @property
     def state_machine_name(self) -> str:
@@ -264,15 +264,22 @@ def deployer_policy(names: PipelineNames, keys: PipelineKeys, environment: str) 
     )
 
 
-def test_runner_policy(names: PipelineNames, environment: str) -> dict[str, Any]:
-    """Service tests and smoke tests run with nothing but their logs and the tooling bundle; a test
-    that needs AWS access assumes a role the service grants in its own account."""
+def test_runner_policy(names: PipelineNames, keys: PipelineKeys, environment: str) -> dict[str, Any]:
+    """Service tests and smoke tests run with nothing but their logs and the tooling bundle (a CodeBuild
+    source, encrypted with the artifacts key); a test that needs AWS access assumes a role the service
+    grants in its own account."""
     project = names.test_projects[environment]
     return document(
         statement(
             "ReadToolingBundle",
             ["s3:GetObject", "s3:GetObjectVersion"],
             [objects(naming.bucket_arn(names.tooling_bucket))],
+        ),
+        statement(
+            "DecryptToolingBundle",
+            ["kms:Decrypt"],
+            [keys.artifacts],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
         ),
         _logs(names, "codebuild", project),
     )

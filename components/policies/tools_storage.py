@@ -45,6 +45,10 @@ class ToolsNames:
         self.deployers = [
             naming.role_arn(self.account, naming.deployer_role_name(prefix, e)) for e in ("stage", "prod")
         ]
+        # The CodeBuild roles that read the tooling bundle (encrypted with the artifacts key).
+        self.test_runners = [
+            naming.role_arn(self.account, naming.test_project_name(prefix, e)) for e in ("stage", "prod")
+        ]
         self.orchestrators = naming.orchestrator_role_arn_patterns(prefix, self.account)
         self.operators = list(config.operator_principal_arns)
         self.security_automation = config.security_automation_role_arn

@@ -147,3 +147,22 @@ def test_layer_archive_is_reproducible(tmp_path: Path) -> None:
     write_zip(source, second, "python/")
     assert first.read_bytes() == second.read_bytes()
     assert zipfile.ZipFile(first).namelist() == ["python/pkg/__init__.py"]
+
+
+def test_every_build_can_read_its_source_bundle(graphs: dict) -> None:
+    """CodeBuild downloads the tooling bundle (SSE-KMS with the artifacts key) as every project's role."""
+    graph = graphs["tools"]
+    projects = {r["inputs"]["name"]: r["inputs"] for r in of_type(graph, "aws:codebuild/project:Project")}
+    key = json.loads(named(graph, "artifact-store-artifacts-key")["inputs"]["policy"])
+    key_readers = {
+        arn
+        for s in statements(key)
+        if "kms:Decrypt" in s["Action"]
+        for arn in s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn", [])
+    }
+    for name, inputs in projects.items():
+        role_arn = inputs["serviceRole"]
+        assert role_arn in key_readers, name
+        (policy,) = inline_policies(graph, role(graph, role_arn.rsplit("/", 1)[1])).values()
+        decrypts = [s for s in statements(policy) if "kms:Decrypt" in s["Action"]]
+        assert decrypts, name
