@@ -38,7 +38,10 @@ class SigningKeys(pulumi.ComponentResource):
             f"{name}-ci",
             alias=naming.CI_SIGNER_KEY_ALIAS,
             description="signs CI's artifact manifests and provenance (cdk-ci-artifact-builder only)",
-            policy=signing_key_policy(names, [names.ci], [names.ci, names.validate, *names.operators]),
+            # Validate and the deployers re-verify artifacts; without a pinned key they read it here.
+            policy=signing_key_policy(
+                names, [names.ci], [names.ci, names.validate, *names.deployers, *names.operators]
+            ),
             parent=self,
             protect=protect,
             signing=True,

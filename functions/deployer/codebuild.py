@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from functions import naming
+from functions.artifacts.errors import SigningError
 from functions.artifacts.signing import kms_public_key_pem, load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
@@ -66,7 +67,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     service, commit = _env("SERVICE", env), _env("COMMIT_SHA", env)
     s3 = s3 or boto3.client("s3")
     item = MetadataTable.named(_env("TABLE_NAME", env)).get(service, commit) or {}
-    pem = env.get("CI_PUBLIC_KEY_PEM") or kms_public_key_pem(_env("CI_SIGNER_KEY_ID", env)).decode()
+    try:
+        pem = env.get("CI_PUBLIC_KEY_PEM") or kms_public_key_pem(_env("CI_SIGNER_KEY_ID", env)).decode()
+    except SigningError as exc:
+        print(f"codebuild: cannot read the CI signer's public key: {exc}", file=sys.stderr)
+        return EXIT_INVALID_ARTIFACT
     with tempfile.TemporaryDirectory() as scratch:
         cdk_out, manifest = download(s3, _env("ARTIFACT_BUCKET", env), service, commit, Path(scratch))
         report = verify_artifact(

@@ -41,12 +41,26 @@ def download(s3: Any, bucket: str, service: str, commit_sha: str, target: Path) 
     return cdk_out, manifest
 
 
-def copy_artifact(s3: Any, source_bucket: str, target_bucket: str, service: str, commit_sha: str) -> int:
-    """Copy every object of the artifact, the manifest last (it triggers the next pipeline run)."""
+def copy_artifact(
+    s3: Any,
+    source_bucket: str,
+    target_bucket: str,
+    service: str,
+    commit_sha: str,
+    *,
+    include_manifest: bool = True,
+    only_manifest: bool = False,
+) -> int:
+    """Copy the artifact's objects, the manifest last (its upload triggers the next pipeline run)."""
     prefix = artifact_prefix(service, commit_sha)
-    keys = list_keys(s3, source_bucket, prefix)
     manifest = prefix + MANIFEST_NAME
-    ordered = sorted(k for k in keys if k != manifest) + ([manifest] if manifest in keys else [])
+    if only_manifest:
+        s3.copy_object(Bucket=target_bucket, Key=manifest, CopySource={"Bucket": source_bucket, "Key": manifest})
+        return 1
+    keys = list_keys(s3, source_bucket, prefix)
+    ordered = sorted(k for k in keys if k != manifest)
+    if include_manifest and manifest in keys:
+        ordered.append(manifest)
     for key in ordered:
         s3.copy_object(Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key})
     return len(ordered)

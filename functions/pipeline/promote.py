@@ -23,10 +23,17 @@ def promote(
     notify: Notifier,
 ) -> dict[str, Any]:
     item = table.get(service, commit_sha) or {}
+    if item.get("execution_id") != execution_id:
+        return {"action": "promote", "applied": False, "succeeded": False}
     now = now_iso()
     stage = item.get("environment_states", {}).get(v.STAGE, {})
-    # Claim the promotion first (conditional), so a lost race copies nothing.
-    claimed = table.update(
+    # 1. every object but the manifest (idempotent: a retry copies the same bytes again);
+    copied = copy_artifact(
+        s3, settings.candidate_bucket, settings.release_bucket, service, commit_sha, include_manifest=False
+    )
+    # 2. the claim (conditional); a retry after it finds the item already promoted by this execution;
+    already_claimed = item.get("status") == v.PROMOTED
+    claimed = already_claimed or table.update(
         service,
         commit_sha,
         Update(
@@ -45,6 +52,8 @@ def promote(
                 "execution_status": v.SUCCEEDED,
                 "execution_completed_at": now,
             },
+            # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates.
+            removes=["expire_at"],
             conditions=[
                 ("execution_id", "=", execution_id),
                 ("status", "=", v.CANDIDATE),
@@ -54,7 +63,10 @@ def promote(
     )
     if not claimed:
         return {"action": "promote", "applied": False, "succeeded": False}
-    copied = copy_artifact(s3, settings.candidate_bucket, settings.release_bucket, service, commit_sha)
+    # 3. the manifest last: its upload starts the prod run, which finds the item promoted.
+    copied += copy_artifact(
+        s3, settings.candidate_bucket, settings.release_bucket, service, commit_sha, only_manifest=True
+    )
     notify.event(
         v.ARTIFACT_PROMOTED,
         {

@@ -128,10 +128,23 @@ class MetadataTable:
     def service_record(self, service: str) -> dict[str, Any]:
         return self.get(service, v.SERVICE_RECORD) or {}
 
-    def set_last_known_good(self, service: str, commit_sha: str, at: str) -> None:
-        """The service's prod last known good commit: only ever moves to a newer healthy deploy."""
-        self.update(
-            service,
-            v.SERVICE_RECORD,
-            Update(sets={"last_known_good_commit": commit_sha, "last_known_good_at": at, "record_type": "service"}),
-        )
+    def set_last_known_good(self, service: str, commit_sha: str, build_time: str, at: str) -> bool:
+        """The service's prod last known good commit: only ever moves to a newer build (a late run of an
+        older release cannot move it back). False if a newer one is already recorded."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.update_item(
+                Key={"service": service, "commit_sha": v.SERVICE_RECORD},
+                UpdateExpression="SET last_known_good_commit = :c, last_known_good_build_time = :b, "
+                "last_known_good_at = :a, record_type = :t",
+                ConditionExpression=(
+                    "attribute_not_exists(last_known_good_build_time) OR last_known_good_build_time <= :b"
+                ),
+                ExpressionAttributeValues={":c": commit_sha, ":b": build_time, ":a": at, ":t": "service"},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

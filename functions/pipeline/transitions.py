@@ -65,6 +65,27 @@ class Request:
         return f"{self.error.get('Error', 'Error')}: {cause}"[:1000]
 
 
+class _BestEffort:
+    """Events and alerts after a committed transition: a failure to send is logged, never turned into
+    a failed transition (the state machine would then take the wrong path for a change that happened)."""
+
+    def __init__(self, notify: Notifier) -> None:
+        self.notify = notify
+        self.failures: list[str] = []
+
+    def event(self, detail_type: str, detail: dict[str, Any]) -> None:
+        try:
+            self.notify.event(detail_type, detail)
+        except Exception as exc:  # EventBridge throttling or outage
+            self.failures.append(f"{detail_type}: {exc}")
+
+    def alert(self, subject: str, detail: dict[str, Any]) -> None:
+        try:
+            self.notify.alert(subject, detail)
+        except Exception as exc:
+            self.failures.append(f"alert: {exc}")
+
+
 def apply(request: Request, table: MetadataTable, notify: Notifier, metric: MetricSink) -> dict[str, Any]:
     item = table.get(request.service, request.commit_sha)
     if item is None:
@@ -72,7 +93,11 @@ def apply(request: Request, table: MetadataTable, notify: Notifier, metric: Metr
     handler = _ACTIONS.get(request.action)
     if handler is None:
         raise ValueError(f"unknown transition {request.action!r}")
-    return handler(request, item, table, notify, metric)
+    sender = _BestEffort(notify)
+    result = handler(request, item, table, sender, metric)
+    if sender.failures:
+        result["notification_failures"] = sender.failures
+    return result
 
 
 def _mine(request: Request, update: Update, *statuses: str) -> Update:
@@ -154,13 +179,14 @@ def _prod_succeeded(request, item, table, notify, metric):
                 "status": v.DEPLOYED,
                 "global_health_status": "healthy",
                 **_finished(request, v.SUCCEEDED),
-            }
+            },
+            removes=["expire_at"],  # a release live in prod never expires
         ),
         v.ENV_DEPLOYED,
     )
     applied = table.update(request.service, request.commit_sha, update)
     if applied:
-        table.set_last_known_good(request.service, request.commit_sha, now)
+        table.set_last_known_good(request.service, request.commit_sha, item.get("build_time", now), now)
         notify.event(v.DEPLOY_SUCCEEDED, _detail(request, phase="smoke"))
         latency = seconds_between(item.get("build_time"), now)
         if latency is not None:
