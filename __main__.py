@@ -36,7 +36,12 @@ def _tools(config: StackConfig) -> None:
         "pipeline-identity",
         PipelineIdentityArgs(
             config,
-            PipelineKeys(artifacts=store.artifacts_key_arn, metadata=metadata.key_arn, ci_signer=signing.ci_signer_arn),
+            PipelineKeys(
+                artifacts=store.artifacts_key_arn,
+                metadata=metadata.key_arn,
+                ci_signer=signing.ci_signer_arn,
+                tooling=store.tooling_key_arn,
+            ),
         ),
     )
     keys = ToolsKeys(
@@ -56,6 +61,7 @@ def _tools(config: StackConfig) -> None:
             state_machine_role_arn=identity.state_machine_role_arn,
             artifacts_key_arn=store.artifacts_key_arn,
             ci_signer_key_arn=signing.ci_signer_arn,
+            tooling_bucket=store.tooling_bucket,
         ),
     )
     pulumi.export("candidateBucket", store.candidate_bucket)

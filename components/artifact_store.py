@@ -46,6 +46,8 @@ class ArtifactStoreArgs:
 
 class ArtifactStore(pulumi.ComponentResource):
     artifacts_key_arn: pulumi.Output[str]
+    tooling_key_arn: pulumi.Output[str]
+    tooling_bucket: pulumi.Output[str]
     contexts_key_arn: pulumi.Output[str]
     candidate_bucket: pulumi.Output[str]
     release_bucket: pulumi.Output[str]
@@ -57,7 +59,7 @@ class ArtifactStore(pulumi.ComponentResource):
         names = policies.ToolsNames(config)
         protect = config.protect_stateful_resources
         child = pulumi.ResourceOptions(parent=self)
-        artifact_readers = [names.validate, names.promote, *names.deployers, *names.test_runners]
+        artifact_readers = [names.validate, names.promote, *names.deployers]
 
         artifacts_key = kms_key(
             f"{name}-artifacts",
@@ -118,6 +120,27 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The code the CodeBuild projects run (written by `pulumi up`, read by the builds).
+        tooling_key = kms_key(
+            f"{name}-tooling",
+            alias=f"alias/{config.name_prefix}-tooling",
+            description="the CodeBuild projects' source bundle",
+            policy=policies.tooling_key_policy(names),
+            parent=self,
+            protect=protect,
+        )
+        tooling = SecureBucket(
+            f"{name}-tooling",
+            SecureBucketArgs(
+                bucket_name=names.bucket(f"{config.name_prefix}-tooling"),
+                kms_key_arn=tooling_key.arn,
+                lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
+            ),
+            opts=child,
+        )
+
+        self.tooling_key_arn = tooling_key.arn
+        self.tooling_bucket = tooling.name
         self.artifacts_key_arn = artifacts_key.arn
         self.contexts_key_arn = contexts_key.arn
         self.candidate_bucket = candidate.name
@@ -130,5 +153,6 @@ class ArtifactStore(pulumi.ComponentResource):
                 "candidate_bucket": self.candidate_bucket,
                 "release_bucket": self.release_bucket,
                 "contexts_bucket": self.contexts_bucket,
+                "tooling_bucket": self.tooling_bucket,
             }
         )

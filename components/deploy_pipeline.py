@@ -27,7 +27,6 @@ from components.kms import kms_key
 from components.policies import pipeline as policies
 from components.policies.common import statement
 from components.policies.service_account import KEY_ADMINISTRATION_ACTIONS
-from components.secure_bucket import SecureBucket, SecureBucketArgs
 from functions import naming
 from functions.pipeline import vocabulary as v
 from stack_config import AccountRole, StackConfig
@@ -88,6 +87,7 @@ class DeployPipelineArgs:
     state_machine_role_arn: pulumi.Input[str]
     artifacts_key_arn: pulumi.Input[str]
     ci_signer_key_arn: pulumi.Input[str]
+    tooling_bucket: pulumi.Input[str]
 
 
 class DeployPipeline(pulumi.ComponentResource):
@@ -217,14 +217,9 @@ class DeployPipeline(pulumi.ComponentResource):
                 opts=child,
             )
 
-        tooling = SecureBucket(
-            f"{name}-tooling",
-            SecureBucketArgs(bucket_name=names.tooling_bucket, kms_key_arn=args.artifacts_key_arn),
-            opts=child,
-        )
         bundle = aws.s3.BucketObjectv2(
             f"{name}-bundle",
-            bucket=tooling.name,
+            bucket=args.tooling_bucket,
             key="bundle/control-plane.zip",
             source=pulumi.AssetArchive(bundle_files()),
             opts=child,
@@ -266,7 +261,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 encryption_key=args.artifacts_key_arn,
                 source=aws.codebuild.ProjectSourceArgs(
                     type="S3",
-                    location=pulumi.Output.concat(tooling.name, "/", bundle.key),
+                    location=pulumi.Output.concat(args.tooling_bucket, "/", bundle.key),
                     buildspec=(PROJECT_DIR / "buildspecs" / ("deploy.yml" if deployer else "tests.yml")).read_text(),
                 ),
                 artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),

@@ -118,6 +118,7 @@ class PipelineKeys:
     artifacts: Any
     metadata: Any
     ci_signer: Any
+    tooling: Any
 
 
 # --- trust --------------------------------------------------------------------------------------------
@@ -259,6 +260,7 @@ def deployer_policy(names: PipelineNames, keys: PipelineKeys, environment: str) 
             ["s3:GetObject", "s3:GetObjectVersion"],
             [objects(naming.bucket_arn(names.tooling_bucket))],
         ),
+        _decrypt_tooling(names, keys),
         statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
         _logs(names, "codebuild", project),
     )
@@ -266,7 +268,7 @@ def deployer_policy(names: PipelineNames, keys: PipelineKeys, environment: str) 
 
 def test_runner_policy(names: PipelineNames, keys: PipelineKeys, environment: str) -> dict[str, Any]:
     """Service tests and smoke tests run with nothing but their logs and the tooling bundle (a CodeBuild
-    source, encrypted with the artifacts key); a test that needs AWS access assumes a role the service
+    source, encrypted with the tooling key); a test that needs AWS access assumes a role the service
     grants in its own account."""
     project = names.test_projects[environment]
     return document(
@@ -275,13 +277,17 @@ def test_runner_policy(names: PipelineNames, keys: PipelineKeys, environment: st
             ["s3:GetObject", "s3:GetObjectVersion"],
             [objects(naming.bucket_arn(names.tooling_bucket))],
         ),
-        statement(
-            "DecryptToolingBundle",
-            ["kms:Decrypt"],
-            [keys.artifacts],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
-        ),
+        _decrypt_tooling(names, keys),
         _logs(names, "codebuild", project),
+    )
+
+
+def _decrypt_tooling(names: PipelineNames, keys: PipelineKeys) -> dict[str, Any]:
+    return statement(
+        "DecryptToolingBundle",
+        ["kms:Decrypt"],
+        [keys.tooling],
+        conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
     )
 
 

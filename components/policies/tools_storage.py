@@ -149,6 +149,21 @@ def bucket_key_policy(names: ToolsNames, writers: Sequence[str], readers: Sequen
     return document(*statements)
 
 
+def tooling_key_policy(names: ToolsNames) -> dict[str, Any]:
+    """The CodeBuild bundle's key: used only through S3, by principals of this account whose own IAM
+    policies allow it (the operator running `pulumi up` writes, the build roles read)."""
+    return document(
+        _administration(names),
+        statement(
+            "AccountUsesKeyThroughS3",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "*",
+            principal={"AWS": names.root},
+            conditions={"StringEquals": {**names.via("s3"), "kms:CallerAccount": names.account}},
+        ),
+    )
+
+
 def metadata_key_policy(names: ToolsNames) -> dict[str, Any]:
     """The table's key: DynamoDB uses it for any caller of this account; exports write through S3."""
     return document(

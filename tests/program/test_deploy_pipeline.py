@@ -150,19 +150,18 @@ def test_layer_archive_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_every_build_can_read_its_source_bundle(graphs: dict) -> None:
-    """CodeBuild downloads the tooling bundle (SSE-KMS with the artifacts key) as every project's role."""
+    """CodeBuild downloads the tooling bundle (SSE-KMS with the tooling key) as each project's role; the
+    key lets the account's principals use it through S3 only, so `pulumi up` can write the bundle."""
     graph = graphs["tools"]
+    bundle = named(graph, "deploy-pipeline-bundle")["inputs"]
+    assert bundle["bucket"] == f"cdkcp-tooling-{TOOLS}-{REGION}"
+    key = named(graph, "artifact-store-tooling-key")
+    through_s3 = [s for s in statements(json.loads(key["inputs"]["policy"])) if "kms:GenerateDataKey" in s["Action"]]
+    assert [s["Condition"]["StringEquals"]["kms:ViaService"] for s in through_s3] == [f"s3.{REGION}.amazonaws.com"]
+    encryption = named(graph, "artifact-store-tooling-encryption")["inputs"]["rules"][0]
+    tooling_key = encryption["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
     projects = {r["inputs"]["name"]: r["inputs"] for r in of_type(graph, "aws:codebuild/project:Project")}
-    key = json.loads(named(graph, "artifact-store-artifacts-key")["inputs"]["policy"])
-    key_readers = {
-        arn
-        for s in statements(key)
-        if "kms:Decrypt" in s["Action"]
-        for arn in s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn", [])
-    }
     for name, inputs in projects.items():
-        role_arn = inputs["serviceRole"]
-        assert role_arn in key_readers, name
-        (policy,) = inline_policies(graph, role(graph, role_arn.rsplit("/", 1)[1])).values()
-        decrypts = [s for s in statements(policy) if "kms:Decrypt" in s["Action"]]
-        assert decrypts, name
+        (policy,) = inline_policies(graph, role(graph, inputs["serviceRole"].rsplit("/", 1)[1])).values()
+        decrypt = [s for s in statements(policy) if s.get("Sid") == "DecryptToolingBundle"]
+        assert decrypt and decrypt[0]["Resource"] == [tooling_key], name

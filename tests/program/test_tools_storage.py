@@ -112,7 +112,7 @@ def test_every_bucket_in_every_stack_is_locked_down(graphs: dict) -> None:
 
 def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
     keys = [k for stack in STACKS for k in of_type(graphs[stack], KMS_KEY)]
-    assert len(keys) == 11  # 7 tools (3 signing, artifacts, contexts, metadata, logs) + 2 stage + 2 prod
+    assert len(keys) == 12  # 8 tools (3 signing, artifacts, contexts, tooling, metadata, logs) + 2 stage + 2 prod
     for key in keys:
         if key["inputs"]["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT":
             assert key["inputs"]["enableKeyRotation"] is True, key["name"]
@@ -123,7 +123,17 @@ def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
 @pytest.mark.parametrize(
     ("alias", "signers", "readers"),
     [
-        ("alias/cdk-ci-artifact-signer", [CI], [CI, OPERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate"]),
+        (
+            "alias/cdk-ci-artifact-signer",
+            [CI],
+            [
+                CI,
+                OPERATOR,
+                f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate",
+                f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-stage",
+                f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-prod",
+            ],
+        ),
         ("alias/cdk-context-signer", [GENERATOR], [CI, GENERATOR]),
         ("alias/cdk-override-signer", [OPERATOR], [OPERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-override"]),
     ],
