@@ -59,7 +59,9 @@ class ArtifactStore(pulumi.ComponentResource):
         names = policies.ToolsNames(config)
         protect = config.protect_stateful_resources
         child = pulumi.ResourceOptions(parent=self)
-        artifact_readers = [names.validate, names.promote, *names.deployers]
+        # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
+        # the finalizer (stack names from the cloud assembly) and the deployers.
+        artifact_readers = [names.validate, names.promote, names.rollback_plan, names.finalizer, *names.deployers]
 
         artifacts_key = kms_key(
             f"{name}-artifacts",

@@ -131,15 +131,17 @@ def _lambda(
     return state
 
 
-def _transition(resources: PipelineResources, action: str, next_state: str) -> dict[str, Any]:
-    """A guarded metadata transition (and its events); its result is the run's outcome so far."""
+def _transition(resources: PipelineResources, action: str, next_state: str, on_error: str = FINALIZE) -> dict[str, Any]:
+    """A guarded metadata transition (and its events); its result is the run's outcome so far. If the
+    recording itself fails, the run still goes where it must (`on_error`): a failed smoke test still
+    rolls back, a failed rollback attempt still ends in the critical alert."""
     return _lambda(
         resources.transition_function,
         next_state,
         payload={"action": action, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
         # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
-        catch=_catch((["States.ALL"], FINALIZE), result_path="$.recording_error"),
+        catch=_catch((["States.ALL"], on_error), result_path="$.recording_error"),
     )
 
 
@@ -295,7 +297,7 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=on_failure),
         RECORD_PROD_SUCCEEDED: _transition(r, "prod_succeeded", FINALIZE),
         RECORD_TEST_FAILED: _transition(r, "test_failed", FINALIZE),
-        RECORD_SMOKE_FAILED: _transition(r, "smoke_failed", PLAN_ROLLBACK),
+        RECORD_SMOKE_FAILED: _transition(r, "smoke_failed", PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         PLAN_ROLLBACK: _lambda(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,
@@ -319,7 +321,9 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             "ResultPath": "$.deploy",
         },
         RECORD_ROLLBACK_SUCCEEDED: _transition(r, "rollback_succeeded", FINALIZE),
-        RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(r, "rollback_attempt_failed", CHOOSE_ROLLBACK_RETRY),
+        RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
+            r, "rollback_attempt_failed", CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
+        ),
         CHOOSE_ROLLBACK_RETRY: {
             "Type": "Choice",
             "Choices": [{"Variable": "$.outcome.value.retry", "BooleanEquals": True, "Next": PLAN_ROLLBACK}],

@@ -216,6 +216,7 @@ def function_policy(names: PipelineNames, keys: PipelineKeys, function: str) -> 
         ],
         "finalizer": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+            *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
             _events(names),
             statement("AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, "read_only_role")),
         ],

@@ -40,6 +40,8 @@ class ToolsNames:
         self.context_generator = naming.role_arn(self.account, naming.CONTEXT_GENERATOR_ROLE)
         self.promote = naming.role_arn(self.account, naming.function_role_name(prefix, "promote"))
         self.validate = naming.role_arn(self.account, naming.function_role_name(prefix, "validate"))
+        self.rollback_plan = naming.role_arn(self.account, naming.function_role_name(prefix, "rollback-plan"))
+        self.finalizer = naming.role_arn(self.account, naming.finalizer_role_name(prefix))
         self.override = naming.role_arn(self.account, naming.function_role_name(prefix, "override"))
         self.exporter = naming.role_arn(self.account, f"{prefix}-metadata-export")
         self.deployers = [
@@ -234,7 +236,8 @@ def exporter_policy(names: ToolsNames, table_arn: Any, bucket_arn: Any, key_arn:
         statement("ExportTable", ["dynamodb:ExportTableToPointInTime"], [table_arn]),
         statement(
             "WriteExports",
-            ["s3:AbortMultipartUpload", "s3:PutObject"],
+            # DynamoDB's export to S3 also sets the object ACL (bucket-owner-full-control).
+            ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
             [objects(bucket_arn)],
         ),
         statement(

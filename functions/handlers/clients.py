@@ -54,6 +54,18 @@ def service_account(service: str, environment: str) -> str:
         raise ValueError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None
 
 
+def cloud_assembly(service: str, commit_sha: str, environment: str) -> dict[str, Any]:
+    """The artifact's `cdk.out/manifest.json` from the bucket its environment deploys from."""
+    import json
+
+    from functions.artifacts.publish import artifact_prefix
+
+    config = settings()
+    bucket = config.candidate_bucket if environment == "stage" else config.release_bucket
+    key = artifact_prefix(service, commit_sha) + "cdk.out/manifest.json"
+    return json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def read_only_cloudformation(service: str, environment: str) -> Any:
     """CloudFormation in the service's account through its read-only role (short session)."""
     import boto3

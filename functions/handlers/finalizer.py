@@ -18,4 +18,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         notify=clients.notifier(),
         metric=metric,
         cloudformation_for=clients.read_only_cloudformation,
+        cloud_assembly_for=clients.cloud_assembly,
     )

@@ -20,13 +20,31 @@ from .store import MetadataTable, Update, now_iso
 FAILED_STACK = re.compile(r"(_FAILED|^ROLLBACK_COMPLETE|^ROLLBACK_IN_PROGRESS)$")
 
 
-def stack_statuses(cloudformation: Any, stack_prefix: str) -> dict[str, str]:
+def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) -> list[str]:
+    """The artifact's stacks for this environment, from its `cdk.out/manifest.json`."""
+    names = []
+    for artifact_id, artifact in (cloud_assembly.get("artifacts") or {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        name = (artifact.get("properties") or {}).get("stackName") or artifact_id
+        if name.startswith(f"{service}-{environment}-"):
+            names.append(name)
+    return sorted(names)
+
+
+def stack_statuses(cloudformation: Any, names: list[str]) -> dict[str, str]:
+    """Each stack described by name: the read-only role may describe only the service's stacks."""
+    from botocore.exceptions import ClientError
+
     statuses: dict[str, str] = {}
-    for page in cloudformation.get_paginator("describe_stacks").paginate():
-        for stack in page.get("Stacks", []):
-            if stack["StackName"].startswith(stack_prefix):
-                statuses[stack["StackName"]] = stack["StackStatus"]
-    return dict(sorted(statuses.items()))
+    for name in names:
+        try:
+            statuses[name] = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        except ClientError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            statuses[name] = "NOT_FOUND"
+    return statuses
 
 
 def finalize(
@@ -36,6 +54,7 @@ def finalize(
     notify: Notifier,
     metric: Callable[[str, float], None],
     cloudformation_for: Callable[[str, str], Any],
+    cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
 ) -> dict[str, Any]:
     service, commit_sha, environment = event["service"], event["commit_sha"], event["environment"]
     execution_id = event["execution_id"]
@@ -50,7 +69,8 @@ def finalize(
     env_state = item.get("environment_states", {}).get(environment, {})
     stacks: dict[str, str] = {}
     try:
-        stacks = stack_statuses(cloudformation_for(service, environment), f"{service}-{environment}-")
+        names = stack_names(cloud_assembly_for(service, commit_sha, environment), service, environment)
+        stacks = stack_statuses(cloudformation_for(service, environment), names)
     except Exception as exc:  # an unreachable account must not stop the metadata from being finalized
         stacks = {"<unavailable>": str(exc)[:200]}
 
@@ -64,10 +84,10 @@ def finalize(
     if env_state.get("status") == v.DEPLOYING:
         sets[f"{env_key}.status"] = v.FAILED
         corrections.append("environment deploying -> failed")
-    if env_state.get("test_status") == v.TEST_RUNNING and item.get("status") not in (v.PROMOTED,):
+    if env_state.get("test_status") == v.TEST_RUNNING:
         sets[f"{env_key}.test_status"] = v.NOT_TESTED
         corrections.append("test_running -> not_tested")
-    broken = [name for name, status in stacks.items() if FAILED_STACK.search(status)]
+    broken = [name for name, status in stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
     if env_state.get("status") == v.ENV_DEPLOYED and broken:
         sets[f"{env_key}.status"] = v.FAILED
         corrections.append(f"deployed, but stacks failed: {', '.join(broken)}")
@@ -94,4 +114,4 @@ def finalize(
     return {"succeeded": succeeded, "corrections": corrections, "stacks": stacks}
 
 
-__all__ = ["finalize", "stack_statuses"]
+__all__ = ["finalize", "stack_names", "stack_statuses"]
