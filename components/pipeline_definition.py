@@ -50,6 +50,7 @@ RECORD_ROLLBACK_FAILED = "RecordRollbackFailed"
 RECORD_INVALID = "RecordInvalidArtifact"
 RECORD_DRIFT = "RecordDriftAborted"
 RECORD_DEPLOY_FAILED = "RecordDeployFailed"
+RECORD_PROD_DEPLOY_FAILED = "RecordProdDeployFailed"
 RECORD_TIMED_OUT = "RecordTimedOut"
 RECORD_FAILED = "RecordFailed"
 FINALIZE = "Finalize"
@@ -263,7 +264,11 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
                     env_project["deploy"][env],
                     RECORD_DEPLOYED,
                     _build_variables(),
-                    _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
+                    # A failed or timed-out prod deploy may leave some stacks on the new release:
+                    # prod rolls back to the last known good; a failed stage deploy just fails.
+                    _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED))
+                    if env == v.PROD
+                    else _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
                 ),
                 "ResultPath": "$.deploy",
             }
@@ -298,6 +303,7 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         RECORD_PROD_SUCCEEDED: _transition(r, "prod_succeeded", FINALIZE),
         RECORD_TEST_FAILED: _transition(r, "test_failed", FINALIZE),
         RECORD_SMOKE_FAILED: _transition(r, "smoke_failed", PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
+        RECORD_PROD_DEPLOY_FAILED: _transition(r, "prod_deploy_failed", PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         PLAN_ROLLBACK: _lambda(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,

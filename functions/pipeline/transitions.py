@@ -225,6 +225,33 @@ def _smoke_failed(request, item, table, notify, metric):
     return _result(request, applied, False)
 
 
+def _prod_deploy_failed(request, item, table, notify, metric):
+    """A prod deploy that failed or timed out: earlier stacks may already run the new release, so
+    prod rolls back like after a failed smoke test, and the release is never redeployed."""
+    now = now_iso()
+    update = _mine(
+        request,
+        Update(
+            sets={
+                f"{request.env}.status": v.FAILED,
+                f"{request.env}.failure_reason": request.error_text() or "deploy failed",
+                "status": v.ROLLBACK_INITIATED,
+                "global_health_status": "degraded",
+                "eligibility_revoked": True,
+                "eligibility_revoked_reason": f"prod deploy failed: {request.error_text()}"[:500],
+                "rollback_initiated_at": now,
+                "rollback_attempts": 0,
+            }
+        ),
+        v.DEPLOYING,
+    )
+    applied = table.update(request.service, request.commit_sha, update)
+    if applied:
+        notify.event(v.DEPLOY_FAILED, _detail(request, reason=request.error_text()))
+        notify.event(v.ROLLBACK_INITIATED_EVENT, _detail(request))
+    return _result(request, applied, False)
+
+
 def _rollback_attempt_failed(request, item, table, notify, metric):
     plan = request.rollback or {}
     update = Update(
@@ -331,6 +358,7 @@ _ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "test_failed": _test_failed,
     "prod_succeeded": _prod_succeeded,
     "smoke_failed": _smoke_failed,
+    "prod_deploy_failed": _prod_deploy_failed,
     "rollback_attempt_failed": _rollback_attempt_failed,
     "rollback_succeeded": _rollback_succeeded,
     "rollback_failed": _rollback_failed,

@@ -241,3 +241,16 @@ def test_a_phase_timeout_leaves_consistent_state(pipeline: Harness, monkeypatch)
     assert item["execution_status"] == "timeout"
     assert item["finalizer_correction_applied"] is True and item["finalizer_corrected"] is True
     assert _types(pipeline) == ["FinalizerCorrectedMetadata"]
+
+
+def test_a_failed_prod_deploy_rolls_back_too(pipeline: Harness) -> None:
+    _good_release_in_prod(pipeline)
+    pipeline.script.outcomes[("deploy", "prod", BAD)] = "FAILED"
+    result = pipeline.run("prod", BAD)
+
+    assert result["status"] == "FAILED" and "RecordProdDeployFailed" in result["states"]
+    assert "RecordRollbackSucceeded" in result["states"] and "TestProd" not in result["states"]
+    item = pipeline.item(BAD)
+    assert item["status"] == "rollback_succeeded" and item["rollback_target_commit"] == GOOD
+    assert item["eligibility_revoked"] is True
+    assert _types(pipeline) == ["DeployFailed", "RollbackInitiated", "RollbackSucceeded"]
