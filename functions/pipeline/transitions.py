@@ -195,6 +195,19 @@ def _prod_succeeded(request, item, table, notify, metric):
     return _result(request, applied, True)
 
 
+def _rollback_initiated(reason: str, now: str) -> dict[str, Any]:
+    """What a prod failure that starts a rollback records. Such a release is never promoted or
+    redeployed again without a signed override."""
+    return {
+        "status": v.ROLLBACK_INITIATED,
+        "global_health_status": "degraded",
+        "eligibility_revoked": True,
+        "eligibility_revoked_reason": reason[:500],
+        "rollback_initiated_at": now,
+        "rollback_attempts": 0,
+    }
+
+
 def _smoke_failed(request, item, table, notify, metric):
     now = now_iso()
     env_state = item["environment_states"][v.PROD]
@@ -205,14 +218,7 @@ def _smoke_failed(request, item, table, notify, metric):
                 f"{request.env}.test_status": v.TEST_FAILED,
                 f"{request.env}.test_completed_at": now,
                 "prod_test_duration_seconds": seconds_between(env_state.get("test_started_at"), now),
-                "status": v.ROLLBACK_INITIATED,
-                "global_health_status": "degraded",
-                # A release that failed its smoke test is never promoted or redeployed again
-                # without a signed override.
-                "eligibility_revoked": True,
-                "eligibility_revoked_reason": f"prod smoke test failed: {request.error_text()}"[:500],
-                "rollback_initiated_at": now,
-                "rollback_attempts": 0,
+                **_rollback_initiated(f"prod smoke test failed: {request.error_text()}", now),
             }
         ),
         v.ENV_DEPLOYED,
@@ -235,12 +241,7 @@ def _prod_deploy_failed(request, item, table, notify, metric):
             sets={
                 f"{request.env}.status": v.FAILED,
                 f"{request.env}.failure_reason": request.error_text() or "deploy failed",
-                "status": v.ROLLBACK_INITIATED,
-                "global_health_status": "degraded",
-                "eligibility_revoked": True,
-                "eligibility_revoked_reason": f"prod deploy failed: {request.error_text()}"[:500],
-                "rollback_initiated_at": now,
-                "rollback_attempts": 0,
+                **_rollback_initiated(f"prod deploy failed: {request.error_text()}", now),
             }
         ),
         v.DEPLOYING,
