@@ -233,12 +233,8 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         },
         LEASE_STAGE: _lease(r, v.STAGE),
         LEASE_PROD: _lease(r, v.PROD),
-        LOST_RACE: {
-            "Type": "Pass",
-            "Result": {"value": {"outcome": "duplicate", "succeeded": True}},
-            "ResultPath": "$.outcome",
-            "Next": FINALIZE,
-        },
+        # The lease's condition failed: say why (another run holds it, or the artifact may not run).
+        LOST_RACE: _transition(r, "lease_lost", FINALIZE),
         VALIDATE: _lambda(
             r.validate_function,
             CHOOSE_DRIFT_GATE,

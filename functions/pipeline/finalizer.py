@@ -59,8 +59,9 @@ def finalize(
     service, commit_sha, environment = event["service"], event["commit_sha"], event["environment"]
     execution_id = event["execution_id"]
     outcome = (event.get("outcome") or {}).get("value") or {}
-    if outcome.get("outcome") == "duplicate":
-        return {"succeeded": True, "duplicate": True, "corrections": []}
+    if outcome.get("action") == "lease_lost":
+        # This run never owned the item: nothing of it to finalize.
+        return {"succeeded": bool(outcome.get("succeeded")), "lease_lost": outcome.get("reason"), "corrections": []}
     item = table.get(service, commit_sha)
     if item is None or item.get("execution_id") != execution_id:
         return {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}

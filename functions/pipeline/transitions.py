@@ -90,6 +90,8 @@ def apply(request: Request, table: MetadataTable, notify: Notifier, metric: Metr
     item = table.get(request.service, request.commit_sha)
     if item is None:
         return {"action": request.action, "succeeded": False, "applied": False, "reason": "no metadata item"}
+    if request.action == "lease_lost":
+        return _lease_lost(request, item)
     handler = _ACTIONS.get(request.action)
     if handler is None:
         raise ValueError(f"unknown transition {request.action!r}")
@@ -193,6 +195,28 @@ def _prod_succeeded(request, item, table, notify, metric):
             metric("DeployLatency", float(latency))
         metric("TestFailureRate", 0)
     return _result(request, applied, True)
+
+
+def _lease_lost(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """Why this run could not take the environment. Only a run already holding it (or having run it)
+    makes this a harmless duplicate; anything else is a refusal the operator should see."""
+
+    def lost(duplicate: bool, reason: str) -> dict[str, Any]:
+        outcome = "duplicate" if duplicate else "refused"
+        return {"action": "lease_lost", "outcome": outcome, "succeeded": duplicate, "applied": False, "reason": reason}
+
+    expected = v.CANDIDATE if request.environment == v.STAGE else v.PROMOTED
+    env_status = item.get("environment_states", {}).get(request.environment, {}).get("status")
+    holder = item.get("execution_id")
+    if item.get("eligibility_revoked"):
+        return lost(False, f"the release is not eligible: {item.get('eligibility_revoked_reason', 'revoked')}")
+    if holder and holder != request.execution_id and env_status == v.DEPLOYING:
+        return lost(True, f"another run holds {request.environment}: {holder}")
+    if item.get("status") != expected and holder and env_status not in (v.PENDING, v.FAILED):
+        return lost(True, f"already run: status {item.get('status')}, {request.environment} {env_status}")
+    if item.get("status") != expected:
+        return lost(False, f"status is {item.get('status')}; a {request.environment} run needs {expected}")
+    return lost(False, f"{request.environment} is {env_status}")
 
 
 def _rollback_initiated(reason: str, now: str) -> dict[str, Any]:

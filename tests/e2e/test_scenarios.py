@@ -254,3 +254,27 @@ def test_a_failed_prod_deploy_rolls_back_too(pipeline: Harness) -> None:
     assert item["status"] == "rollback_succeeded" and item["rollback_target_commit"] == GOOD
     assert item["eligibility_revoked"] is True
     assert _types(pipeline) == ["DeployFailed", "RollbackInitiated", "RollbackSucceeded"]
+
+
+def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harness) -> None:
+    import json
+
+    _good_release_in_prod(pipeline)
+    pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
+    assert pipeline.run("prod", BAD)["status"] == "FAILED"  # smoke failed, rolled back, revoked
+    before = pipeline.item(BAD)
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    again = sfn.start_execution(
+        stateMachineArn=pipeline.state_machine_arn,
+        name="orders-bbbbbbbbbbbb-prod-manual",
+        input=json.dumps(
+            {"service": "orders", "commit_sha": BAD, "environment": "prod", "trigger": {"source": "manual"}}
+        ),
+    )
+    result = pipeline.wait(again["executionArn"])
+    assert result["status"] == "FAILED" and "LostRace" in result["states"]
+    assert pipeline.item(BAD) == before
+    history = sfn.get_execution_history(executionArn=again["executionArn"], maxResults=1000)["events"]
+    exited = [e["stateExitedEventDetails"] for e in history if e["type"] == "TaskStateExited"]
+    lost = json.loads(next(e["output"] for e in exited if e["name"] == "LostRace"))["outcome"]["value"]
+    assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]
