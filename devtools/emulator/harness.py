@@ -449,6 +449,17 @@ class Harness:
         }
         return dispatcher.handler(event, _LambdaContext(f"{PREFIX}-dispatcher"))
 
+    def start(self, name: str, commit: str, environment: str, source: str) -> str:
+        """Start an execution directly, as the sweeper or an operator would; returns its ARN."""
+        execution = boto3.client("stepfunctions", region_name=REGION).start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=name,
+            input=json.dumps(
+                {"service": "orders", "commit_sha": commit, "environment": environment, "trigger": {"source": source}}
+            ),
+        )
+        return execution["executionArn"]
+
     def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         deadline = time.monotonic() + timeout

@@ -203,22 +203,11 @@ def test_the_same_trigger_twice_deploys_once(pipeline: Harness) -> None:
 
 
 def test_a_second_execution_loses_the_lease_and_changes_nothing(pipeline: Harness) -> None:
-    import json
-
-    import boto3
-
     pipeline.publish(GOOD)
     assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
     before = pipeline.item(GOOD)
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    late = sfn.start_execution(
-        stateMachineArn=pipeline.state_machine_arn,
-        name="orders-aaaaaaaaaaaa-stage-requeued",
-        input=json.dumps(
-            {"service": "orders", "commit_sha": GOOD, "environment": "stage", "trigger": {"source": "sweeper"}}
-        ),
-    )
-    result = pipeline.wait(late["executionArn"])
+    late = pipeline.start("orders-aaaaaaaaaaaa-stage-requeued", GOOD, "stage", source="sweeper")
+    result = pipeline.wait(late)
     assert result["status"] == "SUCCEEDED" and "LostRace" in result["states"]
     assert pipeline.item(GOOD) == before
     assert len(pipeline.deploys("stage")) == 1
@@ -263,18 +252,12 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
     assert pipeline.run("prod", BAD)["status"] == "FAILED"  # smoke failed, rolled back, revoked
     before = pipeline.item(BAD)
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    again = sfn.start_execution(
-        stateMachineArn=pipeline.state_machine_arn,
-        name="orders-bbbbbbbbbbbb-prod-manual",
-        input=json.dumps(
-            {"service": "orders", "commit_sha": BAD, "environment": "prod", "trigger": {"source": "manual"}}
-        ),
-    )
-    result = pipeline.wait(again["executionArn"])
+    again = pipeline.start("orders-bbbbbbbbbbbb-prod-manual", BAD, "prod", source="manual")
+    result = pipeline.wait(again)
     assert result["status"] == "FAILED" and "LostRace" in result["states"]
     assert pipeline.item(BAD) == before
-    history = sfn.get_execution_history(executionArn=again["executionArn"], maxResults=1000)["events"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    history = sfn.get_execution_history(executionArn=again, maxResults=1000)["events"]
     exited = [e["stateExitedEventDetails"] for e in history if e["type"] == "TaskStateExited"]
     lost = json.loads(next(e["output"] for e in exited if e["name"] == "LostRace"))["outcome"]["value"]
     assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]
