@@ -7,13 +7,13 @@ from typing import Any
 
 from functions import naming
 from functions.pipeline.notify import Notifier
-from functions.pipeline.settings import Settings
+from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
 
 
 @cache
-def settings() -> Settings:
-    return Settings.from_environ()
+def settings() -> FunctionSettings:
+    return FunctionSettings.from_environ()
 
 
 @cache

@@ -7,12 +7,12 @@ import re
 from typing import Any
 
 from . import vocabulary as v
-from .settings import Settings
+from .settings import FunctionSettings
 
 MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json$")
 
 
-def dispatch(event: dict[str, Any], *, settings: Settings, sfn: Any) -> dict[str, Any]:
+def dispatch(event: dict[str, Any], *, settings: FunctionSettings, sfn: Any) -> dict[str, Any]:
     detail = event.get("detail") or {}
     bucket = (detail.get("bucket") or {}).get("name", "")
     key = (detail.get("object") or {}).get("key", "")

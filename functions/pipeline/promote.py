@@ -8,7 +8,7 @@ from typing import Any
 from . import vocabulary as v
 from .artifacts import copy_artifact
 from .notify import Notifier
-from .settings import Settings
+from .settings import FunctionSettings
 from .store import MetadataTable, Update, now_iso, seconds_between
 
 
@@ -17,7 +17,7 @@ def promote(
     commit_sha: str,
     execution_id: str,
     *,
-    settings: Settings,
+    settings: FunctionSettings,
     table: MetadataTable,
     s3: Any,
     notify: Notifier,

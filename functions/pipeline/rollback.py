@@ -14,7 +14,7 @@ from functions.artifacts.manifest import parse_manifest
 from functions.artifacts.publish import MANIFEST_NAME, artifact_prefix
 
 from . import vocabulary as v
-from .settings import Settings
+from .settings import FunctionSettings
 from .store import MetadataTable, Update
 
 
@@ -25,7 +25,7 @@ def plan(
     previous: dict[str, Any] | None,
     max_attempts: int,
     *,
-    settings: Settings,
+    settings: FunctionSettings,
     table: MetadataTable,
     s3: Any,
 ) -> dict[str, Any]:

@@ -1,81 +1,178 @@
-"""The functions' configuration: environment variables, validated once at cold start.
+"""The environment contract between the program and the code it deploys, written once.
 
-A misconfigured function fails at once with the variable's name, not on the first event.
+`components/` builds a `FunctionSettings` (every Lambda function) or a `BuildSettings` (every CodeBuild
+project) and writes `to_environ()`; the code reads the same model back with `from_environ()` at cold
+start. A misconfigured function or build fails at once, naming the variable, not on the first event.
+Optional values are absent (None), never an empty string.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
+
+from .lifecycle import (
+    DEFAULT_MAX_ROLLBACK_ATTEMPTS,
+    METRICS_NAMESPACE,
+    ROLLBACK_BASE_DELAY_SECONDS,
+    Environment,
+)
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # set by Lambda and CodeBuild, never by us
 
 
 class SettingsError(RuntimeError):
     pass
 
 
-def _require(name: str, environ: dict[str, str]) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"environment variable {name} is required")
-    return value
+def _variable(name: str, kind: str = "str", *, required: bool = True, minimum: int | None = None) -> Any:
+    """A field read from (and written to) the environment variable `name`. Kinds: str, int, json, csv."""
+    metadata = {"variable": name, "kind": kind, "required": required, "minimum": minimum}
+    if kind == "csv":
+        return field(default=(), metadata=metadata)
+    if kind == "json" and not required:
+        return field(default_factory=dict, metadata=metadata)
+    return field(metadata=metadata) if required else field(default=None, metadata=metadata)
 
 
-def _integer(name: str, environ: dict[str, str], default: int, minimum: int = 0) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"environment variable {name}={raw!r}: expected an integer") from None
-    if value < minimum:
-        raise SettingsError(f"environment variable {name}={value}: expected at least {minimum}")
-    return value
+def _parse(name: str, kind: str, raw: str, minimum: int | None) -> Any:
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"environment variable {name}={raw!r}: expected an integer") from None
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"environment variable {name}={value}: expected at least {minimum}")
+        return value
+    if kind == "json":
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"environment variable {name}: not JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise SettingsError(f"environment variable {name}: expected a JSON object")
+        return value
+    if kind == "csv":
+        return tuple(part for part in raw.split(",") if part)
+    return raw
 
 
-@dataclass(frozen=True)
-class Settings:
-    table_name: str
-    event_bus_name: str
-    alert_topic_arn: str
-    candidate_bucket: str
-    release_bucket: str
-    name_prefix: str
-    tools_account_id: str
-    service_accounts: dict[str, dict[str, str]]  # service -> {"stage": account, "prod": account}
-    ci_public_key_pem: str
-    ci_signer_key_id: str
-    approved_cdk_versions: tuple[str, ...]
-    max_rollback_attempts: int
-    rollback_base_delay_seconds: int
-    state_machine_arn: str
-    region: str
+def _render(kind: str, value: Any) -> str:
+    if kind == "json":
+        return json.dumps(value, sort_keys=True)
+    if kind == "csv":
+        return ",".join(value)
+    return str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _EnvironModel:
+    region: str = "us-east-1"
+
+    def to_environ(self) -> dict[str, str]:
+        environ = dict(self.constants)
+        for spec in fields(self):
+            if "variable" not in spec.metadata:
+                continue
+            value = getattr(self, spec.name)
+            if value is None or (not value and not spec.metadata["required"]):
+                continue
+            environ[spec.metadata["variable"]] = _render(spec.metadata["kind"], value)
+        return environ
+
+    constants: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if environ is None else environ)
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            if "variable" not in spec.metadata:
+                continue
+            name, kind = spec.metadata["variable"], spec.metadata["kind"]
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                if spec.metadata["required"]:
+                    raise SettingsError(f"environment variable {name} is required")
+                continue
+            values[spec.name] = _parse(name, kind, raw, spec.metadata["minimum"])
+        region = next((env[n] for n in REGION_VARIABLES if env.get(n)), None)
+        settings = cls(**values, **({"region": region} if region else {}))
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules, run on both sides (the program before writing, the code after reading)."""
+        if not _ACCOUNT.match(self.tools_account_id):
+            raise SettingsError(f"environment variable TOOLS_ACCOUNT_ID={self.tools_account_id!r}: expected 12 digits")
+        for service, accounts in self.service_accounts.items():
+            if not isinstance(accounts, dict) or any(
+                not isinstance(accounts.get(e), str) or not _ACCOUNT.match(accounts[e]) for e in Environment
+            ):
+                raise SettingsError(
+                    f"environment variable SERVICE_ACCOUNTS: {service!r} needs a 12-digit stage and prod account"
+                )
+        if self.ci_public_key_pem and self.ci_signer_key_id:
+            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID, not both")
+
+    def service_account(self, service: str, environment: Environment | str) -> str:
         try:
-            accounts: Any = json.loads(env.get("SERVICE_ACCOUNTS", "{}"))
-        except json.JSONDecodeError as exc:
-            raise SettingsError(f"environment variable SERVICE_ACCOUNTS: not JSON ({exc})") from None
-        if not isinstance(accounts, dict):
-            raise SettingsError("environment variable SERVICE_ACCOUNTS: expected {service: {stage, prod}}")
-        return cls(
-            table_name=_require("TABLE_NAME", env),
-            event_bus_name=_require("EVENT_BUS_NAME", env),
-            alert_topic_arn=env.get("ALERT_TOPIC_ARN", ""),
-            candidate_bucket=env.get("CANDIDATE_BUCKET", ""),
-            release_bucket=env.get("RELEASE_BUCKET", ""),
-            name_prefix=env.get("NAME_PREFIX", "cdkcp"),
-            tools_account_id=env.get("TOOLS_ACCOUNT_ID", ""),
-            service_accounts=accounts,
-            ci_public_key_pem=env.get("CI_PUBLIC_KEY_PEM", ""),
-            ci_signer_key_id=env.get("CI_SIGNER_KEY_ID", ""),
-            approved_cdk_versions=tuple(v for v in env.get("APPROVED_CDK_VERSIONS", "").split(",") if v),
-            max_rollback_attempts=_integer("MAX_ROLLBACK_ATTEMPTS", env, 2, minimum=1),
-            rollback_base_delay_seconds=_integer("ROLLBACK_BASE_DELAY_SECONDS", env, 60),
-            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-        )
+            return self.service_accounts[service][Environment(environment)]
+        except (KeyError, ValueError):
+            raise SettingsError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Common(_EnvironModel):
+    table_name: str = _variable("TABLE_NAME")
+    name_prefix: str = _variable("NAME_PREFIX")
+    tools_account_id: str = _variable("TOOLS_ACCOUNT_ID")
+    service_accounts: dict[str, dict[str, str]] = _variable("SERVICE_ACCOUNTS", "json")
+    # The CI signer's public key: pinned in config, or read from KMS once (Validate and the deployer).
+    ci_public_key_pem: str | None = _variable("CI_PUBLIC_KEY_PEM", required=False)
+    ci_signer_key_id: str | None = _variable("CI_SIGNER_KEY_ID", required=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings(_Common):
+    """Every Lambda function of the pipeline."""
+
+    event_bus_name: str = _variable("EVENT_BUS_NAME")
+    alert_topic_arn: str = _variable("ALERT_TOPIC_ARN")
+    candidate_bucket: str = _variable("CANDIDATE_BUCKET")
+    release_bucket: str = _variable("RELEASE_BUCKET")
+    state_machine_arn: str = _variable("STATE_MACHINE_ARN")
+    approved_cdk_versions: tuple[str, ...] = _variable("APPROVED_CDK_VERSIONS", "csv", required=False)
+    max_rollback_attempts: int = field(
+        default=DEFAULT_MAX_ROLLBACK_ATTEMPTS,
+        metadata={"variable": "MAX_ROLLBACK_ATTEMPTS", "kind": "int", "required": False, "minimum": 1},
+    )
+    rollback_base_delay_seconds: int = field(
+        default=ROLLBACK_BASE_DELAY_SECONDS,
+        metadata={"variable": "ROLLBACK_BASE_DELAY_SECONDS", "kind": "int", "required": False, "minimum": 0},
+    )
+
+    constants: ClassVar[Mapping[str, str]] = {
+        "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+
+    def bucket_of(self, environment: Environment | str) -> str:
+        """The bucket an environment deploys from: stage the candidates, prod the releases."""
+        return self.candidate_bucket if Environment(environment) is Environment.STAGE else self.release_bucket
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings(_Common):
+    """Every CodeBuild project of the pipeline (deployers, stage tests, prod smoke tests)."""
+
+    artifact_bucket: str = _variable("ARTIFACT_BUCKET")
+    # service -> environment -> stack policy document (deployers) / test command (test runners)
+    stack_policies: dict[str, dict[str, Any]] = _variable("STACK_POLICIES", "json", required=False)
+    test_commands: dict[str, dict[str, str]] = _variable("TEST_COMMANDS", "json", required=False)
+    service_repositories: dict[str, str] = _variable("SERVICE_REPOSITORIES", "json", required=False)

@@ -12,7 +12,7 @@ from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import vocabulary as v
 from .artifacts import download, scratch_directory
-from .settings import Settings
+from .settings import FunctionSettings
 from .store import MetadataTable, Update, now_iso
 
 
@@ -22,7 +22,7 @@ def validate(
     environment: str,
     execution_id: str,
     *,
-    settings: Settings,
+    settings: FunctionSettings,
     public_key_pem: str,
     table: MetadataTable,
     s3: Any,

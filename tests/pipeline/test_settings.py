@@ -1,15 +1,56 @@
-"""A misconfigured function fails at cold start, naming the variable."""
+"""A misconfigured function or build fails at cold start, naming the variable; what the program writes
+is what the code reads back."""
 
 from __future__ import annotations
 
 import pytest
 
-from functions.pipeline.settings import Settings, SettingsError
+from functions.pipeline.settings import BuildSettings, FunctionSettings, SettingsError
+
+ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
+
+
+def _function_settings(**overrides: object) -> FunctionSettings:
+    values: dict[str, object] = {
+        "table_name": "cdk-artifact-metadata",
+        "name_prefix": "cdkcp",
+        "tools_account_id": "123456789012",
+        "service_accounts": ACCOUNTS,
+        "event_bus_name": "cdk-control-plane",
+        "alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:cdkcp-critical-alerts",
+        "candidate_bucket": "candidates",
+        "release_bucket": "releases",
+        "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+        **overrides,
+    }
+    return FunctionSettings(**values)  # type: ignore[arg-type]
+
+
+def test_what_the_program_writes_is_what_the_code_reads() -> None:
+    written = _function_settings(approved_cdk_versions=("2.1148.1",), ci_signer_key_id="alias/k")
+    environ = written.to_environ()
+    assert FunctionSettings.from_environ({**environ, "AWS_REGION": "us-east-1"}) == written
+    assert "CI_PUBLIC_KEY_PEM" not in environ, "an unset value is absent, never an empty string"
+    assert all(value for value in environ.values())
+
+
+def test_build_settings_round_trip() -> None:
+    written = BuildSettings(
+        table_name="t",
+        name_prefix="cdkcp",
+        tools_account_id="123456789012",
+        service_accounts=ACCOUNTS,
+        artifact_bucket="candidates",
+        test_commands={"orders": {"stage": "npm test"}},
+    )
+    assert BuildSettings.from_environ(written.to_environ()) == written
 
 
 def test_required_variables_are_named() -> None:
+    environ = _function_settings().to_environ()
+    del environ["TABLE_NAME"]
     with pytest.raises(SettingsError, match="TABLE_NAME is required"):
-        Settings.from_environ({"EVENT_BUS_NAME": "bus"})
+        FunctionSettings.from_environ(environ)
 
 
 @pytest.mark.parametrize(
@@ -18,13 +59,23 @@ def test_required_variables_are_named() -> None:
         ("MAX_ROLLBACK_ATTEMPTS", "two", "MAX_ROLLBACK_ATTEMPTS='two': expected an integer"),
         ("MAX_ROLLBACK_ATTEMPTS", "0", "MAX_ROLLBACK_ATTEMPTS=0: expected at least 1"),
         ("SERVICE_ACCOUNTS", "{oops", "SERVICE_ACCOUNTS: not JSON"),
+        ("SERVICE_ACCOUNTS", '{"orders": {"stage": "1"}}', "'orders' needs a 12-digit stage and prod account"),
+        ("TOOLS_ACCOUNT_ID", "tools", "TOOLS_ACCOUNT_ID='tools': expected 12 digits"),
     ],
 )
 def test_bad_values_are_named(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
-        Settings.from_environ({"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", variable: value})
+        FunctionSettings.from_environ({**_function_settings().to_environ(), variable: value})
+
+
+def test_a_key_is_pinned_or_read_from_kms_not_both() -> None:
+    environ = _function_settings(ci_signer_key_id="alias/k").to_environ()
+    with pytest.raises(SettingsError, match="not both"):
+        FunctionSettings.from_environ({**environ, "CI_PUBLIC_KEY_PEM": "pem"})
 
 
 def test_defaults_follow_the_spec() -> None:
-    settings = Settings.from_environ({"TABLE_NAME": "t", "EVENT_BUS_NAME": "b"})
+    environ = _function_settings().to_environ()
+    del environ["MAX_ROLLBACK_ATTEMPTS"], environ["ROLLBACK_BASE_DELAY_SECONDS"]
+    settings = FunctionSettings.from_environ(environ)
     assert settings.max_rollback_attempts == 2 and settings.rollback_base_delay_seconds == 60
