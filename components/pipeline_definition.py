@@ -19,7 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.pipeline import vocabulary as v
+from functions.pipeline import lifecycle as lc
+from functions.pipeline.expressions import asl_update
+
+STAGE, PROD = lc.Environment.STAGE, lc.Environment.PROD
 
 # --- state names -------------------------------------------------------------------------------------
 
@@ -85,7 +88,7 @@ class PipelineResources:
     finalizer_function: Any
     deploy_projects: dict[str, Any]  # environment -> CodeBuild project name
     test_projects: dict[str, Any]  # environment -> CodeBuild project name (stage tests, prod smoke)
-    max_rollback_attempts: int = v.DEFAULT_MAX_ROLLBACK_ATTEMPTS
+    max_rollback_attempts: int = lc.DEFAULT_MAX_ROLLBACK_ATTEMPTS
 
 
 # --- shapes -------------------------------------------------------------------------------------------
@@ -118,13 +121,14 @@ def _lambda(
     result_path: str | None = None,
     catch: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The function invoked by its ARN: it receives exactly `Parameters` and its result is exactly what it
+    returns, so handlers read and write plain documents (no `Payload` envelope to unwrap)."""
     state: dict[str, Any] = {
         "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": function, "Payload": {**_context(), **(payload or {})}},
-        "ResultSelector": {"value.$": "$.Payload"},
+        "Resource": function,
+        "Parameters": {**_context(), **(payload or {})},
         "ResultPath": result_path,
-        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
         "Retry": _retry(LAMBDA_RETRYABLE),
         "Catch": catch,
     }
@@ -132,14 +136,16 @@ def _lambda(
     return state
 
 
-def _transition(resources: PipelineResources, action: str, next_state: str, on_error: str = FINALIZE) -> dict[str, Any]:
+def _transition(
+    resources: PipelineResources, action: lc.Action, next_state: str, on_error: str = FINALIZE
+) -> dict[str, Any]:
     """A guarded metadata transition (and its events); its result is the run's outcome so far. If the
     recording itself fails, the run still goes where it must (`on_error`): a failed smoke test still
     rolls back, a failed rollback attempt still ends in the critical alert."""
     return _lambda(
         resources.transition_function,
         next_state,
-        payload={"action": action, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
+        payload={"action": action.value, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
         # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
         catch=_catch((["States.ALL"], on_error), result_path="$.recording_error"),
@@ -155,52 +161,28 @@ def _build(project: Any, next_state: str, variables: dict[str, str], catch: list
         "Parameters": {"ProjectName": project, "EnvironmentVariablesOverride": overrides},
         "ResultSelector": {"build_id.$": "$.Build.Id", "status.$": "$.Build.BuildStatus"},
         "ResultPath": "$.build",
-        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
         "Retry": _retry(CODEBUILD_RETRYABLE),
         "Catch": catch,
         "Next": next_state,
     }
 
 
-def _lease(resources: PipelineResources, environment: str) -> dict[str, Any]:
-    """Conditional write: take the environment for this execution, or lose the race."""
-    stage = environment == v.STAGE
-    # Stage may be retried after a failed deploy; prod starts only from the pending set by promotion.
-    leaving = "IN (:pending, :failed)" if stage else "= :pending"
-    condition = (
-        f"#status = :lifecycle AND environment_states.#env.#st {leaving} AND attribute_not_exists(eligibility_revoked)"
-    )
-    values: dict[str, Any] = {
-        ":lifecycle": {"S": v.CANDIDATE if stage else v.PROMOTED},
-        ":pending": {"S": v.PENDING},
-        ":deploying": {"S": v.DEPLOYING},
-        ":running": {"S": v.RUNNING},
-        ":execution": {"S.$": "$$.Execution.Id"},
-        ":started": {"S.$": "$$.Execution.StartTime"},
-        ":deployment": {"S.$": "$$.Execution.Name"},
-    }
-    if stage:
-        values[":failed"] = {"S": v.FAILED}
+def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[str, Any]:
+    """Take the environment for this execution, or lose the race: the conditional write of the lifecycle
+    table's `lease` transition, rendered from the table."""
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::dynamodb:updateItem",
         "Parameters": {
             "TableName": resources.table_name,
             "Key": {"service": {"S.$": "$.service"}, "commit_sha": {"S.$": "$.commit_sha"}},
-            "ConditionExpression": condition,
-            "UpdateExpression": (
-                "SET environment_states.#env.#st = :deploying, environment_states.#env.deploy_started_at = :started, "
-                "environment_states.#env.deployment_id = :deployment, deployment_id = :deployment, "
-                "execution_id = :execution, execution_started_at = :started, execution_status = :running "
-                "REMOVE sweep_phase"
-            ),
-            "ExpressionAttributeNames": {"#status": "status", "#st": "status", "#env": environment},
-            "ExpressionAttributeValues": values,
+            **asl_update(lc.transition(lc.Action.LEASE, environment)),
         },
         "ResultPath": None,
-        "TimeoutSeconds": v.PHASE_TIMEOUT_SECONDS,
+        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
         "Retry": _retry(DYNAMODB_RETRYABLE),
-        "Catch": _catch(([v.ERROR_LOST_RACE], LOST_RACE), (["States.ALL"], RECORD_FAILED)),
+        "Catch": _catch(([lc.ERROR_LOST_RACE], LOST_RACE), (["States.ALL"], RECORD_FAILED)),
         "Next": VALIDATE,
     }
 
@@ -222,35 +204,35 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
     r = resources
     on_failure = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
     env_project = {
-        "deploy": {e: r.deploy_projects[e] for e in v.ENVIRONMENTS},
-        "test": {e: r.test_projects[e] for e in v.ENVIRONMENTS},
+        "deploy": {e: r.deploy_projects[e] for e in lc.Environment},
+        "test": {e: r.test_projects[e] for e in lc.Environment},
     }
     states: dict[str, Any] = {
         CHOOSE_LEASE: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": LEASE_PROD}],
+            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": LEASE_PROD}],
             "Default": LEASE_STAGE,
         },
-        LEASE_STAGE: _lease(r, v.STAGE),
-        LEASE_PROD: _lease(r, v.PROD),
+        LEASE_STAGE: _lease(r, STAGE),
+        LEASE_PROD: _lease(r, PROD),
         # The lease's condition failed: say why (another run holds it, or the artifact may not run).
-        LOST_RACE: _transition(r, "lease_lost", FINALIZE),
+        LOST_RACE: _transition(r, lc.Action.LEASE_LOST, FINALIZE),
         VALIDATE: _lambda(
             r.validate_function,
             CHOOSE_DRIFT_GATE,
             result_path="$.validation",
             catch=_catch(
-                ([v.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in on_failure]
+                ([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in on_failure]
             ),
         ),
         CHOOSE_DRIFT_GATE: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": DRIFT_GATE}],
-            "Default": f"{DEPLOY}{v.STAGE.title()}",
+            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": DRIFT_GATE}],
+            "Default": f"{DEPLOY}{STAGE.title()}",
         },
         DRIFT_GATE: _build(
-            env_project["deploy"][v.PROD],
-            f"{DEPLOY}{v.PROD.title()}",
+            env_project["deploy"][PROD],
+            f"{DEPLOY}{PROD.title()}",
             _build_variables(mode="drift"),
             _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DRIFT)),
         ),
@@ -263,18 +245,18 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
                     # A failed or timed-out prod deploy may leave some stacks on the new release:
                     # prod rolls back to the last known good; a failed stage deploy just fails.
                     _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED))
-                    if env == v.PROD
+                    if env is PROD
                     else _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
                 ),
                 "ResultPath": "$.deploy",
             }
-            for env in v.ENVIRONMENTS
+            for env in lc.Environment
         },
-        RECORD_DEPLOYED: _transition(r, "deployed", f"{TEST}Choice"),
+        RECORD_DEPLOYED: _transition(r, lc.Action.DEPLOYED, f"{TEST}Choice"),
         f"{TEST}Choice": {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": f"{TEST}{v.PROD.title()}"}],
-            "Default": f"{TEST}{v.STAGE.title()}",
+            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": f"{TEST}{PROD.title()}"}],
+            "Default": f"{TEST}{STAGE.title()}",
         },
         **{
             f"{TEST}{env.title()}": _build(
@@ -283,60 +265,60 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
                 _build_variables(mode="test"),
                 _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
             )
-            for env in v.ENVIRONMENTS
+            for env in lc.Environment
         },
         CHOOSE_AFTER_TEST: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": RECORD_PROD_SUCCEEDED}],
+            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": RECORD_PROD_SUCCEEDED}],
             "Default": PROMOTE,
         },
         CHOOSE_TEST_FAILURE: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": v.PROD, "Next": RECORD_SMOKE_FAILED}],
+            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": RECORD_SMOKE_FAILED}],
             "Default": RECORD_TEST_FAILED,
         },
         PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=on_failure),
-        RECORD_PROD_SUCCEEDED: _transition(r, "prod_succeeded", FINALIZE),
-        RECORD_TEST_FAILED: _transition(r, "test_failed", FINALIZE),
-        RECORD_SMOKE_FAILED: _transition(r, "smoke_failed", PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
-        RECORD_PROD_DEPLOY_FAILED: _transition(r, "prod_deploy_failed", PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
+        RECORD_PROD_SUCCEEDED: _transition(r, lc.Action.PROD_SUCCEEDED, FINALIZE),
+        RECORD_TEST_FAILED: _transition(r, lc.Action.TEST_FAILED, FINALIZE),
+        RECORD_SMOKE_FAILED: _transition(r, lc.Action.SMOKE_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
+        RECORD_PROD_DEPLOY_FAILED: _transition(r, lc.Action.PROD_DEPLOY_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         PLAN_ROLLBACK: _lambda(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,
-            payload={"max_attempts": r.max_rollback_attempts, "previous.$": "$.rollback"},
+            payload={"max_attempts": r.max_rollback_attempts, "rollback.$": "$.rollback"},
             result_path="$.rollback",
             catch=_catch((["States.ALL"], RECORD_ROLLBACK_FAILED)),
         ),
         CHOOSE_ROLLBACK: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.rollback.value.possible", "BooleanEquals": True, "Next": ROLLBACK_WAIT}],
+            "Choices": [{"Variable": "$.rollback.possible", "BooleanEquals": True, "Next": ROLLBACK_WAIT}],
             "Default": RECORD_ROLLBACK_FAILED,
         },
-        ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.value.wait_seconds", "Next": ROLLBACK_DEPLOY},
+        ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
         ROLLBACK_DEPLOY: {
             **_build(
-                env_project["deploy"][v.PROD],
+                env_project["deploy"][PROD],
                 RECORD_ROLLBACK_SUCCEEDED,
-                _build_variables("$.rollback.value.target_commit", mode="rollback"),
+                _build_variables("$.rollback.target_commit", mode="rollback"),
                 _catch((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
             ),
             "ResultPath": "$.deploy",
         },
-        RECORD_ROLLBACK_SUCCEEDED: _transition(r, "rollback_succeeded", FINALIZE),
+        RECORD_ROLLBACK_SUCCEEDED: _transition(r, lc.Action.ROLLBACK_SUCCEEDED, FINALIZE),
         RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
-            r, "rollback_attempt_failed", CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
+            r, lc.Action.ROLLBACK_ATTEMPT_FAILED, CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
         ),
         CHOOSE_ROLLBACK_RETRY: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.outcome.value.retry", "BooleanEquals": True, "Next": PLAN_ROLLBACK}],
+            "Choices": [{"Variable": "$.outcome.retry", "BooleanEquals": True, "Next": PLAN_ROLLBACK}],
             "Default": RECORD_ROLLBACK_FAILED,
         },
-        RECORD_ROLLBACK_FAILED: _transition(r, "rollback_failed", FINALIZE),
-        RECORD_INVALID: _transition(r, "invalid_artifact", FINALIZE),
-        RECORD_DRIFT: _transition(r, "drift_detected", FINALIZE),
-        RECORD_DEPLOY_FAILED: _transition(r, "deploy_failed", FINALIZE),
-        RECORD_TIMED_OUT: _transition(r, "timed_out", FINALIZE),
-        RECORD_FAILED: _transition(r, "failed", FINALIZE),
+        RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
+        RECORD_INVALID: _transition(r, lc.Action.INVALID_ARTIFACT, FINALIZE),
+        RECORD_DRIFT: _transition(r, lc.Action.DRIFT_DETECTED, FINALIZE),
+        RECORD_DEPLOY_FAILED: _transition(r, lc.Action.DEPLOY_FAILED, FINALIZE),
+        RECORD_TIMED_OUT: _transition(r, lc.Action.TIMED_OUT, FINALIZE),
+        RECORD_FAILED: _transition(r, lc.Action.FAILED, FINALIZE),
         FINALIZE: _lambda(
             r.finalizer_function,
             CHOOSE_END,
@@ -346,7 +328,7 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         ),
         CHOOSE_END: {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.final.value.succeeded", "BooleanEquals": True, "Next": COMPLETED}],
+            "Choices": [{"Variable": "$.final.succeeded", "BooleanEquals": True, "Next": COMPLETED}],
             "Default": PIPELINE_FAILED,
         },
         COMPLETED: {"Type": "Succeed"},

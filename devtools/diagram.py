@@ -20,7 +20,7 @@ START, END = "<!-- pipeline-diagram:start -->", "<!-- pipeline-diagram:end -->"
 
 
 def _choice_label(rule: dict[str, Any]) -> str:
-    variable = rule.get("Variable", "").removeprefix("$.").removesuffix(".value.possible")
+    variable = rule.get("Variable", "").removeprefix("$.").removesuffix(".possible")
     for operator in ("StringEquals", "BooleanEquals", "NumericLessThan"):
         if operator in rule:
             value = rule[operator]

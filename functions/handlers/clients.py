@@ -47,23 +47,14 @@ def notifier() -> Notifier:
     return Notifier(client("events"), client("sns"), settings().event_bus_name, settings().alert_topic_arn)
 
 
-def service_account(service: str, environment: str) -> str:
-    try:
-        return settings().service_accounts[service][environment]
-    except KeyError:
-        raise ValueError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None
-
-
 def cloud_assembly(service: str, commit_sha: str, environment: str) -> dict[str, Any]:
     """The artifact's `cdk.out/manifest.json` from the bucket its environment deploys from."""
     import json
 
     from functions.artifacts.publish import artifact_prefix
 
-    config = settings()
-    bucket = config.candidate_bucket if environment == "stage" else config.release_bucket
     key = artifact_prefix(service, commit_sha) + "cdk.out/manifest.json"
-    return json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads(client("s3").get_object(Bucket=settings().bucket_of(environment), Key=key)["Body"].read())
 
 
 def read_only_cloudformation(service: str, environment: str) -> Any:
@@ -71,7 +62,7 @@ def read_only_cloudformation(service: str, environment: str) -> Any:
     import boto3
 
     config = settings()
-    account = service_account(service, environment)
+    account = config.service_account(service, environment)
     role = naming.role_arn(account, naming.ServiceNames(config.name_prefix, service, environment).read_only_role)
     credentials = client("sts").assume_role(
         RoleArn=role,

@@ -1,3 +1,5 @@
+"""The finalizer function: the end of every pipeline path."""
+
 from __future__ import annotations
 
 from typing import Any

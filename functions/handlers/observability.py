@@ -5,14 +5,12 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.pipeline.vocabulary import METRICS_NAMESPACE
+from functions.pipeline.lifecycle import METRICS_NAMESPACE, SECONDS_METRICS
 
 logger = Logger(service="cdk-control-plane")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="cdk-control-plane")
 tracer = Tracer(service="cdk-control-plane")
 
-_SECONDS = {"DeployLatency", "RollbackLatency"}
-
 
 def metric(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in _SECONDS else MetricUnit.Count, value=value)
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in SECONDS_METRICS else MetricUnit.Count, value=value)

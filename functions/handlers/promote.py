@@ -1,11 +1,14 @@
+"""The promote function: stage tests passed, the artifact becomes a release."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from functions.pipeline import promote as core
+from functions.pipeline.transitions import Run
 
 from . import clients
-from .observability import logger, metrics, tracer
+from .observability import logger, metric, metrics, tracer
 
 
 @logger.inject_lambda_context
@@ -13,11 +16,10 @@ from .observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return core.promote(
-        event["service"],
-        event["commit_sha"],
-        event["execution_id"],
+        Run.from_event(event),
         settings=clients.settings(),
         table=clients.table(),
         s3=clients.client("s3"),
         notify=clients.notifier(),
+        metric=metric,
     )

@@ -1,8 +1,11 @@
+"""The rollback planner: the next attempt's target, wait and trust checks."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from functions.pipeline import rollback
+from functions.pipeline.transitions import Run
 
 from . import clients
 from .observability import logger, metrics, tracer
@@ -13,10 +16,7 @@ from .observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return rollback.plan(
-        event["service"],
-        event["commit_sha"],
-        event["execution_id"],
-        event.get("previous"),
+        Run.from_event(event),
         int(event.get("max_attempts") or clients.settings().max_rollback_attempts),
         settings=clients.settings(),
         table=clients.table(),

@@ -1,3 +1,5 @@
+"""The transition function: one action of the lifecycle table (`functions.pipeline.lifecycle`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +14,8 @@ from .observability import logger, metric, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = transitions.Request.from_event(event)
-    logger.append_keys(service_name=request.service, commit_sha=request.commit_sha, environment=request.environment)
-    result = transitions.apply(request, clients.table(), clients.notifier(), metric)
+    run = transitions.Run.from_event(event, needs_action=True)
+    logger.append_keys(service_name=run.service, commit_sha=run.commit_sha, environment=run.environment.value)
+    result = transitions.apply(run, clients.table(), clients.notifier(), metric)
     logger.info("transition", extra={"result": result})
     return result

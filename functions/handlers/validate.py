@@ -1,8 +1,11 @@
+"""The Validate function: every manifest check against the artifact as stored."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from functions.pipeline import validate as core
+from functions.pipeline.transitions import Run
 
 from . import clients
 from .observability import logger, metrics, tracer
@@ -14,10 +17,7 @@ from .observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # InvalidArtifact propagates: its class name is the error the state machine catches.
     return core.validate(
-        event["service"],
-        event["commit_sha"],
-        event["environment"],
-        event["execution_id"],
+        Run.from_event(event),
         settings=clients.settings(),
         public_key_pem=clients.ci_public_key_pem(),
         table=clients.table(),

@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
-from . import vocabulary as v
+from .lifecycle import Environment
 from .settings import FunctionSettings
+from .vocabulary import execution_name
 
 MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json$")
 
@@ -20,17 +21,17 @@ def dispatch(event: dict[str, Any], *, settings: FunctionSettings, sfn: Any) -> 
     if not match:
         return {"started": False, "reason": f"not an artifact manifest: {key!r}"}
     if bucket == settings.candidate_bucket:
-        environment = v.STAGE
+        environment = Environment.STAGE
     elif bucket == settings.release_bucket:
-        environment = v.PROD
+        environment = Environment.PROD
     else:
         return {"started": False, "reason": f"not a pipeline bucket: {bucket!r}"}
     service, commit = match["service"], match["commit"]
-    name = v.execution_name(service, commit, environment)
+    name = execution_name(service, commit, environment)
     document = {
         "service": service,
         "commit_sha": commit,
-        "environment": environment,
+        "environment": environment.value,
         # Identical input for every delivery of the same upload: Step Functions then treats a repeated
         # StartExecution as the same execution (or refuses it once closed), never a second run.
         "trigger": {"source": "s3", "bucket": bucket, "key": key},

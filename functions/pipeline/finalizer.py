@@ -2,22 +2,24 @@
 
 It compares the metadata with the real state of the service's stacks (read through the read-only role
 in the service's account) and with how the run ended, and corrects what a crash, a timeout or a lost
-step left behind: an execution still `running`, an environment still `deploying` or `test_running`,
-`deployed` recorded while a stack is failed. Corrections emit `FinalizerCorrectedMetadata` and the
-`FinalizerCorrected` metric.
+step left behind (`lifecycle.REPAIRS`: an execution still `running`, an environment still `deploying`
+or `test_running`), and `deployed` recorded while a stack is failed. Corrections emit
+`FinalizerCorrectedMetadata` and the `FinalizerCorrected` metric.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import vocabulary as v
+from . import lifecycle as lc
 from .notify import Notifier
-from .store import MetadataTable, Update, now_iso
+from .store import MetadataTable
+from .transitions import BestEffort, Context, MetricSink, Run, announce, commit
 
 FAILED_STACK = re.compile(r"(_FAILED|^ROLLBACK_COMPLETE|^ROLLBACK_IN_PROGRESS)$")
+UNAVAILABLE = "<unavailable>"
 
 
 def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) -> list[str]:
@@ -47,72 +49,55 @@ def stack_statuses(cloudformation: Any, names: list[str]) -> dict[str, str]:
     return statuses
 
 
+def corrections(context: Context, stacks: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """What the run left inconsistent, as attribute values to write, and a note for each."""
+    sets: dict[str, Any] = {}
+    notes: list[str] = []
+    for repair in lc.REPAIRS:
+        if context.read(repair.path) == repair.found:
+            corrected = context.resolve(repair.corrected)
+            sets.update({repair.path: corrected, **repair.also})
+            notes.append(f"{repair.path.replace('{env}', context.run.environment)}: {repair.found} -> {corrected}")
+    broken = [name for name, status in stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
+    if context.read(lc.ENV_STATUS) == lc.EnvStatus.DEPLOYED and broken:
+        sets[lc.ENV_STATUS] = lc.EnvStatus.FAILED
+        notes.append(f"deployed, but stacks failed: {', '.join(broken)}")
+    return sets, notes
+
+
 def finalize(
     event: dict[str, Any],
     *,
     table: MetadataTable,
     notify: Notifier,
-    metric: Callable[[str, float], None],
+    metric: MetricSink,
     cloudformation_for: Callable[[str, str], Any],
     cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
 ) -> dict[str, Any]:
-    service, commit_sha, environment = event["service"], event["commit_sha"], event["environment"]
-    execution_id = event["execution_id"]
-    outcome = (event.get("outcome") or {}).get("value") or {}
-    if outcome.get("action") == "lease_lost":
+    run = Run.from_event(event)
+    outcome = event.get("outcome") or {}
+    if outcome.get("action") == lc.Action.LEASE_LOST:
         # This run never owned the item: nothing of it to finalize.
         return {"succeeded": bool(outcome.get("succeeded")), "lease_lost": outcome.get("reason"), "corrections": []}
-    item = table.get(service, commit_sha)
-    if item is None or item.get("execution_id") != execution_id:
+    item = table.get(run.service, run.commit_sha)
+    if item is None or item.get(lc.EXECUTION_ID) != run.execution_id:
         return {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}
-
-    env_key = f"environment_states.{environment}"
-    env_state = item.get("environment_states", {}).get(environment, {})
-    stacks: dict[str, str] = {}
     try:
-        names = stack_names(cloud_assembly_for(service, commit_sha, environment), service, environment)
-        stacks = stack_statuses(cloudformation_for(service, environment), names)
-    except Exception as exc:  # an unreachable account must not stop the metadata from being finalized
-        stacks = {"<unavailable>": str(exc)[:200]}
-
-    corrections: list[str] = []
-    sets: dict[str, Any] = {}
-    error = (event.get("error") or {}).get("Error", "")
-    if item.get("execution_status") == v.RUNNING:
-        sets["execution_status"] = v.TIMEOUT if error == "States.Timeout" else v.EXECUTION_FAILED
-        sets["execution_completed_at"] = now_iso()
-        corrections.append(f"execution_status running -> {sets['execution_status']}")
-    if env_state.get("status") == v.DEPLOYING:
-        sets[f"{env_key}.status"] = v.FAILED
-        corrections.append("environment deploying -> failed")
-    if env_state.get("test_status") == v.TEST_RUNNING:
-        sets[f"{env_key}.test_status"] = v.NOT_TESTED
-        corrections.append("test_running -> not_tested")
-    broken = [name for name, status in stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
-    if env_state.get("status") == v.ENV_DEPLOYED and broken:
-        sets[f"{env_key}.status"] = v.FAILED
-        corrections.append(f"deployed, but stacks failed: {', '.join(broken)}")
-
-    now = now_iso()
-    sets.update(
-        {
-            "finalizer_ran": True,
-            "finalizer_ran_at": now,
-            "finalizer_correction_applied": bool(corrections),
-            f"{env_key}.stacks": stacks,
-        }
-    )
-    if corrections:
-        sets.update({"finalizer_corrected": True, "finalizer_corrected_at": now})
-    applied = table.update(service, commit_sha, Update(sets=sets, conditions=[("execution_id", "=", execution_id)]))
-    if applied and corrections:
-        notify.event(
-            v.FINALIZER_CORRECTED_METADATA,
-            {"service": service, "commit_sha": commit_sha, "environment": environment, "corrections": corrections},
+        names = stack_names(
+            cloud_assembly_for(run.service, run.commit_sha, run.environment), run.service, run.environment
         )
-    metric("FinalizerCorrected", 1 if corrections else 0)
-    succeeded = bool(outcome.get("succeeded")) and not corrections
-    return {"succeeded": succeeded, "corrections": corrections, "stacks": stacks}
+        stacks = stack_statuses(cloudformation_for(run.service, run.environment), names)
+    except Exception as exc:  # an unreachable account must not stop the metadata from being finalized
+        stacks = {UNAVAILABLE: str(exc)[:200]}
 
-
-__all__ = ["finalize", "stack_names", "stack_statuses"]
+    context = Context(run, item, lc.transition(lc.Action.FINALIZED, run.environment))
+    sets, notes = corrections(context, stacks)
+    sets.update({lc.ENV_STACKS: stacks, "finalizer_correction_applied": bool(notes)})
+    if notes:
+        sets.update({"finalizer_corrected": True, "finalizer_corrected_at": lc.Ref.NOW})
+    applied = commit(table, context, sets)
+    if applied and notes:
+        announce(BestEffort(notify), metric, context, corrections=notes)
+    elif not notes:
+        metric(lc.Metric.FINALIZER_CORRECTED.value, 0)
+    return {"succeeded": bool(outcome.get("succeeded")) and not notes, "corrections": notes, "stacks": stacks}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import vocabulary as v
+from .lifecycle import EVENT_SOURCE
 
 
 class Notifier:
@@ -18,7 +18,7 @@ class Notifier:
 
     def event(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry = {
-            "Source": v.EVENT_SOURCE,
+            "Source": EVENT_SOURCE,
             "DetailType": detail_type,
             "Detail": json.dumps(detail, sort_keys=True, default=str),
             "EventBusName": self.bus_name,

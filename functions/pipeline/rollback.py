@@ -13,55 +13,51 @@ from typing import Any
 from functions.artifacts.manifest import parse_manifest
 from functions.artifacts.publish import MANIFEST_NAME, artifact_prefix
 
-from . import vocabulary as v
+from . import lifecycle as lc
 from .settings import FunctionSettings
-from .store import MetadataTable, Update
+from .store import MetadataTable
+from .transitions import Context, Run, commit
+
+# A rollback redeploys a release that ran in prod: only these may be targets.
+TARGET_STATUSES = (lc.Status.DEPLOYED, lc.Status.ROLLBACK_SUCCEEDED)
 
 
-def plan(
-    service: str,
-    commit_sha: str,
-    execution_id: str,
-    previous: dict[str, Any] | None,
-    max_attempts: int,
-    *,
-    settings: FunctionSettings,
-    table: MetadataTable,
-    s3: Any,
-) -> dict[str, Any]:
-    previous = (previous or {}).get("value", previous) or {}
-    attempt = int(previous.get("attempt", 0)) + 1
+def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> dict[str, Any]:
+    """The next attempt (`run.rollback` is the previous attempt's plan, None for the first)."""
+    attempt = int((run.rollback or {}).get("attempt", 0)) + 1
     wait = settings.rollback_base_delay_seconds * 2 ** (attempt - 1)
     result = {"attempt": attempt, "max_attempts": max_attempts, "wait_seconds": wait}
+    target, problem = _target(run, settings=settings, table=table, s3=s3)
+    if problem:
+        return {**result, "possible": False, "reason": problem}
+    planned = {**result, "possible": True, "target_commit": target["commit"]}
+    schedule = [settings.rollback_base_delay_seconds * 2**i for i in range(max_attempts)]
+    item = table.get(run.service, run.commit_sha) or {}
+    context = Context(
+        Run(run.service, run.commit_sha, run.environment, run.execution_id, rollback=planned),
+        item,
+        lc.transition(lc.Action.ROLLBACK_PLANNED, lc.Environment.PROD),
+    )
+    commit(table, context, {"rollback_backoff_schedule": json.dumps(schedule)})
+    return {**planned, "target_artifact_sha256": target["artifact_sha256"]}
 
-    target = table.service_record(service).get("last_known_good_commit")
-    if not target or target == commit_sha:
-        return {**result, "possible": False, "reason": "no earlier last known good commit to roll back to"}
-    target_item = table.get(service, target)
-    if not target_item or target_item.get("status") not in (v.DEPLOYED, v.ROLLBACK_SUCCEEDED):
-        return {**result, "possible": False, "reason": f"last known good {target} is not a deployed artifact"}
-    key = artifact_prefix(service, target) + MANIFEST_NAME
+
+def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> tuple[dict[str, str], str]:
+    """The verified target `{commit, artifact_sha256}`, or why there is none."""
+    target = table.service_record(run.service).get(lc.LAST_KNOWN_GOOD)
+    if not target or target == run.commit_sha:
+        return {}, "no earlier last known good commit to roll back to"
+    target_item = table.get(run.service, target)
+    if not target_item or target_item.get(lc.STATUS) not in TARGET_STATUSES:
+        return {}, f"last known good {target} is not a deployed artifact"
+    key = artifact_prefix(run.service, target) + MANIFEST_NAME
     try:
         manifest_bytes = s3.get_object(Bucket=settings.release_bucket, Key=key)["Body"].read()
     except Exception as exc:
-        return {**result, "possible": False, "reason": f"release manifest s3://{settings.release_bucket}/{key}: {exc}"}
+        return {}, f"release manifest s3://{settings.release_bucket}/{key}: {exc}"
     manifest, problems = parse_manifest(manifest_bytes)
     if manifest is None:
-        return {**result, "possible": False, "reason": f"release manifest of {target} is invalid: {problems[0].line()}"}
+        return {}, f"release manifest of {target} is invalid: {problems[0].line()}"
     if manifest["commit"] != target or manifest["artifact_sha256"] != target_item.get("artifact_sha256"):
-        return {
-            **result,
-            "possible": False,
-            "reason": f"release of {target} does not match its metadata (hash or commit)",
-        }
-
-    schedule = [settings.rollback_base_delay_seconds * 2**i for i in range(max_attempts)]
-    table.update(
-        service,
-        commit_sha,
-        Update(
-            sets={"rollback_target_commit": target, "rollback_backoff_schedule": json.dumps(schedule)},
-            conditions=[("execution_id", "=", execution_id)],
-        ),
-    )
-    return {**result, "possible": True, "target_commit": target, "target_artifact_sha256": manifest["artifact_sha256"]}
+        return {}, f"release of {target} does not match its metadata (hash or commit)"
+    return {"commit": target, "artifact_sha256": manifest["artifact_sha256"]}, ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import vocabulary as v
+from .lifecycle import SERVICE_RECORD, Environment
 
 
 def _short(commit: str | None) -> str:
@@ -17,7 +17,7 @@ def _seconds(value: Any) -> str:
 
 def environment_line(item: dict[str, Any], environment: str) -> str:
     state = item.get("environment_states", {}).get(environment, {})
-    test_word = "smoke" if environment == v.PROD else "tests"
+    test_word = "smoke" if environment == Environment.PROD else "tests"
     return (
         f"  {environment:<5}  {state.get('status', '-'):<18} {test_word} {state.get('test_status', '-'):<13}"
         f" deploy {_seconds(item.get(f'{environment}_deploy_duration_seconds')):>8}"
@@ -29,8 +29,8 @@ def describe(item: dict[str, Any], service_record: dict[str, Any] | None = None)
     lines = [
         f"{item['service']} @ {_short(item['commit_sha'])}  status {item.get('status', '-')}"
         f"  built {item.get('build_time', '-')}  artifact {str(item.get('artifact_sha256', '-'))[:16]}…",
-        environment_line(item, v.STAGE),
-        environment_line(item, v.PROD),
+        environment_line(item, Environment.STAGE),
+        environment_line(item, Environment.PROD),
     ]
     extras = [f"health {item['global_health_status']}"] if item.get("global_health_status") else []
     if item.get("last_known_good_commit"):
@@ -53,7 +53,7 @@ def describe(item: dict[str, Any], service_record: dict[str, Any] | None = None)
 
 def summary_line(item: dict[str, Any]) -> str:
     states = item.get("environment_states", {})
-    stage, prod = states.get(v.STAGE, {}), states.get(v.PROD, {})
+    stage, prod = states.get(Environment.STAGE, {}), states.get(Environment.PROD, {})
     return (
         f"{_short(item['commit_sha'])}  {item.get('status', '-'):<18}"
         f" stage {stage.get('status', '-')}/{stage.get('test_status', '-'):<12}"
@@ -71,7 +71,7 @@ def service_items(table: Any, service: str) -> list[dict[str, Any]]:
     arguments: dict[str, Any] = {"KeyConditionExpression": Key("service").eq(service)}
     while True:
         page = table.query(**arguments)
-        items += [plain(i) for i in page.get("Items", []) if i["commit_sha"] != v.SERVICE_RECORD]
+        items += [plain(i) for i in page.get("Items", []) if i["commit_sha"] != SERVICE_RECORD]
         if "LastEvaluatedKey" not in page:
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

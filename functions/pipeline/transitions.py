@@ -1,57 +1,62 @@
-"""Guarded metadata transitions of one execution, and the events and metrics that go with them.
+"""Applying the lifecycle table: one guarded write per transition, then its events and metrics.
 
-Each action updates every attribute the spec names for it, on the condition that the item is still in
-the state this execution left it (its `execution_id`, the environment's status); a failed condition
-means another execution owns the item, and nothing is written.
+`commit` renders a transition (`lifecycle.TRANSITIONS`) for this run and writes it on its guard; a failed
+guard means another run owns the item (or the item is not in a state the transition may leave), and
+nothing is written. `announce` sends what the transition emits, best-effort: a change that happened is
+never reported as failed because EventBridge was down. `apply` is the transition Lambda's whole job.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from . import vocabulary as v
+from . import lifecycle as lc
+from .expressions import render, to_dynamo
 from .notify import Notifier
-from .store import MetadataTable, Update, now_iso, seconds_between
+from .store import MetadataTable, now_iso, seconds_between
 
 MetricSink = Callable[[str, float], None]
+_SKIP = object()  # a conditional value that does not apply to this item
 
 
 @dataclass(frozen=True)
-class Request:
+class Run:
+    """One execution's view of its artifact, as the state machine passes it to a function."""
+
     service: str
     commit_sha: str
-    environment: str
+    environment: lc.Environment
     execution_id: str
-    action: str
-    error: dict[str, Any] | None
-    deploy: dict[str, Any] | None
-    rollback: dict[str, Any] | None
+    action: lc.Action | None = None
+    error: Mapping[str, Any] | None = None
+    deploy: Mapping[str, Any] | None = None
+    rollback: Mapping[str, Any] | None = None  # the rollback plan of this attempt
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Request:
-        missing = [k for k in ("service", "commit_sha", "environment", "execution_id", "action") if not event.get(k)]
+    def from_event(cls, event: Mapping[str, Any], *, needs_action: bool = False) -> Run:
+        required = ("service", "commit_sha", "environment", "execution_id") + (("action",) if needs_action else ())
+        missing = [k for k in required if not event.get(k)]
         if missing:
-            raise ValueError(f"transition request lacks {', '.join(missing)}")
-        if event["environment"] not in v.ENVIRONMENTS:
-            raise ValueError(f"environment {event['environment']!r} is not stage or prod")
-        rollback = event.get("rollback") or None
+            raise ValueError(f"the pipeline event lacks {', '.join(missing)}")
+        try:
+            environment = lc.Environment(event["environment"])
+            action = lc.Action(event["action"]) if event.get("action") else None
+        except ValueError as exc:
+            raise ValueError(f"the pipeline event: {exc}") from None
         return cls(
             service=event["service"],
             commit_sha=event["commit_sha"],
-            environment=event["environment"],
+            environment=environment,
             execution_id=event["execution_id"],
-            action=event["action"],
+            action=action,
             error=event.get("error") or None,
             deploy=event.get("deploy") or None,
-            rollback=rollback.get("value", rollback) if isinstance(rollback, dict) else None,
+            rollback=event.get("rollback") or None,
         )
-
-    @property
-    def env(self) -> str:
-        return f"environment_states.{self.environment}"
 
     def error_text(self) -> str:
         if not self.error:
@@ -64,10 +69,98 @@ class Request:
             pass
         return f"{self.error.get('Error', 'Error')}: {cause}"[:1000]
 
+    def detail(self, **extra: Any) -> dict[str, Any]:
+        base = {
+            "service": self.service,
+            "commit_sha": self.commit_sha,
+            "environment": self.environment.value,
+            "execution_id": self.execution_id,
+        }
+        return {**base, **{k: x for k, x in extra.items() if x is not None}}
 
-class _BestEffort:
-    """Events and alerts after a committed transition: a failure to send is logged, never turned into
-    a failed transition (the state machine would then take the wrong path for a change that happened)."""
+
+@dataclass
+class Context:
+    """Resolves what a transition writes (`lifecycle.Ref`, `Text`, `IfRunning`) for one run and item."""
+
+    run: Run
+    item: Mapping[str, Any]
+    transition: lc.Transition
+    now: str = field(default_factory=now_iso)
+
+    def read(self, path: str) -> Any:
+        return lc.read(self.item, path, self.run.environment)
+
+    @property
+    def reason(self) -> str:
+        return self.run.error_text() or self.transition.default_reason or self.transition.action.value
+
+    def _ref(self, ref: lc.Ref) -> Any:
+        plan = self.run.rollback or {}
+        refs: dict[lc.Ref, Callable[[], Any]] = {
+            lc.Ref.NOW: lambda: self.now,
+            lc.Ref.EXECUTION_ID: lambda: self.run.execution_id,
+            lc.Ref.COMMIT_SHA: lambda: self.run.commit_sha,
+            lc.Ref.REASON: lambda: self.reason,
+            lc.Ref.BUILD_ID: lambda: (self.run.deploy or {}).get("build_id"),
+            lc.Ref.DEPLOY_SECONDS: lambda: seconds_between(self.read(lc.ENV_DEPLOY_STARTED_AT), self.now),
+            lc.Ref.TEST_SECONDS: lambda: seconds_between(self.read(lc.ENV_TEST_STARTED_AT), self.now),
+            lc.Ref.SINCE_BUILD: lambda: seconds_between(self.item.get(lc.BUILD_TIME), self.now),
+            lc.Ref.SINCE_ROLLBACK: lambda: seconds_between(self.item.get(lc.ROLLBACK_INITIATED_AT), self.now),
+            lc.Ref.ROLLBACK_TARGET: lambda: plan.get("target_commit"),
+            lc.Ref.ROLLBACK_REASON: lambda: (
+                plan.get("reason")
+                or self.run.error_text()
+                or self.item.get(lc.ROLLBACK_FAILURE_REASON)
+                or "rollback failed"
+            ),
+            lc.Ref.ATTEMPTS: lambda: self.item.get(lc.ROLLBACK_ATTEMPTS),
+            lc.Ref.BUILD_TIME: lambda: self.item.get(lc.BUILD_TIME) or self.now,
+            lc.Ref.END_STATUS: lambda: (
+                lc.ExecutionStatus.TIMEOUT
+                if (self.run.error or {}).get("Error") == "States.Timeout"
+                else lc.ExecutionStatus.FAILED
+            ),
+        }
+        if ref not in refs:
+            raise ValueError(f"{ref.value!r} is known only to the state machine")
+        return refs[ref]()
+
+    def resolve(self, raw: Any) -> Any:
+        if isinstance(raw, lc.Ref):
+            return self.resolve(self._ref(raw))
+        if isinstance(raw, lc.Text):
+            return raw.template.format(reason=self.run.error_text())[: raw.limit]
+        if isinstance(raw, lc.IfRunning):
+            return raw.value.value if self.read(lc.ENV_TEST_STATUS) == lc.TestStatus.RUNNING else _SKIP
+        if isinstance(raw, Enum):
+            return raw.value
+        return raw
+
+
+def expression(context: Context, extra_sets: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The transition's conditional update for this run, every value resolved."""
+    t = context.transition
+    sets = {p: context.resolve(x) for p, x in {**t.sets, **(extra_sets or {})}.items()}
+    return render(
+        t.environment,
+        guard=t.guard,
+        sets={p: x for p, x in sets.items() if x is not _SKIP},
+        adds=t.adds,
+        removes=t.removes,
+        encode=lambda raw: to_dynamo(context.resolve(raw)),
+    )
+
+
+def commit(table: MetadataTable, context: Context, extra_sets: Mapping[str, Any] | None = None) -> bool:
+    key = context.transition.record or context.run.commit_sha
+    return table.update(context.run.service, key, expression(context, extra_sets))
+
+
+class BestEffort:
+    """Events and alerts after a committed transition: a failure to send is recorded in the result,
+    never turned into a failed transition (the state machine would take the wrong path for a change
+    that happened)."""
 
     def __init__(self, notify: Notifier) -> None:
         self.notify = notify
@@ -86,311 +179,90 @@ class _BestEffort:
             self.failures.append(f"alert: {exc}")
 
 
-def apply(request: Request, table: MetadataTable, notify: Notifier, metric: MetricSink) -> dict[str, Any]:
-    item = table.get(request.service, request.commit_sha)
+def announce(sender: BestEffort, metric: MetricSink, context: Context, **detail: Any) -> None:
+    """The events, metrics and alert the transition declares (after it was committed)."""
+    t, run = context.transition, context.run
+    for event, declared in t.events:
+        sender.event(event.value, run.detail(**{k: context.resolve(x) for k, x in declared.items()}, **detail))
+    for name, value in t.metrics:
+        resolved = context.resolve(value)
+        if resolved is not None:
+            metric(name.value, float(resolved))
+    if t.alert:
+        declared = next((d for _, d in t.events), {})
+        sender.alert(
+            t.alert.format(service=run.service), run.detail(**{k: context.resolve(x) for k, x in declared.items()})
+        )
+
+
+def apply(run: Run, table: MetadataTable, notify: Notifier, metric: MetricSink) -> dict[str, Any]:
+    """The transition Lambda: one action of the table for this run, and its consequences."""
+    assert run.action is not None
+    item = table.get(run.service, run.commit_sha)
     if item is None:
-        return {"action": request.action, "succeeded": False, "applied": False, "reason": "no metadata item"}
-    if request.action == "lease_lost":
-        return _lease_lost(request, item)
-    handler = _ACTIONS.get(request.action)
-    if handler is None:
-        raise ValueError(f"unknown transition {request.action!r}")
-    sender = _BestEffort(notify)
-    result = handler(request, item, table, sender, metric)
+        return {"action": run.action.value, "succeeded": False, "applied": False, "reason": "no metadata item"}
+    if run.action is lc.Action.LEASE_LOST:
+        return explain_lease_lost(run, item)
+    context = Context(run, item, lc.transition(run.action, run.environment))
+    sender = BestEffort(notify)
+    applied = commit(table, context)
+    result: dict[str, Any] = {
+        "action": run.action.value,
+        "applied": applied,
+        "succeeded": context.transition.succeeded and applied,
+    }
+    if applied:
+        announce(sender, metric, context)
+        if context.transition.then:
+            follow = lc.transition(context.transition.then, run.environment)
+            commit(table, Context(run, item, follow, context.now))
+    result.update(_loop_state(run, applied))
     if sender.failures:
         result["notification_failures"] = sender.failures
     return result
 
 
-def _mine(request: Request, update: Update, *statuses: str) -> Update:
-    """Condition on this execution owning the item, and the environment being in `statuses`."""
-    update.conditions.append(("execution_id", "=", request.execution_id))
-    if statuses:
-        update.conditions.append((f"{request.env}.status", "in", list(statuses)))
-    return update
+def _loop_state(run: Run, applied: bool) -> dict[str, Any]:
+    """What the rollback loop reads from the result: whether another attempt may follow."""
+    plan = run.rollback or {}
+    if run.action is lc.Action.ROLLBACK_ATTEMPT_FAILED:
+        attempt = int(plan.get("attempt", 1))
+        retry = applied and attempt < int(plan.get("max_attempts", lc.DEFAULT_MAX_ROLLBACK_ATTEMPTS))
+        return {"retry": retry, "attempt": attempt}
+    if run.action is lc.Action.ROLLBACK_SUCCEEDED:
+        return {"rolled_back_to": plan.get("target_commit")}
+    return {}
 
 
-def _result(request: Request, applied: bool, succeeded: bool, **extra: Any) -> dict[str, Any]:
-    return {"action": request.action, "applied": applied, "succeeded": succeeded and applied, **extra}
-
-
-def _finished(request: Request, status: str) -> dict[str, Any]:
-    return {"execution_status": status, "execution_completed_at": now_iso()}
-
-
-# --- actions ------------------------------------------------------------------------------------------
-
-
-def _deployed(request, item, table, notify, metric):
-    now = now_iso()
-    env_state = item.get("environment_states", {}).get(request.environment, {})
-    duration = seconds_between(env_state.get("deploy_started_at"), now)
-    update = _mine(
-        request,
-        Update(
-            sets={
-                f"{request.env}.status": v.ENV_DEPLOYED,
-                f"{request.env}.deploy_completed_at": now,
-                f"{request.env}.test_status": v.TEST_RUNNING,
-                f"{request.env}.test_started_at": now,
-                f"{request.environment}_deploy_duration_seconds": duration,
-                "deploy_build_id": (request.deploy or {}).get("build_id"),
-            }
-        ),
-        v.DEPLOYING,
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        notify.event(v.DEPLOY_SUCCEEDED, _detail(request, phase="deploy"))
-    return _result(request, applied, True)
-
-
-def _test_failed(request, item, table, notify, metric):
-    now = now_iso()
-    env_state = item["environment_states"][request.environment]
-    update = _mine(
-        request,
-        Update(
-            sets={
-                f"{request.env}.test_status": v.TEST_FAILED,
-                f"{request.env}.test_completed_at": now,
-                f"{request.environment}_test_duration_seconds": seconds_between(env_state.get("test_started_at"), now),
-                "status": v.REJECTED,
-                **_finished(request, v.EXECUTION_FAILED),
-            }
-        ),
-        v.ENV_DEPLOYED,
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        notify.event(v.TEST_FAILED_EVENT, _detail(request, reason=request.error_text()))
-        metric("TestFailureRate", 1)
-    return _result(request, applied, False)
-
-
-def _prod_succeeded(request, item, table, notify, metric):
-    now = now_iso()
-    env_state = item["environment_states"][v.PROD]
-    update = _mine(
-        request,
-        Update(
-            sets={
-                f"{request.env}.test_status": v.TEST_PASSED,
-                f"{request.env}.test_completed_at": now,
-                "prod_test_duration_seconds": seconds_between(env_state.get("test_started_at"), now),
-                "status": v.DEPLOYED,
-                "global_health_status": "healthy",
-                **_finished(request, v.SUCCEEDED),
-            },
-            removes=["expire_at"],  # a release live in prod never expires
-        ),
-        v.ENV_DEPLOYED,
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        table.set_last_known_good(request.service, request.commit_sha, item.get("build_time", now), now)
-        notify.event(v.DEPLOY_SUCCEEDED, _detail(request, phase="smoke"))
-        latency = seconds_between(item.get("build_time"), now)
-        if latency is not None:
-            metric("DeployLatency", float(latency))
-        metric("TestFailureRate", 0)
-    return _result(request, applied, True)
-
-
-def _lease_lost(request: Request, item: dict[str, Any]) -> dict[str, Any]:
-    """Why this run could not take the environment. Only a run already holding it (or having run it)
-    makes this a harmless duplicate; anything else is a refusal the operator should see."""
+def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
+    """Why the lease's guard failed, read from the same guard. Only a run already holding the
+    environment (or having run it) makes this a harmless duplicate; anything else is a refusal the
+    operator should see."""
+    lease = lc.transition(lc.Action.LEASE, run.environment)
+    context = Context(run, item, lease)
+    failed = {c.path for c in lease.guard if not c.holds(item, run.environment, context.resolve)}
+    status, env_status = item.get(lc.STATUS), context.read(lc.ENV_STATUS)
+    holder = item.get(lc.EXECUTION_ID)
+    retryable = {
+        v
+        for e in lc.Environment
+        for c in lc.transition(lc.Action.LEASE, e).guard
+        if c.path == lc.ENV_STATUS
+        for v in c.values
+    }
 
     def lost(duplicate: bool, reason: str) -> dict[str, Any]:
         outcome = "duplicate" if duplicate else "refused"
         return {"action": "lease_lost", "outcome": outcome, "succeeded": duplicate, "applied": False, "reason": reason}
 
-    expected = v.CANDIDATE if request.environment == v.STAGE else v.PROMOTED
-    env_status = item.get("environment_states", {}).get(request.environment, {}).get("status")
-    holder = item.get("execution_id")
-    if item.get("eligibility_revoked"):
-        return lost(False, f"the release is not eligible: {item.get('eligibility_revoked_reason', 'revoked')}")
-    if holder and holder != request.execution_id and env_status == v.DEPLOYING:
-        return lost(True, f"another run holds {request.environment}: {holder}")
-    if item.get("status") != expected and holder and env_status not in (v.PENDING, v.FAILED):
-        return lost(True, f"already run: status {item.get('status')}, {request.environment} {env_status}")
-    if item.get("status") != expected:
-        return lost(False, f"status is {item.get('status')}; a {request.environment} run needs {expected}")
-    return lost(False, f"{request.environment} is {env_status}")
-
-
-def _rollback_initiated(reason: str, now: str) -> dict[str, Any]:
-    """What a prod failure that starts a rollback records. Such a release is never promoted or
-    redeployed again without a signed override."""
-    return {
-        "status": v.ROLLBACK_INITIATED,
-        "global_health_status": "degraded",
-        "eligibility_revoked": True,
-        "eligibility_revoked_reason": reason[:500],
-        "rollback_initiated_at": now,
-        "rollback_attempts": 0,
-    }
-
-
-def _smoke_failed(request, item, table, notify, metric):
-    now = now_iso()
-    env_state = item["environment_states"][v.PROD]
-    update = _mine(
-        request,
-        Update(
-            sets={
-                f"{request.env}.test_status": v.TEST_FAILED,
-                f"{request.env}.test_completed_at": now,
-                "prod_test_duration_seconds": seconds_between(env_state.get("test_started_at"), now),
-                **_rollback_initiated(f"prod smoke test failed: {request.error_text()}", now),
-            }
-        ),
-        v.ENV_DEPLOYED,
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        notify.event(v.SMOKE_TEST_FAILED, _detail(request, reason=request.error_text()))
-        notify.event(v.ROLLBACK_INITIATED_EVENT, _detail(request))
-        metric("TestFailureRate", 1)
-    return _result(request, applied, False)
-
-
-def _prod_deploy_failed(request, item, table, notify, metric):
-    """A prod deploy that failed or timed out: earlier stacks may already run the new release, so
-    prod rolls back like after a failed smoke test, and the release is never redeployed."""
-    now = now_iso()
-    update = _mine(
-        request,
-        Update(
-            sets={
-                f"{request.env}.status": v.FAILED,
-                f"{request.env}.failure_reason": request.error_text() or "deploy failed",
-                **_rollback_initiated(f"prod deploy failed: {request.error_text()}", now),
-            }
-        ),
-        v.DEPLOYING,
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        notify.event(v.DEPLOY_FAILED, _detail(request, reason=request.error_text()))
-        notify.event(v.ROLLBACK_INITIATED_EVENT, _detail(request))
-    return _result(request, applied, False)
-
-
-def _rollback_attempt_failed(request, item, table, notify, metric):
-    plan = request.rollback or {}
-    update = Update(
-        adds={"rollback_attempts": 1},
-        sets={"rollback_failure_reason": request.error_text() or "rollback deploy failed"},
-        conditions=[("execution_id", "=", request.execution_id), ("status", "=", v.ROLLBACK_INITIATED)],
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    attempt = int(plan.get("attempt", 1))
-    retry = applied and attempt < int(plan.get("max_attempts", v.DEFAULT_MAX_ROLLBACK_ATTEMPTS))
-    metric("RollbackFailureRate", 1)
-    return _result(request, applied, False, retry=retry, attempt=attempt)
-
-
-def _rollback_succeeded(request, item, table, notify, metric):
-    now = now_iso()
-    plan = request.rollback or {}
-    update = Update(
-        adds={"rollback_attempts": 1},
-        sets={
-            "status": v.ROLLBACK_SUCCEEDED,
-            f"{request.env}.status": v.ROLLBACK_SUCCEEDED,
-            "rollback_completed_at": now,
-            "rollback_target_commit": plan.get("target_commit"),
-            "global_health_status": "healthy",
-            **_finished(request, v.EXECUTION_FAILED),
-        },
-        conditions=[("execution_id", "=", request.execution_id), ("status", "=", v.ROLLBACK_INITIATED)],
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        notify.event(v.ROLLBACK_SUCCEEDED_EVENT, _detail(request, target_commit=plan.get("target_commit")))
-        latency = seconds_between(item.get("rollback_initiated_at"), now)
-        if latency is not None:
-            metric("RollbackLatency", float(latency))
-    return _result(request, applied, False, rolled_back_to=plan.get("target_commit"))
-
-
-def _rollback_failed(request, item, table, notify, metric):
-    plan = request.rollback or {}
-    reason = plan.get("reason") or request.error_text() or item.get("rollback_failure_reason") or "rollback failed"
-    update = Update(
-        sets={
-            "status": v.ROLLBACK_FAILED,
-            f"{request.env}.status": v.ROLLBACK_FAILED,
-            "rollback_attempts_exhausted": True,
-            "manual_intervention_required": True,
-            "rollback_failure_reason": reason,
-            "global_health_status": "degraded",
-            **_finished(request, v.EXECUTION_FAILED),
-        },
-        conditions=[("execution_id", "=", request.execution_id), ("status", "=", v.ROLLBACK_INITIATED)],
-    )
-    applied = table.update(request.service, request.commit_sha, update)
-    if applied:
-        detail = _detail(request, reason=reason, attempts=item.get("rollback_attempts"), severity="critical")
-        notify.event(v.ROLLBACK_FAILED_EVENT, detail)
-        notify.alert(f"CRITICAL: rollback of {request.service} failed, manual intervention required", detail)
-    return _result(request, applied, False)
-
-
-def _failure(
-    event_type: str,
-    *,
-    stage_lifecycle: str | None = None,
-    execution_status: str = v.EXECUTION_FAILED,
-    **extra_sets: Any,
-):
-    def handler(request, item, table, notify, metric):
-        env_state = item.get("environment_states", {}).get(request.environment, {})
-        sets: dict[str, Any] = {
-            f"{request.env}.status": v.FAILED,
-            f"{request.env}.failure_reason": request.error_text() or request.action,
-            **_finished(request, execution_status),
-            **extra_sets,
-        }
-        if env_state.get("test_status") == v.TEST_RUNNING:
-            sets[f"{request.env}.test_status"] = v.NOT_TESTED
-        if stage_lifecycle and request.environment == v.STAGE:
-            sets["status"] = stage_lifecycle
-        update = _mine(request, Update(sets=sets), v.DEPLOYING, v.ENV_DEPLOYED)
-        applied = table.update(request.service, request.commit_sha, update)
-        if applied:
-            notify.event(event_type, _detail(request, reason=request.error_text() or request.action))
-            if event_type == v.INVALID_ARTIFACT:
-                metric("AssetHashMismatch", 1)
-        return _result(request, applied, False)
-
-    return handler
-
-
-def _detail(request: Request, **extra: Any) -> dict[str, Any]:
-    return {
-        "service": request.service,
-        "commit_sha": request.commit_sha,
-        "environment": request.environment,
-        "execution_id": request.execution_id,
-        **{k: x for k, x in extra.items() if x is not None},
-    }
-
-
-_ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
-    "deployed": _deployed,
-    "test_failed": _test_failed,
-    "prod_succeeded": _prod_succeeded,
-    "smoke_failed": _smoke_failed,
-    "prod_deploy_failed": _prod_deploy_failed,
-    "rollback_attempt_failed": _rollback_attempt_failed,
-    "rollback_succeeded": _rollback_succeeded,
-    "rollback_failed": _rollback_failed,
-    # Stage rejects an artifact that fails verification; in prod it was already promoted once.
-    "invalid_artifact": _failure(v.INVALID_ARTIFACT, stage_lifecycle=v.REJECTED, integrity_verified=False),
-    "deploy_failed": _failure(v.DEPLOY_FAILED),
-    "drift_detected": _failure(v.DEPLOY_FAILED, stack_drift_detected=True),
-    "timed_out": _failure(v.DEPLOY_FAILED, execution_status=v.TIMEOUT),
-    "failed": _failure(v.DEPLOY_FAILED),
-}
+    if lc.ELIGIBILITY_REVOKED in failed:
+        return lost(False, f"the release is not eligible: {item.get(lc.ELIGIBILITY_REVOKED_REASON, 'revoked')}")
+    if holder and holder != run.execution_id and env_status == lc.EnvStatus.DEPLOYING:
+        return lost(True, f"another run holds {run.environment}: {holder}")
+    if lc.STATUS in failed and holder and env_status not in retryable:
+        return lost(True, f"already run: status {status}, {run.environment} {env_status}")
+    if lc.STATUS in failed:
+        (expected,) = [c for c in lease.guard if c.path == lc.STATUS]
+        needed = " or ".join(str(v) for v in expected.values)
+        return lost(False, f"status is {status}; a {run.environment} run needs {needed}")
+    return lost(False, f"{run.environment} is {env_status}")

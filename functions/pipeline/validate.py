@@ -10,37 +10,32 @@ from functions.artifacts.errors import Finding, InvalidArtifact
 from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 
-from . import vocabulary as v
+from . import lifecycle as lc
 from .artifacts import download, scratch_directory
 from .settings import FunctionSettings
-from .store import MetadataTable, Update, now_iso
+from .store import MetadataTable
+from .transitions import Context, Run, commit
 
 
 def validate(
-    service: str,
-    commit_sha: str,
-    environment: str,
-    execution_id: str,
-    *,
-    settings: FunctionSettings,
-    public_key_pem: str,
-    table: MetadataTable,
-    s3: Any,
+    run: Run, *, settings: FunctionSettings, public_key_pem: str, table: MetadataTable, s3: Any
 ) -> dict[str, Any]:
-    item = table.get(service, commit_sha)
+    item = table.get(run.service, run.commit_sha)
     if item is None:
-        raise InvalidArtifact([Finding("commit", commit_sha, f"no metadata item for {service}@{commit_sha}")])
-    bucket = settings.candidate_bucket if environment == v.STAGE else settings.release_bucket
+        raise InvalidArtifact(
+            [Finding("commit", run.commit_sha, f"no metadata item for {run.service}@{run.commit_sha}")]
+        )
     public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
     with scratch_directory() as scratch:
-        cdk_out, manifest = download(s3, bucket, service, commit_sha, Path(scratch))
+        bucket = settings.bucket_of(run.environment)
+        cdk_out, manifest = download(s3, bucket, run.service, run.commit_sha, Path(scratch))
         report = verify_artifact(
             cdk_out,
             manifest,
             public_key,
             Expectations(
-                service=service,
-                commit=commit_sha,
+                service=run.service,
+                commit=run.commit_sha,
                 artifact_sha256=item.get("artifact_sha256"),
                 context_hash=item.get("cdk_context_hash"),
                 approved_cdk_versions=settings.approved_cdk_versions or None,
@@ -48,12 +43,5 @@ def validate(
         )
     if not report.ok:
         raise InvalidArtifact(report.findings)
-    table.update(
-        service,
-        commit_sha,
-        Update(
-            sets={"integrity_verified": True, "asset_verification_passed": True, "validated_at": now_iso()},
-            conditions=[("execution_id", "=", execution_id)],
-        ),
-    )
+    commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)))
     return {"verified": True, "files": report.files_checked, "artifact_sha256": item.get("artifact_sha256")}

@@ -215,11 +215,16 @@ def test_a_second_execution_loses_the_lease_and_changes_nothing(pipeline: Harnes
 
 def test_a_phase_timeout_leaves_consistent_state(pipeline: Harness, monkeypatch) -> None:
     from functions.pipeline import transitions
+    from functions.pipeline.lifecycle import Action
 
-    def crash(*_args):  # the recording step is lost too: only the finalizer is left to clean up
-        raise RuntimeError("transition lost")
+    original = transitions.apply
 
-    monkeypatch.setitem(transitions._ACTIONS, "timed_out", crash)
+    def crash(run, *args):  # the recording step is lost too: only the finalizer is left to clean up
+        if run.action is Action.TIMED_OUT:
+            raise RuntimeError("transition lost")
+        return original(run, *args)
+
+    monkeypatch.setattr(transitions, "apply", crash)
     pipeline.publish(GOOD)
     pipeline.script.outcomes[("deploy", "stage", GOOD)] = "TIMED_OUT"
     result = pipeline.run("stage", GOOD)
@@ -259,5 +264,5 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     history = sfn.get_execution_history(executionArn=again, maxResults=1000)["events"]
     exited = [e["stateExitedEventDetails"] for e in history if e["type"] == "TaskStateExited"]
-    lost = json.loads(next(e["output"] for e in exited if e["name"] == "LostRace"))["outcome"]["value"]
+    lost = json.loads(next(e["output"] for e in exited if e["name"] == "LostRace"))["outcome"]
     assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from components import pipeline_definition as d
-from functions.pipeline import vocabulary as v
+from functions.pipeline import lifecycle as lc
 
 
 def definition() -> dict[str, Any]:
@@ -33,7 +34,7 @@ def test_every_task_has_a_catch_and_the_phase_timeout() -> None:
     tasks = task_states(definition())
     assert len(tasks) > 20
     for name, state in tasks.items():
-        assert state.get("TimeoutSeconds") == v.PHASE_TIMEOUT_SECONDS == 3600, name
+        assert state.get("TimeoutSeconds") == lc.PHASE_TIMEOUT_SECONDS == 3600, name
         assert state.get("Catch"), name
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
 
@@ -41,7 +42,7 @@ def test_every_task_has_a_catch_and_the_phase_timeout() -> None:
 def test_sdk_and_lambda_tasks_retry_throttling() -> None:
     for name, state in task_states(definition()).items():
         errors = {e for retry in state.get("Retry", []) for e in retry["ErrorEquals"]}
-        if "lambda:invoke" in state["Resource"]:
+        if state["Resource"].startswith("arn:aws:lambda:"):
             assert "Lambda.TooManyRequestsException" in errors, name
         if "dynamodb" in state["Resource"]:
             assert "DynamoDB.ThrottlingException" in errors, name
@@ -84,15 +85,55 @@ def test_leases_are_conditional_writes_that_lose_races_gracefully() -> None:
     for name in (d.LEASE_STAGE, d.LEASE_PROD):
         lease = states[name]
         assert lease["Resource"] == "arn:aws:states:::dynamodb:updateItem"
-        assert "attribute_not_exists(eligibility_revoked)" in lease["Parameters"]["ConditionExpression"]
-        assert lease["Catch"][0] == {"ErrorEquals": [v.ERROR_LOST_RACE], "Next": d.LOST_RACE, "ResultPath": "$.error"}
+        assert lease["Catch"][0] == {"ErrorEquals": [lc.ERROR_LOST_RACE], "Next": d.LOST_RACE, "ResultPath": "$.error"}
+
+
+def readable(parameters: dict[str, Any], expression: str) -> str:
+    """An expression with its name and value placeholders filled in."""
+    names, values = parameters["ExpressionAttributeNames"], parameters["ExpressionAttributeValues"]
+    text = re.sub(r"#n\d+", lambda m: names[m.group()], parameters[expression])
+    return re.sub(r":v\d+", lambda m: repr(next(iter(values[m.group()].values()))), text)
+
+
+@pytest.mark.parametrize(
+    ("state", "condition"),
+    [
+        (
+            d.LEASE_STAGE,
+            "status = 'candidate' AND environment_states.stage.status IN ('pending', 'failed')"
+            " AND attribute_not_exists(eligibility_revoked)",
+        ),
+        (
+            d.LEASE_PROD,
+            "status = 'promoted' AND environment_states.prod.status = 'pending'"
+            " AND attribute_not_exists(eligibility_revoked)",
+        ),
+    ],
+)
+def test_the_lease_is_the_lifecycle_tables_guard(state: str, condition: str) -> None:
+    parameters = definition()["States"][state]["Parameters"]
+    assert readable(parameters, "ConditionExpression") == condition
+    update = readable(parameters, "UpdateExpression")
+    environment = "stage" if state == d.LEASE_STAGE else "prod"
+    assert f"environment_states.{environment}.status = 'deploying'" in update
+    assert "execution_id = '$$.Execution.Id'" in update and update.endswith("REMOVE sweep_phase")
+
+
+def test_functions_get_plain_documents() -> None:
+    """Every function is invoked by its ARN: its input is `Parameters`, its result is what it returns."""
+    document = definition()
+    for name, state in task_states(document).items():
+        if state["Resource"].startswith("arn:aws:lambda:"):
+            assert "ResultSelector" not in state and "Payload" not in state["Parameters"], name
+    choices = [c["Variable"] for s in document["States"].values() for c in s.get("Choices", [])]
+    assert not [c for c in choices if ".value." in c]
 
 
 @pytest.mark.parametrize("attempts", [1, 2, 5])
 def test_rollback_attempts_come_from_config(attempts: int) -> None:
     resources = d.PipelineResources(**{**definition_kwargs(), "max_rollback_attempts": attempts})
     plan = d.build_definition(resources)["States"][d.PLAN_ROLLBACK]
-    assert plan["Parameters"]["Payload"]["max_attempts"] == attempts
+    assert plan["Parameters"]["max_attempts"] == attempts
 
 
 def definition_kwargs() -> dict[str, Any]:

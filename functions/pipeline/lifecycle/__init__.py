@@ -1,0 +1,13 @@
+"""The artifact lifecycle: one vocabulary and one table of transitions (spec: Metadata Tracking,
+Stage Deployment + Testing, Production Deployment + Smoke Testing, Configurable Rollback Retry Policy).
+
+Everything that writes an item's state is rendered from here: the state machine's lease (its
+`ConditionExpression`), the transition Lambda, promotion's claim, rollback and the finalizer. A rule is
+written once, in `TRANSITIONS`; `tests/functions/pipeline/test_lifecycle.py` walks the table against
+the spec's lifecycle.
+
+Pure: no AWS, no Pulumi. `components/` imports it to build the ASL.
+"""
+
+from .table import *  # noqa: F403
+from .vocabulary import *  # noqa: F403

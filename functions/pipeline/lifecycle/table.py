@@ -1,0 +1,437 @@
+"""Every transition of an artifact's item: its guard (the states it may leave), what it writes, the
+events and metrics it emits. Rendered into the ASL lease and applied by the functions; nothing else
+writes an item's state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .vocabulary import (
+    DEPLOY_BUILD_ID,
+    DEPLOYMENT_ID,
+    ELIGIBILITY_REVOKED,
+    ELIGIBILITY_REVOKED_REASON,
+    ENV_DEPLOY_STARTED_AT,
+    ENV_FAILURE_REASON,
+    ENV_STATUS,
+    ENV_TEST_COMPLETED_AT,
+    ENV_TEST_STARTED_AT,
+    ENV_TEST_STATUS,
+    EXECUTION_COMPLETED_AT,
+    EXECUTION_ID,
+    EXECUTION_STARTED_AT,
+    EXECUTION_STATUS,
+    EXPIRE_AT,
+    HEALTH,
+    KNOWN_GOOD_BUILD_TIME,
+    LAST_KNOWN_GOOD,
+    ROLLBACK_ATTEMPTS,
+    ROLLBACK_FAILURE_REASON,
+    ROLLBACK_INITIATED_AT,
+    ROLLBACK_TARGET,
+    SERVICE_RECORD,
+    STATUS,
+    SWEEP_PHASE,
+    SWEEP_SINCE,
+    Action,
+    Environment,
+    EnvStatus,
+    Event,
+    ExecutionStatus,
+    Metric,
+    Status,
+    TestStatus,
+    env_path,
+    read,
+)
+
+# --- values a transition writes that are only known when it runs ---------------------------------------
+
+
+class Ref(StrEnum):
+    NOW = "now"
+    EXECUTION_ID = "execution_id"  # this run's (the ASL: $$.Execution.Id)
+    EXECUTION_NAME = "execution_name"
+    EXECUTION_START = "execution_start"
+    COMMIT_SHA = "commit_sha"
+    REASON = "reason"  # the run's error text, else the transition's default reason
+    BUILD_ID = "build_id"  # the deploy build's id
+    DEPLOY_SECONDS = "deploy_seconds"  # since the environment's deploy started
+    TEST_SECONDS = "test_seconds"  # since its tests started
+    SINCE_BUILD = "since_build"  # since the artifact was built
+    SINCE_ROLLBACK = "since_rollback"  # since the rollback was initiated
+    ROLLBACK_TARGET = "rollback_target"  # the plan's target commit
+    ROLLBACK_REASON = "rollback_reason"  # why the rollback failed, from the plan, the error or the item
+    ATTEMPTS = "attempts"  # the item's rollback attempts so far
+    BUILD_TIME = "build_time"  # the artifact's build time
+    END_STATUS = "end_status"  # how the run ended: timeout or failed
+
+
+@dataclass(frozen=True)
+class Text:
+    """A reason written with the run's error text: `template` may use `{reason}`."""
+
+    template: str
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class IfRunning:
+    """Tests that were running when the run failed end `not_tested`; otherwise the value stays."""
+
+    value: TestStatus = TestStatus.NOT_TESTED
+
+
+# --- guards ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Is:
+    """`path = value` or `path IN (values)`: the state(s) a transition may leave."""
+
+    path: str
+    values: tuple[Any, ...]
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        return read(item, self.path, environment) in {resolve(v) for v in self.values}
+
+
+@dataclass(frozen=True)
+class Absent:
+    path: str
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        return read(item, self.path, environment) is None
+
+
+@dataclass(frozen=True)
+class AbsentOrAtMost:
+    """Only ever moves forward: the recorded value is absent or not newer than ours."""
+
+    path: str
+    value: Any
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        recorded = read(item, self.path, environment)
+        return recorded is None or recorded <= resolve(self.value)
+
+
+Clause = Is | Absent | AbsentOrAtMost
+
+
+def is_(path: str, *values: Any) -> Is:
+    return Is(path, values)
+
+
+OWNED = is_(EXECUTION_ID, Ref.EXECUTION_ID)  # the run that took the lease still holds the item
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    environment: Environment
+    guard: tuple[Clause, ...]
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    adds: Mapping[str, int] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+    events: tuple[tuple[Event, Mapping[str, Any]], ...] = ()
+    metrics: tuple[tuple[Metric, Any], ...] = ()
+    alert: str | None = None  # subject of a critical alert
+    then: Action | None = None  # a transition of the service record once this one applied
+    succeeded: bool = False  # the run ends well after it
+    default_reason: str | None = None
+    record: str | None = None  # another item than the artifact's (the service record)
+
+    def writes(self, path: str) -> Any:
+        return self.sets.get(path)
+
+
+# --- the table ---------------------------------------------------------------------------------------
+
+
+def _finished(status: ExecutionStatus) -> dict[str, Any]:
+    return {EXECUTION_STATUS: status, EXECUTION_COMPLETED_AT: Ref.NOW}
+
+
+def _rollback_initiated(reason: str) -> dict[str, Any]:
+    """A prod failure that starts a rollback. Such a release never runs again without a signed override."""
+    return {
+        STATUS: Status.ROLLBACK_INITIATED,
+        HEALTH: "degraded",
+        ELIGIBILITY_REVOKED: True,
+        ELIGIBILITY_REVOKED_REASON: Text(reason),
+        ROLLBACK_INITIATED_AT: Ref.NOW,
+        ROLLBACK_ATTEMPTS: 0,
+    }
+
+
+def _failure(action: Action, event: Event, *, rejects: bool = False, **extra: Any) -> list[Transition]:
+    """A phase that failed: the environment is `failed`; in stage an invalid artifact is also rejected."""
+    return [
+        Transition(
+            action,
+            environment,
+            guard=(OWNED, is_(ENV_STATUS, EnvStatus.DEPLOYING, EnvStatus.DEPLOYED)),
+            sets={
+                ENV_STATUS: EnvStatus.FAILED,
+                ENV_FAILURE_REASON: Ref.REASON,
+                ENV_TEST_STATUS: IfRunning(),
+                **_finished(ExecutionStatus.TIMEOUT if action is Action.TIMED_OUT else ExecutionStatus.FAILED),
+                **({STATUS: Status.REJECTED} if rejects and environment is Environment.STAGE else {}),
+                **extra,
+            },
+            events=((event, {"reason": Ref.REASON}),),
+            metrics=((Metric.ASSET_HASH_MISMATCH, 1),) if event is Event.INVALID_ARTIFACT else (),
+            default_reason=action.value,
+        )
+        for environment in Environment
+    ]
+
+
+def _each_environment(action: Action, **definition: Any) -> list[Transition]:
+    return [Transition(action, environment, **definition) for environment in Environment]
+
+
+STAGE, PROD = Environment.STAGE, Environment.PROD
+
+_TABLE: list[Transition] = [
+    # Take the environment for this run (the state machine's conditional write). Stage may retry after a
+    # failed deploy; prod starts only from the `pending` that promotion set. A revoked release never runs.
+    *[
+        Transition(
+            Action.LEASE,
+            environment,
+            guard=(
+                is_(STATUS, Status.CANDIDATE if environment is STAGE else Status.PROMOTED),
+                is_(
+                    ENV_STATUS,
+                    *((EnvStatus.PENDING, EnvStatus.FAILED) if environment is STAGE else (EnvStatus.PENDING,)),
+                ),
+                Absent(ELIGIBILITY_REVOKED),
+            ),
+            sets={
+                ENV_STATUS: EnvStatus.DEPLOYING,
+                ENV_DEPLOY_STARTED_AT: Ref.EXECUTION_START,
+                "environment_states.{env}.deployment_id": Ref.EXECUTION_NAME,
+                DEPLOYMENT_ID: Ref.EXECUTION_NAME,
+                EXECUTION_ID: Ref.EXECUTION_ID,
+                EXECUTION_STARTED_AT: Ref.EXECUTION_START,
+                EXECUTION_STATUS: ExecutionStatus.RUNNING,
+            },
+            removes=(SWEEP_PHASE,),
+        )
+        for environment in Environment
+    ],
+    *_each_environment(
+        Action.VALIDATED,
+        guard=(OWNED,),
+        sets={"integrity_verified": True, "asset_verification_passed": True, "validated_at": Ref.NOW},
+    ),
+    *_each_environment(
+        Action.DEPLOYED,
+        guard=(OWNED, is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+        sets={
+            ENV_STATUS: EnvStatus.DEPLOYED,
+            "environment_states.{env}.deploy_completed_at": Ref.NOW,
+            ENV_TEST_STATUS: TestStatus.RUNNING,
+            ENV_TEST_STARTED_AT: Ref.NOW,
+            "{env}_deploy_duration_seconds": Ref.DEPLOY_SECONDS,
+            DEPLOY_BUILD_ID: Ref.BUILD_ID,
+        },
+        events=((Event.DEPLOY_SUCCEEDED, {"phase": "deploy"}),),
+        succeeded=True,
+    ),
+    Transition(
+        Action.TEST_FAILED,
+        STAGE,
+        guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        sets={
+            ENV_TEST_STATUS: TestStatus.FAILED,
+            ENV_TEST_COMPLETED_AT: Ref.NOW,
+            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            STATUS: Status.REJECTED,
+            **_finished(ExecutionStatus.FAILED),
+        },
+        events=((Event.TEST_FAILED, {"reason": Ref.REASON}),),
+        metrics=((Metric.TEST_FAILURE_RATE, 1),),
+    ),
+    # Promotion's claim, between copying the objects and copying the manifest (which starts prod).
+    Transition(
+        Action.PROMOTED,
+        STAGE,
+        guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_TEST_STATUS, TestStatus.RUNNING)),
+        sets={
+            ENV_TEST_STATUS: TestStatus.PASSED,
+            ENV_TEST_COMPLETED_AT: Ref.NOW,
+            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            env_path(ENV_STATUS, PROD): EnvStatus.PENDING,
+            env_path(ENV_TEST_STATUS, PROD): TestStatus.NOT_TESTED,
+            STATUS: Status.PROMOTED,
+            LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
+            "promoted_at": Ref.NOW,
+            SWEEP_PHASE: PROD.value,
+            SWEEP_SINCE: Ref.NOW,
+            **_finished(ExecutionStatus.SUCCEEDED),
+        },
+        # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates.
+        removes=(EXPIRE_AT,),
+        events=((Event.ARTIFACT_PROMOTED, {}),),
+        succeeded=True,
+    ),
+    Transition(
+        Action.PROD_SUCCEEDED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        sets={
+            ENV_TEST_STATUS: TestStatus.PASSED,
+            ENV_TEST_COMPLETED_AT: Ref.NOW,
+            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            STATUS: Status.DEPLOYED,
+            HEALTH: "healthy",
+            **_finished(ExecutionStatus.SUCCEEDED),
+        },
+        removes=(EXPIRE_AT,),  # a release live in prod never expires
+        events=((Event.DEPLOY_SUCCEEDED, {"phase": "smoke"}),),
+        metrics=((Metric.DEPLOY_LATENCY, Ref.SINCE_BUILD), (Metric.TEST_FAILURE_RATE, 0)),
+        then=Action.KNOWN_GOOD,
+        succeeded=True,
+    ),
+    # The service's prod last known good: only ever moves to a newer build (a late run of an older
+    # release cannot move it back).
+    Transition(
+        Action.KNOWN_GOOD,
+        PROD,
+        guard=(AbsentOrAtMost(KNOWN_GOOD_BUILD_TIME, Ref.BUILD_TIME),),
+        sets={
+            LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
+            KNOWN_GOOD_BUILD_TIME: Ref.BUILD_TIME,
+            "last_known_good_at": Ref.NOW,
+            "record_type": "service",
+        },
+        record=SERVICE_RECORD,
+    ),
+    Transition(
+        Action.SMOKE_FAILED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        sets={
+            ENV_TEST_STATUS: TestStatus.FAILED,
+            ENV_TEST_COMPLETED_AT: Ref.NOW,
+            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            **_rollback_initiated("prod smoke test failed: {reason}"),
+        },
+        events=((Event.SMOKE_TEST_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
+        metrics=((Metric.TEST_FAILURE_RATE, 1),),
+    ),
+    # A failed or timed-out prod deploy may have left earlier stacks on the new release: prod rolls back.
+    Transition(
+        Action.PROD_DEPLOY_FAILED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+        sets={
+            ENV_STATUS: EnvStatus.FAILED,
+            ENV_FAILURE_REASON: Ref.REASON,
+            **_rollback_initiated("prod deploy failed: {reason}"),
+        },
+        events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
+        default_reason="deploy failed",
+    ),
+    Transition(
+        Action.ROLLBACK_PLANNED,
+        PROD,
+        guard=(OWNED,),
+        sets={ROLLBACK_TARGET: Ref.ROLLBACK_TARGET},  # and the backoff schedule, from the plan
+    ),
+    Transition(
+        Action.ROLLBACK_ATTEMPT_FAILED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+        sets={ROLLBACK_FAILURE_REASON: Ref.REASON},
+        adds={ROLLBACK_ATTEMPTS: 1},
+        metrics=((Metric.ROLLBACK_FAILURE_RATE, 1),),
+        default_reason="rollback deploy failed",
+    ),
+    Transition(
+        Action.ROLLBACK_SUCCEEDED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+        sets={
+            STATUS: Status.ROLLBACK_SUCCEEDED,
+            ENV_STATUS: EnvStatus.ROLLBACK_SUCCEEDED,
+            "rollback_completed_at": Ref.NOW,
+            ROLLBACK_TARGET: Ref.ROLLBACK_TARGET,
+            HEALTH: "healthy",
+            # prod is healthy again, but the release did not ship: its run failed
+            **_finished(ExecutionStatus.FAILED),
+        },
+        adds={ROLLBACK_ATTEMPTS: 1},
+        events=((Event.ROLLBACK_SUCCEEDED, {"target_commit": Ref.ROLLBACK_TARGET}),),
+        metrics=((Metric.ROLLBACK_LATENCY, Ref.SINCE_ROLLBACK),),
+    ),
+    Transition(
+        Action.ROLLBACK_FAILED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+        sets={
+            STATUS: Status.ROLLBACK_FAILED,
+            ENV_STATUS: EnvStatus.ROLLBACK_FAILED,
+            "rollback_attempts_exhausted": True,
+            "manual_intervention_required": True,
+            ROLLBACK_FAILURE_REASON: Ref.ROLLBACK_REASON,
+            HEALTH: "degraded",
+            **_finished(ExecutionStatus.FAILED),
+        },
+        events=(
+            (
+                Event.ROLLBACK_FAILED,
+                {"reason": Ref.ROLLBACK_REASON, "attempts": Ref.ATTEMPTS, "severity": "critical"},
+            ),
+        ),
+        alert="CRITICAL: rollback of {service} failed, manual intervention required",
+    ),
+    # Stage rejects an artifact that fails verification; in prod it was already promoted once.
+    *_failure(Action.INVALID_ARTIFACT, Event.INVALID_ARTIFACT, rejects=True, integrity_verified=False),
+    *_failure(Action.DEPLOY_FAILED, Event.DEPLOY_FAILED),
+    *_failure(Action.DRIFT_DETECTED, Event.DEPLOY_FAILED, stack_drift_detected=True),
+    *_failure(Action.TIMED_OUT, Event.DEPLOY_FAILED),
+    *_failure(Action.FAILED, Event.DEPLOY_FAILED),
+    # The finalizer's record of the run (and its corrections, see REPAIRS).
+    *_each_environment(
+        Action.FINALIZED,
+        guard=(OWNED,),
+        sets={"finalizer_ran": True, "finalizer_ran_at": Ref.NOW},
+        events=((Event.FINALIZER_CORRECTED_METADATA, {}),),
+        metrics=((Metric.FINALIZER_CORRECTED, 1),),
+    ),
+]
+
+TRANSITIONS: Mapping[tuple[Action, Environment], Transition] = {(t.action, t.environment): t for t in _TABLE}
+assert len(TRANSITIONS) == len(_TABLE), "one transition per action and environment"
+
+
+def transition(action: Action | str, environment: Environment | str) -> Transition:
+    try:
+        return TRANSITIONS[(Action(action), Environment(environment))]
+    except (KeyError, ValueError):
+        raise ValueError(f"no transition {action!r} in {environment!r}") from None
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What the finalizer corrects when a run ended without leaving the item consistent: a value the
+    run left at `path` that no finished run may leave (`found`) becomes `corrected`."""
+
+    path: str
+    found: Any
+    corrected: Any
+    also: Mapping[str, Any] = field(default_factory=dict)
+
+
+REPAIRS = (
+    Repair(EXECUTION_STATUS, ExecutionStatus.RUNNING, Ref.END_STATUS, {EXECUTION_COMPLETED_AT: Ref.NOW}),
+    Repair(ENV_STATUS, EnvStatus.DEPLOYING, EnvStatus.FAILED),
+    Repair(ENV_TEST_STATUS, TestStatus.RUNNING, TestStatus.NOT_TESTED),
+)

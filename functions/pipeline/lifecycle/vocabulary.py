@@ -1,0 +1,171 @@
+"""The lifecycle's vocabulary: statuses, actions, events, metrics, environments and the item's attribute
+paths. One spelling for each, shared by the functions, the ASL builder and artifactctl."""
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+
+class Environment(StrEnum):
+    STAGE = "stage"
+    PROD = "prod"
+
+
+class Status(StrEnum):
+    """The item's single lifecycle attribute `status` (the spec's `lifecycle_status`)."""
+
+    CANDIDATE = "candidate"
+    PROMOTED = "promoted"
+    DEPLOYED = "deployed"
+    REJECTED = "rejected"
+    ROLLBACK_INITIATED = "rollback_initiated"
+    ROLLBACK_SUCCEEDED = "rollback_succeeded"
+    ROLLBACK_FAILED = "rollback_failed"
+
+
+class EnvStatus(StrEnum):
+    """`environment_states.{env}.status`."""
+
+    NOT_DEPLOYED = "not_deployed"
+    PENDING = "pending"
+    DEPLOYING = "deploying"
+    DEPLOYED = "deployed"
+    FAILED = "failed"
+    ROLLBACK_SUCCEEDED = "rollback_succeeded"
+    ROLLBACK_FAILED = "rollback_failed"
+
+
+class TestStatus(StrEnum):
+    """`environment_states.{env}.test_status`."""
+
+    __test__ = False  # not a pytest class
+
+    NOT_TESTED = "not_tested"
+    RUNNING = "test_running"
+    PASSED = "test_passed"
+    FAILED = "test_failed"
+
+
+class ExecutionStatus(StrEnum):
+    """`execution_status`: how the run that last held the item ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    KILLED = "killed"
+
+
+class Event(StrEnum):
+    """EventBridge detail-types (the spec's names), source `EVENT_SOURCE`."""
+
+    ARTIFACT_PROMOTED = "ArtifactPromoted"
+    DEPLOY_SUCCEEDED = "DeploySucceeded"
+    DEPLOY_FAILED = "DeployFailed"
+    INVALID_ARTIFACT = "InvalidArtifact"
+    TEST_FAILED = "TestFailed"
+    SMOKE_TEST_FAILED = "SmokeTestFailed"
+    ROLLBACK_INITIATED = "RollbackInitiated"
+    ROLLBACK_SUCCEEDED = "RollbackSucceeded"
+    ROLLBACK_FAILED = "RollbackFailed"
+    FINALIZER_CORRECTED_METADATA = "FinalizerCorrectedMetadata"
+    OVERRIDE_REQUESTED = "OverrideRequested"
+    OVERRIDE_APPLIED = "OverrideApplied"
+    SWEEPER_TRIGGERED = "SweeperTriggered"
+    SWEEPER_CORRECTED = "SweeperCorrected"
+    STUCK_PIPELINE_TERMINATED = "StuckPipelineTerminated"
+
+
+class Metric(StrEnum):
+    """CloudWatch metrics (one namespace, the spec's names)."""
+
+    DEPLOY_LATENCY = "DeployLatency"
+    ROLLBACK_LATENCY = "RollbackLatency"
+    TEST_FAILURE_RATE = "TestFailureRate"
+    ROLLBACK_FAILURE_RATE = "RollbackFailureRate"
+    ASSET_HASH_MISMATCH = "AssetHashMismatch"
+    FINALIZER_CORRECTED = "FinalizerCorrected"
+
+
+EVENT_SOURCE = "cdk-control-plane"
+METRICS_NAMESPACE = "CdkControlPlane"
+SECONDS_METRICS = frozenset({Metric.DEPLOY_LATENCY, Metric.ROLLBACK_LATENCY})
+
+DEFAULT_MAX_ROLLBACK_ATTEMPTS = 2
+ROLLBACK_BASE_DELAY_SECONDS = 60
+PHASE_TIMEOUT_SECONDS = 3600
+
+
+class Action(StrEnum):
+    """Every transition of an item (and of the service record); the wire names the ASL passes."""
+
+    LEASE = "lease"
+    LEASE_LOST = "lease_lost"
+    VALIDATED = "validated"
+    DEPLOYED = "deployed"
+    TEST_FAILED = "test_failed"
+    PROMOTED = "promoted"
+    PROD_SUCCEEDED = "prod_succeeded"
+    KNOWN_GOOD = "known_good"
+    SMOKE_FAILED = "smoke_failed"
+    PROD_DEPLOY_FAILED = "prod_deploy_failed"
+    ROLLBACK_PLANNED = "rollback_planned"
+    ROLLBACK_ATTEMPT_FAILED = "rollback_attempt_failed"
+    ROLLBACK_SUCCEEDED = "rollback_succeeded"
+    ROLLBACK_FAILED = "rollback_failed"
+    INVALID_ARTIFACT = "invalid_artifact"
+    DEPLOY_FAILED = "deploy_failed"
+    DRIFT_DETECTED = "drift_detected"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    FINALIZED = "finalized"
+
+
+# --- the item's attribute paths ("{env}" is the transition's environment) -----------------------------
+
+STATUS = "status"
+EXECUTION_ID = "execution_id"
+EXECUTION_STATUS = "execution_status"
+EXECUTION_STARTED_AT = "execution_started_at"
+EXECUTION_COMPLETED_AT = "execution_completed_at"
+DEPLOYMENT_ID = "deployment_id"
+DEPLOY_BUILD_ID = "deploy_build_id"
+HEALTH = "global_health_status"
+ELIGIBILITY_REVOKED = "eligibility_revoked"
+ELIGIBILITY_REVOKED_REASON = "eligibility_revoked_reason"
+EXPIRE_AT = "expire_at"
+SWEEP_PHASE = "sweep_phase"
+SWEEP_SINCE = "sweep_since"
+LAST_KNOWN_GOOD = "last_known_good_commit"
+ROLLBACK_ATTEMPTS = "rollback_attempts"
+ROLLBACK_TARGET = "rollback_target_commit"
+ROLLBACK_FAILURE_REASON = "rollback_failure_reason"
+ROLLBACK_INITIATED_AT = "rollback_initiated_at"
+BUILD_TIME = "build_time"
+ENV_STATUS = "environment_states.{env}.status"
+ENV_TEST_STATUS = "environment_states.{env}.test_status"
+ENV_DEPLOY_STARTED_AT = "environment_states.{env}.deploy_started_at"
+ENV_TEST_STARTED_AT = "environment_states.{env}.test_started_at"
+ENV_TEST_COMPLETED_AT = "environment_states.{env}.test_completed_at"
+ENV_FAILURE_REASON = "environment_states.{env}.failure_reason"
+ENV_STACKS = "environment_states.{env}.stacks"
+
+# The service-level record beside the artifacts (same table, a key no CI principal can write).
+SERVICE_RECORD = "_service"
+KNOWN_GOOD_BUILD_TIME = "last_known_good_build_time"
+
+
+def env_path(path: str, environment: Environment | str) -> str:
+    return path.replace("{env}", str(environment))
+
+
+def read(item: Mapping[str, Any], path: str, environment: Environment | str) -> Any:
+    """The value at an attribute path of a plain item (None where any part is missing)."""
+    value: Any = item
+    for part in env_path(path, environment).split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+# Errors the functions raise and the state machine catches by name.
+ERROR_INVALID_ARTIFACT = "InvalidArtifact"
+ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"
