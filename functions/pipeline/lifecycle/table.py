@@ -174,7 +174,11 @@ def _failure(action: Action, event: Event, *, rejects: bool = False, **extra: An
         Transition(
             action,
             environment,
-            guard=(OWNED, is_(ENV_STATUS, EnvStatus.DEPLOYING, EnvStatus.DEPLOYED)),
+            guard=(
+                OWNED,
+                is_(ENV_STATUS, EnvStatus.DEPLOYING, EnvStatus.DEPLOYED),
+                *((is_(STATUS, Status.CANDIDATE),) if rejects and environment is Environment.STAGE else ()),
+            ),
             sets={
                 ENV_STATUS: EnvStatus.FAILED,
                 ENV_FAILURE_REASON: Ref.REASON,

@@ -1,0 +1,164 @@
+"""The transition function's core: what each recorded outcome writes and announces, and why a lost
+lease is a quiet duplicate or a refusal."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.pipeline import lifecycle as lc
+from functions.pipeline.store import MetadataTable
+from functions.pipeline.transitions import Run, apply, explain_lease_lost
+from tests.functions.pipeline.conftest import COMMIT, EXECUTION, SERVICE, Captured, item_in, run_of, seed
+
+SMOKE_ERROR = {"Error": "States.TaskFailed", "Cause": '{"errorMessage": "smoke test: 500 from /health"}'}
+
+
+def _apply(table: MetadataTable, captured: Captured, run: Run) -> dict:
+    return apply(run, table, captured, captured.metric)  # type: ignore[arg-type]
+
+
+def test_deployed_starts_the_tests_and_announces_the_deploy(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("stage"))
+    result = _apply(table, captured, run_of("stage", "deployed", deploy={"build_id": "cdkcp-deployer-stage:7"}))
+    assert result == {"action": "deployed", "applied": True, "succeeded": True}
+    item = table.get(SERVICE, COMMIT)
+    assert item["environment_states"]["stage"]["status"] == "deployed"
+    assert item["environment_states"]["stage"]["test_status"] == "test_running"
+    assert item["deploy_build_id"] == "cdkcp-deployer-stage:7"
+    assert item["stage_deploy_duration_seconds"] > 0
+    assert captured.events == [
+        (
+            "DeploySucceeded",
+            {
+                "service": SERVICE,
+                "commit_sha": COMMIT,
+                "environment": "stage",
+                "execution_id": EXECUTION,
+                "phase": "deploy",
+            },
+        )
+    ]
+
+
+def test_smoke_failure_starts_a_rollback_and_revokes_the_release(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("prod", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    result = _apply(table, captured, run_of("prod", "smoke_failed", error=SMOKE_ERROR))
+    assert result["applied"] and not result["succeeded"]
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "rollback_initiated" and item["eligibility_revoked"] is True
+    assert (
+        item["eligibility_revoked_reason"] == "prod smoke test failed: States.TaskFailed: smoke test: 500 from /health"
+    )
+    assert item["environment_states"]["prod"]["test_status"] == "test_failed" and item["rollback_attempts"] == 0
+    assert captured.types == ["SmokeTestFailed", "RollbackInitiated"]
+    assert captured.events[0][1]["reason"] == "States.TaskFailed: smoke test: 500 from /health"
+    assert captured.metrics == [("TestFailureRate", 1.0)]
+
+
+def test_prod_success_moves_the_known_good_forward_only(table: MetadataTable, captured: Captured) -> None:
+    newer = {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, "last_known_good_commit": "f" * 40}
+    seed(table, {**newer, "last_known_good_build_time": "2026-11-30T00:00:00Z"})
+    seed(table, item_in("prod", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    assert _apply(table, captured, run_of("prod", "prod_succeeded"))["succeeded"]
+    assert table.service_record(SERVICE)["last_known_good_commit"] == "f" * 40  # a newer build stays
+
+    table.table.delete_item(Key={"service": SERVICE, "commit_sha": lc.SERVICE_RECORD})
+    seed(table, item_in("prod", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    assert _apply(table, captured, run_of("prod", "prod_succeeded"))["succeeded"]
+    record = table.service_record(SERVICE)
+    assert record["last_known_good_commit"] == COMMIT and record["last_known_good_build_time"] == "2026-11-20T10:00:00Z"
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "deployed" and "expire_at" not in item and "lifecycle_status" not in item
+    assert ("TestFailureRate", 0.0) in captured.metrics
+    assert any(name == "DeployLatency" and value > 0 for name, value in captured.metrics)
+
+
+def test_a_stale_run_writes_nothing_and_announces_nothing(table: MetadataTable, captured: Captured) -> None:
+    seeded = seed(table, item_in("stage", execution_id="arn:...:another-run"))
+    result = _apply(table, captured, run_of("stage", "deployed"))
+    assert result == {"action": "deployed", "applied": False, "succeeded": False}
+    assert table.get(SERVICE, COMMIT) == seeded and captured.events == [] and captured.metrics == []
+
+
+def test_events_are_best_effort_after_a_committed_transition(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("stage"))
+    captured.fail_events = True
+    result = _apply(table, captured, run_of("stage", "deployed"))
+    assert result["applied"] and result["succeeded"]
+    assert result["notification_failures"] == ["DeploySucceeded: EventBridge is down"]
+
+
+@pytest.mark.parametrize(("attempt", "retry"), [(1, True), (2, False)])
+def test_a_failed_rollback_attempt_retries_until_the_limit(
+    table: MetadataTable, captured: Captured, attempt: int, retry: bool
+) -> None:
+    seed(table, item_in("prod", status="rollback_initiated", rollback_attempts=attempt - 1))
+    plan = {"attempt": attempt, "max_attempts": 2, "target_commit": "a" * 40}
+    result = _apply(table, captured, run_of("prod", "rollback_attempt_failed", rollback=plan))
+    assert (result["retry"], result["attempt"]) == (retry, attempt)
+    assert table.get(SERVICE, COMMIT)["rollback_attempts"] == attempt
+    assert table.get(SERVICE, COMMIT)["rollback_failure_reason"] == "rollback deploy failed"
+
+
+def test_an_exhausted_rollback_pages_the_operator(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("prod", status="rollback_initiated", rollback_attempts=2))
+    plan = {"possible": False, "reason": "last known good is not a deployed artifact"}
+    _apply(table, captured, run_of("prod", "rollback_failed", rollback=plan))
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "rollback_failed" and item["manual_intervention_required"] is True
+    assert item["rollback_failure_reason"] == plan["reason"]
+    assert captured.alerts == ["CRITICAL: rollback of orders failed, manual intervention required"]
+    assert captured.events[0][1]["severity"] == "critical" and captured.events[0][1]["attempts"] == 2
+
+
+def test_an_invalid_artifact_is_rejected_in_stage_only(table: MetadataTable, captured: Captured) -> None:
+    error = {"Error": "InvalidArtifact", "Cause": '{"errorMessage": "signature: does not verify"}'}
+    seed(table, item_in("stage"))
+    _apply(table, captured, run_of("stage", "invalid_artifact", error=error))
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "rejected" and item["integrity_verified"] is False
+    assert item["environment_states"]["stage"]["failure_reason"] == "InvalidArtifact: signature: does not verify"
+    assert captured.metrics == [("AssetHashMismatch", 1.0)]
+
+    seed(table, item_in("prod"))
+    _apply(table, captured, run_of("prod", "invalid_artifact", error=error))
+    assert table.get(SERVICE, COMMIT)["status"] == "promoted"
+
+
+def test_a_failure_while_testing_leaves_the_tests_not_tested(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("stage", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    _apply(table, captured, run_of("stage", "timed_out", error={"Error": "States.Timeout", "Cause": ""}))
+    item = table.get(SERVICE, COMMIT)
+    assert item["environment_states"]["stage"]["test_status"] == "not_tested"
+    assert item["execution_status"] == "timeout"
+
+
+def test_an_unknown_action_or_environment_is_named() -> None:
+    with pytest.raises(ValueError, match="'promote_all' is not a valid Action"):
+        run_of("stage", "promote_all")
+    with pytest.raises(ValueError, match="'qa' is not a valid Environment"):
+        run_of("qa", "deployed")
+    with pytest.raises(ValueError, match="lacks execution_id"):
+        Run.from_event({"service": SERVICE, "commit_sha": COMMIT, "environment": "stage"})
+
+
+@pytest.mark.parametrize(
+    ("environment", "overrides", "outcome", "reason"),
+    [
+        (
+            "prod",
+            {"eligibility_revoked": True, "eligibility_revoked_reason": "smoke"},
+            "refused",
+            "not eligible: smoke",
+        ),
+        ("stage", {"execution_id": "arn:other-run"}, "duplicate", "another run holds stage: arn:other-run"),
+        ("stage", {"status": "promoted", lc.ENV_STATUS: "deployed"}, "duplicate", "already run: status promoted"),
+        ("stage", {"status": "rejected", lc.ENV_STATUS: "failed"}, "refused", "a stage run needs candidate"),
+        ("prod", {lc.ENV_STATUS: "failed"}, "refused", "prod is failed"),
+    ],
+)
+def test_a_lost_lease_says_why(environment: str, overrides: dict, outcome: str, reason: str) -> None:
+    run = run_of(environment, "lease_lost")
+    result = explain_lease_lost(run, item_in(environment, **overrides))
+    assert result["outcome"] == outcome and reason in result["reason"]
+    assert result["succeeded"] is (outcome == "duplicate") and result["applied"] is False

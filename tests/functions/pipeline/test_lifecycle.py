@@ -1,0 +1,170 @@
+"""The lifecycle table against the spec's lifecycle (Metadata Tracking; DESIGN.md: one table, guarded
+transitions): every guard pinned, every status a transition writes reachable from the states it leaves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components import pipeline_definition as d
+from functions.pipeline import lifecycle as lc
+
+A, STAGE, PROD = lc.Action, lc.Environment.STAGE, lc.Environment.PROD
+OWNED = {"execution_id": ("=", "<this run>")}
+FAILING = {"environment_states.{env}.status": ("in", {"deploying", "deployed"})}
+
+# The spec's lifecycle: candidate -> promoted -> deployed, candidate -> rejected,
+# promoted -> rollback_initiated -> rollback_succeeded | rollback_failed.
+STATUS_EDGES = {
+    "candidate": {"promoted", "rejected"},
+    "promoted": {"deployed", "rollback_initiated"},
+    "rollback_initiated": {"rollback_succeeded", "rollback_failed"},
+}
+# An environment: pending (or a failed stage, retried) -> deploying -> deployed | failed; deployed -> failed.
+ENV_EDGES = {
+    "pending": {"deploying"},
+    "failed": {"deploying"},
+    "deploying": {"deployed", "failed"},
+    "deployed": {"failed"},
+}
+
+# Every guard, written out: the refusal each transition makes. Removing a clause from the table fails here.
+EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
+    (A.LEASE, STAGE): {
+        "status": ("=", "candidate"),
+        "environment_states.{env}.status": ("in", {"pending", "failed"}),
+        "eligibility_revoked": ("absent",),
+    },
+    (A.LEASE, PROD): {
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "pending"),
+        "eligibility_revoked": ("absent",),
+    },
+    **{(A.VALIDATED, e): OWNED for e in lc.Environment},
+    **{(A.DEPLOYED, e): {**OWNED, "environment_states.{env}.status": ("=", "deploying")} for e in lc.Environment},
+    (A.TEST_FAILED, STAGE): {
+        **OWNED,
+        "status": ("=", "candidate"),
+        "environment_states.{env}.status": ("=", "deployed"),
+    },
+    (A.PROMOTED, STAGE): {
+        **OWNED,
+        "status": ("=", "candidate"),
+        "environment_states.{env}.test_status": ("=", "test_running"),
+    },
+    (A.PROD_SUCCEEDED, PROD): {
+        **OWNED,
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "deployed"),
+    },
+    (A.KNOWN_GOOD, PROD): {"last_known_good_build_time": ("absent or at most", "build_time")},
+    (A.SMOKE_FAILED, PROD): {
+        **OWNED,
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "deployed"),
+    },
+    (A.PROD_DEPLOY_FAILED, PROD): {
+        **OWNED,
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "deploying"),
+    },
+    (A.ROLLBACK_PLANNED, PROD): OWNED,
+    **{
+        (action, PROD): {**OWNED, "status": ("=", "rollback_initiated")}
+        for action in (A.ROLLBACK_ATTEMPT_FAILED, A.ROLLBACK_SUCCEEDED, A.ROLLBACK_FAILED)
+    },
+    (A.INVALID_ARTIFACT, STAGE): {**OWNED, **FAILING, "status": ("=", "candidate")},
+    (A.INVALID_ARTIFACT, PROD): {**OWNED, **FAILING},
+    **{
+        (action, e): {**OWNED, **FAILING}
+        for action in (A.DEPLOY_FAILED, A.DRIFT_DETECTED, A.TIMED_OUT, A.FAILED)
+        for e in lc.Environment
+    },
+    **{(A.FINALIZED, e): OWNED for e in lc.Environment},
+}
+
+
+def _summary(transition: lc.Transition) -> dict[str, Any]:
+    def value(raw: Any) -> str:
+        return "<this run>" if raw is lc.Ref.EXECUTION_ID else str(raw)
+
+    summary: dict[str, Any] = {}
+    for clause in transition.guard:
+        if isinstance(clause, lc.Absent):
+            summary[clause.path] = ("absent",)
+        elif isinstance(clause, lc.AbsentOrAtMost):
+            summary[clause.path] = ("absent or at most", value(clause.value))
+        elif len(clause.values) == 1:
+            summary[clause.path] = ("=", value(clause.values[0]))
+        else:
+            summary[clause.path] = ("in", {value(v) for v in clause.values})
+    return summary
+
+
+def test_every_transition_of_the_table_is_expected_and_every_expected_one_is_there() -> None:
+    assert set(lc.TRANSITIONS) == set(EXPECTED_GUARDS)
+    assert {a for a, _ in lc.TRANSITIONS} == set(lc.Action) - {lc.Action.LEASE_LOST}
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_GUARDS, key=str), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_each_guard_names_exactly_the_states_it_may_leave(key: tuple[lc.Action, lc.Environment]) -> None:
+    assert _summary(lc.TRANSITIONS[key]) == EXPECTED_GUARDS[key]
+
+
+def _guarded(transition: lc.Transition, path: str) -> set[str]:
+    return {str(v) for c in transition.guard if isinstance(c, lc.Is) and c.path == path for v in c.values}
+
+
+@pytest.mark.parametrize("transition", list(lc.TRANSITIONS.values()), ids=lambda t: f"{t.action}-{t.environment}")
+def test_statuses_move_only_along_the_spec_lifecycle(transition: lc.Transition) -> None:
+    written = transition.sets.get(lc.STATUS)
+    if written is not None:
+        sources = _guarded(transition, lc.STATUS)
+        assert sources, f"{transition.action} writes status without naming the status it leaves"
+        for source in sources:
+            assert str(written) in STATUS_EDGES[source], f"{transition.action}: {source} -> {written}"
+    env_written = transition.sets.get(lc.ENV_STATUS)
+    for source in _guarded(transition, lc.ENV_STATUS) if env_written is not None else ():
+        assert str(env_written) in ENV_EDGES[source], f"{transition.action}: {source} -> {env_written}"
+
+
+def test_only_the_lease_and_the_service_record_do_without_ownership() -> None:
+    unowned = {t.action for t in lc.TRANSITIONS.values() if lc.OWNED not in t.guard}
+    assert unowned == {lc.Action.LEASE, lc.Action.KNOWN_GOOD}
+
+
+def test_a_release_that_reached_prod_never_expires() -> None:
+    for action, environment in ((A.PROMOTED, STAGE), (A.PROD_SUCCEEDED, PROD)):
+        assert lc.EXPIRE_AT in lc.transition(action, environment).removes
+
+
+def test_every_prod_failure_that_rolls_back_revokes_the_release() -> None:
+    for transition in lc.TRANSITIONS.values():
+        if transition.sets.get(lc.STATUS) is lc.Status.ROLLBACK_INITIATED:
+            assert transition.sets[lc.ELIGIBILITY_REVOKED] is True
+            assert lc.Event.ROLLBACK_INITIATED in [e for e, _ in transition.events]
+
+
+def test_every_action_the_state_machine_records_is_in_the_table() -> None:
+    from tests.components.test_pipeline_definition import definition
+
+    recorded = {
+        s["Parameters"]["action"] for s in definition()["States"].values() if "action" in s.get("Parameters", {})
+    }
+    assert recorded == {a.value for a in lc.Action} - {
+        "lease",
+        "validated",
+        "promoted",
+        "known_good",
+        "rollback_planned",
+        "finalized",
+    }
+    assert d.LEASE_STAGE and d.LEASE_PROD  # the lease is the ASL's own write, rendered from the table
+
+
+def test_a_transition_cannot_be_asked_for_in_an_environment_it_has_no_row_for() -> None:
+    with pytest.raises(ValueError, match="no transition 'smoke_failed' in 'stage'"):
+        lc.transition("smoke_failed", "stage")
+    with pytest.raises(ValueError, match="no transition 'promote_everything'"):
+        lc.transition("promote_everything", "stage")
