@@ -10,6 +10,7 @@ import pytest
 
 from devtools.emulator.aws import create_metadata_table, use_fake_credentials
 from functions.pipeline import lifecycle as lc
+from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
 from functions.pipeline.transitions import Run
 
@@ -110,7 +111,7 @@ def table(aws: None) -> MetadataTable:
     import boto3
 
     create_metadata_table(boto3.client("dynamodb", region_name="us-east-1"), "metadata")
-    return MetadataTable.named("metadata", boto3.session.Session(region_name="us-east-1"))
+    return MetadataTable(boto3.resource("dynamodb", region_name="us-east-1").Table("metadata"))
 
 
 @pytest.fixture
@@ -123,3 +124,24 @@ def seed(table: MetadataTable, item: dict[str, Any]) -> dict[str, Any]:
 
     table.table.put_item(Item=to_dynamo(copy.deepcopy(item)))
     return table.get(item["service"], item["commit_sha"]) or {}
+
+
+@pytest.fixture
+def settings(table: MetadataTable) -> FunctionSettings:
+    """The functions' settings, with an empty candidate and release bucket."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in ("candidates", "releases"):
+        s3.create_bucket(Bucket=bucket)
+    return FunctionSettings(
+        table_name="metadata",
+        name_prefix="cdkcp",
+        tools_account_id="123456789012",
+        service_accounts={},
+        event_bus_name="bus",
+        alert_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
+        candidate_bucket="candidates",
+        release_bucket="releases",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:p",
+    )

@@ -1,0 +1,68 @@
+"""Promotion: objects first, then the conditional claim, then the manifest that starts prod."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from functions.pipeline import lifecycle as lc
+from functions.pipeline.promote import promote
+from functions.pipeline.settings import FunctionSettings
+from functions.pipeline.store import MetadataTable
+from tests.functions.pipeline.conftest import COMMIT, SERVICE, Captured, item_in, run_of, seed
+
+PREFIX = f"{SERVICE}/{COMMIT}/"
+OBJECTS = ["cdk.out/manifest.json", "cdk.out/orders-stage-api.template.json", "artifact-provenance.dsse.json"]
+
+
+@pytest.fixture(autouse=True)
+def candidate_objects(settings: FunctionSettings) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for key in [*OBJECTS, "artifact-manifest.json"]:
+        s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + key, Body=b"{}")
+
+
+def _released() -> list[str]:
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="releases")
+    return sorted(o["Key"].removeprefix(PREFIX) for o in listed.get("Contents", []))
+
+
+def _promote(table: MetadataTable, captured: Captured, settings: FunctionSettings) -> dict:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    return promote(run_of("stage"), settings=settings, table=table, s3=s3, notify=captured, metric=captured.metric)  # type: ignore[arg-type]
+
+
+def _testing() -> dict:
+    return item_in("stage", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"})
+
+
+def test_promotion_copies_claims_and_starts_prod(table: MetadataTable, captured: Captured, settings) -> None:
+    seed(table, _testing())
+    result = _promote(table, captured, settings)
+    assert result["succeeded"] and result["objects"] == 4
+    assert _released() == sorted([*OBJECTS, "artifact-manifest.json"])
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "promoted" and item["last_known_good_commit"] == COMMIT
+    assert item["environment_states"]["prod"]["status"] == "pending" and "expire_at" not in item
+    assert item["sweep_phase"] == "prod" and item["execution_status"] == "succeeded"
+    assert captured.types == ["ArtifactPromoted"] and captured.events[0][1]["objects"] == 4
+
+
+def test_a_retry_after_the_claim_finishes_the_copy(table: MetadataTable, captured: Captured, settings) -> None:
+    seed(table, _testing())
+    _promote(table, captured, settings)
+    again = _promote(table, captured, settings)
+    assert again["succeeded"] and _released() == sorted([*OBJECTS, "artifact-manifest.json"])
+
+
+def test_another_runs_item_is_not_promoted_and_nothing_is_copied(table, captured, settings) -> None:
+    seeded = seed(table, {**_testing(), "execution_id": "arn:another-run"})
+    assert _promote(table, captured, settings)["applied"] is False
+    assert _released() == [] and table.get(SERVICE, COMMIT) == seeded and captured.events == []
+
+
+def test_a_refused_claim_never_copies_the_manifest(table: MetadataTable, captured: Captured, settings) -> None:
+    seeded = seed(table, {**_testing(), "status": "rejected"})
+    assert _promote(table, captured, settings)["applied"] is False
+    assert "artifact-manifest.json" not in _released()  # so no prod run starts
+    assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
