@@ -48,7 +48,7 @@ def plan(
     manifest, problems = parse_manifest(manifest_bytes)
     if manifest is None:
         return {**result, "possible": False, "reason": f"release manifest of {target} is invalid: {problems[0].line()}"}
-    if manifest["commit"] != target or manifest["artifact_sha256"] != target_item.get("artifact_sha256"):
+    if manifest.commit != target or manifest.artifact_sha256 != target_item.get("artifact_sha256"):
         return {
             **result,
             "possible": False,
@@ -64,4 +64,4 @@ def plan(
             conditions=[("execution_id", "=", execution_id)],
         ),
     )
-    return {**result, "possible": True, "target_commit": target, "target_artifact_sha256": manifest["artifact_sha256"]}
+    return {**result, "possible": True, "target_commit": target, "target_artifact_sha256": manifest.artifact_sha256}
