@@ -15,6 +15,8 @@ from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.manifest import build_unsigned_manifest, dumps
 from functions.artifacts.publish import PublishConflict, publish
 from functions.artifacts.signing import sign_manifest
+from functions.artifacts.verify import verify_artifact
+from functions.pipeline.lifecycle import EnvStatus, Status, TestStatus
 
 from ..artifact_support import BUCKET, COMMIT, TABLE
 
@@ -105,6 +107,18 @@ def test_candidate_item_has_every_spec_attribute(storage, artifact) -> None:
     assert len(lambda_asset["s3_uri"]) == 2
 
 
+def test_candidate_item_speaks_the_lifecycle_vocabulary_as_plain_strings(artifact) -> None:
+    _, manifest = artifact
+    item = metadata.candidate_item(manifest, artifact_url="s3://b/p/", region="us-east-1")
+    states = item["environment_states"]
+    assert item["status"] == Status.CANDIDATE and type(item["status"]) is str
+    assert states["stage"]["status"] == EnvStatus.PENDING and states["prod"]["status"] == EnvStatus.NOT_DEPLOYED
+    assert {state["test_status"] for state in states.values()} == {TestStatus.NOT_TESTED}
+    plain = [item[metadata.SWEEP_PHASE], *states] + [v for state in states.values() for v in state.values()]
+    assert all(type(value) is str for value in plain)
+    assert item["recorded_at"] == item[metadata.SWEEP_SINCE] and item["recorded_at"].endswith("Z")
+
+
 def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, artifact) -> None:
     cdk_out, manifest = artifact
     s3 = RecordingS3()
@@ -156,4 +170,17 @@ def test_unsigned_or_mismatching_artifacts_are_not_published(storage, artifact) 
     (cdk_out / "extra.json").write_text("{}")
     with pytest.raises(InvalidArtifact, match="extra.json: not listed"):
         _publish(cdk_out, dumps(manifest))
+    assert _item() is None and _objects() == []
+
+
+def test_publish_refuses_a_tree_with_the_findings_verification_reports(storage, artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    (cdk_out / "tree.json").write_text('{"tampered": true}')
+    (cdk_out / "manifest.json").unlink()
+    (cdk_out / "extra.json").write_text("{}")
+    with pytest.raises(InvalidArtifact) as refused:
+        _publish(cdk_out, dumps(manifest))
+    verified = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
+    assert refused.value.findings == verified.findings
+    assert sorted(f.subject for f in verified.findings) == ["extra.json", "manifest.json", "tree.json"]
     assert _item() is None and _objects() == []
