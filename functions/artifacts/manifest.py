@@ -1,5 +1,5 @@
-"""The signed artifact manifest (`artifact-manifest.json`): building it, parsing it strictly, and the
-canonical bytes its signature covers.
+"""The signed artifact manifest (`artifact-manifest.json`): the `Manifest` model, building it, parsing
+it strictly (once, into the model), and the bytes written to disk and covered by the signature.
 
 Fields are the spec's (Artifact Signing Policy, Build Process) under the spec's names, plus `schema`,
 `service`, `previous_commit` and `cdk_library_versions`. The signature covers the RFC 8785 (JSON
