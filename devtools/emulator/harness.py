@@ -35,9 +35,9 @@ import boto3
 
 from devtools.emulator.aws import create_metadata_table
 from functions import naming
-from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
+from functions.artifacts.manifest import Manifest, build_unsigned_manifest, dumps
 from functions.artifacts.publish import publish
-from functions.artifacts.signing import KmsSigner, sign_message
+from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.pipeline import vocabulary as v
 
 TOOLS = "123456789012"  # moto's default account stands for the tools account (see conftest)
@@ -408,11 +408,11 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> dict:
+    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> Manifest:
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
-        manifest = build_manifest(
+        unsigned = build_unsigned_manifest(
             cdk_out,
             service="orders",
             commit=commit,
@@ -421,9 +421,7 @@ class Harness:
             git_signature_verified=True,
         )
         self._publish_assets(cdk_out)
-        signer = signer or self.signer
-        manifest["signing_identity"] = signer.identity
-        manifest["signature"] = sign_message(signer, canonical_bytes(manifest))
+        manifest = sign_manifest(unsigned, signer or self.signer)
         publish(
             cdk_out,
             dumps(manifest),

@@ -1,5 +1,5 @@
-"""The signed artifact manifest (`artifact-manifest.json`): building it, parsing it strictly, and the
-canonical bytes its signature covers.
+"""The signed artifact manifest (`artifact-manifest.json`): the `Manifest` model, building it, parsing
+it strictly (once, into the model), and the bytes written to disk and covered by the signature.
 
 Fields are the spec's (Artifact Signing Policy, Build Process) under the spec's names, plus `schema`,
 `service`, `previous_commit` and `cdk_library_versions`. The signature covers the RFC 8785 (JSON
@@ -13,11 +13,14 @@ import hashlib
 import json
 import re
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import rfc8785
+
+from functions.timestamps import utc_iso
 
 from .assets import collect_assets, library_versions
 from .errors import Finding, InvalidArtifact
@@ -53,20 +56,61 @@ FIELDS: dict[str, str] = {
 }
 
 
-def canonical_bytes(manifest: dict[str, Any]) -> bytes:
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest with every field of `FIELDS`, under the same names. Immutable: signing returns a new
+    one (`signing.sign_manifest`). Only `parse_manifest` checks the values; a Manifest built by hand
+    (a test forging one) is checked again when its bytes are parsed."""
+
+    schema: str
+    service: str
+    commit: str
+    previous_commit: str | None
+    git_signature_verified: bool
+    artifact_sha256: str
+    cdk_cli_version: str
+    cdk_library_versions: Mapping[str, str]
+    cdk_context_hash: str | None
+    file_hashes: Mapping[str, str]
+    assets: Mapping[str, Mapping[str, Any]]
+    build_time: str
+    build_duration_seconds: float
+    signing_identity: str | None = None
+    signature: str | None = None
+    # The order of the keys in the document it came from, so that rewriting a parsed manifest (signing
+    # it) changes only the signature fields' values, whoever wrote it. Not part of its value.
+    key_order: tuple[str, ...] = field(default=tuple(FIELDS), compare=False, repr=False)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Manifest:
+        """The model of a JSON document with exactly the fields of `FIELDS` (values are not checked:
+        `parse_manifest` does that for untrusted bytes)."""
+        if set(document) != set(FIELDS):
+            unexpected = sorted(set(document) ^ set(FIELDS))
+            raise ValueError(f"a manifest has exactly the fields of FIELDS; these differ: {', '.join(unexpected)}")
+        return cls(**{name: document[name] for name in FIELDS}, key_order=tuple(document))
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document, keys in `key_order`: what `dumps` writes and `canonical_bytes` encodes."""
+        return {name: getattr(self, name) for name in self.key_order}
+
+
+def _document(manifest: Manifest | Mapping[str, Any]) -> Mapping[str, Any]:
+    # A plain mapping is accepted for documents that are not manifests (tests forge those) and for
+    # callers still holding the `build_manifest` dict.
+    return manifest.to_document() if isinstance(manifest, Manifest) else manifest
+
+
+def canonical_bytes(manifest: Manifest | Mapping[str, Any]) -> bytes:
     """The bytes the signature covers: RFC 8785 of the manifest without `signature`."""
-    return rfc8785.dumps({k: v for k, v in manifest.items() if k != "signature"})
+    return rfc8785.dumps({k: v for k, v in _document(manifest).items() if k != "signature"})
 
 
-def signing_digest(manifest: dict[str, Any]) -> bytes:
+def signing_digest(manifest: Manifest | Mapping[str, Any]) -> bytes:
     return hashlib.sha256(canonical_bytes(manifest)).digest()
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def build_manifest(
+def build_unsigned_manifest(
     cdk_out: Path,
     *,
     service: str,
@@ -78,15 +122,15 @@ def build_manifest(
     build_started_at: float | None = None,
     jobs: int = 1,
     on_file: Any = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """An unsigned manifest of every file under `cdk_out`. Raises InvalidArtifact if the tree or an
     argument cannot be trusted (symlinks, odd names, a bad commit)."""
     problems: list[Finding] = []
     if not SERVICE.match(service):
         problems.append(Finding("structure", "service", f"expected {FIELDS['service']}, got {service!r}"))
-    for field, value in (("commit", commit), ("previous_commit", previous_commit)):
+    for name, value in (("commit", commit), ("previous_commit", previous_commit)):
         if value is not None and not COMMIT.match(value):
-            problems.append(Finding("structure", field, f"expected {FIELDS['commit']}, got {value!r}"))
+            problems.append(Finding("structure", name, f"expected {FIELDS['commit']}, got {value!r}"))
     if not VERSION.match(cdk_cli_version):
         problems.append(Finding("structure", "cdk_cli_version", f"expected {FIELDS['cdk_cli_version']}"))
     if not cdk_out.is_dir():
@@ -103,23 +147,27 @@ def build_manifest(
     file_hashes = hash_files(cdk_out, files, jobs=jobs, on_file=on_file)
     finished = time.time()
     started = build_started_at if build_started_at is not None else _earliest_mtime(cdk_out, files)
-    return {
-        "schema": SCHEMA,
-        "service": service,
-        "commit": commit,
-        "previous_commit": previous_commit,
-        "git_signature_verified": git_signature_verified,
-        "artifact_sha256": artifact_sha256(file_hashes),
-        "cdk_cli_version": cdk_cli_version,
-        "cdk_library_versions": library_versions(cdk_out),
-        "cdk_context_hash": sha256_file(context_file) if context_file else None,
-        "file_hashes": dict(sorted(file_hashes.items(), key=lambda item: item[0].encode("utf-8"))),
-        "assets": collect_assets(cdk_out, files),
-        "build_time": utc_now(),
-        "build_duration_seconds": round(max(0.0, finished - started), 3),
-        "signing_identity": None,
-        "signature": None,
-    }
+    return Manifest(
+        schema=SCHEMA,
+        service=service,
+        commit=commit,
+        previous_commit=previous_commit,
+        git_signature_verified=git_signature_verified,
+        artifact_sha256=artifact_sha256(file_hashes),
+        cdk_cli_version=cdk_cli_version,
+        cdk_library_versions=library_versions(cdk_out),
+        cdk_context_hash=sha256_file(context_file) if context_file else None,
+        file_hashes=dict(sorted(file_hashes.items(), key=lambda item: item[0].encode("utf-8"))),
+        assets=collect_assets(cdk_out, files),
+        build_time=utc_iso(),
+        build_duration_seconds=round(max(0.0, finished - started), 3),
+    )
+
+
+def build_manifest(cdk_out: Path, **arguments: Any) -> dict[str, Any]:
+    """`build_unsigned_manifest` as the plain JSON document. Kept for callers outside this package that
+    still sign a dict by hand (tests/deployer/test_codebuild.py); new code uses the model."""
+    return build_unsigned_manifest(cdk_out, **arguments).to_document()
 
 
 def _earliest_mtime(root: Path, files: list[str]) -> float:
@@ -184,7 +232,7 @@ def load_json_strict(data: bytes, subject: str) -> tuple[Any, list[Finding]]:
     return value, []
 
 
-def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, list[Finding]]:
+def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
     """The manifest if it is structurally valid, else None and every structural problem found."""
     value, problems = load_json_strict(data, "artifact-manifest.json")
     if problems:
@@ -200,7 +248,7 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, list[Finding]]:
         problems += _file_hash_problems(value["file_hashes"])
     if isinstance(value.get("assets"), dict):
         problems += _asset_problems(value["assets"])
-    return (None, problems) if problems else (value, [])
+    return (None, problems) if problems else (Manifest.from_document(value), [])
 
 
 def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
@@ -260,16 +308,18 @@ def read_manifest_file(path: Path) -> bytes:
         return handle.read(MAX_MANIFEST_BYTES + 1)
 
 
-def dumps(manifest: dict[str, Any]) -> bytes:
+def dumps(manifest: Manifest | Mapping[str, Any]) -> bytes:
     """How manifests are written to disk: indented for people; the signature never depends on it."""
-    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(_document(manifest), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 __all__ = [
     "FIELDS",
     "SCHEMA",
     "InvalidArtifact",
+    "Manifest",
     "build_manifest",
+    "build_unsigned_manifest",
     "canonical_bytes",
     "dumps",
     "load_json_strict",

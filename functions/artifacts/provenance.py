@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .signing import Signer, sign_message, verify_message
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_TYPE = "https://github.com/cdk-control-plane/artifact-manifest/v1"
 
 
-def statement(manifest: dict[str, Any]) -> dict[str, Any]:
-    predicate = {k: v for k, v in manifest.items() if k not in ("file_hashes", "signature")}
+def statement(manifest: Manifest) -> dict[str, Any]:
+    predicate = {k: v for k, v in manifest.to_document().items() if k not in ("file_hashes", "signature")}
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": path, "digest": {"sha256": digest}} for path, digest in manifest["file_hashes"].items()],
+        "subject": [{"name": path, "digest": {"sha256": digest}} for path, digest in manifest.file_hashes.items()],
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate,
     }
@@ -37,7 +40,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(encoded_type), encoded_type, len(payload), payload)
 
 
-def envelope(manifest: dict[str, Any], signer: Signer) -> dict[str, Any]:
+def envelope(manifest: Manifest, signer: Signer) -> dict[str, Any]:
     payload = json.dumps(statement(manifest), sort_keys=True, separators=(",", ":")).encode("utf-8")
     return {
         "payloadType": PAYLOAD_TYPE,

@@ -23,8 +23,8 @@ from typing import Any
 
 from . import metadata
 from .errors import AwsError, Finding, InvalidArtifact, PublishConflict
-from .manifest import parse_manifest
-from .tree import hash_files, list_files
+from .manifest import Manifest, parse_manifest
+from .tree import HashJob, compare_tree, list_files
 
 MANIFEST_NAME = "artifact-manifest.json"
 PROVENANCE_NAME = "artifact-provenance.dsse.json"
@@ -59,16 +59,16 @@ def publish(
     manifest, problems = parse_manifest(manifest_bytes)
     if manifest is None:
         raise InvalidArtifact(problems)
-    if not manifest["signature"]:
+    if not manifest.signature:
         raise InvalidArtifact([Finding("signature", "signature", "manifest is not signed; run `manifest sign` first")])
     _check_tree(cdk_out, manifest)
 
-    prefix = artifact_prefix(manifest["service"], manifest["commit"])
+    prefix = artifact_prefix(manifest.service, manifest.commit)
     item = metadata.candidate_item(manifest, artifact_url=f"s3://{bucket}/{prefix}", region=region, now=now)
     resumed = _record_candidate(dynamodb, table, item)
-    log(f"{'resuming' if resumed else 'recorded'} candidate {manifest['service']}@{manifest['commit']}")
+    log(f"{'resuming' if resumed else 'recorded'} candidate {manifest.service}@{manifest.commit}")
 
-    files = list(manifest["file_hashes"].items())
+    files = list(manifest.file_hashes.items())
 
     def upload(entry: tuple[str, str]) -> None:
         relative, digest = entry
@@ -84,15 +84,10 @@ def publish(
     return PublishResult(prefix=prefix, uploaded=len(files), resumed=resumed, item=item)
 
 
-def _check_tree(cdk_out: Path, manifest: dict[str, Any]) -> None:
+def _check_tree(cdk_out: Path, manifest: Manifest) -> None:
     """CI uploads only a tree that is exactly what the manifest lists."""
     present, findings = list_files(cdk_out)
-    expected = manifest["file_hashes"]
-    findings += [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present]
-    findings += [Finding("files", p, "not listed in the manifest (extra file)") for p in present if p not in expected]
-    if not findings:
-        actual = hash_files(cdk_out, present, jobs=4)
-        findings += [Finding("files", p, "does not match the manifest") for p in present if actual[p] != expected[p]]
+    findings += compare_tree(manifest.file_hashes, present, HashJob(cdk_out, manifest.file_hashes, jobs=4).results())
     if findings:
         raise InvalidArtifact(findings)
 

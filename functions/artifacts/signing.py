@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from .errors import SigningError
+from .manifest import Manifest, canonical_bytes
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
 
@@ -126,6 +127,12 @@ def load_public_key(pem: bytes, source: str = "public key") -> ec.EllipticCurveP
 def sign_message(signer: Signer, message: bytes) -> str:
     """Base64 of the DER signature over `message` (its SHA-256 digest is what is sent to KMS)."""
     return base64.b64encode(signer.sign_digest(hashlib.sha256(message).digest())).decode("ascii")
+
+
+def sign_manifest(manifest: Manifest, signer: Signer) -> Manifest:
+    """The manifest signed by `signer`. The signer's identity is set first: the signature covers it."""
+    claimed = replace(manifest, signing_identity=signer.identity, signature=None)
+    return replace(claimed, signature=sign_message(signer, canonical_bytes(claimed)))
 
 
 def verify_message(public_key: ec.EllipticCurvePublicKey, message: bytes, signature_b64: str) -> bool:

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .errors import Finding
@@ -225,6 +225,26 @@ def hash_files(
     if unreadable:
         raise OSError(f"not regular readable files: {', '.join(unreadable[:5])}")
     return results  # type: ignore[return-value]
+
+
+def compare_tree(
+    expected: Mapping[str, str], present: Sequence[str], actual: Mapping[str, str | None]
+) -> list[Finding]:
+    """Every way a tree differs from a manifest's `file_hashes` (`expected`): files missing, extra,
+    unreadable or with another hash. `present` is what `list_files` found, `actual` the hashes of the
+    expected files (None where not a readable regular file). The one check verify and publish share."""
+    present_set = set(present)
+    findings = [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present_set]
+    findings += [Finding("files", p, "not listed in the manifest (extra file)") for p in present if p not in expected]
+    for path in present:
+        if path not in expected:
+            continue
+        digest = actual.get(path)
+        if digest is None:
+            findings.append(Finding("files", path, "could not be read as a regular file"))
+        elif digest != expected[path]:
+            findings.append(Finding("files", path, f"sha256 {digest} does not match the manifest's {expected[path]}"))
+    return findings
 
 
 def artifact_sha256(file_hashes: Mapping[str, str]) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Finding
-from .manifest import canonical_bytes, parse_manifest
-from .tree import HashJob, artifact_sha256, list_files
+from .manifest import Manifest, canonical_bytes, parse_manifest
+from .tree import HashJob, artifact_sha256, compare_tree, list_files
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     files_checked: int = 0
     bytes_hashed: int = 0
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
 
     @property
     def ok(self) -> bool:
@@ -51,8 +51,8 @@ class Report:
             "ok": self.ok,
             "files_checked": self.files_checked,
             "bytes_hashed": self.bytes_hashed,
-            "commit": (self.manifest or {}).get("commit"),
-            "artifact_sha256": (self.manifest or {}).get("artifact_sha256"),
+            "commit": self.manifest.commit if self.manifest else None,
+            "artifact_sha256": self.manifest.artifact_sha256 if self.manifest else None,
             "failures": [f.to_dict() for f in self.findings],
         }
 
@@ -83,7 +83,7 @@ def verify_artifact(
         report.findings += _expectations(manifest, expect)
         return report
 
-    expected: dict[str, str] = manifest["file_hashes"]
+    expected = manifest.file_hashes
     hashing = HashJob(cdk_out, expected, jobs)  # workers start now; the checks below overlap with them
     if public_key is not None:
         report.findings += _signature(manifest, public_key() if callable(public_key) else public_key)
@@ -95,86 +95,66 @@ def verify_artifact(
             on_file(path, size)
 
     actual = hashing.results(counted)
-    report.findings += tree_findings + _compare(expected, present, actual, manifest["artifact_sha256"])
+    report.findings += tree_findings + compare_tree(expected, present, actual) + _tree_hash(manifest)
     report.files_checked = sum(1 for digest in actual.values() if digest is not None)
     report.findings += _expectations(manifest, expect)
     return report
 
 
-def _signature(manifest: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
+def _signature(manifest: Manifest, public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
     from .signing import verify_message
 
-    if manifest["signature"] is None or manifest["signing_identity"] is None:
+    if manifest.signature is None or manifest.signing_identity is None:
         return [Finding("signature", "signature", "manifest is not signed")]
-    if not verify_message(public_key, canonical_bytes(manifest), manifest["signature"]):
+    if not verify_message(public_key, canonical_bytes(manifest), manifest.signature):
         return [
             Finding(
                 "signature",
                 "signature",
-                f"does not verify with the trusted key (manifest says signed by {manifest['signing_identity']})",
+                f"does not verify with the trusted key (manifest says signed by {manifest.signing_identity})",
             )
         ]
     return []
 
 
-def _compare(
-    expected: dict[str, str], present: list[str], actual: dict[str, str | None], declared_tree_hash: str
-) -> list[Finding]:
-    present_set = set(present)
-    findings = [Finding("files", p, "listed in the manifest but missing") for p in expected if p not in present_set]
-    findings += [Finding("files", p, "not listed in the manifest (extra file)") for p in present if p not in expected]
-    for path in present:
-        if path not in expected:
-            continue
-        digest = actual.get(path)
-        if digest is None:
-            findings.append(Finding("files", path, "could not be read as a regular file"))
-        elif digest != expected[path]:
-            findings.append(Finding("files", path, f"sha256 {digest} does not match the manifest's {expected[path]}"))
-    recomputed = artifact_sha256(expected)
-    if recomputed != declared_tree_hash:
-        findings.append(
-            Finding(
-                "artifact_sha256",
-                "artifact_sha256",
-                f"manifest says {declared_tree_hash} but its file_hashes give {recomputed}",
-            )
-        )
-    return findings
+def _tree_hash(manifest: Manifest) -> list[Finding]:
+    recomputed = artifact_sha256(manifest.file_hashes)
+    if recomputed == manifest.artifact_sha256:
+        return []
+    detail = f"manifest says {manifest.artifact_sha256} but its file_hashes give {recomputed}"
+    return [Finding("artifact_sha256", "artifact_sha256", detail)]
 
 
-def _expectations(manifest: dict[str, Any], expect: Expectations) -> list[Finding]:
+def _expectations(manifest: Manifest, expect: Expectations) -> list[Finding]:
     findings = []
-    if expect.artifact_sha256 is not None and manifest["artifact_sha256"] != expect.artifact_sha256:
+    if expect.artifact_sha256 is not None and manifest.artifact_sha256 != expect.artifact_sha256:
         findings.append(
             Finding(
                 "artifact_sha256",
                 "artifact_sha256",
-                f"{manifest['artifact_sha256']} differs from the expected {expect.artifact_sha256} (metadata)",
+                f"{manifest.artifact_sha256} differs from the expected {expect.artifact_sha256} (metadata)",
             )
         )
-    if manifest["git_signature_verified"] is not True:
+    if manifest.git_signature_verified is not True:
         findings.append(Finding("commit", "git_signature_verified", "the commit was not verified as signed in CI"))
-    if expect.commit is not None and manifest["commit"] != expect.commit:
-        findings.append(Finding("commit", "commit", f"{manifest['commit']} is not the expected {expect.commit}"))
-    if expect.service is not None and manifest["service"] != expect.service:
-        findings.append(
-            Finding("service", "service", f"{manifest['service']!r} is not the expected {expect.service!r}")
-        )
-    if expect.approved_cdk_versions is not None and manifest["cdk_cli_version"] not in expect.approved_cdk_versions:
+    if expect.commit is not None and manifest.commit != expect.commit:
+        findings.append(Finding("commit", "commit", f"{manifest.commit} is not the expected {expect.commit}"))
+    if expect.service is not None and manifest.service != expect.service:
+        findings.append(Finding("service", "service", f"{manifest.service!r} is not the expected {expect.service!r}"))
+    if expect.approved_cdk_versions is not None and manifest.cdk_cli_version not in expect.approved_cdk_versions:
         findings.append(
             Finding(
                 "cdk_cli_version",
                 "cdk_cli_version",
-                f"{manifest['cdk_cli_version']} is not an approved version ({', '.join(expect.approved_cdk_versions)})",
+                f"{manifest.cdk_cli_version} is not an approved version ({', '.join(expect.approved_cdk_versions)})",
             )
         )
-    if expect.context_hash is not None and manifest["cdk_context_hash"] != expect.context_hash:
+    if expect.context_hash is not None and manifest.cdk_context_hash != expect.context_hash:
         findings.append(
             Finding(
                 "cdk_context_hash",
                 "cdk_context_hash",
-                f"{manifest['cdk_context_hash']} differs from the declared context {expect.context_hash}",
+                f"{manifest.cdk_context_hash} differs from the declared context {expect.context_hash}",
             )
         )
     return findings

@@ -58,6 +58,6 @@ def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: A
     manifest, problems = parse_manifest(manifest_bytes)
     if manifest is None:
         return {}, f"release manifest of {target} is invalid: {problems[0].line()}"
-    if manifest["commit"] != target or manifest["artifact_sha256"] != target_item.get("artifact_sha256"):
+    if manifest.commit != target or manifest.artifact_sha256 != target_item.get("artifact_sha256"):
         return {}, f"release of {target} does not match its metadata (hash or commit)"
-    return {"commit": target, "artifact_sha256": manifest["artifact_sha256"]}, ""
+    return {"commit": target, "artifact_sha256": manifest.artifact_sha256}, ""

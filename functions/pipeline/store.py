@@ -8,23 +8,20 @@ stale execution), returned as `False`, never retried blindly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from functions.timestamps import parse_iso
 
 from .lifecycle import SERVICE_RECORD
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def seconds_between(start: str | None, end: str) -> Decimal | None:
-    """Whole seconds between two ISO 8601 times (Step Functions' or ours), None if start is unknown."""
+    """Seconds (to the millisecond) between two ISO 8601 times (Step Functions' or ours), None if start
+    is unknown."""
     if not start:
         return None
-    parsed = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end)]
-    return Decimal(str(round((parsed[1] - parsed[0]).total_seconds(), 3)))
+    return Decimal(str(round((parse_iso(end) - parse_iso(start)).total_seconds(), 3)))
 
 
 def plain(value: Any) -> Any:

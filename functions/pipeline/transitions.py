@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from functions.timestamps import utc_iso
+
 from . import lifecycle as lc
 from .expressions import render, to_dynamo
 from .notify import Notifier
-from .store import MetadataTable, now_iso, seconds_between
+from .store import MetadataTable, seconds_between
 
 MetricSink = Callable[[str, float], None]
 _SKIP = object()  # a conditional value that does not apply to this item
@@ -86,7 +88,7 @@ class Context:
     run: Run
     item: Mapping[str, Any]
     transition: lc.Transition
-    now: str = field(default_factory=now_iso)
+    now: str = field(default_factory=utc_iso)
 
     def read(self, path: str) -> Any:
         return lc.read(self.item, path, self.run.environment)

@@ -40,14 +40,14 @@ def test_deployed_definition_points_at_the_declared_functions_and_projects(graph
     used_functions, used_projects = set(), set()
     for state in definition(graph)["States"].values():
         parameters = state.get("Parameters", {})
-        if "FunctionName" in parameters:
-            used_functions.add(parameters["FunctionName"])
+        if state.get("Resource", "").startswith("arn:aws:lambda:"):
+            used_functions.add(state["Resource"])
         if "ProjectName" in parameters:
             used_projects.add(parameters["ProjectName"])
     assert used_functions <= declared_functions and len(used_functions) == 5  # the dispatcher starts runs
     assert used_projects == declared_projects
     plan = definition(graph)["States"]["PlanRollback"]
-    assert plan["Parameters"]["Payload"]["max_attempts"] == 2  # maxRollbackAttempts from config
+    assert plan["Parameters"]["max_attempts"] == 2  # maxRollbackAttempts from config
 
 
 def test_state_machine_is_standard_logged_and_traced(graphs: dict) -> None:

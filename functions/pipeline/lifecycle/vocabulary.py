@@ -166,6 +166,7 @@ def read(item: Mapping[str, Any], path: str, environment: Environment | str) -> 
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
 
+
 # Errors the functions raise and the state machine catches by name.
 ERROR_INVALID_ARTIFACT = "InvalidArtifact"
 ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"

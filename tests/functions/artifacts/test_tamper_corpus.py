@@ -9,35 +9,44 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functions.artifacts.manifest import MAX_MANIFEST_BYTES
+from functions.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, canonical_bytes, dumps
+from functions.artifacts.signing import sign_manifest, sign_message
 from functions.artifacts.tree import artifact_sha256, sha256_file
 from functions.artifacts.verify import Expectations, verify_artifact
 
-from .conftest import COMMIT, manifest_bytes, sign
+from ..artifact_support import COMMIT
 
 LAMBDA = "asset.1397dc5d3b97b2519c6d2cee7bea8134b91592341e30d58e03b5916d2f7ddedf/index.py"
 
-Case = Callable[[Path, dict[str, Any], Any], bytes | None]
+Case = Callable[[Path, Manifest, Any], bytes | None]
 
 
-def _resign(manifest: dict[str, Any], signer: Any, **changes: Any) -> bytes:
-    return manifest_bytes(sign({**manifest, **changes}, signer))
+def _resign(manifest: Manifest, signer: Any, **changes: Any) -> bytes:
+    return dumps(sign_manifest(replace(manifest, **changes), signer))
 
 
-def _replace_file_consistently(cdk_out: Path, manifest: dict[str, Any], path: str, content: bytes) -> bytes:
+def _resign_with_unknown_field(manifest: Manifest, signer: Any, **extra: Any) -> bytes:
+    """A document that is no Manifest cannot go through `sign_manifest`: signed by hand, as an attacker
+    holding the key would."""
+    document = {**manifest.to_document(), **extra, "signing_identity": signer.identity}
+    return dumps({**document, "signature": sign_message(signer, canonical_bytes(document))})
+
+
+def _replace_file_consistently(cdk_out: Path, manifest: Manifest, path: str, content: bytes) -> bytes:
     """The attack a hash list alone cannot stop: new file, matching hashes, old signature."""
     (cdk_out / path).write_bytes(content)
-    file_hashes = {**manifest["file_hashes"], path: sha256_file(cdk_out / path)}
-    return manifest_bytes({**manifest, "file_hashes": file_hashes, "artifact_sha256": artifact_sha256(file_hashes)})
+    file_hashes = {**manifest.file_hashes, path: sha256_file(cdk_out / path)}
+    return dumps(replace(manifest, file_hashes=file_hashes, artifact_sha256=artifact_sha256(file_hashes)))
 
 
-def _raw(manifest: dict[str, Any], mutate: Callable[[str], str]) -> bytes:
-    return mutate(json.dumps(manifest)).encode()
+def _raw(manifest: Manifest, mutate: Callable[[str], str]) -> bytes:
+    return mutate(json.dumps(manifest.to_document())).encode()
 
 
 # name -> (tamper, expected check, text expected in the subject, text expected in the detail)
@@ -85,7 +94,7 @@ TREE_CASES: dict[str, tuple[Case, str, str, str]] = {
 
 MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
     "field changed after signing": (
-        lambda d, m, s: manifest_bytes({**m, "cdk_cli_version": "2.999.0"}),
+        lambda d, m, s: dumps(replace(m, cdk_cli_version="2.999.0")),
         "signature",
         "signature",
         "does not verify",
@@ -97,44 +106,44 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "does not verify",
     ),
     "unsigned": (
-        lambda d, m, s: manifest_bytes({**m, "signature": None, "signing_identity": None}),
+        lambda d, m, s: dumps(replace(m, signature=None, signing_identity=None)),
         "signature",
         "signature",
         "not signed",
     ),
     "signature not base64": (
-        lambda d, m, s: manifest_bytes({**m, "signature": "!!!"}),
+        lambda d, m, s: dumps(replace(m, signature="!!!")),
         "signature",
         "signature",
         "does not verify",
     ),
     "signed by another key": ("other", "signature", "signature", "does not verify"),
     "path traversal": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "../outside.json": "a" * 64}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "../outside.json": "a" * 64}),
         "structure",
         "../outside.json",
         "path traversal",
     ),
     "absolute path": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "/etc/passwd": "a" * 64}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "/etc/passwd": "a" * 64}),
         "structure",
         "/etc/passwd",
         "absolute path",
     ),
     "unnormalized path": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "a//b.json": "a" * 64}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "a//b.json": "a" * 64}),
         "structure",
         "a//b.json",
         "not normalized",
     ),
     "dot path": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "./tree.json": "a" * 64}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "./tree.json": "a" * 64}),
         "structure",
         "./tree.json",
         "not normalized",
     ),
     "backslash path": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "a\\b.json": "a" * 64}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "a\\b.json": "a" * 64}),
         "structure",
         "a\\\\b.json",
         "backslash",
@@ -151,7 +160,7 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "artifact-manifest.json",
         "duplicate JSON key 'commit'",
     ),
-    "truncated": (lambda d, m, s: manifest_bytes(m)[:-200], "structure", "artifact-manifest.json", "not valid JSON"),
+    "truncated": (lambda d, m, s: dumps(m)[:-200], "structure", "artifact-manifest.json", "not valid JSON"),
     "oversized": (
         lambda d, m, s: b" " * (MAX_MANIFEST_BYTES + 1),
         "structure",
@@ -175,9 +184,14 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
         "artifact-manifest.json",
         "nested deeper",
     ),
-    "unknown field": (lambda d, m, s: _resign(m, s, approved=True), "structure", "approved", "unknown field"),
+    "unknown field": (
+        lambda d, m, s: _resign_with_unknown_field(m, s, approved=True),
+        "structure",
+        "approved",
+        "unknown field",
+    ),
     "missing field": (
-        lambda d, m, s: manifest_bytes({k: v for k, v in m.items() if k != "cdk_context_hash"}),
+        lambda d, m, s: dumps({k: v for k, v in m.to_document().items() if k != "cdk_context_hash"}),
         "structure",
         "cdk_context_hash",
         "missing field",
@@ -190,7 +204,7 @@ MANIFEST_CASES: dict[str, tuple[Case, str, str, str]] = {
     ),
     "short commit": (lambda d, m, s: _resign(m, s, commit="abc123"), "structure", "commit", "40-character"),
     "bad file digest": (
-        lambda d, m, s: _resign(m, s, file_hashes={**m["file_hashes"], "tree.json": "XYZ"}),
+        lambda d, m, s: _resign(m, s, file_hashes={**m.file_hashes, "tree.json": "XYZ"}),
         "structure",
         "tree.json",
         "sha256 hex digest",
@@ -215,10 +229,10 @@ def test_tampering_is_reported_with_its_reason(name: str, artifact, signer, othe
     cdk_out, manifest = artifact
     tamper, check, subject, detail = {**TREE_CASES, **MANIFEST_CASES}[name]
     if tamper == "other":
-        data = manifest_bytes(sign(manifest, other_signer))
+        data = dumps(sign_manifest(manifest, other_signer))
     else:
         data = tamper(cdk_out, manifest, signer)
-        data = manifest_bytes(manifest) if data is None else data
+        data = dumps(manifest) if data is None else data
 
     report = verify_artifact(cdk_out, data, signer.private_key.public_key(), jobs=2)
 
@@ -245,7 +259,7 @@ EXPECTATION_CASES = {
 def test_expectations_are_enforced(name: str, artifact, signer) -> None:
     cdk_out, manifest = artifact
     expect, check, detail = EXPECTATION_CASES[name]
-    report = verify_artifact(cdk_out, manifest_bytes(manifest), signer.private_key.public_key(), expect)
+    report = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key(), expect)
     assert [(f.check, detail in f.detail) for f in report.findings] == [(check, True)]
 
 
@@ -253,9 +267,7 @@ def test_all_failures_are_reported_together(artifact, signer) -> None:
     cdk_out, manifest = artifact
     (cdk_out / "tree.json").unlink()
     (cdk_out / "extra.json").write_text("{}")
-    report = verify_artifact(
-        cdk_out, manifest_bytes(manifest), signer.private_key.public_key(), Expectations(commit="f" * 40)
-    )
+    report = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key(), Expectations(commit="f" * 40))
     assert sorted(f.check for f in report.findings) == ["commit", "files", "files"]
 
 
@@ -263,7 +275,7 @@ def test_untampered_artifact_passes(artifact, signer) -> None:
     cdk_out, manifest = artifact
     report = verify_artifact(
         cdk_out,
-        manifest_bytes(manifest),
+        dumps(manifest),
         signer.private_key.public_key(),
         Expectations(commit=COMMIT, service="orders"),
     )

@@ -27,9 +27,9 @@ def test_envelope_verifies_with_securesystemslib(artifact, signer) -> None:
 
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert document["payloadType"] == "application/vnd.in-toto+json"
-    assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == manifest["file_hashes"]
-    assert statement["predicate"]["commit"] == manifest["commit"]
-    assert statement["predicate"]["artifact_sha256"] == manifest["artifact_sha256"]
+    assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == manifest.file_hashes
+    assert statement["predicate"]["commit"] == manifest.commit
+    assert statement["predicate"]["artifact_sha256"] == manifest.artifact_sha256
 
 
 def test_kms_signed_envelope_verifies_with_securesystemslib(aws, artifact) -> None:

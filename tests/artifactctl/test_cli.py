@@ -13,8 +13,7 @@ import pytest
 
 from artifactctl.cli import main
 from devtools.emulator.aws import create_metadata_table
-
-from .conftest import CLI_VERSION, COMMIT
+from tests.functions.artifact_support import BUCKET, CDK_OUT, CLI_VERSION, COMMIT, TABLE
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -29,8 +28,6 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def built(tmp_path: Path, key_files, capsys) -> tuple[Path, Path, Path]:
     import shutil
-
-    from .conftest import CDK_OUT
 
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(CDK_OUT, cdk_out)
@@ -168,7 +165,6 @@ def test_verify_with_the_kms_public_key(aws, built, capsys) -> None:
 
 
 def test_publish_conflict_exits_4(aws, built, signer, capsys) -> None:
-    from .test_publish import BUCKET, TABLE
 
     cdk_out, manifest, _ = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
@@ -251,7 +247,6 @@ def test_context_publish_and_fetch_with_default_key_and_bucket(aws, tmp_path, mo
 
 
 def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
-    from .test_publish import BUCKET, TABLE
 
     cdk_out, manifest, _ = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ import pytest
 from devtools.emulator.aws import create_metadata_table
 from functions.artifacts import metadata
 from functions.artifacts.errors import InvalidArtifact
+from functions.artifacts.manifest import build_unsigned_manifest, dumps
 from functions.artifacts.publish import PublishConflict, publish
+from functions.artifacts.signing import sign_manifest
+from functions.artifacts.verify import verify_artifact
+from functions.pipeline.lifecycle import EnvStatus, Status, TestStatus
 
-from .conftest import COMMIT, manifest_bytes, sign
-
-BUCKET = "cdk-artifacts-candidate-111111111111-us-east-1"
-TABLE = "cdk-artifact-metadata"
+from ..artifact_support import BUCKET, COMMIT, TABLE
 
 # The spec's Build Process attribute list for the candidate item.
 SPEC_ATTRIBUTES = {
@@ -81,13 +83,13 @@ def _objects() -> list[str]:
 
 def test_candidate_item_has_every_spec_attribute(storage, artifact) -> None:
     cdk_out, manifest = artifact
-    _publish(cdk_out, manifest_bytes(manifest))
+    _publish(cdk_out, dumps(manifest))
     item = _item()
     assert item is not None
     assert set(item) >= SPEC_ATTRIBUTES
     assert item["service"] == "orders" and item["commit_sha"] == item["git_commit"] == COMMIT
     assert item["status"] == "candidate" and item["artifact_type"] == "cdk"
-    assert item["artifact_sha256"] == manifest["artifact_sha256"]
+    assert item["artifact_sha256"] == manifest.artifact_sha256
     assert item["commit_signature_verified"] is True
     assert item["artifact_url"] == f"s3://{BUCKET}/orders/{COMMIT}/"
     assert item["target_region"] == "us-east-1"
@@ -97,54 +99,64 @@ def test_candidate_item_has_every_spec_attribute(storage, artifact) -> None:
     }
     assert item["cdk_library_versions"]["aws-cdk-lib"] == "2.276.0"
     assert item["previous_commit_sha"] is None
-    assert float(item["build_duration_seconds"]) == manifest["build_duration_seconds"]
-    assert item["expire_at"] == metadata.expire_at(manifest["build_time"])
-    assert item["expire_at"] - metadata.expire_at(manifest["build_time"], days=0) == 90 * 86400
+    assert float(item["build_duration_seconds"]) == manifest.build_duration_seconds
+    assert item["expire_at"] == metadata.expire_at(manifest.build_time)
+    assert item["expire_at"] - metadata.expire_at(manifest.build_time, days=0) == 90 * 86400
     assert item[metadata.SWEEP_PHASE] == "stage"
     lambda_asset = next(a for a in item["assets"].values() if any(u.endswith(".zip") for u in a.get("s3_uri", [])))
     assert len(lambda_asset["s3_uri"]) == 2
 
 
+def test_candidate_item_speaks_the_lifecycle_vocabulary_as_plain_strings(artifact) -> None:
+    _, manifest = artifact
+    item = metadata.candidate_item(manifest, artifact_url="s3://b/p/", region="us-east-1")
+    states = item["environment_states"]
+    assert item["status"] == Status.CANDIDATE and type(item["status"]) is str
+    assert states["stage"]["status"] == EnvStatus.PENDING and states["prod"]["status"] == EnvStatus.NOT_DEPLOYED
+    assert {state["test_status"] for state in states.values()} == {TestStatus.NOT_TESTED}
+    plain = [item[metadata.SWEEP_PHASE], *states] + [v for state in states.values() for v in state.values()]
+    assert all(type(value) is str for value in plain)
+    assert item["recorded_at"] == item[metadata.SWEEP_SINCE] and item["recorded_at"].endswith("Z")
+
+
 def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, artifact) -> None:
     cdk_out, manifest = artifact
     s3 = RecordingS3()
-    result = _publish(cdk_out, manifest_bytes(manifest), s3=s3)
+    result = _publish(cdk_out, dumps(manifest), s3=s3)
 
     prefix = f"orders/{COMMIT}/"
     assert result.uploaded == 19 and not result.resumed
     assert s3.keys[-1] == prefix + "artifact-manifest.json"
     assert s3.keys[-2] == prefix + "artifact-provenance.dsse.json"
-    assert _objects() == sorted([prefix + "cdk.out/" + p for p in manifest["file_hashes"]] + s3.keys[-2:])
+    assert _objects() == sorted([prefix + "cdk.out/" + p for p in manifest.file_hashes] + s3.keys[-2:])
     uploaded = boto3.client("s3").get_object(Bucket=BUCKET, Key=prefix + "cdk.out/tree.json")["Body"].read()
     assert uploaded == (cdk_out / "tree.json").read_bytes()
 
 
 def test_republishing_the_same_artifact_resumes(storage, artifact) -> None:
     cdk_out, manifest = artifact
-    _publish(cdk_out, manifest_bytes(manifest))
+    _publish(cdk_out, dumps(manifest))
     first_item = _item()
-    result = _publish(cdk_out, manifest_bytes(manifest))
+    result = _publish(cdk_out, dumps(manifest))
     assert result.resumed
     assert _item() == first_item  # the item is never overwritten
 
 
 def test_republishing_a_commit_with_another_hash_is_refused_and_changes_nothing(storage, artifact, signer) -> None:
     cdk_out, manifest = artifact
-    _publish(cdk_out, manifest_bytes(manifest))
+    _publish(cdk_out, dumps(manifest))
     before_item, before_objects = _item(), _objects()
     before_versions = boto3.client("s3").list_object_versions(Bucket=BUCKET).get("Versions", [])
 
     (cdk_out / "tree.json").write_text('{"tampered": true}')
-    from functions.artifacts.manifest import build_manifest
-
-    rebuilt = sign(
-        build_manifest(
+    rebuilt = sign_manifest(
+        build_unsigned_manifest(
             cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
         ),
         signer,
     )
     with pytest.raises(PublishConflict, match=f"orders@{COMMIT} is already published with artifact_sha256"):
-        _publish(cdk_out, manifest_bytes(rebuilt))
+        _publish(cdk_out, dumps(rebuilt))
 
     assert _item() == before_item
     assert _objects() == before_objects
@@ -154,8 +166,21 @@ def test_republishing_a_commit_with_another_hash_is_refused_and_changes_nothing(
 def test_unsigned_or_mismatching_artifacts_are_not_published(storage, artifact) -> None:
     cdk_out, manifest = artifact
     with pytest.raises(InvalidArtifact, match="not signed"):
-        _publish(cdk_out, manifest_bytes({**manifest, "signature": None}))
+        _publish(cdk_out, dumps(replace(manifest, signature=None)))
     (cdk_out / "extra.json").write_text("{}")
     with pytest.raises(InvalidArtifact, match="extra.json: not listed"):
-        _publish(cdk_out, manifest_bytes(manifest))
+        _publish(cdk_out, dumps(manifest))
+    assert _item() is None and _objects() == []
+
+
+def test_publish_refuses_a_tree_with_the_findings_verification_reports(storage, artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    (cdk_out / "tree.json").write_text('{"tampered": true}')
+    (cdk_out / "manifest.json").unlink()
+    (cdk_out / "extra.json").write_text("{}")
+    with pytest.raises(InvalidArtifact) as refused:
+        _publish(cdk_out, dumps(manifest))
+    verified = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
+    assert refused.value.findings == verified.findings
+    assert sorted(f.subject for f in verified.findings) == ["extra.json", "manifest.json", "tree.json"]
     assert _item() is None and _objects() == []

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.artifacts.manifest import FIELDS, canonical_bytes, parse_manifest
+from functions.artifacts.manifest import FIELDS, Manifest, canonical_bytes, dumps, parse_manifest
 from functions.artifacts.tree import path_problem
 from functions.artifacts.verify import verify_artifact
 
-from .conftest import CDK_OUT, manifest_bytes
+from ..artifact_support import CDK_OUT
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -38,13 +38,13 @@ def test_arbitrary_field_values_never_raise(document: dict[str, Any]) -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(sorted(FIELDS)), value=json_values)
-def test_one_corrupted_field_of_a_real_manifest(artifact_manifest: dict[str, Any], field: str, value: Any) -> None:
-    corrupted = {**artifact_manifest, field: value}
+def test_one_corrupted_field_of_a_real_manifest(artifact_manifest: Manifest, field: str, value: Any) -> None:
+    corrupted = {**artifact_manifest.to_document(), field: value}
     manifest, findings = parse_manifest(json.dumps(corrupted).encode())
     if manifest is not None:
         # Accepted only if the value is still of the field's form; the signature then still decides.
         canonical_bytes(manifest)
-        report = verify_artifact(CDK_OUT, manifest_bytes(manifest), None)
+        report = verify_artifact(CDK_OUT, dumps(manifest), None)
         assert isinstance(report.findings, list)
     else:
         assert any(f.subject == field or field in f.subject or f.subject.startswith(field) for f in findings)

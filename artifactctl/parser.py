@@ -1,0 +1,167 @@
+"""`artifactctl`'s command line: commands, flags and their defaults. A contract that CI workflows and
+operators script against: names and flags do not change."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .context_commands import cmd_context_fetch, cmd_context_guard, cmd_context_publish
+from .manifest_commands import cmd_manifest_build, cmd_manifest_sign, cmd_manifest_verify
+from .publish_commands import cmd_publish, cmd_status
+
+CONTEXT_SIGNER_ALIAS = "alias/cdk-context-signer"
+CONTEXTS_BUCKET_ENV = "ARTIFACTCTL_CONTEXTS_BUCKET"
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _key_source(parser: argparse.ArgumentParser, private: bool, default_kms_key: str | None = None) -> None:
+    group = parser.add_mutually_exclusive_group(required=default_kms_key is None)
+    group.add_argument(
+        "--kms-key-id",
+        default=default_kms_key,
+        help="KMS key id, ARN or alias" + (f" (default: {default_kms_key})" if default_kms_key else ""),
+    )
+    if private:
+        group.add_argument("--private-key", type=Path, help="PEM file of an ECC P-256 private key")
+    else:
+        group.add_argument("--public-key", type=Path, help="PEM file of the trusted ECC P-256 public key")
+
+
+def _contexts_bucket(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get(CONTEXTS_BUCKET_ENV)
+    parser.add_argument(
+        "--bucket",
+        default=default,
+        required=default is None,
+        help=f"the contexts bucket (default: ${CONTEXTS_BUCKET_ENV})",
+    )
+
+
+def _json_flag(*parsers: argparse.ArgumentParser) -> None:
+    for parser in parsers:
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _progress_flag(*parsers: argparse.ArgumentParser) -> None:
+    for parser in parsers:
+        parser.add_argument(
+            "--progress", action=argparse.BooleanOptionalAction, default=None, help="default: when stderr is a terminal"
+        )
+
+
+def _add_manifest(commands: argparse._SubParsersAction) -> None:
+    manifest = commands.add_parser("manifest", help="artifact manifests").add_subparsers(dest="action", required=True)
+    build = manifest.add_parser("build", help="write the unsigned manifest of a cdk.out tree")
+    build.add_argument("--cdk-out", type=Path, required=True)
+    build.add_argument("--service", required=True)
+    build.add_argument("--commit", required=True, help="full 40-character commit SHA")
+    build.add_argument("--context-file", type=Path, help="the .cdk.context.json the synth used")
+    build.add_argument("--previous-commit")
+    build.add_argument("--git-signature-verified", action="store_true", help="CI verified the commit's signature")
+    build.add_argument("--cdk-cli-version", help="default: ask `cdk --version`")
+    build.add_argument(
+        "--build-started-at", help="synth start (epoch seconds or ISO 8601); default: oldest output file"
+    )
+    build.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1)
+    build.add_argument("--out", type=Path, required=True)
+    build.set_defaults(handler=cmd_manifest_build)
+
+    sign = manifest.add_parser("sign", help="sign a manifest in place and write its DSSE provenance")
+    sign.add_argument("--manifest", type=Path, required=True)
+    _key_source(sign, private=True)
+    sign.add_argument("--provenance-out", type=Path, help="default: artifact-provenance.dsse.json beside the manifest")
+    sign.set_defaults(handler=cmd_manifest_sign)
+
+    verify = manifest.add_parser("verify", help="check a cdk.out tree against its signed manifest")
+    verify.add_argument("--cdk-out", type=Path, required=True)
+    verify.add_argument("--manifest", type=Path, required=True)
+    _key_source(verify, private=False)
+    verify.add_argument("--expect-service")
+    verify.add_argument("--expect-commit")
+    verify.add_argument("--expect-artifact-sha256")
+    verify.add_argument("--expect-context-hash")
+    verify.add_argument("--approved-cdk-versions", help="comma-separated, e.g. 2.126.0,2.127.0")
+    verify.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1)
+    verify.set_defaults(handler=cmd_manifest_verify)
+    _json_flag(build, verify)
+    _progress_flag(build, verify)
+
+
+def _add_publish(commands: argparse._SubParsersAction) -> None:
+    publish = commands.add_parser("publish", help="record the candidate and upload the artifact, manifest last")
+    publish.add_argument("--cdk-out", type=Path, required=True)
+    publish.add_argument("--manifest", type=Path, required=True)
+    publish.add_argument("--bucket", required=True, help="the candidate bucket")
+    publish.add_argument("--table", required=True, help="the metadata table")
+    publish.add_argument("--provenance", type=Path, help="default: artifact-provenance.dsse.json beside the manifest")
+    publish.add_argument("--region")
+    publish.add_argument("--jobs", type=_positive, default=8)
+    publish.set_defaults(handler=cmd_publish)
+    _json_flag(publish)
+
+
+def _add_context(commands: argparse._SubParsersAction) -> None:
+    context = commands.add_parser("context", help="blessed .cdk.context.json files").add_subparsers(
+        dest="action", required=True
+    )
+    context_publish = context.add_parser(
+        "publish", help="sign and upload a context (optionally regenerating it N times)"
+    )
+    context_publish.add_argument("--env", required=True)
+    context_publish.add_argument("--file", type=Path, required=True)
+    context_publish.add_argument(
+        "--generator-cmd", help="command that writes --file; run --runs times, outputs must match"
+    )
+    context_publish.add_argument("--runs", type=int, default=3)
+    _contexts_bucket(context_publish)
+    context_publish.add_argument("--region")
+    _key_source(context_publish, private=True, default_kms_key=CONTEXT_SIGNER_ALIAS)
+    context_publish.set_defaults(handler=cmd_context_publish)
+    _json_flag(context_publish)
+
+    fetch = context.add_parser("fetch", help="download, verify and write the blessed context")
+    fetch.add_argument("--env", required=True)
+    fetch.add_argument("--out", type=Path, default=Path(".cdk.context.json"))
+    _contexts_bucket(fetch)
+    fetch.add_argument("--region")
+    fetch.add_argument("--expect-hash")
+    _key_source(fetch, private=False, default_kms_key=CONTEXT_SIGNER_ALIAS)
+    fetch.set_defaults(handler=cmd_context_fetch)
+
+    context_guard = context.add_parser("guard", help="fail if the change commits a .cdk.context.json")
+    context_guard.add_argument("--repo", type=Path, default=Path("."))
+    context_guard.add_argument("--base", help="also check the commits since this revision, e.g. origin/main")
+    context_guard.set_defaults(handler=cmd_context_guard)
+
+
+def _add_status(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser("status", help="an artifact's lifecycle and per-environment state")
+    status.add_argument("--service", required=True)
+    status.add_argument("--commit", help="one artifact in detail; default: every artifact of the service")
+    status.add_argument("--table", default="cdk-artifact-metadata")
+    status.add_argument("--region")
+    status.set_defaults(handler=cmd_status)
+    _json_flag(status)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="artifactctl",
+        description="Build, sign, verify and publish CDK artifacts and blessed contexts.",
+        epilog="exit codes: 0 ok, 1 invalid artifact or context, 2 usage, 3 AWS or key error, 4 conflict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_manifest(commands)
+    _add_publish(commands)
+    _add_context(commands)
+    _add_status(commands)
+    return parser
