@@ -1,0 +1,62 @@
+"""From a manifest upload to exactly one execution: only manifests in the pipeline's buckets start runs."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from functions.pipeline.dispatch import dispatch
+from functions.pipeline.settings import FunctionSettings
+
+COMMIT = "c" * 40
+
+
+@pytest.fixture
+def machine(settings: FunctionSettings) -> FunctionSettings:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(
+        name="p",
+        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    from dataclasses import replace
+
+    return replace(settings, state_machine_arn=arn)
+
+
+def _upload(bucket: str, key: str) -> dict:
+    return {"detail": {"bucket": {"name": bucket}, "object": {"key": key}}}
+
+
+@pytest.mark.parametrize(("bucket", "environment"), [("candidates", "stage"), ("releases", "prod")])
+def test_a_manifest_starts_its_environments_run_once(machine: FunctionSettings, bucket: str, environment: str) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    event = _upload(bucket, f"orders/{COMMIT}/artifact-manifest.json")
+    first = dispatch(event, settings=machine, sfn=sfn)
+    assert first["started"] and first["execution_name"] == f"orders-{COMMIT[:12]}-{environment}-1"
+    described = sfn.describe_execution(executionArn=first["execution_arn"])
+    assert json.loads(described["input"])["environment"] == environment
+    # A repeated delivery: Step Functions answers a running execution's name and input with that same
+    # execution, and refuses a closed one (ExecutionAlreadyExists, reported as a duplicate).
+    again = dispatch(event, settings=machine, sfn=sfn)
+    assert again.get("execution_arn", first["execution_arn"]) == first["execution_arn"]
+    assert len(sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "reason"),
+    [
+        ("candidates", f"orders/{COMMIT}/cdk.out/manifest.json", "not an artifact manifest"),
+        ("candidates", f"Orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
+        ("candidates", f"orders/{COMMIT[:39]}/artifact-manifest.json", "not an artifact manifest"),
+        ("candidates", f"../orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
+        ("somebody-elses-bucket", f"orders/{COMMIT}/artifact-manifest.json", "not a pipeline bucket"),
+    ],
+)
+def test_anything_else_starts_nothing(machine: FunctionSettings, bucket: str, key: str, reason: str) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    result = dispatch(_upload(bucket, key), settings=machine, sfn=sfn)
+    assert result["started"] is False and reason in result["reason"]
+    assert sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"] == []
