@@ -20,7 +20,6 @@ from components.kms import kms_key
 from components.policies import tools_storage as policies
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from functions import naming
-from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:ArtifactStore"
 CANDIDATE_RETENTION_DAYS = 30
@@ -41,7 +40,10 @@ def _expire(rule_id: str, days: int | None, noncurrent_days: int) -> aws.s3.Buck
 
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
-    config: StackConfig
+    names: naming.ToolsNames
+    protect: bool  # stateful resources (keys, buckets) are protected from deletion
+    security_automation_role_arn: str | None  # the only principal that may delete objects
+    contexts_object_lock: tuple[str, int] | None  # (GOVERNANCE|COMPLIANCE, days) of the contexts bucket
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -55,19 +57,26 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        config = args.config
-        names = policies.ToolsNames(config)
-        protect = config.protect_stateful_resources
+        names = args.names
+        protect = args.protect
+        deleter = args.security_automation_role_arn
         child = pulumi.ResourceOptions(parent=self)
+        ci, promote = names.ci_builder_role_arn, names.function_role_arn("promote")
         # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
         # the finalizer (stack names from the cloud assembly) and the deployers.
-        artifact_readers = [names.validate, names.promote, names.rollback_plan, names.finalizer, *names.deployers]
+        artifact_readers = [
+            names.function_role_arn("validate"),
+            promote,
+            names.function_role_arn("rollback-plan"),
+            names.finalizer_role_arn,
+            *names.deployer_role_arns,
+        ]
 
         artifacts_key = kms_key(
             f"{name}-artifacts",
             alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
             description="candidate and release artifact buckets",
-            policy=policies.bucket_key_policy(names, writers=[names.ci, names.promote], readers=artifact_readers),
+            policy=policies.bucket_key_policy(names, writers=[ci, promote], readers=artifact_readers),
             parent=self,
             protect=protect,
         )
@@ -76,48 +85,50 @@ class ArtifactStore(pulumi.ComponentResource):
             alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
             description="blessed CDK context files",
             policy=policies.bucket_key_policy(
-                names, writers=[names.context_generator], readers=[names.ci, *names.deployers]
+                names, writers=[names.context_generator_role_arn], readers=[ci, *names.deployer_role_arns]
             ),
             parent=self,
             protect=protect,
         )
 
-        candidate_arn = naming.bucket_arn(names.bucket(naming.CANDIDATE_BUCKET))
         candidate = SecureBucket(
             f"{name}-candidate",
             SecureBucketArgs(
-                bucket_name=names.bucket(naming.CANDIDATE_BUCKET),
+                bucket_name=names.candidate_bucket,
                 kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.candidate_bucket_statements(names, candidate_arn),
+                extra_policy_statements=policies.candidate_bucket_statements(
+                    names, names.bucket_arn(naming.CANDIDATE_BUCKET), deleter
+                ),
                 lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
                 protect=protect,
                 eventbridge=True,
             ),
             opts=child,
         )
-        release_arn = naming.bucket_arn(names.bucket(naming.RELEASE_BUCKET))
         release = SecureBucket(
             f"{name}-release",
             SecureBucketArgs(
-                bucket_name=names.bucket(naming.RELEASE_BUCKET),
+                bucket_name=names.release_bucket,
                 kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.release_bucket_statements(names, release_arn),
+                extra_policy_statements=policies.release_bucket_statements(
+                    names, names.bucket_arn(naming.RELEASE_BUCKET), deleter
+                ),
                 lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
                 protect=protect,
                 eventbridge=True,
             ),
             opts=child,
         )
-        contexts_arn = naming.bucket_arn(names.bucket(naming.CONTEXTS_BUCKET))
-        lock = config.contexts_object_lock
         contexts = SecureBucket(
             f"{name}-contexts",
             SecureBucketArgs(
-                bucket_name=names.bucket(naming.CONTEXTS_BUCKET),
+                bucket_name=names.contexts_bucket,
                 kms_key_arn=contexts_key.arn,
-                extra_policy_statements=policies.contexts_bucket_statements(names, contexts_arn),
+                extra_policy_statements=policies.contexts_bucket_statements(
+                    names, names.bucket_arn(naming.CONTEXTS_BUCKET), deleter
+                ),
                 protect=protect,
-                object_lock=(lock.mode, lock.days) if lock else None,
+                object_lock=args.contexts_object_lock,
             ),
             opts=child,
         )
@@ -125,7 +136,7 @@ class ArtifactStore(pulumi.ComponentResource):
         # The code the CodeBuild projects run (written by `pulumi up`, read by the builds).
         tooling_key = kms_key(
             f"{name}-tooling",
-            alias=f"alias/{config.name_prefix}-tooling",
+            alias=names.tooling_key_alias,
             description="the CodeBuild projects' source bundle",
             policy=policies.tooling_key_policy(names),
             parent=self,
@@ -134,7 +145,7 @@ class ArtifactStore(pulumi.ComponentResource):
         tooling = SecureBucket(
             f"{name}-tooling",
             SecureBucketArgs(
-                bucket_name=names.bucket(f"{config.name_prefix}-tooling"),
+                bucket_name=names.tooling_bucket,
                 kms_key_arn=tooling_key.arn,
                 lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
             ),

@@ -22,7 +22,6 @@ from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from functions import naming
 from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
-from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:MetadataStore"
 EXPORT_SCHEDULE = "rate(6 hours)"
@@ -30,7 +29,10 @@ EXPORT_SCHEDULE = "rate(6 hours)"
 
 @dataclass(frozen=True)
 class MetadataStoreArgs:
-    config: StackConfig
+    names: naming.ToolsNames
+    protect: bool  # the key, the table and the exports bucket are protected from deletion
+    security_automation_role_arn: str | None  # the only principal that may delete exports
+    export_retention_days: int
 
 
 class MetadataStore(pulumi.ComponentResource):
@@ -41,9 +43,9 @@ class MetadataStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        config = args.config
-        names = policies.ToolsNames(config)
-        protect = config.protect_stateful_resources
+        names = args.names
+        protect = args.protect
+        retention = args.export_retention_days
         child = pulumi.ResourceOptions(parent=self)
 
         key = kms_key(
@@ -56,7 +58,7 @@ class MetadataStore(pulumi.ComponentResource):
         )
         table = aws.dynamodb.Table(
             f"{name}-table",
-            name=naming.METADATA_TABLE,
+            name=names.metadata_table,
             billing_mode="PAY_PER_REQUEST",
             hash_key="service",
             range_key="commit_sha",
@@ -91,23 +93,22 @@ class MetadataStore(pulumi.ComponentResource):
             opts=child,
         )
 
-        exports_arn = naming.bucket_arn(names.bucket(naming.EXPORTS_BUCKET))
         exports = SecureBucket(
             f"{name}-exports",
             SecureBucketArgs(
-                bucket_name=names.bucket(naming.EXPORTS_BUCKET),
+                bucket_name=names.exports_bucket,
                 kms_key_arn=key.arn,
-                extra_policy_statements=policies.exports_bucket_statements(names, exports_arn),
+                extra_policy_statements=policies.exports_bucket_statements(
+                    names, names.bucket_arn(naming.EXPORTS_BUCKET), args.security_automation_role_arn
+                ),
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
                         id="exports-retention",
                         status="Enabled",
                         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=naming.EXPORTS_PREFIX),
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=config.metadata_export_retention_days
-                        ),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention),
                         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=config.metadata_export_retention_days
+                            noncurrent_days=retention
                         ),
                     )
                 ],
@@ -118,7 +119,7 @@ class MetadataStore(pulumi.ComponentResource):
         exporter = ScopedRole(
             f"{name}-exporter",
             ScopedRoleArgs(
-                role_name=names.exporter.rsplit("/", 1)[1],
+                role_name=names.exporter_role,
                 description="EventBridge Scheduler exports the metadata table to S3 every 6 hours",
                 trust_policy=service_trust("scheduler.amazonaws.com", names.account),
                 inline_policies={

@@ -173,19 +173,16 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-    from stack_config import AccountRole, load_stack_config, read_stack_file
+    from stack_config import disabled_default_providers, load_stack_config, read_stack_file
 
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise PreviewError(f"no stack file {stack_file} (stacks: tools, stage, prod)")
     bag = read_stack_file(stack_file)
-    config = load_stack_config(bag, source=str(stack_file), project_dir=project_dir)  # fails before any resource
-    disabled = bag.get("pulumi:disable-default-providers") or []
-    if config.account_role is not AccountRole.TOOLS and "aws" not in disabled and "*" not in disabled:
-        raise PreviewError(
-            f"{stack_file}: pulumi:disable-default-providers must list aws for a {config.account_role.value} "
-            "stack, so that no resource can fall back to the operator's credentials"
-        )
+    # The loader enforces what `pulumi up` enforces (including the disabled default provider of stage
+    # and prod stacks); it fails before any resource is declared.
+    config = load_stack_config(bag, source=str(stack_file), project_dir=project_dir)
+    disabled = disabled_default_providers(bag)
 
     class Mocks(pulumi_mocks.Mocks):
         def __init__(self) -> None:
