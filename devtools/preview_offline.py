@@ -164,8 +164,13 @@ def _plain(value: Any) -> Any:
     return f"<resource {urn}>" if urn is not None else repr(value)
 
 
-def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Validate the stack's config, run the program under mocks, return the graph document."""
+def run_preview(
+    stack: str, project_dir: Path = PROJECT_DIR, registrations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Validate the stack's config, run the program under mocks, return the graph document.
+
+    `registrations`, if given, receives what the graph document leaves out of every registration: its
+    parent's URN and its aliases (what a real `pulumi up` uses to find a moved resource's state)."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings
@@ -203,6 +208,8 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
             self.thread_loops.add(_ensure_event_loop())  # the loop the monitor is about to open or reuse
+            if registrations is not None:
+                registrations.append(_registration(request))
             return super().RegisterResource(request)
 
     os.environ["CDKCP_OFFLINE_PREVIEW"] = "1"  # the Lambda layer is built by `make lambda-layer` for real runs
@@ -229,6 +236,17 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
             + ", ".join(mocks.graph.default_provider_users)
         )
     return {"stack": stack, "resources": mocks.graph.resources}
+
+
+def _registration(request: Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    return {
+        "type": request.type,
+        "name": request.name,
+        "parent": request.parent,
+        "aliases": [MessageToDict(alias) for alias in request.aliases],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
