@@ -48,8 +48,7 @@ def _pipeline_contract(config: StackConfig) -> PipelineContract:
     )
 
 
-def _tools(config: StackConfig) -> None:
-    names = ToolsNames(config.name_prefix, config.tools_account_id, config.region)
+def _tools_storage(config: StackConfig, names: ToolsNames) -> tuple[ArtifactStore, MetadataStore, SigningKeys]:
     protect = config.protect_stateful_resources
     lock = config.contexts_object_lock
     store = ArtifactStore(
@@ -73,6 +72,31 @@ def _tools(config: StackConfig) -> None:
     signing = SigningKeys(
         "signing-keys", SigningKeysArgs(names, protect=protect, operator_principal_arns=config.operator_principal_arns)
     )
+    return store, metadata, signing
+
+
+def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, signing: SigningKeys) -> CiIdentity:
+    keys = ToolsKeys(
+        artifacts_bucket_key=store.artifacts_key_arn,
+        contexts_bucket_key=store.contexts_key_arn,
+        ci_signer=signing.ci_signer_arn,
+        context_signer=signing.context_signer_arn,
+    )
+    return CiIdentity(
+        "ci-identity",
+        CiIdentityArgs(
+            names,
+            keys,
+            services=config.services,
+            github_branch=config.github.branch,
+            existing_oidc_provider_arn=config.github.existing_oidc_provider_arn,
+        ),
+    )
+
+
+def _tools(config: StackConfig) -> None:
+    names = ToolsNames(config.name_prefix, config.tools_account_id, config.region)
+    store, metadata, signing = _tools_storage(config, names)
     identity = PipelineIdentity(
         "pipeline-identity",
         PipelineIdentityArgs(
@@ -86,22 +110,7 @@ def _tools(config: StackConfig) -> None:
             service_accounts=config.service_accounts,
         ),
     )
-    keys = ToolsKeys(
-        artifacts_bucket_key=store.artifacts_key_arn,
-        contexts_bucket_key=store.contexts_key_arn,
-        ci_signer=signing.ci_signer_arn,
-        context_signer=signing.context_signer_arn,
-    )
-    ci = CiIdentity(
-        "ci-identity",
-        CiIdentityArgs(
-            names,
-            keys,
-            services=config.services,
-            github_branch=config.github.branch,
-            existing_oidc_provider_arn=config.github.existing_oidc_provider_arn,
-        ),
-    )
+    ci = _ci_identity(config, names, store, signing)
     pipeline = DeployPipeline(
         "deploy-pipeline",
         DeployPipelineArgs(
@@ -117,7 +126,7 @@ def _tools(config: StackConfig) -> None:
             tooling_bucket=store.tooling_bucket,
             alert_email_addresses=config.alert_email_addresses,
             log_retention_days=config.log_retention_days,
-            protect=protect,
+            protect=config.protect_stateful_resources,
         ),
     )
     pulumi.export("candidateBucket", store.candidate_bucket)

@@ -12,6 +12,7 @@ Candidate and release send their object events to EventBridge: they trigger the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -57,100 +58,36 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        names = args.names
-        protect = args.protect
-        deleter = args.security_automation_role_arn
-        child = pulumi.ResourceOptions(parent=self)
-        ci, promote = names.ci_builder_role_arn, names.function_role_arn("promote")
-        # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
-        # the finalizer (stack names from the cloud assembly) and the deployers.
-        artifact_readers = [
-            names.function_role_arn("validate"),
-            promote,
-            names.function_role_arn("rollback-plan"),
-            names.finalizer_role_arn,
-            *names.deployer_role_arns,
-        ]
+        names, deleter = args.names, args.security_automation_role_arn
+        artifacts_key, contexts_key = self._bucket_keys(name, args)
 
-        artifacts_key = kms_key(
-            f"{name}-artifacts",
-            alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
-            description="candidate and release artifact buckets",
-            policy=policies.bucket_key_policy(names, writers=[ci, promote], readers=artifact_readers),
-            parent=self,
-            protect=protect,
-        )
-        contexts_key = kms_key(
-            f"{name}-contexts",
-            alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
-            description="blessed CDK context files",
-            policy=policies.bucket_key_policy(
-                names, writers=[names.context_generator_role_arn], readers=[ci, *names.deployer_role_arns]
-            ),
-            parent=self,
-            protect=protect,
-        )
-
-        candidate = SecureBucket(
+        candidate = self._bucket(
             f"{name}-candidate",
-            SecureBucketArgs(
-                bucket_name=names.candidate_bucket,
-                kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.candidate_bucket_statements(
-                    names, names.bucket_arn(naming.CANDIDATE_BUCKET), deleter
-                ),
-                lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
-                protect=protect,
-                eventbridge=True,
-            ),
-            opts=child,
+            args,
+            names.candidate_bucket,
+            artifacts_key.arn,
+            policies.candidate_bucket_statements(names, names.bucket_arn(naming.CANDIDATE_BUCKET), deleter),
+            lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
+            eventbridge=True,
         )
-        release = SecureBucket(
+        release = self._bucket(
             f"{name}-release",
-            SecureBucketArgs(
-                bucket_name=names.release_bucket,
-                kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.release_bucket_statements(
-                    names, names.bucket_arn(naming.RELEASE_BUCKET), deleter
-                ),
-                lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
-                protect=protect,
-                eventbridge=True,
-            ),
-            opts=child,
+            args,
+            names.release_bucket,
+            artifacts_key.arn,
+            policies.release_bucket_statements(names, names.bucket_arn(naming.RELEASE_BUCKET), deleter),
+            lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
+            eventbridge=True,
         )
-        contexts = SecureBucket(
+        contexts = self._bucket(
             f"{name}-contexts",
-            SecureBucketArgs(
-                bucket_name=names.contexts_bucket,
-                kms_key_arn=contexts_key.arn,
-                extra_policy_statements=policies.contexts_bucket_statements(
-                    names, names.bucket_arn(naming.CONTEXTS_BUCKET), deleter
-                ),
-                protect=protect,
-                object_lock=args.contexts_object_lock,
-            ),
-            opts=child,
+            args,
+            names.contexts_bucket,
+            contexts_key.arn,
+            policies.contexts_bucket_statements(names, names.bucket_arn(naming.CONTEXTS_BUCKET), deleter),
+            object_lock=args.contexts_object_lock,
         )
-
-        # The code the CodeBuild projects run (written by `pulumi up`, read by the builds).
-        tooling_key = kms_key(
-            f"{name}-tooling",
-            alias=names.tooling_key_alias,
-            description="the CodeBuild projects' source bundle",
-            policy=policies.tooling_key_policy(names),
-            parent=self,
-            protect=protect,
-        )
-        tooling = SecureBucket(
-            f"{name}-tooling",
-            SecureBucketArgs(
-                bucket_name=names.tooling_bucket,
-                kms_key_arn=tooling_key.arn,
-                lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
-            ),
-            opts=child,
-        )
+        tooling_key, tooling = self._tooling(name, args)
 
         self.tooling_key_arn = tooling_key.arn
         self.tooling_bucket = tooling.name
@@ -169,3 +106,77 @@ class ArtifactStore(pulumi.ComponentResource):
                 "tooling_bucket": self.tooling_bucket,
             }
         )
+
+    def _bucket_keys(self, name: str, args: ArtifactStoreArgs) -> tuple[aws.kms.Key, aws.kms.Key]:
+        names = args.names
+        ci, promote = names.ci_builder_role_arn, names.function_role_arn("promote")
+        # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
+        # the finalizer (stack names from the cloud assembly) and the deployers.
+        artifact_readers = [
+            names.function_role_arn("validate"),
+            promote,
+            names.function_role_arn("rollback-plan"),
+            names.finalizer_role_arn,
+            *names.deployer_role_arns,
+        ]
+        artifacts_key = kms_key(
+            f"{name}-artifacts",
+            alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
+            description="candidate and release artifact buckets",
+            policy=policies.bucket_key_policy(names, writers=[ci, promote], readers=artifact_readers),
+            parent=self,
+            protect=args.protect,
+        )
+        contexts_key = kms_key(
+            f"{name}-contexts",
+            alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
+            description="blessed CDK context files",
+            policy=policies.bucket_key_policy(
+                names, writers=[names.context_generator_role_arn], readers=[ci, *names.deployer_role_arns]
+            ),
+            parent=self,
+            protect=args.protect,
+        )
+        return artifacts_key, contexts_key
+
+    def _bucket(
+        self,
+        resource_name: str,
+        args: ArtifactStoreArgs,
+        bucket_name: str,
+        key_arn: pulumi.Input[str],
+        statements: list[dict[str, Any]],
+        **options: Any,
+    ) -> SecureBucket:
+        return SecureBucket(
+            resource_name,
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                kms_key_arn=key_arn,
+                extra_policy_statements=statements,
+                protect=args.protect,
+                **options,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _tooling(self, name: str, args: ArtifactStoreArgs) -> tuple[aws.kms.Key, SecureBucket]:
+        """The code the CodeBuild projects run (written by `pulumi up`, read by the builds)."""
+        key = kms_key(
+            f"{name}-tooling",
+            alias=args.names.tooling_key_alias,
+            description="the CodeBuild projects' source bundle",
+            policy=policies.tooling_key_policy(args.names),
+            parent=self,
+            protect=args.protect,
+        )
+        bucket = SecureBucket(
+            f"{name}-tooling",
+            SecureBucketArgs(
+                bucket_name=args.names.tooling_bucket,
+                kms_key_arn=key.arn,
+                lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key, bucket

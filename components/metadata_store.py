@@ -44,9 +44,6 @@ class MetadataStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         names = args.names
-        protect = args.protect
-        retention = args.export_retention_days
-        child = pulumi.ResourceOptions(parent=self)
 
         key = kms_key(
             f"{name}-metadata",
@@ -54,11 +51,35 @@ class MetadataStore(pulumi.ComponentResource):
             description="artifact metadata table and its exports",
             policy=policies.metadata_key_policy(names),
             parent=self,
-            protect=protect,
+            protect=args.protect,
         )
-        table = aws.dynamodb.Table(
+        table = self._table(name, args, key)
+        aws.dynamodb.ResourcePolicy(
+            f"{name}-table-policy",
+            resource_arn=table.arn,
+            policy=pulumi.Output.json_dumps(policies.table_resource_policy(names, table.arn)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        exports = self._exports_bucket(name, args, key)
+        self._scheduled_export(name, args, key, table, exports)
+
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.key_arn = key.arn
+        self.exports_bucket = exports.name
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "key_arn": self.key_arn,
+                "exports_bucket": self.exports_bucket,
+            }
+        )
+
+    def _table(self, name: str, args: MetadataStoreArgs, key: aws.kms.Key) -> aws.dynamodb.Table:
+        return aws.dynamodb.Table(
             f"{name}-table",
-            name=names.metadata_table,
+            name=args.names.metadata_table,
             billing_mode="PAY_PER_REQUEST",
             hash_key="service",
             range_key="commit_sha",
@@ -84,16 +105,12 @@ class MetadataStore(pulumi.ComponentResource):
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="expire_at", enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.arn),
             deletion_protection_enabled=True,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
-        )
-        aws.dynamodb.ResourcePolicy(
-            f"{name}-table-policy",
-            resource_arn=table.arn,
-            policy=pulumi.Output.json_dumps(policies.table_resource_policy(names, table.arn)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
-        exports = SecureBucket(
+    def _exports_bucket(self, name: str, args: MetadataStoreArgs, key: aws.kms.Key) -> SecureBucket:
+        names, retention = args.names, args.export_retention_days
+        return SecureBucket(
             f"{name}-exports",
             SecureBucketArgs(
                 bucket_name=names.exports_bucket,
@@ -112,10 +129,16 @@ class MetadataStore(pulumi.ComponentResource):
                         ),
                     )
                 ],
-                protect=protect,
+                protect=args.protect,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _scheduled_export(
+        self, name: str, args: MetadataStoreArgs, key: aws.kms.Key, table: aws.dynamodb.Table, exports: SecureBucket
+    ) -> None:
+        names = args.names
+        child = pulumi.ResourceOptions(parent=self)
         exporter = ScopedRole(
             f"{name}-exporter",
             ScopedRoleArgs(
@@ -148,17 +171,4 @@ class MetadataStore(pulumi.ComponentResource):
                 ),
             ),
             opts=child,
-        )
-
-        self.table_name = table.name
-        self.table_arn = table.arn
-        self.key_arn = key.arn
-        self.exports_bucket = exports.name
-        self.register_outputs(
-            {
-                "table_name": self.table_name,
-                "table_arn": self.table_arn,
-                "key_arn": self.key_arn,
-                "exports_bucket": self.exports_bucket,
-            }
         )
