@@ -227,3 +227,20 @@ def test_stack_policy_file_must_exist_and_be_a_policy(stage_bag: dict[str, Any],
     message = str(caught.value)
     assert f"{NS}:services[0].prod.stackPolicyFile: no file stack-policies/missing.json" in message
     assert f"{NS}:services[1].prod.stackPolicyFile: stack-policies/payments.json is not a stack policy" in message
+
+
+def test_stage_and_prod_stacks_expose_their_environment() -> None:
+    for stack, environment in (("stage", Environment.STAGE), ("prod", Environment.PROD)):
+        config = load_stack_config(stack_bag(stack))
+        assert config.environment is environment
+        orders = config.services[0]
+        assert orders.environment(environment) is getattr(orders, stack)
+        assert config.service_accounts["orders"][environment] == orders.environment(environment).account_id
+    with pytest.raises(ValueError, match="the tools stack has no service environment"):
+        _ = load_stack_config(stack_bag("tools")).environment
+
+
+def test_services_have_no_tools_environment() -> None:
+    service = load_stack_config(stack_bag("tools")).services[0]
+    with pytest.raises(ValueError, match="services have no"):
+        service.environment(AccountRole.TOOLS)  # type: ignore[arg-type]
