@@ -45,7 +45,7 @@ AccountId = Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id (quot
 
 # The intersection of what IAM role names, S3 bucket names and CloudFormation stack names accept:
 # lowercase letters, digits and single hyphens, starting with a letter. With a prefix of at most 12
-# characters every derived role name stays within IAM's 64 (tests/program/test_config_validation.py).
+# characters every derived role name stays within IAM's 64 (tests/stack_config/test_config_validation.py).
 _NAME = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 ServiceName = Annotated[
     str,
