@@ -11,14 +11,18 @@ from pulumi.runtime import config as runtime_config
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
-from components.deploy_pipeline import DeployPipeline, DeployPipelineArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
+from components.pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
+from components.pipeline.common import PipelineContract
+from components.pipeline.packaging import stack_policy
 from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
 from components.policies.pipeline import PipelineKeys
 from components.policies.tools_identity import ToolsKeys
 from components.providers import account_providers
 from components.service_account import ServiceAccount, ServiceAccountArgs
 from components.signing_keys import SigningKeys, SigningKeysArgs
+from functions.naming import ToolsNames
+from functions.pipeline.lifecycle import Environment
 from stack_config import AccountRole, ConfigError, StackConfig, load_stack_config
 
 
@@ -28,40 +32,101 @@ def _config_bag() -> dict[str, object]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
-def _tools(config: StackConfig) -> None:
-    store = ArtifactStore("artifact-store", ArtifactStoreArgs(config))
-    metadata = MetadataStore("metadata-store", MetadataStoreArgs(config))
-    signing = SigningKeys("signing-keys", SigningKeysArgs(config))
-    identity = PipelineIdentity(
-        "pipeline-identity",
-        PipelineIdentityArgs(
-            config,
-            PipelineKeys(
-                artifacts=store.artifacts_key_arn,
-                metadata=metadata.key_arn,
-                ci_signer=signing.ci_signer_arn,
-                tooling=store.tooling_key_arn,
-            ),
+def _pipeline_contract(config: StackConfig) -> PipelineContract:
+    services = config.services
+    return PipelineContract(
+        service_accounts=config.service_accounts,
+        service_repositories={s.name: s.github_repository for s in services},
+        stack_policies={
+            s.name: {e: stack_policy(path) for e in Environment if (path := s.environment(e).stack_policy_file)}
+            for s in services
+        },
+        test_commands={s.name: {e: s.environment(e).test_command for e in Environment} for s in services},
+        approved_cdk_versions=config.approved_cdk_versions,
+        max_rollback_attempts=config.max_rollback_attempts,
+        ci_public_key_pem=config.ci_signer_public_key_pem,
+    )
+
+
+def _tools_storage(config: StackConfig, names: ToolsNames) -> tuple[ArtifactStore, MetadataStore, SigningKeys]:
+    protect = config.protect_stateful_resources
+    lock = config.contexts_object_lock
+    store = ArtifactStore(
+        "artifact-store",
+        ArtifactStoreArgs(
+            names=names,
+            protect=protect,
+            security_automation_role_arn=config.security_automation_role_arn,
+            contexts_object_lock=(lock.mode, lock.days) if lock else None,
         ),
     )
+    metadata = MetadataStore(
+        "metadata-store",
+        MetadataStoreArgs(
+            names=names,
+            protect=protect,
+            security_automation_role_arn=config.security_automation_role_arn,
+            export_retention_days=config.metadata_export_retention_days,
+        ),
+    )
+    signing = SigningKeys(
+        "signing-keys", SigningKeysArgs(names, protect=protect, operator_principal_arns=config.operator_principal_arns)
+    )
+    return store, metadata, signing
+
+
+def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, signing: SigningKeys) -> CiIdentity:
     keys = ToolsKeys(
         artifacts_bucket_key=store.artifacts_key_arn,
         contexts_bucket_key=store.contexts_key_arn,
         ci_signer=signing.ci_signer_arn,
         context_signer=signing.context_signer_arn,
     )
-    ci = CiIdentity("ci-identity", CiIdentityArgs(config, keys))
+    return CiIdentity(
+        "ci-identity",
+        CiIdentityArgs(
+            names,
+            keys,
+            services=config.services,
+            github_branch=config.github.branch,
+            existing_oidc_provider_arn=config.github.existing_oidc_provider_arn,
+        ),
+    )
+
+
+def _tools(config: StackConfig) -> None:
+    names = ToolsNames(config.name_prefix, config.tools_account_id, config.region)
+    store, metadata, signing = _tools_storage(config, names)
+    identity = PipelineIdentity(
+        "pipeline-identity",
+        PipelineIdentityArgs(
+            names,
+            PipelineKeys(
+                artifacts=store.artifacts_key_arn,
+                metadata=metadata.key_arn,
+                ci_signer=signing.ci_signer_arn,
+                tooling=store.tooling_key_arn,
+            ),
+            service_accounts=config.service_accounts,
+        ),
+    )
+    ci = _ci_identity(config, names, store, signing)
     pipeline = DeployPipeline(
         "deploy-pipeline",
         DeployPipelineArgs(
-            config=config,
-            function_role_arns=identity.function_role_arns,
-            deployer_role_arns=identity.deployer_role_arns,
-            test_role_arns=identity.test_role_arns,
-            state_machine_role_arn=identity.state_machine_role_arn,
+            names=names,
+            contract=_pipeline_contract(config),
+            roles=PipelineRoles(
+                functions=identity.function_role_arns,
+                deployers=identity.deployer_role_arns,
+                test_runners=identity.test_role_arns,
+                state_machine=identity.state_machine_role_arn,
+            ),
             artifacts_key_arn=store.artifacts_key_arn,
-            ci_signer_key_arn=signing.ci_signer_arn,
             tooling_bucket=store.tooling_bucket,
+            alert_email_addresses=config.alert_email_addresses,
+            log_retention_days=config.log_retention_days,
+            protect=config.protect_stateful_resources,
         ),
     )
     pulumi.export("candidateBucket", store.candidate_bucket)
@@ -85,7 +150,7 @@ def _service_accounts(config: StackConfig) -> None:
     providers = account_providers(config)
     exports = {}
     for service in config.services:
-        env = service.environment(config.account_role)
+        env = service.environment(config.environment)
         account = ServiceAccount(
             f"{service.name}-{config.environment}",
             ServiceAccountArgs(config=config, service=service),

@@ -12,6 +12,7 @@ Candidate and release send their object events to EventBridge: they trigger the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -20,7 +21,6 @@ from components.kms import kms_key
 from components.policies import tools_storage as policies
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from functions import naming
-from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:ArtifactStore"
 CANDIDATE_RETENTION_DAYS = 30
@@ -41,7 +41,10 @@ def _expire(rule_id: str, days: int | None, noncurrent_days: int) -> aws.s3.Buck
 
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
-    config: StackConfig
+    names: naming.ToolsNames
+    protect: bool  # stateful resources (keys, buckets) are protected from deletion
+    security_automation_role_arn: str | None  # the only principal that may delete objects
+    contexts_object_lock: tuple[str, int] | None  # (GOVERNANCE|COMPLIANCE, days) of the contexts bucket
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -55,91 +58,36 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        config = args.config
-        names = policies.ToolsNames(config)
-        protect = config.protect_stateful_resources
-        child = pulumi.ResourceOptions(parent=self)
-        # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
-        # the finalizer (stack names from the cloud assembly) and the deployers.
-        artifact_readers = [names.validate, names.promote, names.rollback_plan, names.finalizer, *names.deployers]
+        names, deleter = args.names, args.security_automation_role_arn
+        artifacts_key, contexts_key = self._bucket_keys(name, args)
 
-        artifacts_key = kms_key(
-            f"{name}-artifacts",
-            alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
-            description="candidate and release artifact buckets",
-            policy=policies.bucket_key_policy(names, writers=[names.ci, names.promote], readers=artifact_readers),
-            parent=self,
-            protect=protect,
-        )
-        contexts_key = kms_key(
-            f"{name}-contexts",
-            alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
-            description="blessed CDK context files",
-            policy=policies.bucket_key_policy(
-                names, writers=[names.context_generator], readers=[names.ci, *names.deployers]
-            ),
-            parent=self,
-            protect=protect,
-        )
-
-        candidate_arn = naming.bucket_arn(names.bucket(naming.CANDIDATE_BUCKET))
-        candidate = SecureBucket(
+        candidate = self._bucket(
             f"{name}-candidate",
-            SecureBucketArgs(
-                bucket_name=names.bucket(naming.CANDIDATE_BUCKET),
-                kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.candidate_bucket_statements(names, candidate_arn),
-                lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
-                protect=protect,
-                eventbridge=True,
-            ),
-            opts=child,
+            args,
+            names.candidate_bucket,
+            artifacts_key.arn,
+            policies.candidate_bucket_statements(names, names.bucket_arn(naming.CANDIDATE_BUCKET), deleter),
+            lifecycle_rules=[_expire("candidates-expire", CANDIDATE_RETENTION_DAYS, SUPERSEDED_VERSION_DAYS)],
+            eventbridge=True,
         )
-        release_arn = naming.bucket_arn(names.bucket(naming.RELEASE_BUCKET))
-        release = SecureBucket(
+        release = self._bucket(
             f"{name}-release",
-            SecureBucketArgs(
-                bucket_name=names.bucket(naming.RELEASE_BUCKET),
-                kms_key_arn=artifacts_key.arn,
-                extra_policy_statements=policies.release_bucket_statements(names, release_arn),
-                lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
-                protect=protect,
-                eventbridge=True,
-            ),
-            opts=child,
+            args,
+            names.release_bucket,
+            artifacts_key.arn,
+            policies.release_bucket_statements(names, names.bucket_arn(naming.RELEASE_BUCKET), deleter),
+            lifecycle_rules=[_expire("superseded-versions-expire", None, 365)],
+            eventbridge=True,
         )
-        contexts_arn = naming.bucket_arn(names.bucket(naming.CONTEXTS_BUCKET))
-        lock = config.contexts_object_lock
-        contexts = SecureBucket(
+        contexts = self._bucket(
             f"{name}-contexts",
-            SecureBucketArgs(
-                bucket_name=names.bucket(naming.CONTEXTS_BUCKET),
-                kms_key_arn=contexts_key.arn,
-                extra_policy_statements=policies.contexts_bucket_statements(names, contexts_arn),
-                protect=protect,
-                object_lock=(lock.mode, lock.days) if lock else None,
-            ),
-            opts=child,
+            args,
+            names.contexts_bucket,
+            contexts_key.arn,
+            policies.contexts_bucket_statements(names, names.bucket_arn(naming.CONTEXTS_BUCKET), deleter),
+            object_lock=args.contexts_object_lock,
         )
-
-        # The code the CodeBuild projects run (written by `pulumi up`, read by the builds).
-        tooling_key = kms_key(
-            f"{name}-tooling",
-            alias=f"alias/{config.name_prefix}-tooling",
-            description="the CodeBuild projects' source bundle",
-            policy=policies.tooling_key_policy(names),
-            parent=self,
-            protect=protect,
-        )
-        tooling = SecureBucket(
-            f"{name}-tooling",
-            SecureBucketArgs(
-                bucket_name=names.bucket(f"{config.name_prefix}-tooling"),
-                kms_key_arn=tooling_key.arn,
-                lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
-            ),
-            opts=child,
-        )
+        tooling_key, tooling = self._tooling(name, args)
 
         self.tooling_key_arn = tooling_key.arn
         self.tooling_bucket = tooling.name
@@ -158,3 +106,77 @@ class ArtifactStore(pulumi.ComponentResource):
                 "tooling_bucket": self.tooling_bucket,
             }
         )
+
+    def _bucket_keys(self, name: str, args: ArtifactStoreArgs) -> tuple[aws.kms.Key, aws.kms.Key]:
+        names = args.names
+        ci, promote = names.ci_builder_role_arn, names.function_role_arn("promote")
+        # Everything that reads artifacts: Validate, Promote, the rollback planner (release manifests),
+        # the finalizer (stack names from the cloud assembly) and the deployers.
+        artifact_readers = [
+            names.function_role_arn("validate"),
+            promote,
+            names.function_role_arn("rollback-plan"),
+            names.finalizer_role_arn,
+            *names.deployer_role_arns,
+        ]
+        artifacts_key = kms_key(
+            f"{name}-artifacts",
+            alias=naming.ARTIFACTS_BUCKET_KEY_ALIAS,
+            description="candidate and release artifact buckets",
+            policy=policies.bucket_key_policy(names, writers=[ci, promote], readers=artifact_readers),
+            parent=self,
+            protect=args.protect,
+        )
+        contexts_key = kms_key(
+            f"{name}-contexts",
+            alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
+            description="blessed CDK context files",
+            policy=policies.bucket_key_policy(
+                names, writers=[names.context_generator_role_arn], readers=[ci, *names.deployer_role_arns]
+            ),
+            parent=self,
+            protect=args.protect,
+        )
+        return artifacts_key, contexts_key
+
+    def _bucket(
+        self,
+        resource_name: str,
+        args: ArtifactStoreArgs,
+        bucket_name: str,
+        key_arn: pulumi.Input[str],
+        statements: list[dict[str, Any]],
+        **options: Any,
+    ) -> SecureBucket:
+        return SecureBucket(
+            resource_name,
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                kms_key_arn=key_arn,
+                extra_policy_statements=statements,
+                protect=args.protect,
+                **options,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _tooling(self, name: str, args: ArtifactStoreArgs) -> tuple[aws.kms.Key, SecureBucket]:
+        """The code the CodeBuild projects run (written by `pulumi up`, read by the builds)."""
+        key = kms_key(
+            f"{name}-tooling",
+            alias=args.names.tooling_key_alias,
+            description="the CodeBuild projects' source bundle",
+            policy=policies.tooling_key_policy(args.names),
+            parent=self,
+            protect=args.protect,
+        )
+        bucket = SecureBucket(
+            f"{name}-tooling",
+            SecureBucketArgs(
+                bucket_name=args.names.tooling_bucket,
+                kms_key_arn=key.arn,
+                lifecycle_rules=[_expire("superseded-bundles-expire", None, 30)],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key, bucket

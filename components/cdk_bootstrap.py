@@ -90,13 +90,37 @@ class CdkBootstrap(pulumi.ComponentResource):
             opts=child,
         )
 
+        self._roles(name, ctx, key.arn)
+        aws.ssm.Parameter(
+            f"{name}-version",
+            name=ctx.bootstrap.version_parameter,
+            type="String",
+            insecure_value=CDK_BOOTSTRAP_VERSION,  # not sensitive: keep it readable in diffs
+            description="CDK bootstrap contract version (read by every template's CheckBootstrapVersion rule)",
+            opts=child,
+        )
+
+        self.asset_key_arn = key.arn
+        self.asset_bucket_arn = bucket.arn
+        self.repository_url = repository.repository_url
+        self.register_outputs(
+            {
+                "asset_key_arn": self.asset_key_arn,
+                "asset_bucket_arn": self.asset_bucket_arn,
+                "repository_url": self.repository_url,
+            }
+        )
+
+    def _roles(self, name: str, ctx: policies.ServiceAccountContext, asset_key_arn: pulumi.Output[str]) -> None:
+        """The roles CI's `cdk-assets publish` and the context generator's lookups assume."""
+        child = pulumi.ResourceOptions(parent=self)
         ScopedRole(
             f"{name}-file-publishing",
             ScopedRoleArgs(
                 role_name=ctx.bootstrap.file_publishing_role,
                 description=f"cdk-assets uploads {ctx.service} file assets from CI ({ctx.env})",
                 trust_policy=policies.publishing_role_trust(ctx),
-                inline_policies={"publish-file-assets": policies.file_publishing_policy(ctx, key.arn)},
+                inline_policies={"publish-file-assets": policies.file_publishing_policy(ctx, asset_key_arn)},
             ),
             opts=child,
         )
@@ -119,23 +143,4 @@ class CdkBootstrap(pulumi.ComponentResource):
                 inline_policies={"context-lookups": policies.lookup_policy(ctx)},
             ),
             opts=child,
-        )
-        aws.ssm.Parameter(
-            f"{name}-version",
-            name=ctx.bootstrap.version_parameter,
-            type="String",
-            insecure_value=CDK_BOOTSTRAP_VERSION,  # not sensitive: keep it readable in diffs
-            description="CDK bootstrap contract version (read by every template's CheckBootstrapVersion rule)",
-            opts=child,
-        )
-
-        self.asset_key_arn = key.arn
-        self.asset_bucket_arn = bucket.arn
-        self.repository_url = repository.repository_url
-        self.register_outputs(
-            {
-                "asset_key_arn": self.asset_key_arn,
-                "asset_bucket_arn": self.asset_bucket_arn,
-                "repository_url": self.repository_url,
-            }
         )

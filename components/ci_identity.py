@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -19,15 +20,18 @@ import pulumi_aws as aws
 from components.policies import tools_identity as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from functions import naming
-from stack_config import StackConfig
+from stack_config import Service
 
 TYPE = "cdk-control-plane:tools:CiIdentity"
 
 
 @dataclass(frozen=True)
 class CiIdentityArgs:
-    config: StackConfig
+    names: naming.ToolsNames
     keys: policies.ToolsKeys
+    services: Sequence[Service]  # their repositories CI builds from, their accounts' bootstrap roles
+    github_branch: str  # the protected branch CI publishes from
+    existing_oidc_provider_arn: str | None  # the account's GitHub OIDC provider, if it already has one
 
 
 class CiIdentity(pulumi.ComponentResource):
@@ -37,12 +41,11 @@ class CiIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        config = args.config
-        ctx = policies.ToolsContext(config)
+        names = args.names
         child = pulumi.ResourceOptions(parent=self)
 
-        if config.github.existing_oidc_provider_arn:
-            provider_arn: pulumi.Input[str] = config.github.existing_oidc_provider_arn
+        if args.existing_oidc_provider_arn:
+            provider_arn: pulumi.Input[str] = args.existing_oidc_provider_arn
         else:
             provider = aws.iam.OpenIdConnectProvider(
                 f"{name}-github-oidc",
@@ -57,8 +60,10 @@ class CiIdentity(pulumi.ComponentResource):
             ScopedRoleArgs(
                 role_name=naming.CI_BUILDER_ROLE,
                 description="GitHub Actions on the protected branch: publish and sign CDK artifacts",
-                trust_policy=policies.ci_trust(config, provider_arn),
-                inline_policies={"publish-signed-artifacts": policies.ci_policy(ctx, args.keys)},
+                trust_policy=policies.ci_trust(
+                    policies.github_subjects(args.github_branch, args.services), provider_arn
+                ),
+                inline_policies={"publish-signed-artifacts": policies.ci_policy(names, args.keys, args.services)},
             ),
             opts=child,
         )
@@ -67,8 +72,10 @@ class CiIdentity(pulumi.ComponentResource):
             ScopedRoleArgs(
                 role_name=naming.CONTEXT_GENERATOR_ROLE,
                 description="tools CodeBuild: generate, sign and upload blessed .cdk.context.json files",
-                trust_policy=policies.context_generator_trust(ctx),
-                inline_policies={"generate-blessed-contexts": policies.context_generator_policy(ctx, args.keys)},
+                trust_policy=policies.context_generator_trust(names),
+                inline_policies={
+                    "generate-blessed-contexts": policies.context_generator_policy(names, args.keys, args.services)
+                },
             ),
             opts=child,
         )

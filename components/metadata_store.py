@@ -22,7 +22,6 @@ from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from functions import naming
 from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
-from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:MetadataStore"
 EXPORT_SCHEDULE = "rate(6 hours)"
@@ -30,7 +29,10 @@ EXPORT_SCHEDULE = "rate(6 hours)"
 
 @dataclass(frozen=True)
 class MetadataStoreArgs:
-    config: StackConfig
+    names: naming.ToolsNames
+    protect: bool  # the key, the table and the exports bucket are protected from deletion
+    security_automation_role_arn: str | None  # the only principal that may delete exports
+    export_retention_days: int
 
 
 class MetadataStore(pulumi.ComponentResource):
@@ -41,10 +43,7 @@ class MetadataStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        config = args.config
-        names = policies.ToolsNames(config)
-        protect = config.protect_stateful_resources
-        child = pulumi.ResourceOptions(parent=self)
+        names = args.names
 
         key = kms_key(
             f"{name}-metadata",
@@ -52,11 +51,35 @@ class MetadataStore(pulumi.ComponentResource):
             description="artifact metadata table and its exports",
             policy=policies.metadata_key_policy(names),
             parent=self,
-            protect=protect,
+            protect=args.protect,
         )
-        table = aws.dynamodb.Table(
+        table = self._table(name, args, key)
+        aws.dynamodb.ResourcePolicy(
+            f"{name}-table-policy",
+            resource_arn=table.arn,
+            policy=pulumi.Output.json_dumps(policies.table_resource_policy(names, table.arn)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        exports = self._exports_bucket(name, args, key)
+        self._scheduled_export(name, args, key, table, exports)
+
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.key_arn = key.arn
+        self.exports_bucket = exports.name
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "key_arn": self.key_arn,
+                "exports_bucket": self.exports_bucket,
+            }
+        )
+
+    def _table(self, name: str, args: MetadataStoreArgs, key: aws.kms.Key) -> aws.dynamodb.Table:
+        return aws.dynamodb.Table(
             f"{name}-table",
-            name=naming.METADATA_TABLE,
+            name=args.names.metadata_table,
             billing_mode="PAY_PER_REQUEST",
             hash_key="service",
             range_key="commit_sha",
@@ -82,43 +105,44 @@ class MetadataStore(pulumi.ComponentResource):
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="expire_at", enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.arn),
             deletion_protection_enabled=True,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
-        )
-        aws.dynamodb.ResourcePolicy(
-            f"{name}-table-policy",
-            resource_arn=table.arn,
-            policy=pulumi.Output.json_dumps(policies.table_resource_policy(names, table.arn)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
-        exports_arn = naming.bucket_arn(names.bucket(naming.EXPORTS_BUCKET))
-        exports = SecureBucket(
+    def _exports_bucket(self, name: str, args: MetadataStoreArgs, key: aws.kms.Key) -> SecureBucket:
+        names, retention = args.names, args.export_retention_days
+        return SecureBucket(
             f"{name}-exports",
             SecureBucketArgs(
-                bucket_name=names.bucket(naming.EXPORTS_BUCKET),
+                bucket_name=names.exports_bucket,
                 kms_key_arn=key.arn,
-                extra_policy_statements=policies.exports_bucket_statements(names, exports_arn),
+                extra_policy_statements=policies.exports_bucket_statements(
+                    names, names.bucket_arn(naming.EXPORTS_BUCKET), args.security_automation_role_arn
+                ),
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
                         id="exports-retention",
                         status="Enabled",
                         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=naming.EXPORTS_PREFIX),
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=config.metadata_export_retention_days
-                        ),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention),
                         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=config.metadata_export_retention_days
+                            noncurrent_days=retention
                         ),
                     )
                 ],
-                protect=protect,
+                protect=args.protect,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _scheduled_export(
+        self, name: str, args: MetadataStoreArgs, key: aws.kms.Key, table: aws.dynamodb.Table, exports: SecureBucket
+    ) -> None:
+        names = args.names
+        child = pulumi.ResourceOptions(parent=self)
         exporter = ScopedRole(
             f"{name}-exporter",
             ScopedRoleArgs(
-                role_name=names.exporter.rsplit("/", 1)[1],
+                role_name=names.exporter_role,
                 description="EventBridge Scheduler exports the metadata table to S3 every 6 hours",
                 trust_policy=service_trust("scheduler.amazonaws.com", names.account),
                 inline_policies={
@@ -147,17 +171,4 @@ class MetadataStore(pulumi.ComponentResource):
                 ),
             ),
             opts=child,
-        )
-
-        self.table_name = table.name
-        self.table_arn = table.arn
-        self.key_arn = key.arn
-        self.exports_bucket = exports.name
-        self.register_outputs(
-            {
-                "table_name": self.table_name,
-                "table_arn": self.table_arn,
-                "key_arn": self.key_arn,
-                "exports_bucket": self.exports_bucket,
-            }
         )

@@ -14,29 +14,28 @@ import pulumi
 
 from components.policies import pipeline as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
-from functions import naming
-from functions.pipeline import vocabulary as v
-from stack_config import StackConfig
+from functions.naming import FUNCTIONS, ToolsNames
+from functions.pipeline.lifecycle import Environment
 
 TYPE = "cdk-control-plane:tools:PipelineIdentity"
 
 
 @dataclass(frozen=True)
 class PipelineIdentityArgs:
-    config: StackConfig
+    names: ToolsNames
     keys: policies.PipelineKeys
+    service_accounts: policies.ServiceAccounts  # whose deploy and read-only roles the pipeline assumes
 
 
 class PipelineIdentity(pulumi.ComponentResource):
     function_role_arns: dict[str, pulumi.Output[str]]
-    deployer_role_arns: dict[str, pulumi.Output[str]]
-    test_role_arns: dict[str, pulumi.Output[str]]
+    deployer_role_arns: dict[Environment, pulumi.Output[str]]
+    test_role_arns: dict[Environment, pulumi.Output[str]]
     state_machine_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: PipelineIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        names = policies.PipelineNames(args.config)
-        keys = args.keys
+        names, keys, accounts = args.names, args.keys, args.service_accounts
         child = pulumi.ResourceOptions(parent=self)
 
         self.function_role_arns = {
@@ -46,44 +45,42 @@ class PipelineIdentity(pulumi.ComponentResource):
                     role_name=names.function_role(function),
                     description=f"pipeline function {names.function_name(function)}",
                     trust_policy=policies.function_trust(names, function),
-                    inline_policies={"function": policies.function_policy(names, keys, function)},
+                    inline_policies={"function": policies.function_policy(names, keys, function, accounts)},
                 ),
                 opts=child,
             ).arn
-            for function in policies.FUNCTIONS
+            for function in FUNCTIONS
         }
         self.deployer_role_arns = {
             environment: ScopedRole(
                 f"{name}-deployer-{environment}",
                 ScopedRoleArgs(
-                    role_name=naming.deployer_role_name(names.prefix, environment),
+                    role_name=names.deployer_role(environment),
                     description=f"CodeBuild deployer ({environment}): assumes the services' {environment} deploy roles",
-                    trust_policy=policies.project_trust(names, names.project_arn("deployer", environment)),
-                    inline_policies={"deploy": policies.deployer_policy(names, keys, environment)},
+                    trust_policy=policies.project_trust(names, names.deployer_project(environment)),
+                    inline_policies={"deploy": policies.deployer_policy(names, keys, environment, accounts)},
                 ),
                 opts=child,
             ).arn
-            for environment in v.ENVIRONMENTS
+            for environment in Environment
         }
         self.test_role_arns = {
             environment: ScopedRole(
-                f"{name}-{project}",
+                f"{name}-{names.test_project(environment)}",
                 ScopedRoleArgs(
-                    role_name=project,
+                    role_name=names.test_runner_role(environment),
                     description=f"CodeBuild runner of the services' {environment} tests",
-                    trust_policy=policies.project_trust(
-                        names, f"arn:aws:codebuild:{names.region}:{names.account}:project/{project}"
-                    ),
+                    trust_policy=policies.project_trust(names, names.test_project(environment)),
                     inline_policies={"tests": policies.test_runner_policy(names, keys, environment)},
                 ),
                 opts=child,
             ).arn
-            for environment, project in names.test_projects.items()
+            for environment in Environment
         }
         self.state_machine_role_arn = ScopedRole(
             f"{name}-state-machine",
             ScopedRoleArgs(
-                role_name=naming.state_machine_role_name(names.prefix),
+                role_name=names.state_machine_role,
                 description="DeployArtifactPipeline orchestrates functions and builds",
                 trust_policy=policies.state_machine_trust(names),
                 inline_policies={"orchestrate": policies.state_machine_policy(names, keys)},

@@ -17,7 +17,7 @@ def account_providers(config: StackConfig) -> dict[str, aws.Provider]:
     """Providers keyed by account id, for every account this stack's environment deploys into."""
     providers: dict[str, aws.Provider] = {}
     for service in config.services:
-        env = service.environment(config.account_role)
+        env = service.environment(config.environment)
         if env.account_id in providers:
             continue
         providers[env.account_id] = aws.Provider(

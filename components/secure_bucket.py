@@ -80,19 +80,9 @@ class SecureBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        # Incomplete multipart uploads are never useful and are billed; every bucket drops them.
-        rules = [
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="abort-incomplete-multipart-uploads",
-                status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=7
-                ),
-            ),
-            *args.lifecycle_rules,
-        ]
-        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=self.bucket.id, rules=rules, opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=self.bucket.id, rules=_lifecycle_rules(args), opts=child
+        )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.id,
@@ -119,3 +109,18 @@ class SecureBucket(pulumi.ComponentResource):
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
         self.register_outputs({"arn": self.arn, "name": self.name})
+
+
+def _lifecycle_rules(args: SecureBucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    # Incomplete multipart uploads are never useful and are billed; every bucket drops them.
+    return [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="abort-incomplete-multipart-uploads",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=7
+            ),
+        ),
+        *args.lifecycle_rules,
+    ]

@@ -22,7 +22,7 @@ class ServiceAccountArgs:
 
 
 def service_account_context(config: StackConfig, service: Service) -> ServiceAccountContext:
-    env = service.environment(config.account_role)
+    env = service.environment(config.environment)
     bootstrap = naming.CdkBootstrapNames(service.cdk_qualifier, env.account_id, config.region)
     return ServiceAccountContext(
         prefix=config.name_prefix,
@@ -46,7 +46,7 @@ class ServiceAccount(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         ctx = service_account_context(args.config, args.service)
-        env = args.service.environment(args.config.account_role)
+        env = args.service.environment(args.config.environment)
         child = pulumi.ResourceOptions(parent=self)
 
         bootstrap = CdkBootstrap(

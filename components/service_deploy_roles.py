@@ -17,6 +17,7 @@ import pulumi
 
 from components.policies import service_account as policies
 from components.scoped_role import ScopedRole, ScopedRoleArgs
+from functions.pipeline.lifecycle import Environment
 
 TYPE = "cdk-control-plane:service:ServiceDeployRoles"
 
@@ -39,7 +40,7 @@ class ServiceDeployRoles(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        prod = ctx.env == "prod"
+        prod = ctx.env is Environment.PROD
 
         execution = ScopedRole(
             f"{name}-cfn-exec",

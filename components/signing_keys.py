@@ -7,21 +7,23 @@ offline with the public half (pinned where verifiers read it), so reading a publ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from components.kms import kms_key
-from components.policies.tools_storage import ToolsNames, signing_key_policy
+from components.policies.tools_storage import signing_key_policy
 from functions import naming
-from stack_config import StackConfig
 
 TYPE = "cdk-control-plane:tools:SigningKeys"
 
 
 @dataclass(frozen=True)
 class SigningKeysArgs:
-    config: StackConfig
+    names: naming.ToolsNames
+    protect: bool
+    operator_principal_arns: Sequence[str]  # sign override requests, read the public keys
 
 
 class SigningKeys(pulumi.ComponentResource):
@@ -31,8 +33,10 @@ class SigningKeys(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SigningKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        names = ToolsNames(args.config)
-        protect = args.config.protect_stateful_resources
+        names = args.names
+        protect = args.protect
+        operators = list(args.operator_principal_arns)
+        ci_role, generator = names.ci_builder_role_arn, names.context_generator_role_arn
 
         ci = kms_key(
             f"{name}-ci",
@@ -40,7 +44,7 @@ class SigningKeys(pulumi.ComponentResource):
             description="signs CI's artifact manifests and provenance (cdk-ci-artifact-builder only)",
             # Validate and the deployers re-verify artifacts; without a pinned key they read it here.
             policy=signing_key_policy(
-                names, [names.ci], [names.ci, names.validate, *names.deployers, *names.operators]
+                names, [ci_role], [ci_role, names.function_role_arn("validate"), *names.deployer_role_arns, *operators]
             ),
             parent=self,
             protect=protect,
@@ -50,7 +54,7 @@ class SigningKeys(pulumi.ComponentResource):
             f"{name}-context",
             alias=naming.CONTEXT_SIGNER_KEY_ALIAS,
             description="signs blessed .cdk.context.json files (cdk-context-generator only)",
-            policy=signing_key_policy(names, [names.context_generator], [names.ci, names.context_generator]),
+            policy=signing_key_policy(names, [generator], [ci_role, generator]),
             parent=self,
             protect=protect,
             signing=True,
@@ -59,7 +63,7 @@ class SigningKeys(pulumi.ComponentResource):
             f"{name}-override",
             alias=naming.OVERRIDE_SIGNER_KEY_ALIAS,
             description="signs operator override, rollback and break-glass requests",
-            policy=signing_key_policy(names, names.operators, [names.override, *names.operators]),
+            policy=signing_key_policy(names, operators, [names.function_role_arn("override"), *operators]),
             parent=self,
             protect=protect,
             signing=True,

@@ -164,8 +164,13 @@ def _plain(value: Any) -> Any:
     return f"<resource {urn}>" if urn is not None else repr(value)
 
 
-def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Validate the stack's config, run the program under mocks, return the graph document."""
+def run_preview(
+    stack: str, project_dir: Path = PROJECT_DIR, registrations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Validate the stack's config, run the program under mocks, return the graph document.
+
+    `registrations`, if given, receives what the graph document leaves out of every registration: its
+    parent's URN and its aliases (what a real `pulumi up` uses to find a moved resource's state)."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings
@@ -173,19 +178,16 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-    from stack_config import AccountRole, load_stack_config, read_stack_file
+    from stack_config import disabled_default_providers, load_stack_config, read_stack_file
 
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise PreviewError(f"no stack file {stack_file} (stacks: tools, stage, prod)")
     bag = read_stack_file(stack_file)
-    config = load_stack_config(bag, source=str(stack_file), project_dir=project_dir)  # fails before any resource
-    disabled = bag.get("pulumi:disable-default-providers") or []
-    if config.account_role is not AccountRole.TOOLS and "aws" not in disabled and "*" not in disabled:
-        raise PreviewError(
-            f"{stack_file}: pulumi:disable-default-providers must list aws for a {config.account_role.value} "
-            "stack, so that no resource can fall back to the operator's credentials"
-        )
+    # The loader enforces what `pulumi up` enforces (including the disabled default provider of stage
+    # and prod stacks); it fails before any resource is declared.
+    config = load_stack_config(bag, source=str(stack_file), project_dir=project_dir)
+    disabled = disabled_default_providers(bag)
 
     class Mocks(pulumi_mocks.Mocks):
         def __init__(self) -> None:
@@ -206,6 +208,8 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
             self.thread_loops.add(_ensure_event_loop())  # the loop the monitor is about to open or reuse
+            if registrations is not None:
+                registrations.append(_registration(request))
             return super().RegisterResource(request)
 
     os.environ["CDKCP_OFFLINE_PREVIEW"] = "1"  # the Lambda layer is built by `make lambda-layer` for real runs
@@ -232,6 +236,17 @@ def run_preview(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
             + ", ".join(mocks.graph.default_provider_users)
         )
     return {"stack": stack, "resources": mocks.graph.resources}
+
+
+def _registration(request: Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    return {
+        "type": request.type,
+        "name": request.name,
+        "parent": request.parent,
+        "aliases": [MessageToDict(alias) for alias in request.aliases],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

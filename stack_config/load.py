@@ -15,9 +15,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from functions.pipeline.lifecycle import Environment
+
 from .models import AccountRole, StackConfig
 
 PROJECT = "cdk-control-plane"
+DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
 
 
 class ConfigError(ValueError):
@@ -77,6 +80,19 @@ def load_stack_config(bag: dict[str, Any], source: str | None = None, project_di
         problems = [_describe(e, PROJECT) for e in exc.errors(include_url=False)]
         raise ConfigError(problems, source) from None
 
+    problems = _aws_problems(config, bag) + _file_problems(config, project_dir or Path.cwd())
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def disabled_default_providers(bag: dict[str, Any]) -> list[str]:
+    """The packages whose default provider the stack disables (`*` for all of them)."""
+    return list(_decode(bag.get(DISABLE_DEFAULT_PROVIDERS)) or [])
+
+
+def _aws_problems(config: StackConfig, bag: dict[str, Any]) -> list[str]:
+    """The `aws:` and `pulumi:` keys that must agree with the project namespace."""
     problems: list[str] = []
     aws_region = bag.get("aws:region")
     if aws_region is not None and aws_region != config.region:
@@ -93,17 +109,21 @@ def load_stack_config(bag: dict[str, Any], source: str | None = None, project_di
                 f"aws:allowedAccountIds is {allowed!r}, expected [{config.tools_account_id!r}] "
                 f"({PROJECT}:toolsAccountId)"
             )
-    problems += _file_problems(config, project_dir or Path.cwd())
-    if problems:
-        raise ConfigError(problems, source)
-    return config
+    else:
+        disabled = disabled_default_providers(bag)
+        if "aws" not in disabled and "*" not in disabled:
+            problems.append(
+                f"{DISABLE_DEFAULT_PROVIDERS} must list aws for a {config.account_role.value} stack "
+                f"(it lists {disabled!r}), so that no resource can fall back to the operator's credentials"
+            )
+    return problems
 
 
 def _file_problems(config: StackConfig, project_dir: Path) -> list[str]:
     problems = []
     for i, service in enumerate(config.services):
-        for env in ("stage", "prod"):
-            relative = getattr(service, env).stack_policy_file
+        for env in Environment:
+            relative = service.environment(env).stack_policy_file
             if relative is None:
                 continue
             key = f"{PROJECT}:services[{i}].{env}.stackPolicyFile"

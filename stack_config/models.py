@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from functions.pipeline.lifecycle import Environment
+
 # --- scalar types -----------------------------------------------------------------------------------
 
 
@@ -43,7 +45,7 @@ AccountId = Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id (quot
 
 # The intersection of what IAM role names, S3 bucket names and CloudFormation stack names accept:
 # lowercase letters, digits and single hyphens, starting with a letter. With a prefix of at most 12
-# characters every derived role name stays within IAM's 64 (tests/program/test_config_validation.py).
+# characters every derived role name stays within IAM's 64 (tests/stack_config/test_config_validation.py).
 _NAME = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 ServiceName = Annotated[
     str,
@@ -119,7 +121,7 @@ ADMINISTRATOR_ACCESS_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 class AccountRole(StrEnum):
-    """Which kind of account a stack deploys into."""
+    """Which kind of account a stack deploys into: the tools account, or a service `Environment`."""
 
     TOOLS = "tools"
     STAGE = "stage"
@@ -192,12 +194,12 @@ class Service(_Model):
     stage: ServiceEnvironment
     prod: ServiceEnvironment
 
-    def environment(self, env: AccountRole) -> ServiceEnvironment:
-        if env is AccountRole.STAGE:
+    def environment(self, env: Environment) -> ServiceEnvironment:
+        if env is Environment.STAGE:
             return self.stage
-        if env is AccountRole.PROD:
+        if env is Environment.PROD:
             return self.prod
-        raise ValueError(f"services have no {env.value} environment")
+        raise ValueError(f"services have no {env!r} environment, only {[e.value for e in Environment]}")
 
 
 class GithubSettings(_Model):
@@ -258,7 +260,7 @@ class StackConfig(_Model):
     @model_validator(mode="after")
     def _one_region(self) -> StackConfig:
         for i, service in enumerate(self.services):
-            for env in (AccountRole.STAGE, AccountRole.PROD):
+            for env in Environment:
                 region = service.environment(env).region
                 if region is not None and region != self.region:
                     raise ValueError(
@@ -296,7 +298,7 @@ class StackConfig(_Model):
         # qualifiers differ, and the asset bucket / ECR / role names are derived from the qualifier.
         seen: dict[tuple[str, str], str] = {}
         for i, service in enumerate(self.services):
-            for env in (AccountRole.STAGE, AccountRole.PROD):
+            for env in Environment:
                 key = (service.environment(env).account_id, service.cdk_qualifier)
                 if key in seen:
                     raise ValueError(
@@ -309,10 +311,16 @@ class StackConfig(_Model):
     # --- derived views ---
 
     @property
-    def environment(self) -> Literal["stage", "prod"]:
+    def environment(self) -> Environment:
+        """The environment a stage or prod stack deploys (the tools stack has none)."""
         if self.account_role is AccountRole.TOOLS:
             raise ValueError("the tools stack has no service environment")
-        return self.account_role.value  # type: ignore[return-value]
+        return Environment(self.account_role.value)
+
+    @property
+    def service_accounts(self) -> dict[str, dict[Environment, str]]:
+        """service -> environment -> account id."""
+        return {s.name: {e: s.environment(e).account_id for e in Environment} for s in self.services}
 
     def admin_role_arn(self, env: ServiceEnvironment) -> str:
         return env.admin_role_arn or f"arn:aws:iam::{env.account_id}:role/{self.account_admin_role_name}"

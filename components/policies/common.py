@@ -72,6 +72,11 @@ def document(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": VERSION, "Statement": list(statements)}
 
 
+def via(service: str, region: str) -> dict[str, str]:
+    """The condition that a KMS key is used only through one AWS service (`s3`, `dynamodb`)."""
+    return {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+
+
 def deny_insecure_transport(bucket_arn: Any) -> dict[str, Any]:
     """Bucket policy statement: refuse any request that is not over TLS."""
     return statement(

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions import naming
+from functions.pipeline.lifecycle import Environment
 
-from .common import document, objects, role_trust, service_trust, statement
+from .common import document, objects, role_trust, service_trust, statement, via
 
 # Prod: change sets, describe, drift detection, stack policy, rollback recovery
 # (`UPDATE_ROLLBACK_FAILED`). No DeleteStack: a stack policy does not protect against deletion.
@@ -152,7 +153,7 @@ class ServiceAccountContext:
 
     prefix: str
     service: str
-    env: str
+    env: Environment
     account_id: str
     region: str
     tools_account_id: str
@@ -163,6 +164,11 @@ class ServiceAccountContext:
     @property
     def names(self) -> naming.ServiceNames:
         return naming.ServiceNames(self.prefix, self.service, self.env)
+
+    @property
+    def tools(self) -> naming.ToolsNames:
+        """The tools account's roles that this account's roles trust."""
+        return naming.ToolsNames(self.prefix, self.tools_account_id, self.region)
 
     @property
     def external_id(self) -> str:
@@ -185,20 +191,18 @@ class ServiceAccountContext:
 
     @property
     def via_s3(self) -> dict[str, dict[str, str]]:
-        return {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}
+        return {"StringEquals": via("s3", self.region)}
 
 
 # --- trust ------------------------------------------------------------------------------------------
 
 
 def deploy_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    deployer = naming.role_arn(ctx.tools_account_id, naming.deployer_role_name(ctx.prefix, ctx.env))
-    return role_trust(deployer, ctx.external_id, sid="ToolsDeployerOnly")
+    return role_trust(ctx.tools.deployer_role_arn(ctx.env), ctx.external_id, sid="ToolsDeployerOnly")
 
 
 def read_only_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    finalizer = naming.role_arn(ctx.tools_account_id, naming.finalizer_role_name(ctx.prefix))
-    return role_trust(finalizer, ctx.external_id, sid="ToolsFinalizerOnly")
+    return role_trust(ctx.tools.finalizer_role_arn, ctx.external_id, sid="ToolsFinalizerOnly")
 
 
 def execution_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
@@ -206,13 +210,11 @@ def execution_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
 
 
 def publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    ci = naming.role_arn(ctx.tools_account_id, naming.CI_BUILDER_ROLE)
-    return role_trust(ci, ctx.external_id, sid="CiArtifactBuilderOnly")
+    return role_trust(ctx.tools.ci_builder_role_arn, ctx.external_id, sid="CiArtifactBuilderOnly")
 
 
 def lookup_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    generator = naming.role_arn(ctx.tools_account_id, naming.CONTEXT_GENERATOR_ROLE)
-    return role_trust(generator, ctx.external_id, sid="ContextGeneratorOnly")
+    return role_trust(ctx.tools.context_generator_role_arn, ctx.external_id, sid="ContextGeneratorOnly")
 
 
 # --- permissions ------------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def _asset_read(ctx: ServiceAccountContext, asset_key_arn: Any) -> list[dict[str
 
 
 def deploy_policy(ctx: ServiceAccountContext, asset_key_arn: Any) -> dict[str, Any]:
-    prod = ctx.env == "prod"
+    prod = ctx.env is Environment.PROD
     execution_role = ctx.role_arn(ctx.names.execution_role)
     return document(
         statement(

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from functions import naming
-from stack_config import StackConfig
+from functions.naming import ToolsNames
 
-from .common import document, objects, statement
+from .common import document, objects, statement, via
 from .service_account import KEY_ADMINISTRATION_ACTIONS
 
 OBJECT_WRITES = ("s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold")
@@ -28,42 +27,9 @@ ITEM_WRITES = (
 )
 
 
-class ToolsNames:
-    """Role ARNs of the tools account, as the storage policies name them."""
-
-    def __init__(self, config: StackConfig) -> None:
-        self.config = config
-        self.account = config.tools_account_id
-        self.region = config.region
-        prefix = config.name_prefix
-        self.ci = naming.role_arn(self.account, naming.CI_BUILDER_ROLE)
-        self.context_generator = naming.role_arn(self.account, naming.CONTEXT_GENERATOR_ROLE)
-        self.promote = naming.role_arn(self.account, naming.function_role_name(prefix, "promote"))
-        self.validate = naming.role_arn(self.account, naming.function_role_name(prefix, "validate"))
-        self.rollback_plan = naming.role_arn(self.account, naming.function_role_name(prefix, "rollback-plan"))
-        self.finalizer = naming.role_arn(self.account, naming.finalizer_role_name(prefix))
-        self.override = naming.role_arn(self.account, naming.function_role_name(prefix, "override"))
-        self.exporter = naming.role_arn(self.account, f"{prefix}-metadata-export")
-        self.deployers = [
-            naming.role_arn(self.account, naming.deployer_role_name(prefix, e)) for e in ("stage", "prod")
-        ]
-        # The CodeBuild roles that read the tooling bundle (encrypted with the artifacts key).
-        self.test_runners = [
-            naming.role_arn(self.account, naming.test_project_name(prefix, e)) for e in ("stage", "prod")
-        ]
-        self.orchestrators = naming.orchestrator_role_arn_patterns(prefix, self.account)
-        self.operators = list(config.operator_principal_arns)
-        self.security_automation = config.security_automation_role_arn
-
-    @property
-    def root(self) -> str:
-        return f"arn:aws:iam::{self.account}:root"
-
-    def bucket(self, kind: str) -> str:
-        return naming.tools_bucket_name(kind, self.account, self.region)
-
-    def via(self, service: str) -> dict[str, str]:
-        return {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+def _deleters(security_automation: str | None) -> list[str]:
+    """Nobody deletes objects but the configured security automation (nobody at all without one)."""
+    return [security_automation] if security_automation else []
 
 
 def _unless(principals: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -80,36 +46,48 @@ def _deny_unless(sid: str, actions: Sequence[str], resources: list[Any], princip
 # --- buckets ------------------------------------------------------------------------------------------
 
 
-def candidate_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
-    deleters = [names.security_automation] if names.security_automation else []
+def candidate_bucket_statements(
+    names: ToolsNames, bucket_arn: Any, security_automation: str | None
+) -> list[dict[str, Any]]:
+    deleters = _deleters(security_automation)
     return [
-        _deny_unless("OnlyCiUploadsCandidates", OBJECT_WRITES, [objects(bucket_arn)], [names.ci]),
+        _deny_unless("OnlyCiUploadsCandidates", OBJECT_WRITES, [objects(bucket_arn)], [names.ci_builder_role_arn]),
         _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
     ]
 
 
-def release_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
-    deleters = [names.security_automation] if names.security_automation else []
+def release_bucket_statements(
+    names: ToolsNames, bucket_arn: Any, security_automation: str | None
+) -> list[dict[str, Any]]:
+    deleters = _deleters(security_automation)
     return [
-        _deny_unless("OnlyPromotionWritesReleases", OBJECT_WRITES, [objects(bucket_arn)], [names.promote]),
+        _deny_unless(
+            "OnlyPromotionWritesReleases", OBJECT_WRITES, [objects(bucket_arn)], [names.function_role_arn("promote")]
+        ),
         _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
     ]
 
 
-def contexts_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
-    deleters = [names.security_automation] if names.security_automation else []
-    readers = [names.ci, names.context_generator, *names.deployers]
+def contexts_bucket_statements(
+    names: ToolsNames, bucket_arn: Any, security_automation: str | None
+) -> list[dict[str, Any]]:
+    deleters = _deleters(security_automation)
+    readers = [names.ci_builder_role_arn, names.context_generator_role_arn, *names.deployer_role_arns]
     return [
-        _deny_unless("OnlyContextGeneratorWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.context_generator]),
+        _deny_unless(
+            "OnlyContextGeneratorWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.context_generator_role_arn]
+        ),
         _deny_unless("OnlyCiAndGeneratorRead", ["s3:GetObject", "s3:GetObjectVersion"], [objects(bucket_arn)], readers),
         _deny_unless("NoDeletesButSecurityAutomation", ["s3:DeleteObject*"], [objects(bucket_arn)], deleters),
     ]
 
 
-def exports_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[str, Any]]:
-    deleters = [names.security_automation] if names.security_automation else []
+def exports_bucket_statements(
+    names: ToolsNames, bucket_arn: Any, security_automation: str | None
+) -> list[dict[str, Any]]:
+    deleters = _deleters(security_automation)
     return [
-        _deny_unless("OnlyScheduledExportWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.exporter]),
+        _deny_unless("OnlyScheduledExportWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.exporter_role_arn]),
         _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
     ]
 
@@ -118,7 +96,7 @@ def exports_bucket_statements(names: ToolsNames, bucket_arn: Any) -> list[dict[s
 
 
 def _administration(names: ToolsNames) -> dict[str, Any]:
-    return statement("AccountAdministersKey", KEY_ADMINISTRATION_ACTIONS, "*", principal={"AWS": names.root})
+    return statement("AccountAdministersKey", KEY_ADMINISTRATION_ACTIONS, "*", principal={"AWS": names.root_arn})
 
 
 def _for_principals(sid: str, actions: Sequence[str], principals: Sequence[str], **conditions: Any) -> dict[str, Any]:
@@ -141,12 +119,12 @@ def bucket_key_policy(names: ToolsNames, writers: Sequence[str], readers: Sequen
                 "WritersEncryptThroughS3",
                 ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                 writers,
-                StringEquals=names.via("s3"),
+                StringEquals=via("s3", names.region),
             )
         )
     if readers:
         statements.append(
-            _for_principals("ReadersDecryptThroughS3", ["kms:Decrypt"], readers, StringEquals=names.via("s3"))
+            _for_principals("ReadersDecryptThroughS3", ["kms:Decrypt"], readers, StringEquals=via("s3", names.region))
         )
     return document(*statements)
 
@@ -160,8 +138,8 @@ def tooling_key_policy(names: ToolsNames) -> dict[str, Any]:
             "AccountUsesKeyThroughS3",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             "*",
-            principal={"AWS": names.root},
-            conditions={"StringEquals": {**names.via("s3"), "kms:CallerAccount": names.account}},
+            principal={"AWS": names.root_arn},
+            conditions={"StringEquals": {**via("s3", names.region), "kms:CallerAccount": names.account}},
         ),
     )
 
@@ -183,14 +161,14 @@ def metadata_key_policy(names: ToolsNames) -> dict[str, Any]:
                 "kms:ReEncryptTo",
             ],
             "*",
-            principal={"AWS": names.root},
-            conditions={"StringEquals": {**names.via("dynamodb"), "kms:CallerAccount": names.account}},
+            principal={"AWS": names.root_arn},
+            conditions={"StringEquals": {**via("dynamodb", names.region), "kms:CallerAccount": names.account}},
         ),
         _for_principals(
             "ExportsThroughS3",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-            [names.exporter],
-            StringEquals=names.via("s3"),
+            [names.exporter_role_arn],
+            StringEquals=via("s3", names.region),
         ),
     )
 
@@ -221,9 +199,12 @@ def table_resource_policy(names: ToolsNames, table_arn: Any) -> dict[str, Any]:
     """Only the orchestrator mutates items; CI may only put (its put is conditional, see artifactctl)."""
     resources = [table_arn]
     return document(
-        _deny_unless("OnlyOrchestratorChangesItems", ITEM_WRITES, resources, names.orchestrators),
+        _deny_unless("OnlyOrchestratorChangesItems", ITEM_WRITES, resources, names.orchestrator_role_arn_patterns),
         _deny_unless(
-            "OnlyOrchestratorAndCiPutItems", ["dynamodb:PutItem"], resources, [*names.orchestrators, names.ci]
+            "OnlyOrchestratorAndCiPutItems",
+            ["dynamodb:PutItem"],
+            resources,
+            [*names.orchestrator_role_arn_patterns, names.ci_builder_role_arn],
         ),
     )
 
@@ -244,6 +225,6 @@ def exporter_policy(names: ToolsNames, table_arn: Any, bucket_arn: Any, key_arn:
             "EncryptExports",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             [key_arn],
-            conditions={"StringEquals": names.via("s3")},
+            conditions={"StringEquals": via("s3", names.region)},
         ),
     )

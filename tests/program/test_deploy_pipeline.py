@@ -6,9 +6,10 @@ import json
 import zipfile
 from pathlib import Path
 
-from components.policies.pipeline import FUNCTIONS
 from devtools.deterministic_zip import write_zip
-from functions.pipeline import vocabulary as v
+from functions.naming import FUNCTIONS
+from functions.pipeline.lifecycle import EVENT_SOURCE
+from functions.pipeline.settings import BuildSettings, FunctionSettings
 
 from .graph import inline_policies, named, of_type, role, statements
 
@@ -133,7 +134,7 @@ def test_events_go_to_the_custom_bus(graphs: dict) -> None:
     assert bus["inputs"]["name"] == "cdk-control-plane"
     for inputs in functions(graphs["tools"]).values():
         assert inputs["environment"]["variables"]["EVENT_BUS_NAME"] == "cdk-control-plane"
-    assert v.EVENT_SOURCE == "cdk-control-plane"
+    assert EVENT_SOURCE == "cdk-control-plane"
 
 
 def test_layer_archive_is_reproducible(tmp_path: Path) -> None:
@@ -165,3 +166,26 @@ def test_every_build_can_read_its_source_bundle(graphs: dict) -> None:
         (policy,) = inline_policies(graph, role(graph, inputs["serviceRole"].rsplit("/", 1)[1])).values()
         decrypt = [s for s in statements(policy) if s.get("Sid") == "DecryptToolingBundle"]
         assert decrypt and decrypt[0]["Resource"] == [tooling_key], name
+
+
+def test_what_the_program_writes_is_what_the_code_reads(graphs: dict) -> None:
+    """Every function and build reads its environment back with the typed contract; only Validate and
+    the deployers carry the CI key pin."""
+    graph = graphs["tools"]
+    for name, inputs in functions(graph).items():
+        settings = FunctionSettings.from_environ(inputs["environment"]["variables"])
+        assert (
+            settings.state_machine_arn == f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
+        )
+        assert settings.service_account("orders", "prod") == "333333333333"
+        pinned = settings.ci_signer_key_id or settings.ci_public_key_pem
+        assert bool(pinned) == (name == "cdkcp-validate"), name
+    for project in of_type(graph, "aws:codebuild/project:Project"):
+        name = project["inputs"]["name"]
+        variables = {e["name"]: e["value"] for e in project["inputs"]["environment"]["environmentVariables"]}
+        settings = BuildSettings.from_environ(variables)
+        deployer = "-deployer-" in name
+        assert settings.artifact_bucket.startswith("cdk-artifacts-")
+        assert bool(settings.ci_signer_key_id) == deployer, name
+        assert bool(settings.stack_policies) == deployer and bool(settings.test_commands) != deployer, name
+        assert settings.service_repositories["orders"] == "acme-corp/orders-service"

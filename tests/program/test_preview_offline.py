@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import yaml
+
 from devtools.preview_offline import _GraphMocks, _plain
-from tests.conftest import run_preview
+from tests.conftest import PROJECT_DIR, run_preview
+
+NS = "cdk-control-plane"
 
 
 def test_graph_document_shape(graphs: dict) -> None:
@@ -49,3 +54,50 @@ def test_default_provider_use_is_recorded_when_disabled() -> None:
 def test_secrets_are_never_written() -> None:
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "hunter2"}
     assert _plain({"password": secret, "list": [secret]}) == {"password": "[secret]", "list": ["[secret]"]}
+
+
+def copy_program(target: Path) -> None:
+    """The program without its stack files, so a test can run it on a stack file of its own."""
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, target / name)
+    for folder in (
+        "components",
+        "stack_config",
+        "devtools",
+        "functions",
+        "stack-policies",
+        "buildspecs",
+        "artifactctl",
+    ):
+        if (PROJECT_DIR / folder).is_dir():
+            shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> None:
+    """Through the real entry point: exit code 2, the key in the message, no graph written."""
+    copy_program(tmp_path)
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    document["config"][f"{NS}:services"][0]["prod"]["accountId"] = "33333333333"
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    out = tmp_path / "build" / "prod.json"
+
+    proc = run_preview("prod", out, project_dir=tmp_path)
+
+    assert proc.returncode == 2, proc.stderr
+    assert f"{NS}:services[0].prod.accountId: expected a 12-digit AWS account id" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_stage_stack_must_disable_the_default_provider(tmp_path: Path) -> None:
+    """The loader's rule (tests/stack_config) through the real entry point: refused before any resource."""
+    copy_program(tmp_path)
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.stage.yaml").read_text())
+    del document["config"]["pulumi:disable-default-providers"]
+    (tmp_path / "Pulumi.stage.yaml").write_text(yaml.safe_dump(document))
+
+    proc = run_preview("stage", tmp_path / "stage.json", project_dir=tmp_path)
+
+    assert proc.returncode == 2
+    assert "pulumi:disable-default-providers must list aws for a stage stack" in proc.stderr
+    assert "Traceback" not in proc.stderr

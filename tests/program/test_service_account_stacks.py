@@ -189,7 +189,7 @@ def test_only_prod_deploy_role_gets_drift_read_policies(graphs: dict) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_execution_role_is_cloudformations_with_configured_policies_only(graphs: dict, env: str, service: str) -> None:
     config = load_stack_config(stack_bag(env))
-    configured = next(s for s in config.services if s.name == service).environment(config.account_role)
+    configured = next(s for s in config.services if s.name == service).environment(config.environment)
     execution = role(graphs[env], f"cdkcp-{service}-{env}-cfn-exec")
     (only,) = statements(trust(execution))
     assert only["Principal"] == {"Service": "cloudformation.amazonaws.com"}

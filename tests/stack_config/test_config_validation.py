@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from functions.pipeline.lifecycle import Environment
 from stack_config import AccountRole, ConfigError, load_stack_config
-from tests.conftest import PROJECT_DIR, STACKS, run_preview, stack_bag
+from tests.conftest import STACKS, stack_bag
 
 NS = "cdk-control-plane"
 
@@ -20,15 +19,6 @@ def problems_of(bag: dict[str, Any]) -> str:
     with pytest.raises(ConfigError) as caught:
         load_stack_config(bag, source="test")
     return str(caught.value)
-
-
-def copy_program(target: Path) -> None:
-    """The program without its stack files, so a test can run it on a stack file of its own."""
-    for name in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(PROJECT_DIR / name, target / name)
-    for folder in ("components", "stack_config", "devtools", "functions", "stack-policies", "buildspecs"):
-        if (PROJECT_DIR / folder).is_dir():
-            shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def services(bag: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,32 +184,32 @@ def test_every_problem_is_reported_at_once(stage_bag: dict[str, Any]) -> None:
     assert message.count("\n  - ") == 3
 
 
-def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> None:
-    """Through the real entry point: exit code 2, the key in the message, no graph written."""
-    copy_program(tmp_path)
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
-    document["config"][f"{NS}:services"][0]["prod"]["accountId"] = "33333333333"
-    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
-    out = tmp_path / "build" / "prod.json"
-
-    proc = run_preview("prod", out, project_dir=tmp_path)
-
-    assert proc.returncode == 2, proc.stderr
-    assert f"{NS}:services[0].prod.accountId: expected a 12-digit AWS account id" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not out.exists()
+def test_stage_and_prod_stacks_must_disable_the_default_provider() -> None:
+    for stack in ("stage", "prod"):
+        bag = stack_bag(stack)
+        del bag["pulumi:disable-default-providers"]
+        message = problems_of(bag)
+        assert f"pulumi:disable-default-providers must list aws for a {stack} stack" in message
+        assert "fall back to the operator's credentials" in message
 
 
-def test_stage_stack_must_disable_the_default_provider(tmp_path: Path) -> None:
-    copy_program(tmp_path)
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.stage.yaml").read_text())
-    del document["config"]["pulumi:disable-default-providers"]
-    (tmp_path / "Pulumi.stage.yaml").write_text(yaml.safe_dump(document))
+@pytest.mark.parametrize("disabled", [["kubernetes"], [], '["kubernetes"]'])
+def test_disabling_other_default_providers_is_not_enough(stage_bag: dict[str, Any], disabled: object) -> None:
+    stage_bag["pulumi:disable-default-providers"] = disabled
+    assert "pulumi:disable-default-providers must list aws for a stage stack" in problems_of(stage_bag)
 
-    proc = run_preview("stage", tmp_path / "stage.json", project_dir=tmp_path)
 
-    assert proc.returncode == 2
-    assert "pulumi:disable-default-providers must list aws" in proc.stderr
+@pytest.mark.parametrize("disabled", [["aws"], ["*"], ["kubernetes", "aws"], '["aws"]'])
+def test_disabling_aws_or_every_default_provider_is_accepted(stage_bag: dict[str, Any], disabled: object) -> None:
+    # A list from the YAML file, or the JSON string the engine passes.
+    stage_bag["pulumi:disable-default-providers"] = disabled
+    assert load_stack_config(stage_bag).environment is Environment.STAGE
+
+
+def test_tools_stack_keeps_its_default_provider() -> None:
+    bag = stack_bag("tools")
+    assert "pulumi:disable-default-providers" not in bag
+    assert load_stack_config(bag).account_role is AccountRole.TOOLS
 
 
 def test_engine_style_json_strings_are_accepted() -> None:
@@ -237,3 +227,20 @@ def test_stack_policy_file_must_exist_and_be_a_policy(stage_bag: dict[str, Any],
     message = str(caught.value)
     assert f"{NS}:services[0].prod.stackPolicyFile: no file stack-policies/missing.json" in message
     assert f"{NS}:services[1].prod.stackPolicyFile: stack-policies/payments.json is not a stack policy" in message
+
+
+def test_stage_and_prod_stacks_expose_their_environment() -> None:
+    for stack, environment in (("stage", Environment.STAGE), ("prod", Environment.PROD)):
+        config = load_stack_config(stack_bag(stack))
+        assert config.environment is environment
+        orders = config.services[0]
+        assert orders.environment(environment) is getattr(orders, stack)
+        assert config.service_accounts["orders"][environment] == orders.environment(environment).account_id
+    with pytest.raises(ValueError, match="the tools stack has no service environment"):
+        _ = load_stack_config(stack_bag("tools")).environment
+
+
+def test_services_have_no_tools_environment() -> None:
+    service = load_stack_config(stack_bag("tools")).services[0]
+    with pytest.raises(ValueError, match="services have no"):
+        service.environment(AccountRole.TOOLS)  # type: ignore[arg-type]

@@ -1,0 +1,17 @@
+"""The `DeployArtifactPipeline` and what it runs, one component per concern (spec: Stage Deployment +
+Testing, Production Deployment + Smoke Testing, Configurable Rollback Retry Policy; DESIGN.md: the
+pipeline).
+
+- `events`: the custom EventBridge bus, the critical-alerts topic, the functions' dead-letter queue,
+  and the triggers (`Object Created` of `*/artifact-manifest.json` in the candidate bucket starts
+  stage, in the release bucket prod, through the dispatcher);
+- `functions`: the Lambda functions, their layer, log groups and asynchronous-invocation config;
+- `builds`: the CodeBuild projects (deployer per environment, stage tests, prod smoke) and their
+  source bundle;
+- `state_machine`: the Step Functions state machine, its definition from `pipeline_definition`;
+- `deploy_pipeline`: `DeployPipeline`, which wires them together with the pipeline's log key.
+"""
+
+from .deploy_pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
+
+__all__ = ["DeployPipeline", "DeployPipelineArgs", "PipelineRoles"]

@@ -1,0 +1,67 @@
+"""What the pipeline's parts share: log groups, the environment contract inputs, and the way a part
+adopts resources that `DeployPipeline` used to declare itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from functions import naming
+from functions.pipeline.lifecycle import Environment
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Every log group of the pipeline: the same retention, encrypted with the pipeline's log key."""
+
+    retention_days: int
+    kms_key_arn: pulumi.Input[str]
+
+
+def log_group(
+    resource_name: str, group: str, logs: LogSettings, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.LogGroup:
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=group,
+        retention_in_days=logs.retention_days,
+        kms_key_id=logs.kms_key_arn,
+        opts=opts,
+    )
+
+
+@dataclass(frozen=True)
+class PipelineContract:
+    """What the functions and builds are told through their environment (beyond deterministic names);
+    `functions.pipeline.settings` writes and reads it."""
+
+    service_accounts: Mapping[str, Mapping[Environment, str]]
+    service_repositories: Mapping[str, str]
+    stack_policies: Mapping[str, Mapping[Environment, Any]]  # service -> environment -> policy document
+    test_commands: Mapping[str, Mapping[Environment, str]]
+    approved_cdk_versions: Sequence[str]
+    max_rollback_attempts: int
+    ci_public_key_pem: str | None  # pinned in config; unset: Validate and the deployers read it from KMS
+
+    @property
+    def ci_key_pin(self) -> dict[str, str | None]:
+        """Settings fields of the CI signer's public key, for Validate and the deployers only."""
+        if self.ci_public_key_pem:
+            return {"ci_public_key_pem": self.ci_public_key_pem}
+        return {"ci_signer_key_id": naming.CI_SIGNER_KEY_ALIAS}
+
+
+def adopted(component: pulumi.Resource, opts: pulumi.ResourceOptions | None, **options: Any) -> pulumi.ResourceOptions:
+    """Options of a child that used to be declared by this component's own parent (`DeployPipeline`).
+
+    The part is named as its parent and keeps each child's name, so the alias needs only the former
+    parent: a real `pulumi up` finds the existing resource under its old URN and moves it, instead of
+    replacing it.
+    """
+    former_parent = opts.parent if opts is not None else None
+    aliases = [pulumi.Alias(parent=former_parent)] if former_parent is not None else []
+    return pulumi.ResourceOptions(parent=component, aliases=aliases, **options)

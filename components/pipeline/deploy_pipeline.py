@@ -1,0 +1,131 @@
+"""`DeployPipeline`: the pipeline's log key, and its parts wired together (events, functions, builds,
+state machine, triggers). Every part is named as the pipeline, so the resources it declares keep the
+names (and, through aliases, the identities) they had when this component declared them itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.kms import kms_key
+from components.pipeline.builds import PipelineBuilds, PipelineBuildsArgs
+from components.pipeline.common import LogSettings, PipelineContract
+from components.pipeline.events import PipelineEvents, PipelineEventsArgs, PipelineTriggers, PipelineTriggersArgs
+from components.pipeline.functions import PipelineFunctions, PipelineFunctionsArgs
+from components.pipeline.state_machine import PipelineStateMachine, PipelineStateMachineArgs
+from components.policies import pipeline as policies
+from components.policies.common import statement
+from components.policies.service_account import KEY_ADMINISTRATION_ACTIONS
+from functions.naming import ToolsNames
+from functions.pipeline.lifecycle import Environment
+
+TYPE = "cdk-control-plane:tools:DeployPipeline"
+
+
+@dataclass(frozen=True)
+class PipelineRoles:
+    """The roles the pipeline runs as (PipelineIdentity's outputs)."""
+
+    functions: Mapping[str, pulumi.Input[str]]
+    deployers: Mapping[Environment, pulumi.Input[str]]
+    test_runners: Mapping[Environment, pulumi.Input[str]]
+    state_machine: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class DeployPipelineArgs:
+    names: ToolsNames
+    contract: PipelineContract
+    roles: PipelineRoles
+    artifacts_key_arn: pulumi.Input[str]
+    tooling_bucket: pulumi.Input[str]
+    alert_email_addresses: Sequence[str]
+    log_retention_days: int
+    protect: bool  # the log key is protected from deletion
+
+
+class DeployPipeline(pulumi.ComponentResource):
+    state_machine_arn: pulumi.Output[str]
+    event_bus_name: pulumi.Output[str]
+    alert_topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DeployPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        names, roles = args.names, args.roles
+        child = pulumi.ResourceOptions(parent=self)
+
+        logs_key = kms_key(
+            f"{name}-logs",
+            alias=names.logs_key_alias,
+            description="log groups of the pipeline's functions, builds and state machine",
+            policy=policies.logs_key_policy(
+                names,
+                statement("AccountAdministersKey", KEY_ADMINISTRATION_ACTIONS, "*", principal={"AWS": names.root_arn}),
+            ),
+            parent=self,
+            protect=args.protect,
+        )
+        logs = LogSettings(retention_days=args.log_retention_days, kms_key_arn=logs_key.arn)
+
+        events = PipelineEvents(name, PipelineEventsArgs(names, args.alert_email_addresses), opts=child)
+        functions = PipelineFunctions(
+            name,
+            PipelineFunctionsArgs(
+                names=names,
+                contract=args.contract,
+                role_arns=roles.functions,
+                dead_letter_queue_arn=events.dead_letter_queue_arn,
+                logs=logs,
+            ),
+            opts=child,
+        )
+        builds = PipelineBuilds(
+            name,
+            PipelineBuildsArgs(
+                names=names,
+                contract=args.contract,
+                deployer_role_arns=roles.deployers,
+                test_role_arns=roles.test_runners,
+                artifacts_key_arn=args.artifacts_key_arn,
+                tooling_bucket=args.tooling_bucket,
+                logs=logs,
+            ),
+            opts=child,
+        )
+        machine = PipelineStateMachine(
+            name,
+            PipelineStateMachineArgs(
+                names=names,
+                role_arn=roles.state_machine,
+                function_arns=functions.function_arns,
+                deploy_projects=builds.deploy_projects,
+                test_projects=builds.test_projects,
+                max_rollback_attempts=args.contract.max_rollback_attempts,
+                logs=logs,
+            ),
+            opts=child,
+        )
+        PipelineTriggers(
+            name,
+            PipelineTriggersArgs(
+                names=names,
+                dispatcher_arn=functions.function_arns["dispatcher"],
+                dispatcher_name=functions.function_names["dispatcher"],
+                dead_letter_queue_arn=events.dead_letter_queue_arn,
+                dead_letter_queue_url=events.dead_letter_queue_url,
+            ),
+            opts=child,
+        )
+
+        self.state_machine_arn = machine.arn
+        self.event_bus_name = events.event_bus_name
+        self.alert_topic_arn = events.alert_topic_arn
+        self.register_outputs(
+            {
+                "state_machine_arn": self.state_machine_arn,
+                "event_bus_name": self.event_bus_name,
+                "alert_topic_arn": self.alert_topic_arn,
+            }
+        )

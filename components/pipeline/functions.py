@@ -1,0 +1,129 @@
+"""The pipeline's Lambda functions (transition, validate, promote, rollback-plan, finalizer,
+dispatcher): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
+shared dependencies layer, and a dead-letter queue for failed asynchronous invocations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import pulumi
+import pulumi_aws as aws
+
+from components.pipeline.common import LogSettings, PipelineContract, adopted, log_group
+from components.pipeline.packaging import code_files, layer_archive
+from functions.naming import ToolsNames
+from functions.pipeline.settings import FunctionSettings
+
+TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
+RUNTIME = "python3.12"
+ARCHITECTURE = "x86_64"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    module: str  # functions.handlers.<module>.handler
+    timeout: int  # seconds
+    memory: int  # MB
+    reserved_concurrency: int | None = None
+    ephemeral_storage: int = 512  # MB
+
+
+FUNCTION_SPECS = {
+    "transition": FunctionSpec("transition", 60, 256),
+    # Validate unpacks and hashes whole cloud assemblies.
+    "validate": FunctionSpec("validate", 900, 2048, ephemeral_storage=10240),
+    "promote": FunctionSpec("promote", 300, 512),
+    "rollback-plan": FunctionSpec("rollback_plan", 60, 256),
+    "finalizer": FunctionSpec("finalizer", 300, 256),
+    # EventBridge may deliver bursts; the dispatcher only starts executions, a few at a time.
+    "dispatcher": FunctionSpec("dispatcher", 30, 256, reserved_concurrency=5),
+}
+
+
+def function_settings(names: ToolsNames, contract: PipelineContract) -> FunctionSettings:
+    """Every function's environment; only Validate adds the CI key pin."""
+    settings = FunctionSettings(
+        region=names.region,
+        table_name=names.metadata_table,
+        name_prefix=names.prefix,
+        tools_account_id=names.account,
+        service_accounts={s: dict(accounts) for s, accounts in contract.service_accounts.items()},
+        event_bus_name=names.event_bus_name,
+        alert_topic_arn=names.alert_topic_arn,
+        candidate_bucket=names.candidate_bucket,
+        release_bucket=names.release_bucket,
+        state_machine_arn=names.state_machine_arn,
+        approved_cdk_versions=tuple(contract.approved_cdk_versions),
+        max_rollback_attempts=contract.max_rollback_attempts,
+    )
+    settings.check()
+    return settings
+
+
+@dataclass(frozen=True)
+class PipelineFunctionsArgs:
+    names: ToolsNames
+    contract: PipelineContract
+    role_arns: Mapping[str, pulumi.Input[str]]  # function -> its role (PipelineIdentity)
+    dead_letter_queue_arn: pulumi.Input[str]
+    logs: LogSettings
+
+
+class PipelineFunctions(pulumi.ComponentResource):
+    function_arns: dict[str, pulumi.Output[str]]
+    function_names: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: PipelineFunctionsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        names = args.names
+        settings = function_settings(names, args.contract)
+        layer = aws.lambda_.LayerVersion(
+            f"{name}-dependencies",
+            layer_name=names.layer_name,
+            code=layer_archive(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="cryptography, rfc8785, Powertools (lambda-requirements.txt)",
+            opts=adopted(self, opts),
+        )
+        code = pulumi.AssetArchive(code_files())
+        functions = {}
+        for function, spec in FUNCTION_SPECS.items():
+            own = replace(settings, **args.contract.ci_key_pin) if function == "validate" else settings
+            group = log_group(
+                f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
+            )
+            functions[function] = aws.lambda_.Function(
+                f"{name}-{function}",
+                name=names.function_name(function),
+                role=args.role_arns[function],
+                runtime=RUNTIME,
+                architectures=[ARCHITECTURE],
+                handler=f"functions.handlers.{spec.module}.handler",
+                code=code,
+                layers=[layer.arn],
+                timeout=spec.timeout,
+                memory_size=spec.memory,
+                ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=spec.ephemeral_storage),
+                reserved_concurrent_executions=spec.reserved_concurrency,
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=own.to_environ()),
+                tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+                logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=group.name),
+                opts=adopted(self, opts, depends_on=[group]),
+            )
+            aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-{function}-async",
+                function_name=functions[function].name,
+                maximum_retry_attempts=2,
+                destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                    on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                        destination=args.dead_letter_queue_arn
+                    )
+                ),
+                opts=adopted(self, opts),
+            )
+
+        self.function_arns = {f: fn.arn for f, fn in functions.items()}
+        self.function_names = {f: fn.name for f, fn in functions.items()}
+        self.register_outputs({"function_arns": self.function_arns, "function_names": self.function_names})

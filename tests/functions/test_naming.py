@@ -1,0 +1,74 @@
+"""One spelling of every deterministic name: what the tools, stage and prod stacks and the code they run
+compute independently must agree."""
+
+from __future__ import annotations
+
+from functions import naming
+from functions.artifacts import publish
+from functions.naming import ServiceNames, ToolsNames
+from functions.pipeline import vocabulary
+from functions.pipeline.lifecycle import Environment
+
+NAMES = ToolsNames("cdkcp", "111111111111", "us-east-1")
+
+
+def test_tools_buckets_are_made_globally_unique() -> None:
+    assert NAMES.candidate_bucket == "cdk-artifacts-candidate-111111111111-us-east-1"
+    assert NAMES.release_bucket == "cdk-artifacts-release-111111111111-us-east-1"
+    assert NAMES.contexts_bucket == "cdk-contexts-111111111111-us-east-1"
+    assert NAMES.exports_bucket == "cdk-artifact-metadata-exports-111111111111-us-east-1"
+    assert NAMES.tooling_bucket == "cdkcp-tooling-111111111111-us-east-1"
+    assert NAMES.bucket_arn(naming.RELEASE_BUCKET) == "arn:aws:s3:::cdk-artifacts-release-111111111111-us-east-1"
+    assert NAMES.artifact_bucket(Environment.STAGE) == NAMES.candidate_bucket
+    assert NAMES.artifact_bucket(Environment.PROD) == NAMES.release_bucket
+
+
+def test_one_rule_names_every_codebuild_project_and_its_role() -> None:
+    assert [NAMES.deployer_project(e) for e in Environment] == ["cdkcp-deployer-stage", "cdkcp-deployer-prod"]
+    assert [NAMES.test_project(e) for e in Environment] == ["cdkcp-tests-stage", "cdkcp-smoke-prod"]
+    assert NAMES.test_project(Environment.PROD) == NAMES.project(naming.TEST_KIND[Environment.PROD], "prod")
+    assert NAMES.deployer_role_arn(Environment.PROD) == "arn:aws:iam::111111111111:role/cdkcp-deployer-prod"
+    assert NAMES.test_runner_role_arn(Environment.STAGE) == "arn:aws:iam::111111111111:role/cdkcp-tests-stage"
+    assert NAMES.project_arn("cdkcp-smoke-prod") == "arn:aws:codebuild:us-east-1:111111111111:project/cdkcp-smoke-prod"
+
+
+def test_function_roles_and_the_finalizer_role_the_service_accounts_trust() -> None:
+    assert NAMES.function_role("validate") == "cdkcp-fn-validate"
+    assert NAMES.function_role("finalizer") == NAMES.finalizer_role == "cdkcp-finalizer"
+    assert NAMES.function_arn("dispatcher") == "arn:aws:lambda:us-east-1:111111111111:function:cdkcp-dispatcher"
+    assert NAMES.orchestrator_role_arn_patterns == [
+        "arn:aws:iam::111111111111:role/cdkcp-pipeline",
+        "arn:aws:iam::111111111111:role/cdkcp-finalizer",
+        "arn:aws:iam::111111111111:role/cdkcp-fn-*",
+    ]
+
+
+def test_pipeline_resources() -> None:
+    assert NAMES.state_machine_arn == "arn:aws:states:us-east-1:111111111111:stateMachine:cdkcp-DeployArtifactPipeline"
+    assert NAMES.event_bus_arn == "arn:aws:events:us-east-1:111111111111:event-bus/cdk-control-plane"
+    assert NAMES.alert_topic_arn == "arn:aws:sns:us-east-1:111111111111:cdkcp-critical-alerts"
+    assert NAMES.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:111111111111:cdkcp-functions-dlq"
+    assert NAMES.metadata_table_arn == "arn:aws:dynamodb:us-east-1:111111111111:table/cdk-artifact-metadata"
+    assert NAMES.log_group_arn(NAMES.function_log_group("promote")) == (
+        "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/cdkcp-promote"
+    )
+    assert NAMES.state_machine_log_group == "/aws/vendedlogs/states/cdkcp-DeployArtifactPipeline"
+
+
+def test_copies_agree_with_the_originals_until_they_are_removed() -> None:
+    # The lead removes the originals at merge (vocabulary.execution_name, publish's object keys).
+    assert naming.execution_name("orders", "0123456789abcdef", "prod", 2) == vocabulary.execution_name(
+        "orders", "0123456789abcdef", "prod", 2
+    )
+    assert naming.execution_name("orders", "0123456789abcdef", Environment.STAGE) == "orders-0123456789ab-stage-1"
+    assert naming.artifact_prefix("orders", "abc") == publish.artifact_prefix("orders", "abc") == "orders/abc/"
+    assert (naming.MANIFEST_NAME, naming.PROVENANCE_NAME) == (publish.MANIFEST_NAME, publish.PROVENANCE_NAME)
+
+
+def test_service_stacks_share_one_prefix_rule() -> None:
+    names = ServiceNames("cdkcp", "orders", Environment.PROD)
+    assert names.stack_prefix == "orders-prod-"
+    assert names.stack_arn_pattern("us-east-1", "333333333333") == (
+        "arn:aws:cloudformation:us-east-1:333333333333:stack/orders-prod-*/*"
+    )
+    assert names.deploy_role == "cdkcp-orders-prod-deploy"

@@ -1,0 +1,62 @@
+"""The pipeline's parts adopt the resources `DeployPipeline` used to declare itself: same names, and an
+alias to their former parent, so a real `pulumi up` moves them in its state instead of replacing them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+STACK_URN = "urn:pulumi:tools::cdk-control-plane::pulumi:pulumi:Stack"
+PIPELINE_TYPE = "cdk-control-plane:tools:DeployPipeline"
+PIPELINE_URN = f"{STACK_URN}${PIPELINE_TYPE}::deploy-pipeline"
+PARTS = {
+    "cdk-control-plane:pipeline:PipelineEvents",
+    "cdk-control-plane:pipeline:PipelineFunctions",
+    "cdk-control-plane:pipeline:PipelineBuilds",
+    "cdk-control-plane:pipeline:PipelineStateMachine",
+    "cdk-control-plane:pipeline:PipelineTriggers",
+}
+
+_SCRIPT = """
+import json, sys
+from devtools.preview_offline import run_preview
+registrations = []
+run_preview("tools", registrations=registrations)
+json.dump(registrations, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def registrations() -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=True
+    )
+    return json.loads(proc.stdout)
+
+
+def test_parts_are_children_of_the_pipeline_named_as_it(registrations: list[dict[str, Any]]) -> None:
+    parts = [r for r in registrations if r["type"] in PARTS]
+    assert {r["type"] for r in parts} == PARTS
+    assert all(r["name"] == "deploy-pipeline" and r["parent"] == PIPELINE_URN for r in parts)
+    direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS}
+    assert direct == {"deploy-pipeline-logs-key", "deploy-pipeline-logs-alias"}  # never moved
+
+
+def _parent_type(registration: dict[str, Any]) -> str:
+    """`urn:pulumi:<stack>::<project>::<parent types, $-separated>::<name>` -> the parent's own type."""
+    parent = registration["parent"]
+    return parent.split("::")[2].split("$")[-1] if parent else ""
+
+
+def test_every_moved_resource_is_aliased_to_its_former_parent(registrations: list[dict[str, Any]]) -> None:
+    moved = [r for r in registrations if _parent_type(r) in PARTS]
+    assert len(moved) > 40
+    for resource in moved:
+        assert resource["name"].startswith("deploy-pipeline-"), resource["name"]
+        assert {"spec": {"parentUrn": PIPELINE_URN}} in resource["aliases"], resource["name"]
