@@ -80,8 +80,8 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
 def cmd_manifest_sign(args: argparse.Namespace) -> int:
     from functions.artifacts import provenance
     from functions.artifacts.manifest import dumps, parse_manifest
-    from functions.artifacts.publish import PROVENANCE_NAME
     from functions.artifacts.signing import sign_manifest
+    from functions.naming import PROVENANCE_NAME
 
     unsigned, problems = parse_manifest(read_manifest(args.manifest))
     if unsigned is None:

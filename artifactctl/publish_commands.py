@@ -11,7 +11,8 @@ from .common import EXIT_OK, UsageError, aws_client, read_file, read_manifest, r
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from functions.artifacts.publish import PROVENANCE_NAME, publish
+    from functions.artifacts.publish import publish
+    from functions.naming import PROVENANCE_NAME
 
     manifest_bytes = read_manifest(args.manifest)
     provenance_path = args.provenance or args.manifest.with_name(PROVENANCE_NAME)

@@ -346,6 +346,12 @@ class CdkBootstrapNames:
         return CDK_BOOTSTRAP_VERSION_PARAMETER.format(qualifier=self.qualifier)
 
 
+def stack_prefix(service: str, environment: str) -> str:
+    """CloudFormation stacks of a service in an environment are named `{service}-{env}-*`. The one place
+    this rule is written: the deploy roles, the deployer and the finalizer use it."""
+    return f"{service}-{environment}-"
+
+
 @dataclass(frozen=True)
 class ServiceNames:
     """Names of one service's control-plane roles and stacks in one environment."""
@@ -356,9 +362,7 @@ class ServiceNames:
 
     @property
     def stack_prefix(self) -> str:
-        """CloudFormation stacks of this service in this environment are named `{service}-{env}-*`.
-        The one place this rule is written: the deploy roles, the deployer and the finalizer use it."""
-        return f"{self.service}-{self.env}-"
+        return stack_prefix(self.service, self.env)
 
     @property
     def deploy_role(self) -> str:

@@ -8,10 +8,9 @@ pipeline).
 - `functions`: the Lambda functions, their layer, log groups and asynchronous-invocation config;
 - `builds`: the CodeBuild projects (deployer per environment, stage tests, prod smoke) and their
   source bundle;
-- `state_machine`: the Step Functions state machine, its definition from `pipeline_definition`;
+- `definition`: the state machine's definition (ASL) as plain data, pure (no Pulumi, no AWS);
+- `state_machine`: the Step Functions state machine, declared with that definition;
 - `deploy_pipeline`: `DeployPipeline`, which wires them together with the pipeline's log key.
+
+Nothing is imported here, so that `definition` stays importable without Pulumi.
 """
-
-from .deploy_pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
-
-__all__ = ["DeployPipeline", "DeployPipelineArgs", "PipelineRoles"]

@@ -1,4 +1,4 @@
-"""The `DeployArtifactPipeline` state machine (Standard): its definition from `pipeline_definition`,
+"""The `DeployArtifactPipeline` state machine (Standard): its definition from `definition`,
 X-Ray tracing, and error-level execution logs in its own log group."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import pipeline_definition as definition
+from components.pipeline import definition
 from components.pipeline.common import LogSettings, adopted, log_group
 from functions.naming import ToolsNames
 from functions.pipeline.lifecycle import Environment

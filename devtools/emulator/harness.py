@@ -38,7 +38,7 @@ from functions import naming
 from functions.artifacts.manifest import Manifest, build_unsigned_manifest, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
-from functions.pipeline import vocabulary as v
+from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
 TOOLS = "123456789012"  # moto's default account stands for the tools account (see conftest)
 REGION = "us-east-1"
@@ -306,7 +306,7 @@ class Harness:
         self.queue_url = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
         queue_arn = attributes["Attributes"]["QueueArn"]
-        events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": [v.EVENT_SOURCE]}))
+        events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
         events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
         sns = boto3.client("sns", region_name=REGION)
         topic = sns.create_topic(Name=environment["ALERT_TOPIC_ARN"].rsplit(":", 1)[1])["TopicArn"]
@@ -481,7 +481,7 @@ class Harness:
         ]
 
     def run(self, environment: str, commit: str) -> dict[str, Any]:
-        bucket = self.candidate_bucket if environment == v.STAGE else self.release_bucket
+        bucket = self.candidate_bucket if environment == Environment.STAGE else self.release_bucket
         started = self.trigger(bucket, commit)
         assert started["started"], started
         return self.wait(started["execution_arn"])

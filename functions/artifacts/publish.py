@@ -21,13 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from functions.naming import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
+
 from . import metadata
 from .errors import AwsError, Finding, InvalidArtifact, PublishConflict
 from .manifest import Manifest, parse_manifest
 from .tree import HashJob, compare_tree, list_files
-
-MANIFEST_NAME = "artifact-manifest.json"
-PROVENANCE_NAME = "artifact-provenance.dsse.json"
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,6 @@ class PublishResult:
     uploaded: int
     resumed: bool
     item: dict[str, Any]
-
-
-def artifact_prefix(service: str, commit: str) -> str:
-    return f"{service}/{commit}/"
 
 
 def publish(
@@ -151,4 +146,4 @@ def _put_bytes(s3: Any, bucket: str, key: str, data: bytes, content_type: str) -
         raise AwsError(f"S3 PutObject s3://{bucket}/{key} failed: {exc}") from None
 
 
-__all__ = ["AwsError", "PublishConflict", "PublishResult", "artifact_prefix", "publish"]
+__all__ = ["AwsError", "PublishConflict", "PublishResult", "publish"]

@@ -51,9 +51,7 @@ def cloud_assembly(service: str, commit_sha: str, environment: str) -> dict[str,
     """The artifact's `cdk.out/manifest.json` from the bucket its environment deploys from."""
     import json
 
-    from functions.artifacts.publish import artifact_prefix
-
-    key = artifact_prefix(service, commit_sha) + "cdk.out/manifest.json"
+    key = naming.artifact_prefix(service, commit_sha) + "cdk.out/manifest.json"
     return json.loads(client("s3").get_object(Bucket=settings().bucket_of(environment), Key=key)["Body"].read())
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.artifacts.errors import Finding, InvalidArtifact
-from functions.artifacts.publish import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
 from functions.artifacts.tree import path_problem
+from functions.naming import MANIFEST_NAME, artifact_prefix
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -69,6 +69,3 @@ def copy_artifact(
 def scratch_directory() -> tempfile.TemporaryDirectory:
     """Lambda's /tmp (or the system's) for a downloaded artifact."""
     return tempfile.TemporaryDirectory(dir=os.environ.get("ARTIFACT_SCRATCH_DIR"))
-
-
-__all__ = ["MANIFEST_NAME", "PROVENANCE_NAME", "copy_artifact", "download", "list_keys", "scratch_directory"]

@@ -6,9 +6,10 @@ import json
 import re
 from typing import Any
 
+from functions import naming
+
 from .lifecycle import Environment
 from .settings import FunctionSettings
-from .vocabulary import execution_name
 
 MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json$")
 
@@ -27,7 +28,7 @@ def dispatch(event: dict[str, Any], *, settings: FunctionSettings, sfn: Any) -> 
     else:
         return {"started": False, "reason": f"not a pipeline bucket: {bucket!r}"}
     service, commit = match["service"], match["commit"]
-    name = execution_name(service, commit, environment)
+    name = naming.execution_name(service, commit, environment)
     document = {
         "service": service,
         "commit_sha": commit,

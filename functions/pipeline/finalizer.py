@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from functions import naming
+
 from . import lifecycle as lc
 from .notify import Notifier
 from .store import MetadataTable
@@ -29,7 +31,7 @@ def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) 
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
         name = (artifact.get("properties") or {}).get("stackName") or artifact_id
-        if name.startswith(f"{service}-{environment}-"):
+        if name.startswith(naming.stack_prefix(service, environment)):
             names.append(name)
     return sorted(names)
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from functions.artifacts.manifest import parse_manifest
-from functions.artifacts.publish import MANIFEST_NAME, artifact_prefix
+from functions.naming import MANIFEST_NAME, artifact_prefix
 
 from . import lifecycle as lc
 from .settings import FunctionSettings

@@ -4,9 +4,7 @@ compute independently must agree."""
 from __future__ import annotations
 
 from functions import naming
-from functions.artifacts import publish
 from functions.naming import ServiceNames, ToolsNames
-from functions.pipeline import vocabulary
 from functions.pipeline.lifecycle import Environment
 
 NAMES = ToolsNames("cdkcp", "111111111111", "us-east-1")
@@ -55,14 +53,11 @@ def test_pipeline_resources() -> None:
     assert NAMES.state_machine_log_group == "/aws/vendedlogs/states/cdkcp-DeployArtifactPipeline"
 
 
-def test_copies_agree_with_the_originals_until_they_are_removed() -> None:
-    # The lead removes the originals at merge (vocabulary.execution_name, publish's object keys).
-    assert naming.execution_name("orders", "0123456789abcdef", "prod", 2) == vocabulary.execution_name(
-        "orders", "0123456789abcdef", "prod", 2
-    )
+def test_execution_names_and_object_keys() -> None:
+    assert naming.execution_name("orders", "0123456789abcdef", "prod", 2) == "orders-0123456789ab-prod-2"
     assert naming.execution_name("orders", "0123456789abcdef", Environment.STAGE) == "orders-0123456789ab-stage-1"
-    assert naming.artifact_prefix("orders", "abc") == publish.artifact_prefix("orders", "abc") == "orders/abc/"
-    assert (naming.MANIFEST_NAME, naming.PROVENANCE_NAME) == (publish.MANIFEST_NAME, publish.PROVENANCE_NAME)
+    assert naming.artifact_prefix("orders", "abc") == "orders/abc/"
+    assert (naming.MANIFEST_NAME, naming.PROVENANCE_NAME) == ("artifact-manifest.json", "artifact-provenance.dsse.json")
 
 
 def test_service_stacks_share_one_prefix_rule() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components import pipeline_definition as d
+from components.pipeline import definition as d
 from functions.pipeline import lifecycle as lc
 
 A, STAGE, PROD = lc.Action, lc.Environment.STAGE, lc.Environment.PROD
@@ -147,7 +147,7 @@ def test_every_prod_failure_that_rolls_back_revokes_the_release() -> None:
 
 
 def test_every_action_the_state_machine_records_is_in_the_table() -> None:
-    from tests.components.test_pipeline_definition import definition
+    from tests.components.pipeline.test_definition import definition
 
     recorded = {
         s["Parameters"]["action"] for s in definition()["States"].values() if "action" in s.get("Parameters", {})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components import pipeline_definition as d
+from components.pipeline import definition as d
 from functions.pipeline import lifecycle as lc
 
 

@@ -26,6 +26,7 @@ STAGE, PROD = lc.Environment.STAGE, lc.Environment.PROD
 
 # --- state names -------------------------------------------------------------------------------------
 
+INITIALIZE = "Initialize"
 CHOOSE_LEASE = "ChooseEnvironment"
 LEASE_STAGE = "LeaseStage"
 LEASE_PROD = "LeaseProd"
@@ -36,6 +37,7 @@ DRIFT_GATE = "DriftGate"
 DEPLOY = "Deploy"
 RECORD_DEPLOYED = "RecordDeployed"
 TEST = "Test"
+CHOOSE_TEST = "TestChoice"
 CHOOSE_AFTER_TEST = "ChooseAfterTest"
 CHOOSE_TEST_FAILURE = "ChooseTestFailure"
 PROMOTE = "Promote"
@@ -60,6 +62,9 @@ FINALIZE = "Finalize"
 CHOOSE_END = "ChooseEnd"
 COMPLETED = "Completed"
 PIPELINE_FAILED = "PipelineFailed"
+
+# The deployer build's modes (the MODE variable of a CodeBuild run).
+MODE_DEPLOY, MODE_DRIFT_CHECK, MODE_TEST, MODE_ROLLBACK = "deploy", "drift-check", "test", "rollback"
 
 LAMBDA_RETRYABLE = [
     "Lambda.ServiceException",
@@ -152,9 +157,19 @@ def _transition(
     )
 
 
-def _build(project: Any, next_state: str, variables: dict[str, str], catch: list[dict[str, Any]]) -> dict[str, Any]:
-    """CodeBuild, synchronously; the build's own timeout is 60 minutes too."""
+def _build(
+    project: Any, next_state: str, mode: str, catch: list[dict[str, Any]], commit_path: str = "$.commit_sha"
+) -> dict[str, Any]:
+    """CodeBuild, synchronously; the build's own timeout is 60 minutes too. The run's variables: what to
+    deploy (or test) and how (`MODE`)."""
+    variables = {
+        "SERVICE": "$.service",
+        "COMMIT_SHA": commit_path,
+        "ENVIRONMENT": "$.environment",
+        "DEPLOYMENT_ID": "$$.Execution.Name",
+    }
     overrides = [{"Name": name, "Type": "PLAINTEXT", "Value.$": path} for name, path in variables.items()]
+    overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode})
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::codebuild:startBuild.sync",
@@ -187,32 +202,32 @@ def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[st
     }
 
 
-def _build_variables(commit_path: str = "$.commit_sha", mode: str = "deploy") -> dict[str, str]:
+def _by_environment(prod: str, stage: str) -> dict[str, Any]:
     return {
-        "SERVICE": "$.service",
-        "COMMIT_SHA": commit_path,
-        "ENVIRONMENT": "$.environment",
-        "DEPLOYMENT_ID": "$$.Execution.Name",
-        "MODE": f"$.modes.{mode}",
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": prod}],
+        "Default": stage,
+    }
+
+
+def _is_true(variable: str, then: str, otherwise: str) -> dict[str, Any]:
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": variable, "BooleanEquals": True, "Next": then}],
+        "Default": otherwise,
     }
 
 
 # --- the machine --------------------------------------------------------------------------------------
 
 
-def build_definition(resources: PipelineResources) -> dict[str, Any]:
-    r = resources
-    on_failure = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
-    env_project = {
-        "deploy": {e: r.deploy_projects[e] for e in lc.Environment},
-        "test": {e: r.test_projects[e] for e in lc.Environment},
-    }
-    states: dict[str, Any] = {
-        CHOOSE_LEASE: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": LEASE_PROD}],
-            "Default": LEASE_STAGE,
-        },
+ON_FAILURE = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
+
+
+def _start(r: PipelineResources) -> dict[str, Any]:
+    """Lease, validate, and in prod the drift gate."""
+    return {
+        CHOOSE_LEASE: _by_environment(LEASE_PROD, LEASE_STAGE),
         LEASE_STAGE: _lease(r, STAGE),
         LEASE_PROD: _lease(r, PROD),
         # The lease's condition failed: say why (another run holds it, or the artifact may not run).
@@ -222,64 +237,56 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             CHOOSE_DRIFT_GATE,
             result_path="$.validation",
             catch=_catch(
-                ([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in on_failure]
+                ([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in ON_FAILURE]
             ),
         ),
-        CHOOSE_DRIFT_GATE: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": DRIFT_GATE}],
-            "Default": f"{DEPLOY}{STAGE.title()}",
-        },
+        CHOOSE_DRIFT_GATE: _by_environment(DRIFT_GATE, f"{DEPLOY}{STAGE.title()}"),
         DRIFT_GATE: _build(
-            env_project["deploy"][PROD],
+            r.deploy_projects[PROD],
             f"{DEPLOY}{PROD.title()}",
-            _build_variables(mode="drift"),
+            MODE_DRIFT_CHECK,
             _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DRIFT)),
         ),
+    }
+
+
+def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
+    deploys = {
+        # A failed or timed-out prod deploy may leave some stacks on the new release: prod rolls back to
+        # the last known good; a failed stage deploy just fails.
+        PROD: _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED)),
+        STAGE: _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
+    }
+    return {
         **{
             f"{DEPLOY}{env.title()}": {
-                **_build(
-                    env_project["deploy"][env],
-                    RECORD_DEPLOYED,
-                    _build_variables(),
-                    # A failed or timed-out prod deploy may leave some stacks on the new release:
-                    # prod rolls back to the last known good; a failed stage deploy just fails.
-                    _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED))
-                    if env is PROD
-                    else _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
-                ),
+                **_build(r.deploy_projects[env], RECORD_DEPLOYED, MODE_DEPLOY, deploys[env]),
                 "ResultPath": "$.deploy",
             }
             for env in lc.Environment
         },
-        RECORD_DEPLOYED: _transition(r, lc.Action.DEPLOYED, f"{TEST}Choice"),
-        f"{TEST}Choice": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": f"{TEST}{PROD.title()}"}],
-            "Default": f"{TEST}{STAGE.title()}",
-        },
+        RECORD_DEPLOYED: _transition(r, lc.Action.DEPLOYED, CHOOSE_TEST),
+        CHOOSE_TEST: _by_environment(f"{TEST}{PROD.title()}", f"{TEST}{STAGE.title()}"),
         **{
             f"{TEST}{env.title()}": _build(
-                env_project["test"][env],
+                r.test_projects[env],
                 CHOOSE_AFTER_TEST,
-                _build_variables(mode="test"),
+                MODE_TEST,
                 _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
             )
             for env in lc.Environment
         },
-        CHOOSE_AFTER_TEST: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": RECORD_PROD_SUCCEEDED}],
-            "Default": PROMOTE,
-        },
-        CHOOSE_TEST_FAILURE: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": RECORD_SMOKE_FAILED}],
-            "Default": RECORD_TEST_FAILED,
-        },
-        PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=on_failure),
+        CHOOSE_AFTER_TEST: _by_environment(RECORD_PROD_SUCCEEDED, PROMOTE),
+        CHOOSE_TEST_FAILURE: _by_environment(RECORD_SMOKE_FAILED, RECORD_TEST_FAILED),
+        PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=ON_FAILURE),
         RECORD_PROD_SUCCEEDED: _transition(r, lc.Action.PROD_SUCCEEDED, FINALIZE),
         RECORD_TEST_FAILED: _transition(r, lc.Action.TEST_FAILED, FINALIZE),
+    }
+
+
+def _rollback(r: PipelineResources) -> dict[str, Any]:
+    """A failed smoke test or prod deploy: plan, wait, redeploy the last known good; retry or give up."""
+    return {
         RECORD_SMOKE_FAILED: _transition(r, lc.Action.SMOKE_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         RECORD_PROD_DEPLOY_FAILED: _transition(r, lc.Action.PROD_DEPLOY_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         PLAN_ROLLBACK: _lambda(
@@ -289,18 +296,15 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             result_path="$.rollback",
             catch=_catch((["States.ALL"], RECORD_ROLLBACK_FAILED)),
         ),
-        CHOOSE_ROLLBACK: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.rollback.possible", "BooleanEquals": True, "Next": ROLLBACK_WAIT}],
-            "Default": RECORD_ROLLBACK_FAILED,
-        },
+        CHOOSE_ROLLBACK: _is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
         ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
         ROLLBACK_DEPLOY: {
             **_build(
-                env_project["deploy"][PROD],
+                r.deploy_projects[PROD],
                 RECORD_ROLLBACK_SUCCEEDED,
-                _build_variables("$.rollback.target_commit", mode="rollback"),
+                MODE_ROLLBACK,
                 _catch((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
+                commit_path="$.rollback.target_commit",
             ),
             "ResultPath": "$.deploy",
         },
@@ -308,12 +312,14 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
             r, lc.Action.ROLLBACK_ATTEMPT_FAILED, CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
         ),
-        CHOOSE_ROLLBACK_RETRY: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.outcome.retry", "BooleanEquals": True, "Next": PLAN_ROLLBACK}],
-            "Default": RECORD_ROLLBACK_FAILED,
-        },
+        CHOOSE_ROLLBACK_RETRY: _is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
         RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
+    }
+
+
+def _endings(r: PipelineResources) -> dict[str, Any]:
+    """The failures each phase records, and the finalizer every path ends in."""
+    return {
         RECORD_INVALID: _transition(r, lc.Action.INVALID_ARTIFACT, FINALIZE),
         RECORD_DRIFT: _transition(r, lc.Action.DRIFT_DETECTED, FINALIZE),
         RECORD_DEPLOY_FAILED: _transition(r, lc.Action.DEPLOY_FAILED, FINALIZE),
@@ -326,33 +332,36 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             result_path="$.final",
             catch=_catch((["States.ALL"], PIPELINE_FAILED)),
         ),
-        CHOOSE_END: {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.final.succeeded", "BooleanEquals": True, "Next": COMPLETED}],
-            "Default": PIPELINE_FAILED,
-        },
+        CHOOSE_END: _is_true("$.final.succeeded", COMPLETED, PIPELINE_FAILED),
         COMPLETED: {"Type": "Succeed"},
         PIPELINE_FAILED: {"Type": "Fail", "Error": "PipelineFailed", "Cause": "see the artifact's metadata item"},
     }
+
+
+def build_definition(resources: PipelineResources) -> dict[str, Any]:
+    initialize = {
+        "Type": "Pass",
+        # Every optional document starts as null, so each function receives plain documents.
+        "Parameters": {
+            "service.$": "$.service",
+            "commit_sha.$": "$.commit_sha",
+            "environment.$": "$.environment",
+            "trigger.$": "$.trigger",
+            "error": None,
+            "deploy": None,
+            "rollback": None,
+            "outcome": None,
+        },
+        "Next": CHOOSE_LEASE,
+    }
     return {
         "Comment": "DeployArtifactPipeline: artifact -> stage -> tests -> promote -> prod -> smoke (+ rollback)",
-        "StartAt": "Initialize",
+        "StartAt": INITIALIZE,
         "States": {
-            "Initialize": {
-                "Type": "Pass",
-                "Parameters": {
-                    "service.$": "$.service",
-                    "commit_sha.$": "$.commit_sha",
-                    "environment.$": "$.environment",
-                    "trigger.$": "$.trigger",
-                    "modes": {"deploy": "deploy", "drift": "drift-check", "test": "test", "rollback": "rollback"},
-                    "error": None,
-                    "deploy": None,
-                    "rollback": None,
-                    "outcome": None,
-                },
-                "Next": CHOOSE_LEASE,
-            },
-            **states,
+            INITIALIZE: initialize,
+            **_start(resources),
+            **_deploy_and_test(resources),
+            **_rollback(resources),
+            **_endings(resources),
         },
     }
