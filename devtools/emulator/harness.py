@@ -215,7 +215,7 @@ class Harness:
         self.tmp = tmp
         self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
-        self.executions: list[tuple[str, int]] = []  # (execution name, states entered)
+        self.executions: list[tuple[str, list[str]]] = []  # (execution name, states entered in order)
         self.build_logs: list[str] | None = None  # set to a list to keep the builds' output off the console
         self._patch(monkeypatch)
         self._environment(monkeypatch)
@@ -468,7 +468,7 @@ class Harness:
                 described["states"] = [
                     e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
                 ]
-                self.executions.append((described["name"], len(described["states"])))
+                self.executions.append((described["name"], described["states"]))
                 return described
             time.sleep(0.05)
         raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")

@@ -13,7 +13,6 @@ from devtools.emulator.aws import use_fake_credentials
 from devtools.emulator.cloudformation import install_cfn_bridges
 from devtools.emulator.harness import Harness, ProgramGraph
 from devtools.emulator.kms import make_kms_faithful
-from tests.conftest import PROJECT_DIR
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +34,11 @@ def pipeline(
         harness = Harness(monkeypatch, program, tmp_path)
         harness.cloudformation = cloudformation
         yield harness
-    # A record of how many states each scenario's executions went through (build/e2e-transitions.json).
-    record = PROJECT_DIR / "build" / "e2e-transitions.json"
-    record.parent.mkdir(exist_ok=True)
-    known = json.loads(record.read_text()) if record.is_file() else {}
-    known[request.node.name] = harness.executions
-    record.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+    # What each scenario's executions went through, kept with the test's own files and collected for
+    # the state-coverage check (tests/e2e/test_state_coverage.py).
+    (tmp_path / "executions.json").write_text(json.dumps(harness.executions, indent=2) + "\n")
+    ENTERED[request.node.name] = {state for _, states in harness.executions for state in states}
+
+
+# test name -> the states its executions entered (this session)
+ENTERED: dict[str, set[str]] = {}

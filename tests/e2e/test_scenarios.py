@@ -266,3 +266,22 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     exited = [e["stateExitedEventDetails"] for e in history if e["type"] == "TaskStateExited"]
     lost = json.loads(next(e["output"] for e in exited if e["name"] == "LostRace"))["outcome"]
     assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]
+
+
+def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry_succeeds(pipeline: Harness) -> None:
+    kms = boto3.client("kms", region_name="us-east-1")
+    alias = pipeline.program.environment["CI_SIGNER_KEY_ID"]
+    pipeline.publish(GOOD)
+    key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == alias)
+    kms.delete_alias(AliasName=alias)  # KMS refuses: not the artifact's fault
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordFailed" in result["states"] and "DeployStage" not in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "failed"
+    assert alias in item["environment_states"]["stage"]["failure_reason"]
+    assert _types(pipeline) == ["DeployFailed"]
+
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    retry = pipeline.wait(pipeline.start(f"orders-{GOOD[:12]}-stage-2", GOOD, "stage", source="operator"))
+    assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"
