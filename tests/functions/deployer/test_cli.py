@@ -30,7 +30,7 @@ from .conftest import (
     write_policy,
 )
 
-PROJECT = Path(__file__).resolve().parent.parent.parent
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def specs(env: str, version: str = "v1") -> list[StackSpec]:
