@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from devtools.emulator.cloudformation import CfnBridge, install_cfn_bridges
-from functions.deployer.session import assume_role_session
+from functions.sessions import assume_role_session
 
 REGION = "us-east-1"
 TOOLS_ACCOUNT = "111111111111"  # named in external ids only

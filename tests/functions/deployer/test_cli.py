@@ -188,18 +188,19 @@ def test_deploy_failure_exits_1_with_the_events_in_the_result(
 
 def test_drift_exits_3(tmp_path: Path, bridge: CfnBridge, capsys: pytest.CaptureFixture[str]) -> None:
     cdk_out = write_assembly(tmp_path / "cdk.out", specs("prod"))
-    assert run(arguments(cdk_out, "prod", tmp_path / "r1.json", "--detect-drift")) == 0
+    assert run(arguments(cdk_out, "prod", tmp_path / "r1.json", "--mode", "deploy")) == 0
     bridge.drifts["orders-prod-data"] = [{"LogicalResourceId": "Data", "ResourceType": "AWS::SNS::Topic"}]
     changed = write_assembly(tmp_path / "v2" / "cdk.out", specs("prod", "v2"))
     result = tmp_path / "r2.json"
 
-    assert run(arguments(changed, "prod", result, "--detect-drift")) == 3
+    assert run(arguments(changed, "prod", result)) == 3, "deploy is the default mode; in prod it gates on drift"
 
     assert "drift detected" in capsys.readouterr().err
     report = read(result)
     assert report["outcome"] == "drift_detected"
     assert report["error"]["drifts"][0]["logical_resource_id"] == "Data"
-    assert run(arguments(changed, "prod", tmp_path / "r3.json", "--detect-drift", "--allow-drift")) == 0
+    assert run(arguments(changed, "prod", tmp_path / "r3.json", "--mode", "rollback")) == 0, "no drift gate"
+    assert run(arguments(changed, "prod", tmp_path / "r4.json", "--allow-drift")) == 0
 
 
 def test_manual_intervention_exits_4(tmp_path: Path, bridge: CfnBridge, capsys: pytest.CaptureFixture[str]) -> None:
