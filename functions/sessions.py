@@ -24,6 +24,7 @@ SESSION_SECONDS = 900
 ADVISORY_REFRESH_SECONDS = 5 * 60  # try to renew when less than this is left (non-blocking)
 MANDATORY_REFRESH_SECONDS = 2 * 60  # every call blocks on renewal when less than this is left
 DEFAULT_SESSION_NAME = "cdkcp-session"
+_ASSUME_ROLE_METHOD = "sts-assume-role"
 
 
 class AssumeRoleError(RuntimeError):
@@ -94,9 +95,6 @@ def assume_role_session(
     core = botocore.session.Session()
     core.register_component("credential_provider", CredentialResolver([_fixed_provider(credentials)]))
     return boto3.Session(botocore_session=core, region_name=region)
-
-
-_ASSUME_ROLE_METHOD = "sts-assume-role"
 
 
 def _fixed_provider(credentials: Any) -> Any:

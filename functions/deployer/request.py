@@ -90,6 +90,11 @@ class DeployRequest:
     poll_seconds: float = DEFAULT_POLL_SECONDS
     result_path: Path | None = None  # where the result JSON is written, whatever the outcome
 
+    def __post_init__(self) -> None:
+        # A caller may pass the wire strings ("prod", "drift-check"): hold the enums (ValueError if neither).
+        object.__setattr__(self, "environment", Environment(self.environment))
+        object.__setattr__(self, "mode", Mode(self.mode))
+
     @property
     def detect_drift(self) -> bool:
         """The prod deploy's drift gate; a rollback restores the known good without it."""

@@ -48,6 +48,13 @@ def test_the_modes_are_the_state_machines_wire_values() -> None:
     assert Mode.TEST not in DEPLOYER_MODES
 
 
+def test_the_wire_strings_become_the_enums(tmp_path: Path) -> None:
+    built = request(tmp_path, environment="prod", mode="rollback")
+    assert built.environment is Environment.PROD and built.mode is Mode.ROLLBACK
+    with pytest.raises(ValueError, match="'drift'"):
+        request(tmp_path, mode="drift")
+
+
 def test_only_a_prod_deploy_gates_on_drift(tmp_path: Path) -> None:
     assert request(tmp_path).detect_drift
     assert not request(tmp_path, environment=Environment.STAGE).detect_drift
