@@ -13,6 +13,7 @@ uses.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -60,11 +61,10 @@ def assume_role_session(
     function's). A refusal, now or at a renewal, raises `error(role_arn, reason)`: the caller chooses
     the exception its own error handling knows."""
     import boto3
-    import botocore.session
     from botocore.credentials import CredentialResolver, RefreshableCredentials
     from botocore.exceptions import BotoCoreError, ClientError
 
-    base = base_session or boto3.Session(region_name=region)
+    base = base_session or boto3.Session(botocore_session=_botocore_session(), region_name=region)
     sts = base.client("sts", region_name=region)
 
     def fetch() -> dict[str, Any]:
@@ -92,9 +92,26 @@ def assume_role_session(
         advisory_timeout=advisory_refresh_seconds,
         mandatory_timeout=mandatory_refresh_seconds,
     )
-    core = botocore.session.Session()
+    core = _botocore_session()
     core.register_component("credential_provider", CredentialResolver([_fixed_provider(credentials)]))
     return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _botocore_session() -> Any:
+    """A new botocore session that reads the service models through the process's one loader: a new
+    session would otherwise parse the endpoint and model files again (tenths of a second each time)."""
+    import botocore.session
+
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
+    return core
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    import botocore.session
+
+    return botocore.session.Session().get_component("data_loader")  # as configured (AWS_DATA_PATH)
 
 
 def _fixed_provider(credentials: Any) -> Any:

@@ -160,3 +160,11 @@ def test_importing_the_module_does_not_import_boto3() -> None:
     project = Path(__file__).resolve().parents[2]
     completed = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[]"
+
+
+def test_sessions_share_one_model_loader(aws: None) -> None:
+    """A Lambda making a session per call must not parse botocore's model files each time."""
+    first, second = _session(), _session()
+
+    loader = first._session.get_component("data_loader")
+    assert second._session.get_component("data_loader") is loader
