@@ -129,19 +129,21 @@ class BuildScript:
     """What each CodeBuild run does. Deployer projects run our deployer (`functions.deployer.codebuild`)
     with the project's environment from the program graph plus the state machine's overrides; test and
     smoke projects are scripted (a service's own tests are not ours to run). `outcomes` forces a status
-    for (kind, environment, commit) where a scenario needs a failure the emulator cannot produce."""
+    for (mode, environment, commit) where a scenario needs a failure the emulator cannot produce; the
+    mode is a `Mode` value (deploy, drift-check, rollback, test), `"*"` stands for any commit."""
 
     outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
     runs: list[dict[str, str]] = field(default_factory=list)
     deployer: Callable[[str, dict[str, str]], int] | None = None
 
     def run(self, project: str, variables: dict[str, str]) -> str:
-        mode = variables.get("MODE", "deploy")
-        kind = {"deploy": "deploy", "rollback": "rollback", "drift-check": "drift", "test": "test"}[mode]
+        from functions.deployer.request import Mode
+
+        mode = Mode(variables["MODE"])
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
-        status = self.outcomes.get((kind, environment, commit), self.outcomes.get((kind, environment, "*")))
-        record = {"project": project, "mode": mode, "environment": environment, "commit": commit}
-        if status is None and kind != "test" and self.deployer is not None:
+        status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
+        record = {"project": project, "mode": mode.value, "environment": environment, "commit": commit}
+        if status is None and mode is not Mode.TEST and self.deployer is not None:
             exit_code = self.deployer(project, variables)
             record["exit_code"] = str(exit_code)
             status = "SUCCEEDED" if exit_code == 0 else "FAILED"
@@ -340,23 +342,24 @@ class Harness:
     # --- service accounts ---
 
     def _run_deployer(self, project: str, overrides: dict[str, str]) -> int:
-        """A CodeBuild deployer build: the project's environment, the run's overrides, our code."""
+        """A CodeBuild deployer build: the project's environment, the run's overrides, our code (polling
+        CloudFormation every millisecond: the emulator's operations complete at once)."""
         from functions.deployer import codebuild
 
-        environment = {**os.environ, **self.program.projects[project], **overrides, "DEPLOYER_POLL_SECONDS": "0.001"}
+        environment = {**os.environ, **self.program.projects[project], **overrides}
         workdir = self.tmp / "builds" / f"{len(self.script.runs)}"
         workdir.mkdir(parents=True)
         previous = Path.cwd()
         os.chdir(workdir)
         try:
             if self.build_logs is None:
-                return codebuild.main(environ=environment)
+                return codebuild.main(environment, poll_seconds=0.001)
             import contextlib
             import io
 
             output = io.StringIO()
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                code = codebuild.main(environ=environment)
+                code = codebuild.main(environment, poll_seconds=0.001)
             self.build_logs.append(output.getvalue())
             return code
         finally:

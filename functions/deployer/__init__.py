@@ -1,5 +1,8 @@
 """The deployer that CodeBuild runs: deploy one service's stacks of one environment from a `cdk.out`.
 
-`assembly` selects and orders the stacks from the cloud assembly, `session` assumes the service's deploy
-role with self-renewing credentials, `deploy` drives CloudFormation change sets, and `__main__` is the
-command line (`python -m functions.deployer --help`)."""
+`request` says what to do (`DeployRequest`, `Mode`, the run's `RunVariables`; pure, the Pulumi program
+imports `Mode`), `runner.run` does it: `assembly` selects and orders the stacks from the cloud assembly,
+`functions.sessions` assumes the service's deploy role with self-renewing credentials, and `deploy`
+drives CloudFormation change sets (`change_sets`, `repair`, `drift`, `stacks`, `waiting`). The entries:
+`__main__` (the command line, `python -m functions.deployer --help`), `codebuild` (the deployer builds)
+and `test_runner` (the test and smoke builds)."""

@@ -1,19 +1,22 @@
-"""What the CodeBuild projects run: `python -m functions.deployer.codebuild`.
+"""What the deployer CodeBuild projects run: `python -m functions.deployer.codebuild`.
 
-The state machine starts a build with SERVICE, COMMIT_SHA, ENVIRONMENT, MODE (deploy, drift-check,
-rollback) and DEPLOYMENT_ID; the project adds where things are (ARTIFACT_BUCKET, TABLE_NAME,
-SERVICE_ACCOUNTS, STACK_POLICIES, the CI public key). The build downloads the artifact, verifies it
-again against the metadata's `artifact_sha256` (the file CloudFormation reads is the file that was
-signed), then runs the deployer with the service's deploy role in the target account.
+The project's variables (`BuildSettings`: TABLE_NAME, ARTIFACT_BUCKET, SERVICE_ACCOUNTS, STACK_POLICIES,
+the CI key pin, ...) and the run's (`RunVariables`: SERVICE, COMMIT_SHA, ENVIRONMENT, MODE, DEPLOYMENT_ID,
+set by the state machine) are validated first. The build downloads the artifact, verifies it again
+against the metadata's `artifact_sha256` (the file CloudFormation reads is the file that was signed),
+then runs the `DeployRequest` they describe with the service's deploy role in the target account.
+
+Exit codes: those of `functions.deployer.runner`, plus 2 for a misconfigured build (a variable
+missing or wrong, named on stderr) and 5 for an invalid artifact.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,75 +25,98 @@ from functions.artifacts.errors import SigningError
 from functions.artifacts.signing import kms_public_key_pem, load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
+from functions.pipeline.settings import BuildSettings, SettingsError
 from functions.pipeline.store import MetadataTable
 
-from . import __main__ as deployer
+from .errors import EXIT_USAGE
+from .request import DEFAULT_POLL_SECONDS, DEPLOYER_MODES, DeployRequest, RunVariables, StackPolicy
+from .runner import run
 
 EXIT_INVALID_ARTIFACT = 5
+RESULT_FILE = Path("deploy-result.json")  # in the build's working directory
 
 
-def _env(name: str, environ: dict[str, str]) -> str:
-    value = environ.get(name, "")
-    if not value:
-        raise SystemExit(f"codebuild: environment variable {name} is required")
-    return value
-
-
-def deployer_arguments(environ: dict[str, str], cdk_out: Path, policy_file: Path | None) -> list[str]:
-    service, environment = _env("SERVICE", environ), _env("ENVIRONMENT", environ)
-    prefix, tools = _env("NAME_PREFIX", environ), _env("TOOLS_ACCOUNT_ID", environ)
-    account = json.loads(_env("SERVICE_ACCOUNTS", environ))[service][environment]
+def deploy_request(
+    settings: BuildSettings, variables: RunVariables, cdk_out: Path, *, poll_seconds: float = DEFAULT_POLL_SECONDS
+) -> DeployRequest:
+    """The request a build describes: the service's deploy and execution roles in its account of this
+    environment, the external id its deploy role trusts, and its stack policy (if configured)."""
+    service, environment, prefix = variables.service, variables.environment, settings.name_prefix
+    account = settings.service_account(service, environment)
     names = naming.ServiceNames(prefix, service, environment)
-    arguments = [
-        "--cdk-out", str(cdk_out), "--service", service, "--environment", environment, "--account", account,
-        "--region", environ.get("AWS_REGION", "us-east-1"),
-        "--role-arn", naming.role_arn(account, names.deploy_role),
-        "--external-id", naming.external_id(prefix, tools, service, environment),
-        "--execution-role-arn", naming.role_arn(account, names.execution_role),
-        "--deployment-id", environ.get("DEPLOYMENT_ID", ""),
-        "--result", "deploy-result.json",
-    ]  # fmt: skip
-    if policy_file is not None:
-        arguments += ["--stack-policy", str(policy_file)]
-    if environ.get("DEPLOYER_POLL_SECONDS"):
-        arguments += ["--poll-seconds", environ["DEPLOYER_POLL_SECONDS"]]
-    mode = environ.get("MODE", "deploy")
-    if environment == "prod":
-        arguments += ["--drift-only"] if mode == "drift-check" else (["--detect-drift"] if mode == "deploy" else [])
-    return arguments
+    policy = settings.stack_policies.get(service, {}).get(environment)
+    return DeployRequest(
+        cdk_out=cdk_out,
+        service=service,
+        environment=environment,
+        account=account,
+        region=settings.region,
+        role_arn=naming.role_arn(account, names.deploy_role),
+        external_id=naming.external_id(prefix, settings.tools_account_id, service, environment),
+        execution_role_arn=naming.role_arn(account, names.execution_role),
+        deployment_id=variables.deployment_id,
+        mode=variables.mode,
+        stack_policy=StackPolicy(policy, f"STACK_POLICIES[{service!r}][{environment.value!r}]") if policy else None,
+        poll_seconds=poll_seconds,
+        result_path=RESULT_FILE,
+    )
 
 
-def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None, s3: Any = None) -> int:
-    import boto3
-
-    env = dict(os.environ if environ is None else environ)
-    service, commit = _env("SERVICE", env), _env("COMMIT_SHA", env)
-    s3 = s3 or boto3.client("s3")
-    item = MetadataTable.named(_env("TABLE_NAME", env)).get(service, commit) or {}
+def main(
+    environ: Mapping[str, str] | None = None,
+    *,
+    s3: Any = None,
+    base_session: Any = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     try:
-        pem = env.get("CI_PUBLIC_KEY_PEM") or kms_public_key_pem(_env("CI_SIGNER_KEY_ID", env)).decode()
+        settings = BuildSettings.from_environ(environ)
+        variables = RunVariables.from_environ(environ)
+        settings.service_account(variables.service, variables.environment)
+        if variables.mode not in DEPLOYER_MODES:
+            expected = ", ".join(DEPLOYER_MODES)
+            raise SettingsError(f"environment variable MODE={variables.mode.value!r}: the deployer runs {expected}")
+        if not (settings.ci_public_key_pem or settings.ci_signer_key_id):
+            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID: the deployer verifies the artifact")
+    except SettingsError as exc:
+        print(f"codebuild: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        pem = settings.ci_public_key_pem or kms_public_key_pem(settings.ci_signer_key_id).decode()
     except SigningError as exc:
         print(f"codebuild: cannot read the CI signer's public key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT
     with tempfile.TemporaryDirectory() as scratch:
-        cdk_out, manifest = download(s3, _env("ARTIFACT_BUCKET", env), service, commit, Path(scratch))
-        report = verify_artifact(
-            cdk_out,
-            manifest,
-            load_public_key(pem.encode(), "the CI signer public key"),
-            Expectations(service=service, commit=commit, artifact_sha256=item.get("artifact_sha256")),
-            jobs=os.cpu_count() or 1,
-        )
-        if not report.ok:
-            for finding in report.findings:
-                print(finding.line(), file=sys.stderr)
+        cdk_out = _verified_artifact(settings, variables, pem, Path(scratch), s3)
+        if cdk_out is None:
             return EXIT_INVALID_ARTIFACT
-        policies = json.loads(env.get("STACK_POLICIES", "{}"))
-        policy_file = None
-        if policies.get(service, {}).get(env["ENVIRONMENT"]):
-            policy_file = Path(scratch) / "stack-policy.json"
-            policy_file.write_text(json.dumps(policies[service][env["ENVIRONMENT"]]))
-        return deployer.main(deployer_arguments(env, cdk_out, policy_file))
+        request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds)
+        return run(request, base_session=base_session, clock=clock, sleep=sleep).exit_code
+
+
+def _verified_artifact(
+    settings: BuildSettings, variables: RunVariables, pem: str, scratch: Path, s3: Any
+) -> Path | None:
+    """The artifact's `cdk.out`, downloaded and verified; None (the findings printed) when it fails."""
+    import boto3
+
+    service, commit = variables.service, variables.commit_sha
+    item = MetadataTable.named(settings.table_name).get(service, commit) or {}
+    cdk_out, manifest = download(s3 or boto3.client("s3"), settings.artifact_bucket, service, commit, scratch)
+    report = verify_artifact(
+        cdk_out,
+        manifest,
+        load_public_key(pem.encode(), "the CI signer public key"),
+        Expectations(service=service, commit=commit, artifact_sha256=item.get("artifact_sha256")),
+        jobs=os.cpu_count() or 1,
+    )
+    if not report.ok:
+        for finding in report.findings:
+            print(finding.line(), file=sys.stderr)
+        return None
+    return cdk_out
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ class DeployerError(Exception):
         return {"kind": self.kind, "message": self.message}
 
 
+class UsageError(DeployerError):
+    """The request is invalid (an option, the stack policy, the mode); nothing was deployed."""
+
+    kind = "usage_error"
+
+
 class AssemblyError(DeployerError):
     """The cloud assembly cannot be deployed as asked (selection, dependencies, templates)."""
 
@@ -125,6 +131,7 @@ EXIT_MANUAL = 4
 
 # Most specific first: DeployTimeout is a DeployFailed.
 EXIT_CODES: tuple[tuple[type[DeployerError], int], ...] = (
+    (UsageError, EXIT_USAGE),
     (AssemblyError, EXIT_USAGE),
     (DriftDetected, EXIT_DRIFT),
     (ManualInterventionRequired, EXIT_MANUAL),

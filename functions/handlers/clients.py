@@ -57,21 +57,15 @@ def cloud_assembly(service: str, commit_sha: str, environment: str) -> dict[str,
 
 def read_only_cloudformation(service: str, environment: str) -> Any:
     """CloudFormation in the service's account through its read-only role (short session)."""
-    import boto3
+    from functions.sessions import assume_role_session, session_name
 
     config = settings()
     account = config.service_account(service, environment)
     role = naming.role_arn(account, naming.ServiceNames(config.name_prefix, service, environment).read_only_role)
-    credentials = client("sts").assume_role(
-        RoleArn=role,
-        RoleSessionName=f"finalizer-{service}-{environment}"[:64],
-        ExternalId=naming.external_id(config.name_prefix, config.tools_account_id, service, environment),
-        DurationSeconds=900,
-    )["Credentials"]
-    return boto3.client(
-        "cloudformation",
-        region_name=config.region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+    session = assume_role_session(
+        role,
+        external_id=naming.external_id(config.name_prefix, config.tools_account_id, service, environment),
+        region=config.region,
+        role_session_name=session_name("finalizer", service, environment),
     )
+    return session.client("cloudformation", region_name=config.region)

@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from functions.deployer.assembly import Stack, select_stacks
-from functions.deployer.deploy import MAX_TEMPLATE_BODY_BYTES, DeployResult, change_set_name, deploy_stacks
+from functions.deployer.change_sets import change_set_name
+from functions.deployer.deploy import MAX_TEMPLATE_BODY_BYTES, DeployResult, deploy_stacks
 from functions.deployer.errors import (
     AssemblyError,
     DeployFailed,

@@ -1,4 +1,4 @@
-"""The CodeBuild entry point: arguments, log lines, the result file and the exit codes."""
+"""The command line and `run(request)`: options, log lines, the result file and the exit codes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from functions.deployer import runner
 from functions.deployer.__main__ import main
+from functions.deployer.request import DeployRequest, StackPolicy
+from functions.pipeline.lifecycle import Environment
 
 from .conftest import (
     ACCOUNTS,
@@ -30,7 +33,7 @@ from .conftest import (
     write_policy,
 )
 
-PROJECT = Path(__file__).resolve().parent.parent.parent
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def specs(env: str, version: str = "v1") -> list[StackSpec]:
@@ -188,18 +191,19 @@ def test_deploy_failure_exits_1_with_the_events_in_the_result(
 
 def test_drift_exits_3(tmp_path: Path, bridge: CfnBridge, capsys: pytest.CaptureFixture[str]) -> None:
     cdk_out = write_assembly(tmp_path / "cdk.out", specs("prod"))
-    assert run(arguments(cdk_out, "prod", tmp_path / "r1.json", "--detect-drift")) == 0
+    assert run(arguments(cdk_out, "prod", tmp_path / "r1.json", "--mode", "deploy")) == 0
     bridge.drifts["orders-prod-data"] = [{"LogicalResourceId": "Data", "ResourceType": "AWS::SNS::Topic"}]
     changed = write_assembly(tmp_path / "v2" / "cdk.out", specs("prod", "v2"))
     result = tmp_path / "r2.json"
 
-    assert run(arguments(changed, "prod", result, "--detect-drift")) == 3
+    assert run(arguments(changed, "prod", result)) == 3, "deploy is the default mode; in prod it gates on drift"
 
     assert "drift detected" in capsys.readouterr().err
     report = read(result)
     assert report["outcome"] == "drift_detected"
     assert report["error"]["drifts"][0]["logical_resource_id"] == "Data"
-    assert run(arguments(changed, "prod", tmp_path / "r3.json", "--detect-drift", "--allow-drift")) == 0
+    assert run(arguments(changed, "prod", tmp_path / "r3.json", "--mode", "rollback")) == 0, "no drift gate"
+    assert run(arguments(changed, "prod", tmp_path / "r4.json", "--allow-drift")) == 0
 
 
 def test_manual_intervention_exits_4(tmp_path: Path, bridge: CfnBridge, capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,6 +224,8 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "functions.deployer", "--help"], cwd=PROJECT, capture_output=True, text=True, timeout=60
     )
     assert help_run.returncode == 0 and "--execution-role-arn" in help_run.stdout
+    assert "--mode {deploy,drift-check,rollback}" in help_run.stdout
+    assert "--detect-drift" not in help_run.stdout and "--drift-only" not in help_run.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "functions.deployer", *arguments(tmp_path / "missing", "stage", tmp_path / "r.json")],
         cwd=PROJECT,
@@ -229,3 +235,58 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "is not a directory" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_drift_check_mode_reports_drift_and_deploys_nothing(
+    tmp_path: Path, bridge: CfnBridge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cdk_out = write_assembly(tmp_path / "cdk.out", specs("prod"))
+    assert run(arguments(cdk_out, "prod", tmp_path / "r0.json", "--mode", "drift-check")) == 0
+    assert read(tmp_path / "r0.json")["drift"] == {"orders-prod-data": "NEW", "orders-prod-api": "NEW"}
+    assert run(arguments(cdk_out, "prod", tmp_path / "r1.json")) == 0
+    bridge.drifts["orders-prod-data"] = [{"LogicalResourceId": "Data", "ResourceType": "AWS::SNS::Topic"}]
+    changed = write_assembly(tmp_path / "v2" / "cdk.out", specs("prod", "v2"))
+
+    assert run(arguments(changed, "prod", tmp_path / "r2.json", "--mode", "drift-check")) == 3
+    assert run(arguments(changed, "prod", tmp_path / "r3.json", "--mode", "drift-check", "--allow-drift")) == 0
+
+    assert read(tmp_path / "r2.json")["outcome"] == "drift_detected"
+    report = read(tmp_path / "r3.json")
+    assert report["outcome"] == "succeeded" and report["stacks"] == []
+    assert report["drift"] == {"orders-prod-data": "DRIFTED", "orders-prod-api": "IN_SYNC"}
+    assert moto_stack(PROD_ACCOUNT, "orders-prod-data").template_dict["Description"] == "v1", "deployed nothing"
+
+
+def test_the_test_mode_is_not_the_deployers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(arguments(tmp_path, "stage", tmp_path / "r.json", "--mode", "test")) == 2
+    assert "argument --mode: invalid choice" in capsys.readouterr().err
+
+
+def test_run_executes_a_request_and_returns_its_report(tmp_path: Path, bridge: CfnBridge) -> None:
+    """The one execution path both entries share: `run(request)`, without the command line."""
+    cdk_out = write_assembly(tmp_path / "cdk.out", specs("stage"))
+    request = DeployRequest(
+        cdk_out=cdk_out,
+        service="orders",
+        environment=Environment.STAGE,
+        account=STAGE_ACCOUNT,
+        region=REGION,
+        role_arn=deploy_role_arn("stage"),
+        external_id=external_id("stage"),
+        execution_role_arn=execution_role_arn("stage"),
+        deployment_id="d-1",
+        stack_policy=StackPolicy(STACK_POLICY, "test"),
+    )
+    clock, lines = FakeClock(), []
+
+    outcome = runner.run(request, clock=clock.clock, sleep=clock.sleep, log=lines.append)
+
+    assert outcome.exit_code == 0
+    assert outcome.report["outcome"] == "succeeded" and outcome.report["deployment_id"] == "d-1"
+    assert [(s["name"], s["action"]) for s in outcome.report["stacks"]] == [
+        ("orders-stage-data", "created"),
+        ("orders-stage-api", "created"),
+    ]
+    assert "stacks in order: orders-stage-data, orders-stage-api" in lines
+    assert json.loads(moto_stack(STAGE_ACCOUNT, "orders-stage-api").policy) == STACK_POLICY
+    assert not (tmp_path / "deploy-result.json").exists(), "no result path, no file"

@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from devtools.emulator.cloudformation import CfnBridge, install_cfn_bridges
-from functions.deployer.session import assume_role_session
+from functions.sessions import assume_role_session
 
 REGION = "us-east-1"
 TOOLS_ACCOUNT = "111111111111"  # named in external ids only
@@ -33,7 +33,7 @@ DEFAULT_ACCOUNT = "123456789012"  # moto's account for the caller's own credenti
 STAGE_ACCOUNT = "222222222222"
 PROD_ACCOUNT = "333333333333"
 ACCOUNTS = {"stage": STAGE_ACCOUNT, "prod": PROD_ACCOUNT}
-FIXTURE_CDK_OUT = Path(__file__).resolve().parent.parent / "fixtures" / "cdk.out"
+FIXTURE_CDK_OUT = Path(__file__).resolve().parents[2] / "fixtures" / "cdk.out"
 STACK_POLICY = {
     "Statement": [
         {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},

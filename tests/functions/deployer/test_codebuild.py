@@ -1,0 +1,192 @@
+"""The CodeBuild entry point: a validated build environment, the artifact verified again against its
+metadata, then the deploy (or only the drift check) with the right role, external id and mode."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devtools.emulator.aws import create_metadata_table
+from devtools.emulator.kms import make_kms_faithful
+from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
+from functions.artifacts.publish import publish
+from functions.artifacts.signing import KmsSigner, sign_message
+from functions.deployer import codebuild
+from functions.deployer.request import DeployRequest, Mode, RunVariables
+from functions.pipeline.settings import BuildSettings
+
+from .conftest import (
+    FIXTURE_CDK_OUT,
+    PROD_ACCOUNT,
+    REGION,
+    STACK_POLICY,
+    STAGE_ACCOUNT,
+    CfnBridge,
+    StackSpec,
+    moto_stack,
+    topic_template,
+    write_assembly,
+)
+
+COMMIT = "c" * 40
+BUCKET = "cdk-artifacts-candidate-123456789012-us-east-1"
+TABLE = "cdk-artifact-metadata"
+
+
+def environ(**extra: str) -> dict[str, str]:
+    return {
+        "SERVICE": "orders",
+        "COMMIT_SHA": COMMIT,
+        "ENVIRONMENT": "prod",
+        "MODE": "deploy",
+        "DEPLOYMENT_ID": "orders-cccccccccccc-prod-1",
+        "NAME_PREFIX": "cdkcp",
+        "TOOLS_ACCOUNT_ID": "111111111111",
+        "SERVICE_ACCOUNTS": json.dumps({"orders": {"stage": "222222222222", "prod": "333333333333"}}),
+        "ARTIFACT_BUCKET": BUCKET,
+        "TABLE_NAME": TABLE,
+        "CI_SIGNER_KEY_ID": "alias/cdk-ci-artifact-signer",
+        "AWS_REGION": REGION,
+        **extra,
+    }
+
+
+def request(tmp_path: Path, **variables: str) -> DeployRequest:
+    env = environ(**variables)
+    return codebuild.deploy_request(BuildSettings.from_environ(env), RunVariables.from_environ(env), tmp_path)
+
+
+def test_the_request_names_the_services_roles_and_the_prod_drift_gate(tmp_path: Path) -> None:
+    prod = request(tmp_path, STACK_POLICIES=json.dumps({"orders": {"prod": STACK_POLICY}}))
+
+    assert (prod.service, prod.environment, prod.account, prod.region) == ("orders", "prod", PROD_ACCOUNT, REGION)
+    assert prod.role_arn == "arn:aws:iam::333333333333:role/cdkcp-orders-prod-deploy"
+    assert prod.execution_role_arn == "arn:aws:iam::333333333333:role/cdkcp-orders-prod-cfn-exec"
+    assert prod.external_id == "cdkcp:111111111111:orders:prod"
+    assert prod.deployment_id == "orders-cccccccccccc-prod-1" and prod.cdk_out == tmp_path
+    assert prod.result_path == Path("deploy-result.json")
+    assert prod.mode is Mode.DEPLOY and prod.detect_drift
+    assert prod.policy_document == STACK_POLICY
+    assert prod.stack_policy is not None and prod.stack_policy.origin == "STACK_POLICIES['orders']['prod']"
+    prod.check()
+
+    gate = request(tmp_path, MODE="drift-check")
+    assert gate.mode is Mode.DRIFT_CHECK and not gate.detect_drift
+    rollback = request(tmp_path, MODE="rollback")
+    assert rollback.mode is Mode.ROLLBACK and not rollback.detect_drift  # restoring the known good
+    stage = request(tmp_path, ENVIRONMENT="stage")
+    assert stage.account == STAGE_ACCOUNT and not stage.detect_drift and stage.stack_policy is None
+    assert stage.role_arn == "arn:aws:iam::222222222222:role/cdkcp-orders-stage-deploy"
+
+
+@pytest.mark.parametrize("variable", ["SERVICE", "COMMIT_SHA", "ENVIRONMENT", "MODE", "DEPLOYMENT_ID", "TABLE_NAME"])
+def test_a_missing_variable_exits_2_naming_it(variable: str, capsys: pytest.CaptureFixture[str]) -> None:
+    env = environ()
+    del env[variable]
+
+    assert codebuild.main(env) == 2
+
+    err = capsys.readouterr().err
+    assert f"environment variable {variable} is required" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"MODE": "test"}, "MODE='test': the deployer runs deploy, drift-check, rollback"),
+        ({"MODE": "drift"}, "MODE='drift': expected one of deploy, drift-check, rollback, test"),
+        ({"ENVIRONMENT": "dev"}, "ENVIRONMENT='dev': expected one of stage, prod"),
+        ({"COMMIT_SHA": "main"}, "COMMIT_SHA='main'"),
+        ({"SERVICE": "billing"}, "SERVICE_ACCOUNTS has no prod account for 'billing'"),
+        ({"CI_SIGNER_KEY_ID": ""}, "set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID"),
+        ({"STACK_POLICIES": "[1]"}, "STACK_POLICIES: expected a JSON object"),
+    ],
+)
+def test_a_misconfigured_build_exits_2_before_touching_aws(
+    aws: None, change: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert codebuild.main(environ(**change)) == 2
+
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def publish_artifact(source: Path, tmp_path: Path) -> Path:
+    """CI's part: the cloud assembly signed with the KMS key and published with its metadata."""
+    kms = boto3.client("kms", region_name=REGION)
+    cdk_out = tmp_path / "cdk.out"
+    shutil.copytree(source, cdk_out)
+    manifest = build_manifest(
+        cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
+    )
+    signer = KmsSigner("alias/cdk-ci-artifact-signer", kms)
+    manifest["signing_identity"] = signer.identity
+    manifest["signature"] = sign_message(signer, canonical_bytes(manifest))
+    publish(
+        cdk_out, dumps(manifest), bucket=BUCKET, table=TABLE, region=REGION,
+        s3=boto3.client("s3", region_name=REGION), dynamodb=boto3.client("dynamodb", region_name=REGION),
+    )  # fmt: skip
+    return cdk_out
+
+
+@pytest.fixture
+def tools(aws, monkeypatch) -> None:
+    """The tools account's side: the CI signing key, the artifact bucket and the metadata table."""
+    make_kms_faithful(monkeypatch)
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/cdk-ci-artifact-signer", TargetKeyId=key)
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    create_metadata_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+
+
+@pytest.fixture
+def published(tools, tmp_path: Path) -> Path:
+    return publish_artifact(FIXTURE_CDK_OUT, tmp_path)
+
+
+def test_a_tampered_artifact_is_refused_before_any_deploy(published, capsys) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key=f"orders/{COMMIT}/cdk.out/orders-prod-api.template.json", Body=b"{}")
+
+    assert codebuild.main(environ=environ()) == codebuild.EXIT_INVALID_ARTIFACT
+    assert "FAIL files: orders-prod-api.template.json" in capsys.readouterr().err
+    from moto.cloudformation.models import cloudformation_backends
+
+    assert cloudformation_backends["333333333333"][REGION].stacks == {}  # the prod account was not touched
+
+
+def test_drift_gate_checks_the_prod_stacks_and_deploys_nothing(published, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(published.parent)
+    assert codebuild.main(environ=environ(MODE="drift-check")) == 0
+    result = json.loads((published.parent / "deploy-result.json").read_text())
+    assert result["outcome"] == "succeeded"
+    assert result["drift"] == {"orders-prod-data": "NEW", "orders-prod-api": "NEW"}
+
+
+def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
+    tools: None, bridge: CfnBridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = [
+        StackSpec("orders-prod-data", topic_template("Data"), account=PROD_ACCOUNT),
+        StackSpec("orders-prod-api", topic_template("Api"), account=PROD_ACCOUNT, dependencies=["orders-prod-data"]),
+    ]
+    published = publish_artifact(write_assembly(tmp_path / "source", specs), tmp_path)
+    monkeypatch.chdir(published.parent)
+    policies = json.dumps({"orders": {"prod": STACK_POLICY}})
+
+    code = codebuild.main(environ(STACK_POLICIES=policies), poll_seconds=0.001)
+
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((published.parent / "deploy-result.json").read_text())
+    assert result["outcome"] == "succeeded" and result["deployment_id"] == "orders-cccccccccccc-prod-1"
+    assert [(s["name"], s["action"]) for s in result["stacks"]] == [
+        ("orders-prod-data", "created"),
+        ("orders-prod-api", "created"),
+    ]
+    for name in ("orders-prod-data", "orders-prod-api"):
+        assert json.loads(moto_stack(PROD_ACCOUNT, name).policy) == STACK_POLICY
