@@ -12,8 +12,8 @@ from pulumi.runtime import config as runtime_config
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
-from components.pipeline.deploy_pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
 from components.pipeline.common import PipelineContract
+from components.pipeline.deploy_pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
 from components.pipeline.packaging import stack_policy
 from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
 from components.policies.pipeline import PipelineKeys

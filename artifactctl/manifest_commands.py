@@ -45,12 +45,12 @@ def _started_at(value: str | None) -> float | None:
 
 
 def cmd_manifest_build(args: argparse.Namespace) -> int:
-    from functions.artifacts.manifest import build_unsigned_manifest, dumps
+    from functions.artifacts.manifest import build_manifest, dumps
 
     if args.context_file is not None and not args.context_file.is_file():
         raise UsageError(f"--context-file {args.context_file}: no such file")
     progress = progress_for(args.cdk_out, args.progress)
-    manifest = build_unsigned_manifest(
+    manifest = build_manifest(
         args.cdk_out,
         service=args.service,
         commit=args.commit,

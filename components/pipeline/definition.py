@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.expressions import asl_update
 
@@ -62,9 +63,6 @@ FINALIZE = "Finalize"
 CHOOSE_END = "ChooseEnd"
 COMPLETED = "Completed"
 PIPELINE_FAILED = "PipelineFailed"
-
-# The deployer build's modes (the MODE variable of a CodeBuild run).
-MODE_DEPLOY, MODE_DRIFT_CHECK, MODE_TEST, MODE_ROLLBACK = "deploy", "drift-check", "test", "rollback"
 
 LAMBDA_RETRYABLE = [
     "Lambda.ServiceException",
@@ -158,7 +156,7 @@ def _transition(
 
 
 def _build(
-    project: Any, next_state: str, mode: str, catch: list[dict[str, Any]], commit_path: str = "$.commit_sha"
+    project: Any, next_state: str, mode: Mode, catch: list[dict[str, Any]], commit_path: str = "$.commit_sha"
 ) -> dict[str, Any]:
     """CodeBuild, synchronously; the build's own timeout is 60 minutes too. The run's variables: what to
     deploy (or test) and how (`MODE`)."""
@@ -169,7 +167,7 @@ def _build(
         "DEPLOYMENT_ID": "$$.Execution.Name",
     }
     overrides = [{"Name": name, "Type": "PLAINTEXT", "Value.$": path} for name, path in variables.items()]
-    overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode})
+    overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode.value})
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::codebuild:startBuild.sync",
@@ -244,7 +242,7 @@ def _start(r: PipelineResources) -> dict[str, Any]:
         DRIFT_GATE: _build(
             r.deploy_projects[PROD],
             f"{DEPLOY}{PROD.title()}",
-            MODE_DRIFT_CHECK,
+            Mode.DRIFT_CHECK,
             _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DRIFT)),
         ),
     }
@@ -260,7 +258,7 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
     return {
         **{
             f"{DEPLOY}{env.title()}": {
-                **_build(r.deploy_projects[env], RECORD_DEPLOYED, MODE_DEPLOY, deploys[env]),
+                **_build(r.deploy_projects[env], RECORD_DEPLOYED, Mode.DEPLOY, deploys[env]),
                 "ResultPath": "$.deploy",
             }
             for env in lc.Environment
@@ -271,7 +269,7 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
             f"{TEST}{env.title()}": _build(
                 r.test_projects[env],
                 CHOOSE_AFTER_TEST,
-                MODE_TEST,
+                Mode.TEST,
                 _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
             )
             for env in lc.Environment
@@ -302,7 +300,7 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
             **_build(
                 r.deploy_projects[PROD],
                 RECORD_ROLLBACK_SUCCEEDED,
-                MODE_ROLLBACK,
+                Mode.ROLLBACK,
                 _catch((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
                 commit_path="$.rollback.target_commit",
             ),

@@ -35,9 +35,10 @@ import boto3
 
 from devtools.emulator.aws import create_metadata_table
 from functions import naming
-from functions.artifacts.manifest import Manifest, build_unsigned_manifest, dumps
+from functions.artifacts.manifest import Manifest, build_manifest, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
+from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
 TOOLS = "123456789012"  # moto's default account stands for the tools account (see conftest)
@@ -137,8 +138,6 @@ class BuildScript:
     deployer: Callable[[str, dict[str, str]], int] | None = None
 
     def run(self, project: str, variables: dict[str, str]) -> str:
-        from functions.deployer.request import Mode
-
         mode = Mode(variables["MODE"])
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
         status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
@@ -415,7 +414,7 @@ class Harness:
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
-        unsigned = build_unsigned_manifest(
+        unsigned = build_manifest(
             cdk_out,
             service="orders",
             commit=commit,
@@ -480,7 +479,7 @@ class Harness:
         return [
             r
             for r in self.script.runs
-            if r["mode"] in ("deploy", "rollback") and environment in (None, r["environment"])
+            if r["mode"] in (Mode.DEPLOY, Mode.ROLLBACK) and environment in (None, r["environment"])
         ]
 
     def run(self, environment: str, commit: str) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def signing_digest(manifest: Manifest | Mapping[str, Any]) -> bytes:
     return hashlib.sha256(canonical_bytes(manifest)).digest()
 
 
-def build_unsigned_manifest(
+def build_manifest(
     cdk_out: Path,
     *,
     service: str,
@@ -162,12 +162,6 @@ def build_unsigned_manifest(
         build_time=utc_iso(),
         build_duration_seconds=round(max(0.0, finished - started), 3),
     )
-
-
-def build_manifest(cdk_out: Path, **arguments: Any) -> dict[str, Any]:
-    """`build_unsigned_manifest` as the plain JSON document. Kept for callers outside this package that
-    still sign a dict by hand (tests/deployer/test_codebuild.py); new code uses the model."""
-    return build_unsigned_manifest(cdk_out, **arguments).to_document()
 
 
 def _earliest_mtime(root: Path, files: list[str]) -> float:
@@ -319,7 +313,7 @@ __all__ = [
     "InvalidArtifact",
     "Manifest",
     "build_manifest",
-    "build_unsigned_manifest",
+    "build_manifest",
     "canonical_bytes",
     "dumps",
     "load_json_strict",

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools.emulator.aws import use_fake_credentials
 from devtools.emulator.kms import make_kms_faithful
-from functions.artifacts.manifest import Manifest, build_unsigned_manifest
+from functions.artifacts.manifest import Manifest, build_manifest
 from functions.artifacts.signing import LocalKeySigner, sign_manifest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -59,7 +59,7 @@ def artifact(tmp_path: Path, signer: LocalKeySigner) -> tuple[Path, Manifest]:
     """A private copy of the real cdk.out and its signed manifest."""
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(CDK_OUT, cdk_out)
-    manifest = build_unsigned_manifest(
+    manifest = build_manifest(
         cdk_out, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, git_signature_verified=True
     )
     return cdk_out, sign_manifest(manifest, signer)
@@ -79,6 +79,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def artifact_manifest() -> Manifest:
     """An unsigned manifest of the real fixture, built once per session."""
-    return build_unsigned_manifest(
+    return build_manifest(
         CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, git_signature_verified=True
     )

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from functions.artifacts.manifest import FIELDS, SCHEMA, build_unsigned_manifest, dumps, parse_manifest
+from functions.artifacts.manifest import FIELDS, SCHEMA, build_manifest, dumps, parse_manifest
 from functions.artifacts.tree import artifact_sha256, list_files, sha256_file
 from functions.artifacts.verify import Expectations, verify_artifact
 
@@ -28,7 +28,7 @@ def test_fixture_is_a_real_two_environment_assembly() -> None:
 
 
 def test_manifest_lists_every_file_with_its_hash() -> None:
-    manifest = build_unsigned_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
+    manifest = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
     files = sorted(str(p.relative_to(CDK_OUT)) for p in CDK_OUT.rglob("*") if p.is_file())
     assert sorted(manifest.file_hashes) == files
     assert manifest.file_hashes["manifest.json"] == sha256_file(CDK_OUT / "manifest.json")
@@ -38,7 +38,7 @@ def test_manifest_lists_every_file_with_its_hash() -> None:
 
 
 def test_artifact_sha256_is_what_coreutils_computes_for_the_tree() -> None:
-    manifest = build_unsigned_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
+    manifest = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
     pipeline = "find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum"
     coreutils = subprocess.run(pipeline, shell=True, cwd=CDK_OUT, capture_output=True, text=True, check=True)
     assert manifest.artifact_sha256 == coreutils.stdout.split()[0]
@@ -48,14 +48,14 @@ def test_artifact_sha256_is_what_coreutils_computes_for_the_tree() -> None:
 def test_artifact_sha256_does_not_depend_on_file_order_or_location(tmp_path: Path) -> None:
     copy = tmp_path / "elsewhere" / "cdk.out"
     shutil.copytree(CDK_OUT, copy)
-    first = build_unsigned_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, jobs=1)
-    second = build_unsigned_manifest(copy, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, jobs=4)
+    first = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, jobs=1)
+    second = build_manifest(copy, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, jobs=4)
     assert first.artifact_sha256 == second.artifact_sha256
     assert artifact_sha256(dict(reversed(list(first.file_hashes.items())))) == first.artifact_sha256
 
 
 def test_assets_are_parsed_from_every_assets_manifest_with_destinations() -> None:
-    assets = build_unsigned_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION).assets
+    assets = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION).assets
     declared = {}
     for path in CDK_OUT.glob("*.assets.json"):
         declared.update(json.loads(path.read_text())["files"])
@@ -72,7 +72,7 @@ def test_assets_are_parsed_from_every_assets_manifest_with_destinations() -> Non
 
 
 def test_library_versions_come_from_the_construct_tree() -> None:
-    manifest = build_unsigned_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
+    manifest = build_manifest(CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
     package = json.loads((CDK_OUT.parent / "cdk-app" / "package.json").read_text())
     assert manifest.cdk_library_versions["aws-cdk-lib"] == package["dependencies"]["aws-cdk-lib"]
 
@@ -80,7 +80,7 @@ def test_library_versions_come_from_the_construct_tree() -> None:
 def test_context_hash_is_the_sha256_of_the_context_file(tmp_path: Path) -> None:
     context = tmp_path / ".cdk.context.json"
     context.write_text('{"availability-zones:account=222222222222:region=us-east-1": ["us-east-1a"]}')
-    manifest = build_unsigned_manifest(
+    manifest = build_manifest(
         CDK_OUT, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION, context_file=context
     )
     assert manifest.cdk_context_hash == sha256_file(context)

@@ -12,7 +12,7 @@ import pytest
 from devtools.emulator.aws import create_metadata_table
 from functions.artifacts import metadata
 from functions.artifacts.errors import InvalidArtifact
-from functions.artifacts.manifest import build_unsigned_manifest, dumps
+from functions.artifacts.manifest import build_manifest, dumps
 from functions.artifacts.publish import PublishConflict, publish
 from functions.artifacts.signing import sign_manifest
 from functions.artifacts.verify import verify_artifact
@@ -150,7 +150,7 @@ def test_republishing_a_commit_with_another_hash_is_refused_and_changes_nothing(
 
     (cdk_out / "tree.json").write_text('{"tampered": true}')
     rebuilt = sign_manifest(
-        build_unsigned_manifest(
+        build_manifest(
             cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
         ),
         signer,

@@ -12,9 +12,9 @@ import pytest
 
 from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.kms import make_kms_faithful
-from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps
+from functions.artifacts.manifest import build_manifest, dumps
 from functions.artifacts.publish import publish
-from functions.artifacts.signing import KmsSigner, sign_message
+from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer import codebuild
 from functions.deployer.request import DeployRequest, Mode, RunVariables
 from functions.pipeline.settings import BuildSettings
@@ -123,9 +123,7 @@ def publish_artifact(source: Path, tmp_path: Path) -> Path:
     manifest = build_manifest(
         cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
     )
-    signer = KmsSigner("alias/cdk-ci-artifact-signer", kms)
-    manifest["signing_identity"] = signer.identity
-    manifest["signature"] = sign_message(signer, canonical_bytes(manifest))
+    manifest = sign_manifest(manifest, KmsSigner("alias/cdk-ci-artifact-signer", kms))
     publish(
         cdk_out, dumps(manifest), bucket=BUCKET, table=TABLE, region=REGION,
         s3=boto3.client("s3", region_name=REGION), dynamodb=boto3.client("dynamodb", region_name=REGION),
