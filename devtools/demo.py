@@ -113,6 +113,42 @@ def _run(harness: Any, environment: str, commit: str, title: str) -> dict[str, A
     return result
 
 
+def _promotion_and_rollback(harness: Any, workdir: Path) -> bool:
+    """The demo's story: a release promoted to prod, then a release whose smoke test fails and is
+    rolled back on its own. True if everything ended as expected."""
+    _say(f"\nCI publishes commit {GOOD[:12]} (the real CDK fixture)")
+    _ci_publish(harness, GOOD, None, workdir)
+    stage_good = _run(harness, "stage", GOOD, f"stage run for {GOOD[:12]}")
+    prod_good = _run(harness, "prod", GOOD, f"prod run for {GOOD[:12]} (started by the promotion's release upload)")
+
+    _say(f"\nCI publishes commit {BAD[:12]}; its prod smoke test will fail")
+    _ci_publish(harness, BAD, GOOD, workdir)
+    harness.script.outcomes[("test", "prod", BAD)] = "FAILED"
+    stage_bad = _run(harness, "stage", BAD, f"stage run for {BAD[:12]}")
+    prod_bad = _run(harness, "prod", BAD, f"prod run for {BAD[:12]}: smoke fails, automatic rollback to {GOOD[:12]}")
+
+    _say(f"\n(deployer builds: {len(harness.build_logs)}, their logs kept out of this timeline)")
+    _say("\nfinal metadata (artifactctl status)")
+    for commit in (GOOD, BAD):
+        _say(_artifactctl("status", "--service", "orders", "--commit", commit))
+    good, bad = harness.item(GOOD), harness.item(BAD)
+    checks = {
+        f"{GOOD[:12]} stage run succeeded": stage_good["status"] == "SUCCEEDED",
+        f"{GOOD[:12]} is deployed in prod and healthy": good.get("status") == "deployed"
+        and good.get("global_health_status") == "healthy"
+        and prod_good["status"] == "SUCCEEDED",
+        f"{BAD[:12]} was promoted by stage": stage_bad["status"] == "SUCCEEDED",
+        f"{BAD[:12]} was rolled back to {GOOD[:12]}": bad.get("status") == "rollback_succeeded"
+        and bad.get("rollback_target_commit") == GOOD
+        and "RecordRollbackSucceeded" in prod_bad["states"],
+        f"{BAD[:12]} may not be redeployed without a signed override": bad.get("eligibility_revoked") is True,
+    }
+    _say("\nchecks")
+    for name, passed in checks.items():
+        _say(f"  {'ok  ' if passed else 'FAIL'} {name}")
+    return all(checks.values())
+
+
 def main() -> int:
     wall = time.monotonic()
     os.environ.update(
@@ -137,8 +173,9 @@ def main() -> int:
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from devtools.emulator.cloudformation import install_cfn_bridges
-    from devtools.emulator.harness import Harness, ProgramGraph
+    from devtools.emulator.harness import Harness
     from devtools.emulator.kms import make_kms_faithful
+    from devtools.emulator.program import ProgramGraph
 
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -163,39 +200,7 @@ def main() -> int:
         harness.cloudformation = cloudformation
         harness.build_logs = []  # the deployer's own log lines stay in the build logs
 
-        _say(f"\nCI publishes commit {GOOD[:12]} (the real CDK fixture)")
-        _ci_publish(harness, GOOD, None, workdir)
-        stage_good = _run(harness, "stage", GOOD, f"stage run for {GOOD[:12]}")
-        prod_good = _run(harness, "prod", GOOD, f"prod run for {GOOD[:12]} (started by the promotion's release upload)")
-
-        _say(f"\nCI publishes commit {BAD[:12]}; its prod smoke test will fail")
-        _ci_publish(harness, BAD, GOOD, workdir)
-        harness.script.outcomes[("test", "prod", BAD)] = "FAILED"
-        stage_bad = _run(harness, "stage", BAD, f"stage run for {BAD[:12]}")
-        prod_bad = _run(
-            harness, "prod", BAD, f"prod run for {BAD[:12]}: smoke fails, automatic rollback to {GOOD[:12]}"
-        )
-
-        _say(f"\n(deployer builds: {len(harness.build_logs)}, their logs kept out of this timeline)")
-        _say("\nfinal metadata (artifactctl status)")
-        for commit in (GOOD, BAD):
-            _say(_artifactctl("status", "--service", "orders", "--commit", commit))
-        good, bad = harness.item(GOOD), harness.item(BAD)
-        checks = {
-            f"{GOOD[:12]} stage run succeeded": stage_good["status"] == "SUCCEEDED",
-            f"{GOOD[:12]} is deployed in prod and healthy": good.get("status") == "deployed"
-            and good.get("global_health_status") == "healthy"
-            and prod_good["status"] == "SUCCEEDED",
-            f"{BAD[:12]} was promoted by stage": stage_bad["status"] == "SUCCEEDED",
-            f"{BAD[:12]} was rolled back to {GOOD[:12]}": bad.get("status") == "rollback_succeeded"
-            and bad.get("rollback_target_commit") == GOOD
-            and "RecordRollbackSucceeded" in prod_bad["states"],
-            f"{BAD[:12]} may not be redeployed without a signed override": bad.get("eligibility_revoked") is True,
-        }
-        _say("\nchecks")
-        for name, passed in checks.items():
-            _say(f"  {'ok  ' if passed else 'FAIL'} {name}")
-        ok = all(checks.values())
+        ok = _promotion_and_rollback(harness, workdir)
     finally:
         patch.undo()
         server.stop()

@@ -7,15 +7,18 @@ the tools stack): the state machine definition, the function names, handlers and
 bucket, table, bus and topic names. Nothing is copied by hand.
 
 What the harness bridges (never the product), per DESIGN.md's facts about moto 5.2.5:
-- Lambda invoke needs Docker: `LambdaFunction._invoke_lambda` is patched to call our handler;
-- CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns a service
-  that runs the build in-process and answers like `startBuild.sync` (`Build.BuildStatus`);
+- Lambda invoke needs Docker: `LambdaFunction._invoke_lambda` is patched to call our handler
+  (with `lambdas.LambdaContext`);
+- CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns the service
+  of `builds.py`, which runs the build in-process and answers like `startBuild.sync`;
 - CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
-  `ContinueUpdateRollback` (tests/cfn_bridges.py); CI's `cdk-assets publish` is done by the harness;
+  `ContinueUpdateRollback` (`cloudformation.py`); CI's `cdk-assets publish` is done by the harness;
 - Wait states would really sleep: the rollback backoff is recorded instead of waited;
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
-- KMS `Sign` with `MessageType=DIGEST` (tests/kms_faithful.py): CI signs with the KMS key
+- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with the KMS key
   `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
+
+The runtime's shape (`program.ProgramGraph`) comes from the program's offline preview.
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from devtools.emulator.aws import create_metadata_table
+from devtools.emulator.builds import BuildScript, codebuild_service
+from devtools.emulator.lambdas import LambdaContext
+from devtools.emulator.program import ACCOUNTS, PREFIX, PROJECT_DIR, REGION, TOOLS, ProgramGraph
 from functions import naming
 from functions.artifacts.manifest import Manifest, build_manifest, dumps
 from functions.artifacts.publish import publish
@@ -41,171 +45,8 @@ from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
-TOOLS = "123456789012"  # moto's default account stands for the tools account (see conftest)
-REGION = "us-east-1"
-PREFIX = "cdkcp"
-ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
-
-
-@dataclass(frozen=True)
-class ProgramGraph:
-    """The runtime's shape as the Pulumi program declares it (from the offline preview)."""
-
-    functions: dict[str, dict[str, Any]]  # name -> {"handler", "environment"}
-    projects: dict[str, dict[str, str]]  # CodeBuild project name -> its environment variables
-    state_machine_name: str
-    definition: dict[str, Any]
-
-    @classmethod
-    def from_preview(cls, graph: dict[str, Any]) -> ProgramGraph:
-        functions = {
-            r["inputs"]["name"]: {
-                "handler": r["inputs"]["handler"],
-                "environment": r["inputs"]["environment"]["variables"],
-            }
-            for r in graph["resources"]
-            if r["type"] == "aws:lambda/function:Function"
-        }
-        projects = {
-            r["inputs"]["name"]: {e["name"]: e["value"] for e in r["inputs"]["environment"]["environmentVariables"]}
-            for r in graph["resources"]
-            if r["type"] == "aws:codebuild/project:Project"
-        }
-        (machine,) = [r for r in graph["resources"] if r["type"] == "aws:sfn/stateMachine:StateMachine"]
-        return cls(functions, projects, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
-
-    @classmethod
-    def of_program(cls, workdir: Path) -> ProgramGraph:
-        """Run the program (offline preview of the tools stack) configured with moto's default account
-        as the tools account: Step Functions tasks run in the emulator's default account, and only then
-        do assumed roles reach the stage and prod accounts as separate backends."""
-        import subprocess
-        import sys
-
-        import yaml
-
-        project = workdir / "program"
-        project.mkdir(parents=True)
-        for name in ("__main__.py", "Pulumi.yaml"):
-            shutil.copy(PROJECT_DIR / name, project / name)
-        for folder in (
-            "components",
-            "stack_config",
-            "devtools",
-            "functions",
-            "stack-policies",
-            "buildspecs",
-            "artifactctl",
-        ):
-            shutil.copytree(PROJECT_DIR / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        document = yaml.safe_load((PROJECT_DIR / "Pulumi.tools.yaml").read_text())
-        document["config"]["cdk-control-plane:toolsAccountId"] = TOOLS
-        document["config"]["aws:allowedAccountIds"] = [TOOLS]
-        (project / "Pulumi.tools.yaml").write_text(yaml.safe_dump(document))
-        out = workdir / "tools.json"
-        completed = subprocess.run(
-            [sys.executable, "-m", "devtools.preview_offline", "--stack", "tools", "--out", str(out)],
-            cwd=project,
-            capture_output=True,
-            text=True,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(f"the program's offline preview failed:\n{completed.stderr}")
-        return cls.from_preview(json.loads(out.read_text()))
-
-    @property
-    def environment(self) -> dict[str, str]:
-        """The functions' environment: the same variables for all, plus Validate's key pin."""
-        merged: dict[str, str] = {}
-        for function in self.functions.values():
-            merged.update(function["environment"])
-        return merged
-
-
-@dataclass
-class BuildScript:
-    """What each CodeBuild run does. Deployer projects run our deployer (`functions.deployer.codebuild`)
-    with the project's environment from the program graph plus the state machine's overrides; test and
-    smoke projects are scripted (a service's own tests are not ours to run). `outcomes` forces a status
-    for (mode, environment, commit) where a scenario needs a failure the emulator cannot produce; the
-    mode is a `Mode` value (deploy, drift-check, rollback, test), `"*"` stands for any commit."""
-
-    outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    runs: list[dict[str, str]] = field(default_factory=list)
-    deployer: Callable[[str, dict[str, str]], int] | None = None
-
-    def run(self, project: str, variables: dict[str, str]) -> str:
-        mode = Mode(variables["MODE"])
-        environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
-        status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
-        record = {"project": project, "mode": mode.value, "environment": environment, "commit": commit}
-        if status is None and mode is not Mode.TEST and self.deployer is not None:
-            exit_code = self.deployer(project, variables)
-            record["exit_code"] = str(exit_code)
-            status = "SUCCEEDED" if exit_code == 0 else "FAILED"
-        record["status"] = status or "SUCCEEDED"
-        self.runs.append(record)
-        return record["status"]
-
-
-def _codebuild_service(script: BuildScript):
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
-        StateTaskService,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
-    class BuildFailed(Exception):
-        def __init__(self, build: dict[str, Any], error: str) -> None:
-            super().__init__(json.dumps(build))
-            self.build = build
-            self.error = error
-
-    class CodeBuildService(StateTaskService):
-        def _get_supported_parameters(self):
-            return {"ProjectName", "EnvironmentVariablesOverride", "SourceVersion"}
-
-        def _from_error(self, env, ex):
-            if isinstance(ex, BuildFailed):
-                return FailureEvent(
-                    env=env,
-                    error_name=StatesErrorName(
-                        typ=StatesErrorNameType.StatesTimeout
-                        if ex.error == "States.Timeout"
-                        else StatesErrorNameType.StatesTaskFailed
-                    ),
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
-                        taskFailedEventDetails=TaskFailedEventDetails(
-                            error=ex.error,
-                            cause=json.dumps({"Build": ex.build}),
-                            resource=self._get_sfn_resource(),
-                            resourceType=self._get_sfn_resource_type(),
-                        )
-                    ),
-                )
-            return super()._from_error(env=env, ex=ex)
-
-        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-            variables = {o["Name"]: o["Value"] for o in normalised_parameters.get("EnvironmentVariablesOverride", [])}
-            project = normalised_parameters["ProjectName"]
-            status = script.run(project, variables)
-            build = {"Id": f"{project}:{len(script.runs)}", "BuildStatus": status, "ProjectName": project}
-            if status == "TIMED_OUT":
-                raise BuildFailed(build, "States.Timeout")
-            if status != "SUCCEEDED":
-                raise BuildFailed(build, "States.TaskFailed")
-            env.stack.append({"Build": build})
-
-    return CodeBuildService
 
 
 class Harness:
@@ -237,7 +78,7 @@ class Harness:
             module_name, attribute = self.program.functions[function.function_name]["handler"].rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
             try:
-                result = handler(payload, _LambdaContext(function.function_name))
+                result = handler(payload, LambdaContext(function.function_name))
                 return json.dumps(result, default=str), False, ""
             except Exception as exc:  # what Lambda reports for an unhandled error
                 return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
@@ -246,7 +87,7 @@ class Harness:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
         original = factory.state_task_service_for
-        codebuild = _codebuild_service(self.script)
+        codebuild = codebuild_service(self.script)
 
         def service_for(service_name: str) -> Any:
             return codebuild() if service_name == "codebuild" else original(service_name)
@@ -447,7 +288,7 @@ class Harness:
             "source": "aws.s3",
             "detail": {"bucket": {"name": bucket}, "object": {"key": f"orders/{commit}/artifact-manifest.json"}},
         }
-        return dispatcher.handler(event, _LambdaContext(f"{PREFIX}-dispatcher"))
+        return dispatcher.handler(event, LambdaContext(f"{PREFIX}-dispatcher"))
 
     def start(self, name: str, commit: str, environment: str, source: str) -> str:
         """Start an execution directly, as the sweeper or an operator would; returns its ARN."""
@@ -515,17 +356,3 @@ class Harness:
     def objects(self, bucket: str, commit: str) -> list[str]:
         listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"orders/{commit}/")
         return sorted(o["Key"] for o in listed.get("Contents", []))
-
-
-class _LambdaContext:
-    def __init__(self, name: str) -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{TOOLS}:function:{name}"
-        self.memory_limit_in_mb = 512
-        self.aws_request_id = "req-1"
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000

@@ -8,6 +8,7 @@ stale execution), returned as `False`, never retried blindly.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +17,12 @@ from functions.timestamps import parse_iso
 from .lifecycle import SERVICE_RECORD
 
 
-def seconds_between(start: str | None, end: str) -> Decimal | None:
-    """Seconds (to the millisecond) between two ISO 8601 times (Step Functions' or ours), None if start
-    is unknown."""
+def seconds_between(start: str | None, end: datetime) -> Decimal | None:
+    """Seconds (to the millisecond) from an ISO 8601 time (Step Functions' or ours) to `end`, None if the
+    start is unknown."""
     if not start:
         return None
-    return Decimal(str(round((parse_iso(end) - parse_iso(start)).total_seconds(), 3)))
+    return Decimal(str(round((end - parse_iso(start)).total_seconds(), 3)))
 
 
 def plain(value: Any) -> Any:

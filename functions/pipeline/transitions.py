@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -88,7 +89,11 @@ class Context:
     run: Run
     item: Mapping[str, Any]
     transition: lc.Transition
-    now: str = field(default_factory=utc_iso)
+    moment: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def now(self) -> str:
+        return utc_iso(self.moment)
 
     def read(self, path: str) -> Any:
         return lc.read(self.item, path, self.run.environment)
@@ -105,10 +110,10 @@ class Context:
             lc.Ref.COMMIT_SHA: lambda: self.run.commit_sha,
             lc.Ref.REASON: lambda: self.reason,
             lc.Ref.BUILD_ID: lambda: (self.run.deploy or {}).get("build_id"),
-            lc.Ref.DEPLOY_SECONDS: lambda: seconds_between(self.read(lc.ENV_DEPLOY_STARTED_AT), self.now),
-            lc.Ref.TEST_SECONDS: lambda: seconds_between(self.read(lc.ENV_TEST_STARTED_AT), self.now),
-            lc.Ref.SINCE_BUILD: lambda: seconds_between(self.item.get(lc.BUILD_TIME), self.now),
-            lc.Ref.SINCE_ROLLBACK: lambda: seconds_between(self.item.get(lc.ROLLBACK_INITIATED_AT), self.now),
+            lc.Ref.DEPLOY_SECONDS: lambda: seconds_between(self.read(lc.ENV_DEPLOY_STARTED_AT), self.moment),
+            lc.Ref.TEST_SECONDS: lambda: seconds_between(self.read(lc.ENV_TEST_STARTED_AT), self.moment),
+            lc.Ref.SINCE_BUILD: lambda: seconds_between(self.item.get(lc.BUILD_TIME), self.moment),
+            lc.Ref.SINCE_ROLLBACK: lambda: seconds_between(self.item.get(lc.ROLLBACK_INITIATED_AT), self.moment),
             lc.Ref.ROLLBACK_TARGET: lambda: plan.get("target_commit"),
             lc.Ref.ROLLBACK_REASON: lambda: (
                 plan.get("reason")
@@ -217,7 +222,7 @@ def apply(run: Run, table: MetadataTable, notify: Notifier, metric: MetricSink) 
         announce(sender, metric, context)
         if context.transition.then:
             follow = lc.transition(context.transition.then, run.environment)
-            commit(table, Context(run, item, follow, context.now))
+            commit(table, Context(run, item, follow, context.moment))
     result.update(_loop_state(run, applied))
     if sender.failures:
         result["notification_failures"] = sender.failures

@@ -11,8 +11,9 @@ import pytest
 
 from devtools.emulator.aws import use_fake_credentials
 from devtools.emulator.cloudformation import install_cfn_bridges
-from devtools.emulator.harness import Harness, ProgramGraph
+from devtools.emulator.harness import Harness
 from devtools.emulator.kms import make_kms_faithful
+from devtools.emulator.program import ProgramGraph
 
 
 @pytest.fixture(scope="session")

@@ -116,7 +116,7 @@ def test_prod_drift_aborts_before_deploying(pipeline: Harness) -> None:
     pipeline.events()
     assert pipeline.run("prod", GOOD)["status"] == "SUCCEEDED"  # deployed once: there is something to drift
     pipeline.events()
-    # Someone changed the table by hand: DetectStackDrift reports it (moto bridge, tests/cfn_bridges.py).
+    # Someone changed the table by hand: DetectStackDrift reports it (moto bridge, devtools/emulator/cloudformation.py).
     pipeline.cloudformation.drifts["orders-prod-data"] = [
         {"LogicalResourceId": "OrdersTable", "ResourceType": "AWS::DynamoDB::Table"}
     ]

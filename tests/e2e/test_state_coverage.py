@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.emulator.harness import ProgramGraph
+from devtools.emulator.program import ProgramGraph
 from tests.e2e import test_scenarios
 from tests.e2e.conftest import ENTERED
 

@@ -1,0 +1,96 @@
+"""CodeBuild in the emulator: moto's Step Functions interpreter fails `codebuild` tasks with
+States.Runtime, so `codebuild_service` evaluates them itself, runs the build (`BuildScript`) in-process
+and answers like `startBuild.sync` does (`Build.Id`, `Build.BuildStatus`; a failed build is the task
+error States.TaskFailed, a timed-out one States.Timeout)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from functions.deployer.request import Mode
+
+
+@dataclass
+class BuildScript:
+    """What each CodeBuild run does. Deployer projects run our deployer (`functions.deployer.codebuild`)
+    with the project's environment from the program graph plus the state machine's overrides; test and
+    smoke projects are scripted (a service's own tests are not ours to run). `outcomes` forces a status
+    for (mode, environment, commit) where a scenario needs a failure the emulator cannot produce; the
+    mode is a `Mode` value (deploy, drift-check, rollback, test), `"*"` stands for any commit."""
+
+    outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    runs: list[dict[str, str]] = field(default_factory=list)
+    deployer: Callable[[str, dict[str, str]], int] | None = None
+
+    def run(self, project: str, variables: dict[str, str]) -> str:
+        mode = Mode(variables["MODE"])
+        environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
+        status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
+        record = {"project": project, "mode": mode.value, "environment": environment, "commit": commit}
+        if status is None and mode is not Mode.TEST and self.deployer is not None:
+            exit_code = self.deployer(project, variables)
+            record["exit_code"] = str(exit_code)
+            status = "SUCCEEDED" if exit_code == 0 else "FAILED"
+        record["status"] = status or "SUCCEEDED"
+        self.runs.append(record)
+        return record["status"]
+
+
+def codebuild_service(script: BuildScript):
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    class BuildFailed(Exception):
+        def __init__(self, build: dict[str, Any], error: str) -> None:
+            super().__init__(json.dumps(build))
+            self.build = build
+            self.error = error
+
+    class CodeBuildService(StateTaskService):
+        def _get_supported_parameters(self):
+            return {"ProjectName", "EnvironmentVariablesOverride", "SourceVersion"}
+
+        def _from_error(self, env, ex):
+            if isinstance(ex, BuildFailed):
+                return FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(
+                        typ=StatesErrorNameType.StatesTimeout
+                        if ex.error == "States.Timeout"
+                        else StatesErrorNameType.StatesTaskFailed
+                    ),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error=ex.error,
+                            cause=json.dumps({"Build": ex.build}),
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                        )
+                    ),
+                )
+            return super()._from_error(env=env, ex=ex)
+
+        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            variables = {o["Name"]: o["Value"] for o in normalised_parameters.get("EnvironmentVariablesOverride", [])}
+            project = normalised_parameters["ProjectName"]
+            status = script.run(project, variables)
+            build = {"Id": f"{project}:{len(script.runs)}", "BuildStatus": status, "ProjectName": project}
+            if status == "TIMED_OUT":
+                raise BuildFailed(build, "States.Timeout")
+            if status != "SUCCEEDED":
+                raise BuildFailed(build, "States.TaskFailed")
+            env.stack.append({"Build": build})
+
+    return CodeBuildService
