@@ -10,6 +10,9 @@ from . import clients
 from .observability import logger, metric, metrics, tracer
 
 
+clients.settings()  # at cold start: a misconfigured function fails here, naming the variable
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler

@@ -1,0 +1,118 @@
+"""The Lambda entry points as Lambda calls them: the environment the program writes, an event, a
+context object; metrics read back from the EMF lines on stdout."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+
+from devtools.emulator.lambdas import LambdaContext
+from functions.artifacts.errors import InvalidArtifact
+from functions.handlers import clients
+from functions.pipeline import lifecycle as lc
+from functions.pipeline.settings import FunctionSettings
+from functions.pipeline.store import MetadataTable
+from tests.conftest import PROJECT_DIR
+from tests.functions.pipeline.conftest import COMMIT, EXECUTION, SERVICE, item_in, seed
+
+
+@pytest.fixture
+def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> FunctionSettings:
+    """What the program writes for every function (`FunctionSettings.to_environ`), fresh caches."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(
+        name="p",
+        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/r",
+    )["stateMachineArn"]
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name=settings.event_bus_name)
+    configured = replace(settings, state_machine_arn=machine, ci_public_key_pem="-----BEGIN PUBLIC KEY-----")
+    for name, value in configured.to_environ().items():
+        monkeypatch.setenv(name, value)
+    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+        cached.cache_clear()
+    yield configured
+    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+        cached.cache_clear()
+
+
+def _invoke(module: str, event: dict[str, Any]) -> Any:
+    handler = importlib.import_module(f"functions.handlers.{module}").handler
+    return handler(event, LambdaContext(f"cdkcp-{module}"))
+
+
+def _metrics(stdout: str) -> dict[str, list[float]]:
+    emitted: dict[str, list[float]] = {}
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                emitted[definition["Name"]] = document[definition["Name"]]
+    return emitted
+
+
+RUN = {"service": SERVICE, "commit_sha": COMMIT, "execution_id": EXECUTION}
+
+
+def test_the_transition_function_records_a_stage_test_failure(
+    environment: FunctionSettings, table: MetadataTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(table, item_in("stage", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    error = {"Error": "States.TaskFailed", "Cause": "integration tests failed"}
+    result = _invoke("transition", {**RUN, "environment": "stage", "action": "test_failed", "error": error})
+    assert result == {"action": "test_failed", "applied": True, "succeeded": False}
+    assert table.get(SERVICE, COMMIT)["status"] == "rejected"
+    assert _metrics(capsys.readouterr().out) == {"TestFailureRate": [1.0]}
+
+
+def test_the_transition_function_refuses_an_unknown_action_by_name(environment: FunctionSettings) -> None:
+    with pytest.raises(ValueError, match="'ship_it' is not a valid Action"):
+        _invoke("transition", {**RUN, "environment": "stage", "action": "ship_it"})
+
+
+def test_validate_raises_the_error_the_state_machine_catches(environment: FunctionSettings, table) -> None:
+    with pytest.raises(InvalidArtifact) as raised:
+        _invoke("validate", {**RUN, "environment": "stage"})
+    assert type(raised.value).__name__ == lc.ERROR_INVALID_ARTIFACT and "no metadata item" in str(raised.value)
+
+
+def test_the_dispatcher_starts_the_stage_run(environment: FunctionSettings) -> None:
+    event = {
+        "detail": {
+            "bucket": {"name": environment.candidate_bucket},
+            "object": {"key": f"orders/{COMMIT}/artifact-manifest.json"},
+        }
+    }
+    result = _invoke("dispatcher", event)
+    assert result["started"] and result["execution_name"] == f"orders-{COMMIT[:12]}-stage-1"
+
+
+def test_the_rollback_planner_and_the_finalizer_take_plain_documents(environment: FunctionSettings, table) -> None:
+    seed(table, item_in("prod", status="rollback_initiated"))
+    plan = _invoke("rollback_plan", {**RUN, "environment": "prod", "max_attempts": 2, "rollback": None})
+    assert plan["possible"] is False and plan["attempt"] == 1
+    again = _invoke("rollback_plan", {**RUN, "environment": "prod", "max_attempts": 2, "rollback": plan})
+    assert again["attempt"] == 2 and again["wait_seconds"] == 120
+    final = _invoke("finalizer", {**RUN, "environment": "prod", "outcome": None, "error": None})
+    assert final["succeeded"] is False and table.get(SERVICE, COMMIT)["finalizer_ran"] is True
+
+
+def test_a_misconfigured_function_fails_at_cold_start_naming_the_variable(settings: FunctionSettings) -> None:
+    environ = {k: v for k, v in settings.to_environ().items() if k != "EVENT_BUS_NAME"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import functions.handlers.transition"],
+        cwd=PROJECT_DIR,
+        env={**environ, "PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode != 0
+    assert "environment variable EVENT_BUS_NAME is required" in completed.stderr
