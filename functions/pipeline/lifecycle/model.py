@@ -1,0 +1,122 @@
+"""The shapes of the lifecycle table: a transition, its guard's clauses, the values only known when it
+runs (`Ref`), and the finalizer's repairs. Pure data, no AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .vocabulary import EXECUTION_ID, Action, Environment, Event, Metric, TestStatus, read
+
+# --- values a transition writes that are only known when it runs ---------------------------------------
+
+
+class Ref(StrEnum):
+    NOW = "now"
+    EXECUTION_ID = "execution_id"  # this run's (the ASL: $$.Execution.Id)
+    EXECUTION_NAME = "execution_name"
+    EXECUTION_START = "execution_start"
+    COMMIT_SHA = "commit_sha"
+    REASON = "reason"  # the run's error text, else the transition's default reason
+    BUILD_ID = "build_id"  # the deploy build's id
+    DEPLOY_SECONDS = "deploy_seconds"  # since the environment's deploy started
+    TEST_SECONDS = "test_seconds"  # since its tests started
+    SINCE_BUILD = "since_build"  # since the artifact was built
+    SINCE_ROLLBACK = "since_rollback"  # since the rollback was initiated
+    ROLLBACK_TARGET = "rollback_target"  # the plan's target commit
+    ROLLBACK_REASON = "rollback_reason"  # why the rollback failed, from the plan, the error or the item
+    ATTEMPTS = "attempts"  # the item's rollback attempts so far
+    BUILD_TIME = "build_time"  # the artifact's build time
+    END_STATUS = "end_status"  # how the run ended: timeout or failed
+
+
+@dataclass(frozen=True)
+class Text:
+    """A reason written with the run's error text: `template` may use `{reason}`."""
+
+    template: str
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class IfRunning:
+    """Tests that were running when the run failed end `not_tested`; otherwise the value stays."""
+
+    value: TestStatus = TestStatus.NOT_TESTED
+
+
+# --- guards ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Is:
+    """`path = value` or `path IN (values)`: the state(s) a transition may leave."""
+
+    path: str
+    values: tuple[Any, ...]
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        return read(item, self.path, environment) in {resolve(v) for v in self.values}
+
+
+@dataclass(frozen=True)
+class Absent:
+    path: str
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        return read(item, self.path, environment) is None
+
+
+@dataclass(frozen=True)
+class AbsentOrAtMost:
+    """Only ever moves forward: the recorded value is absent or not newer than ours."""
+
+    path: str
+    value: Any
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        recorded = read(item, self.path, environment)
+        return recorded is None or recorded <= resolve(self.value)
+
+
+Clause = Is | Absent | AbsentOrAtMost
+
+
+def is_(path: str, *values: Any) -> Is:
+    return Is(path, values)
+
+
+OWNED = is_(EXECUTION_ID, Ref.EXECUTION_ID)  # the run that took the lease still holds the item
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    environment: Environment
+    guard: tuple[Clause, ...]
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    adds: Mapping[str, int] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+    events: tuple[tuple[Event, Mapping[str, Any]], ...] = ()
+    metrics: tuple[tuple[Metric, Any], ...] = ()
+    alert: str | None = None  # subject of a critical alert
+    then: Action | None = None  # a transition of the service record once this one applied
+    succeeded: bool = False  # the run ends well after it
+    default_reason: str | None = None
+    record: str | None = None  # another item than the artifact's (the service record)
+
+    def writes(self, path: str) -> Any:
+        return self.sets.get(path)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What the finalizer corrects when a run ended without leaving the item consistent: a value the
+    run left at `path` that no finished run may leave (`found`) becomes `corrected`."""
+
+    path: str
+    found: Any
+    corrected: Any
+    also: Mapping[str, Any] = field(default_factory=dict)
