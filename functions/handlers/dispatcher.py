@@ -9,7 +9,6 @@ from functions.pipeline import dispatch
 from . import clients
 from .observability import logger, metrics, tracer
 
-
 clients.settings()  # at cold start: a misconfigured function fails here, naming the variable
 
 

@@ -10,7 +10,6 @@ from functions.pipeline.transitions import Run
 from . import clients
 from .observability import logger, metrics, tracer
 
-
 clients.settings()  # at cold start: a misconfigured function fails here, naming the variable
 
 

@@ -9,7 +9,6 @@ from functions.pipeline import transitions
 from . import clients
 from .observability import logger, metric, metrics, tracer
 
-
 clients.settings()  # at cold start: a misconfigured function fails here, naming the variable
 
 

@@ -3,8 +3,8 @@ Stage Deployment + Testing, Production Deployment + Smoke Testing, Configurable 
 
 Everything that writes an item's state is rendered from here: the state machine's lease (its
 `ConditionExpression`), the transition Lambda, promotion's claim, rollback and the finalizer. A rule is
-written once, in `TRANSITIONS` (`table.py`; its shapes in `model.py`, its words in `vocabulary.py`); `tests/functions/pipeline/test_lifecycle.py` walks the table against
-the spec's lifecycle.
+written once, in `TRANSITIONS` (`table.py`; its shapes are in `model.py`, its words in `vocabulary.py`);
+`tests/functions/pipeline/test_lifecycle.py` walks the table against the spec's lifecycle.
 
 Pure: no AWS, no Pulumi. `components/` imports it to build the ASL.
 """
