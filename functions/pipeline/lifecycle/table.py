@@ -148,7 +148,12 @@ _TABLE: list[Transition] = [
     Transition(
         Action.TEST_FAILED,
         STAGE,
-        guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        guard=(
+            OWNED,
+            is_(STATUS, Status.CANDIDATE),
+            is_(ENV_STATUS, EnvStatus.DEPLOYED),
+            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
+        ),
         sets={
             ENV_TEST_STATUS: TestStatus.FAILED,
             ENV_TEST_COMPLETED_AT: Ref.NOW,
@@ -185,7 +190,12 @@ _TABLE: list[Transition] = [
     Transition(
         Action.PROD_SUCCEEDED,
         PROD,
-        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        guard=(
+            OWNED,
+            is_(STATUS, Status.PROMOTED),
+            is_(ENV_STATUS, EnvStatus.DEPLOYED),
+            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
+        ),
         sets={
             ENV_TEST_STATUS: TestStatus.PASSED,
             ENV_TEST_COMPLETED_AT: Ref.NOW,
@@ -217,7 +227,12 @@ _TABLE: list[Transition] = [
     Transition(
         Action.SMOKE_FAILED,
         PROD,
-        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYED)),
+        guard=(
+            OWNED,
+            is_(STATUS, Status.PROMOTED),
+            is_(ENV_STATUS, EnvStatus.DEPLOYED),
+            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
+        ),
         sets={
             ENV_TEST_STATUS: TestStatus.FAILED,
             ENV_TEST_COMPLETED_AT: Ref.NOW,

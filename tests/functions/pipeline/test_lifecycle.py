@@ -47,6 +47,7 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         **OWNED,
         "status": ("=", "candidate"),
         "environment_states.{env}.status": ("=", "deployed"),
+        "environment_states.{env}.test_status": ("=", "test_running"),
     },
     (A.PROMOTED, STAGE): {
         **OWNED,
@@ -57,12 +58,14 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         **OWNED,
         "status": ("=", "promoted"),
         "environment_states.{env}.status": ("=", "deployed"),
+        "environment_states.{env}.test_status": ("=", "test_running"),
     },
     (A.KNOWN_GOOD, PROD): {"last_known_good_build_time": ("absent or at most", "build_time")},
     (A.SMOKE_FAILED, PROD): {
         **OWNED,
         "status": ("=", "promoted"),
         "environment_states.{env}.status": ("=", "deployed"),
+        "environment_states.{env}.test_status": ("=", "test_running"),
     },
     (A.PROD_DEPLOY_FAILED, PROD): {
         **OWNED,
