@@ -16,6 +16,17 @@ ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
+PROGRAM_FOLDERS = ("components", "stack_config", "devtools", "functions", "stack-policies", "buildspecs", "artifactctl")
+
+
+def copy_program(target: Path) -> None:
+    """The Pulumi program without its stack files, so it can run on stack files of a caller's own."""
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, target / name)
+    for folder in PROGRAM_FOLDERS:
+        shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+
+
 @dataclass(frozen=True)
 class ProgramGraph:
     """The runtime's shape as the Pulumi program declares it (from the offline preview)."""
@@ -55,18 +66,7 @@ class ProgramGraph:
 
         project = workdir / "program"
         project.mkdir(parents=True)
-        for name in ("__main__.py", "Pulumi.yaml"):
-            shutil.copy(PROJECT_DIR / name, project / name)
-        for folder in (
-            "components",
-            "stack_config",
-            "devtools",
-            "functions",
-            "stack-policies",
-            "buildspecs",
-            "artifactctl",
-        ):
-            shutil.copytree(PROJECT_DIR / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        copy_program(project)
         document = yaml.safe_load((PROJECT_DIR / "Pulumi.tools.yaml").read_text())
         document["config"]["cdk-control-plane:toolsAccountId"] = TOOLS
         document["config"]["aws:allowedAccountIds"] = [TOOLS]

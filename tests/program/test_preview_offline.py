@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
 
+from devtools.emulator.program import copy_program
 from devtools.preview_offline import _GraphMocks, _plain
 from tests.conftest import PROJECT_DIR, run_preview
 
@@ -54,23 +54,6 @@ def test_default_provider_use_is_recorded_when_disabled() -> None:
 def test_secrets_are_never_written() -> None:
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "hunter2"}
     assert _plain({"password": secret, "list": [secret]}) == {"password": "[secret]", "list": ["[secret]"]}
-
-
-def copy_program(target: Path) -> None:
-    """The program without its stack files, so a test can run it on a stack file of its own."""
-    for name in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(PROJECT_DIR / name, target / name)
-    for folder in (
-        "components",
-        "stack_config",
-        "devtools",
-        "functions",
-        "stack-policies",
-        "buildspecs",
-        "artifactctl",
-    ):
-        if (PROJECT_DIR / folder).is_dir():
-            shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def test_bad_stack_file_fails_preview_before_any_resource(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .model import OWNED, Absent, AbsentOrAtMost, IfRunning, Ref, Repair, Text, Transition, is_
+from .model import OWNED, Absent, AbsentOrAtMost, Clause, IfRunning, Ref, Repair, Text, Transition, is_
 from .vocabulary import (
     DEPLOY_BUILD_ID,
     DEPLOYMENT_ID,
@@ -47,6 +47,15 @@ from .vocabulary import (
 )
 
 # --- the table ---------------------------------------------------------------------------------------
+
+
+def _testing(status: Status) -> tuple[Clause, ...]:
+    """The run deployed the environment and its tests are running: only then is their outcome recorded."""
+    return (OWNED, is_(STATUS, status), is_(ENV_STATUS, EnvStatus.DEPLOYED), is_(ENV_TEST_STATUS, TestStatus.RUNNING))
+
+
+def _tests_ended(result: TestStatus) -> dict[str, Any]:
+    return {ENV_TEST_STATUS: result, ENV_TEST_COMPLETED_AT: Ref.NOW, "{env}_test_duration_seconds": Ref.TEST_SECONDS}
 
 
 def _finished(status: ExecutionStatus) -> dict[str, Any]:
@@ -148,16 +157,9 @@ _TABLE: list[Transition] = [
     Transition(
         Action.TEST_FAILED,
         STAGE,
-        guard=(
-            OWNED,
-            is_(STATUS, Status.CANDIDATE),
-            is_(ENV_STATUS, EnvStatus.DEPLOYED),
-            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
-        ),
+        guard=_testing(Status.CANDIDATE),
         sets={
-            ENV_TEST_STATUS: TestStatus.FAILED,
-            ENV_TEST_COMPLETED_AT: Ref.NOW,
-            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            **_tests_ended(TestStatus.FAILED),
             STATUS: Status.REJECTED,
             **_finished(ExecutionStatus.FAILED),
         },
@@ -170,9 +172,7 @@ _TABLE: list[Transition] = [
         STAGE,
         guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_TEST_STATUS, TestStatus.RUNNING)),
         sets={
-            ENV_TEST_STATUS: TestStatus.PASSED,
-            ENV_TEST_COMPLETED_AT: Ref.NOW,
-            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            **_tests_ended(TestStatus.PASSED),
             env_path(ENV_STATUS, PROD): EnvStatus.PENDING,
             env_path(ENV_TEST_STATUS, PROD): TestStatus.NOT_TESTED,
             STATUS: Status.PROMOTED,
@@ -190,16 +190,9 @@ _TABLE: list[Transition] = [
     Transition(
         Action.PROD_SUCCEEDED,
         PROD,
-        guard=(
-            OWNED,
-            is_(STATUS, Status.PROMOTED),
-            is_(ENV_STATUS, EnvStatus.DEPLOYED),
-            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
-        ),
+        guard=_testing(Status.PROMOTED),
         sets={
-            ENV_TEST_STATUS: TestStatus.PASSED,
-            ENV_TEST_COMPLETED_AT: Ref.NOW,
-            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            **_tests_ended(TestStatus.PASSED),
             STATUS: Status.DEPLOYED,
             HEALTH: "healthy",
             **_finished(ExecutionStatus.SUCCEEDED),
@@ -227,16 +220,9 @@ _TABLE: list[Transition] = [
     Transition(
         Action.SMOKE_FAILED,
         PROD,
-        guard=(
-            OWNED,
-            is_(STATUS, Status.PROMOTED),
-            is_(ENV_STATUS, EnvStatus.DEPLOYED),
-            is_(ENV_TEST_STATUS, TestStatus.RUNNING),
-        ),
+        guard=_testing(Status.PROMOTED),
         sets={
-            ENV_TEST_STATUS: TestStatus.FAILED,
-            ENV_TEST_COMPLETED_AT: Ref.NOW,
-            "{env}_test_duration_seconds": Ref.TEST_SECONDS,
+            **_tests_ended(TestStatus.FAILED),
             **_rollback_initiated("prod smoke test failed: {reason}"),
         },
         events=((Event.SMOKE_TEST_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
