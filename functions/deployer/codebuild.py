@@ -22,7 +22,7 @@ from typing import Any
 
 from functions import naming
 from functions.artifacts.errors import SigningError
-from functions.artifacts.signing import kms_public_key_pem, load_public_key
+from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
 from functions.pipeline.settings import BuildSettings, SettingsError
@@ -84,7 +84,7 @@ def main(
         print(f"codebuild: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pem = settings.ci_public_key_pem or kms_public_key_pem(settings.ci_signer_key_id).decode()
+        pem = settings.ci_signer_public_key_pem()
     except SigningError as exc:
         print(f"codebuild: cannot read the CI signer's public key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT

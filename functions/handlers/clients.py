@@ -33,14 +33,7 @@ def table() -> MetadataTable:
 @cache
 def ci_public_key_pem() -> str:
     """The pinned CI public key, or the signing key's public half read from KMS once per cold start."""
-    config = settings()
-    if config.ci_public_key_pem:
-        return config.ci_public_key_pem
-    if not config.ci_signer_key_id:
-        raise ValueError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID")
-    from functions.artifacts.signing import kms_public_key_pem
-
-    return kms_public_key_pem(config.ci_signer_key_id, client("kms")).decode()
+    return settings().ci_signer_public_key_pem(client("kms"))
 
 
 def notifier() -> Notifier:

@@ -120,6 +120,17 @@ class _EnvironModel:
         if self.ci_public_key_pem and self.ci_signer_key_id:
             raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID, not both")
 
+    def ci_signer_public_key_pem(self, kms: Any = None) -> str:
+        """The CI signer's public key: the pinned PEM, or the KMS key's public half (one GetPublicKey;
+        `SigningError` names the key when KMS refuses)."""
+        if self.ci_public_key_pem:
+            return self.ci_public_key_pem
+        if not self.ci_signer_key_id:
+            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID: the artifact's signature is verified")
+        from functions.artifacts.signing import kms_public_key_pem
+
+        return kms_public_key_pem(self.ci_signer_key_id, kms).decode()
+
     def service_account(self, service: str, environment: Environment | str) -> str:
         try:
             return self.service_accounts[service][Environment(environment)]
