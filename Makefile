@@ -15,7 +15,7 @@ help:
 	@echo "make preview-offline STACK=<s>    write build/preview/<s>.json for s in: $(STACKS)"
 	@echo "make preview-all                  the offline preview of all three stacks"
 	@echo "make lint                         ruff"
-	@echo "make diagram                      regenerate the README's state machine diagram"
+	@echo "make diagram                      regenerate the README's state machine diagram and resource counts"
 	@echo "make bench                        verification benchmark against openssl and sha256sum"
 	@echo "make lambda-layer                 build/lambda/layer.zip (third-party packages of the functions; before pulumi up)"
 
@@ -54,9 +54,9 @@ lambda-layer: $(STAMP) lambda-requirements.txt
 		--implementation cp --python-version 3.12 --only-binary=:all: --no-compile -r lambda-requirements.txt
 	$(BIN)/python -m devtools.deterministic_zip build/lambda/python build/lambda/layer.zip --prefix python/
 
-# The README's Mermaid diagram of the state machine, from the ASL the program declares.
+# The README's generated parts: the state machine's diagram and each stack's resource count.
 diagram: $(STAMP)
-	$(BIN)/python -m devtools.preview_offline --stack tools
+	@for s in $(STACKS); do $(BIN)/python -m devtools.preview_offline --stack $$s || exit $$?; done
 	$(BIN)/python -m devtools.diagram
 
 # The main job, locally: an embedded AWS emulator, the pipeline from the program's graph, a promotion

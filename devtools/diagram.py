@@ -1,9 +1,10 @@
-"""A Mermaid flowchart of the state machine, generated from its ASL.
+"""The README's generated parts: a Mermaid flowchart of the state machine from its ASL, and the
+resource counts of each stack.
 
-    python -m devtools.diagram [--graph build/preview/tools.json] [--readme README.md]
+    python -m devtools.diagram [--previews build/preview] [--readme README.md]
 
-Reads the definition the program declares (the offline preview of the tools stack) and rewrites the
-block between the README's `pipeline-diagram` markers; a test fails when the README is stale.
+Reads what the program declares (the offline previews of the three stacks) and rewrites the blocks
+between the README's `pipeline-diagram` and `preview-counts` markers; a test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START, END = "<!-- pipeline-diagram:start -->", "<!-- pipeline-diagram:end -->"
+COUNTS_START, COUNTS_END = "<!-- preview-counts:start -->", "<!-- preview-counts:end -->"
+STACKS = ("tools", "stage", "prod")
 
 
 def _choice_label(rule: dict[str, Any]) -> str:
@@ -61,21 +64,38 @@ def definition_from_graph(graph: dict[str, Any]) -> dict[str, Any]:
     return json.loads(machine["inputs"]["definition"])
 
 
-def render_readme(readme: str, diagram: str) -> str:
-    block = f"{START}\n```mermaid\n{diagram}```\n{END}"
-    if START not in readme:
-        raise ValueError(f"README has no {START} marker")
-    return re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
+def counts(graphs: dict[str, dict[str, Any]]) -> str:
+    """How many resources each stack declares (providers included, components not)."""
+    declared = {
+        stack: sum(1 for r in graphs[stack]["resources"] if not r["type"].startswith("cdk-control-plane:"))
+        for stack in STACKS
+    }
+    return (
+        f"With the example configuration the preview declares {declared['tools']} resources in tools, "
+        f"{declared['stage']} in stage and {declared['prod']} in prod (providers included, components not)."
+    )
+
+
+def _replace(readme: str, start: str, end: str, block: str) -> str:
+    if start not in readme:
+        raise ValueError(f"README has no {start} marker")
+    return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: f"{start}\n{block}{end}", readme, flags=re.S)
+
+
+def render_readme(readme: str, graphs: dict[str, dict[str, Any]]) -> str:
+    diagram = mermaid(definition_from_graph(graphs["tools"]))
+    readme = _replace(readme, START, END, f"```mermaid\n{diagram}```\n")
+    return _replace(readme, COUNTS_START, COUNTS_END, counts(graphs) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--graph", type=Path, default=PROJECT_DIR / "build" / "preview" / "tools.json")
+    parser.add_argument("--previews", type=Path, default=PROJECT_DIR / "build" / "preview")
     parser.add_argument("--readme", type=Path, default=PROJECT_DIR / "README.md")
     args = parser.parse_args(argv)
-    diagram = mermaid(definition_from_graph(json.loads(args.graph.read_text())))
-    args.readme.write_text(render_readme(args.readme.read_text(), diagram))
-    print(f"wrote the pipeline diagram ({diagram.count(chr(10))} lines) into {args.readme}")
+    graphs = {stack: json.loads((args.previews / f"{stack}.json").read_text()) for stack in STACKS}
+    args.readme.write_text(render_readme(args.readme.read_text(), graphs))
+    print(f"wrote the pipeline diagram and the resource counts into {args.readme}")
     return 0
 
 

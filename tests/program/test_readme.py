@@ -25,10 +25,10 @@ def test_every_config_key_is_in_the_readme_reference() -> None:
     assert missing == [], f"README config reference lacks {missing}"
 
 
-def test_the_readme_diagram_is_generated_from_the_declared_state_machine(graphs) -> None:
-    from devtools.diagram import definition_from_graph, mermaid, render_readme
+def test_the_readme_diagram_and_counts_are_generated_from_the_declared_program(graphs) -> None:
+    from devtools.diagram import render_readme
 
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    current = render_readme(readme, mermaid(definition_from_graph(graphs["tools"])))
-    assert readme == current, "the README's pipeline diagram is stale: run `make diagram`"
+    current = render_readme(readme, graphs)
+    assert readme == current, "the README's pipeline diagram or resource counts are stale: run `make diagram`"
     assert "RollbackWait([RollbackWait])" in readme and "-.->|Timeout| RecordTimedOut" in readme
