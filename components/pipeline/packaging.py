@@ -15,22 +15,29 @@ LAYER_ARCHIVE = PROJECT_DIR / "build" / "lambda" / "layer.zip"
 OFFLINE_PREVIEW = "CDKCP_OFFLINE_PREVIEW"  # set by devtools.preview_offline: no layer build needed
 BUILDSPECS = PROJECT_DIR / "buildspecs"
 
-# Python packages shipped to Lambda and to the CodeBuild bundle: explicit, no tests or caches.
-CODE_PACKAGES = ("functions", "functions/artifacts", "functions/pipeline", "functions/handlers", "functions/deployer")
+# The code shipped to Lambda ("functions" and every package below it) and to the CodeBuild bundle
+# (that and "artifactctl"): each package's `.py` files, no tests or caches.
+CODE_ROOTS = ("functions",)
+BUNDLE_ROOTS = ("functions", "artifactctl")
 
 
-def code_files(packages: tuple[str, ...] = CODE_PACKAGES) -> dict[str, pulumi.Asset]:
+def packages(roots: tuple[str, ...]) -> list[Path]:
+    """Every package under `roots` (a folder with an `__init__.py`), so a new subpackage ships too."""
+    return sorted({init.parent for root in roots for init in (PROJECT_DIR / root).rglob("__init__.py")})
+
+
+def code_files(roots: tuple[str, ...] = CODE_ROOTS) -> dict[str, pulumi.Asset]:
     """The archive's explicit content: the `.py` files of these packages, sorted, nothing else."""
     files: dict[str, pulumi.Asset] = {}
-    for package in packages:
-        for path in sorted((PROJECT_DIR / package).glob("*.py")):
+    for package in packages(roots):
+        for path in sorted(package.glob("*.py")):
             files[path.relative_to(PROJECT_DIR).as_posix()] = pulumi.FileAsset(str(path))
     return files
 
 
 def bundle_files() -> dict[str, pulumi.Asset]:
     """The CodeBuild bundle: the functions' code, `artifactctl` and the buildspecs."""
-    files = code_files(CODE_PACKAGES + ("artifactctl",))
+    files = code_files(BUNDLE_ROOTS)
     for path in sorted(BUILDSPECS.iterdir()):
         if path.is_file():
             files[path.relative_to(PROJECT_DIR).as_posix()] = pulumi.FileAsset(str(path))
