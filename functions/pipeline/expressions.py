@@ -63,9 +63,10 @@ def render(
         assignments = (f"{expression.name(env_path(p, environment))} = {expression.value(x)}" for p, x in sets.items())
         clauses.append("SET " + ", ".join(assignments))
     if adds:
-        clauses.append("ADD " + ", ".join(f"{expression.name(p)} {expression.value(x)}" for p, x in adds.items()))
+        additions = (f"{expression.name(env_path(p, environment))} {expression.value(x)}" for p, x in adds.items())
+        clauses.append("ADD " + ", ".join(additions))
     if removes:
-        clauses.append("REMOVE " + ", ".join(expression.name(p) for p in removes))
+        clauses.append("REMOVE " + ", ".join(expression.name(env_path(p, environment)) for p in removes))
     condition = " AND ".join(expression.clause(c, environment) for c in guard)
     rendered: dict[str, Any] = {"UpdateExpression": " ".join(clauses), "ExpressionAttributeNames": expression.names}
     if expression.values:

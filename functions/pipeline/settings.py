@@ -58,7 +58,10 @@ def _parse(name: str, kind: str, raw: str, minimum: int | None) -> Any:
             raise SettingsError(f"environment variable {name}: expected a JSON object")
         return value
     if kind == "csv":
-        return tuple(part for part in raw.split(",") if part)
+        parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+        if not parts:
+            raise SettingsError(f"environment variable {name}={raw!r}: expected comma-separated values")
+        return parts
     return raw
 
 
@@ -75,12 +78,15 @@ class _EnvironModel:
     region: str = "us-east-1"
 
     def to_environ(self) -> dict[str, str]:
+        """The variables, after the same checks the reading side makes; absent values stay absent."""
+        self.check()
         environ = dict(self.constants)
         for spec in fields(self):
             if "variable" not in spec.metadata:
                 continue
             value = getattr(self, spec.name)
-            if value is None or (not value and not spec.metadata["required"]):
+            collection = spec.metadata["kind"] in ("json", "csv")
+            if value is None or (collection and not value and not spec.metadata["required"]):
                 continue
             environ[spec.metadata["variable"]] = _render(spec.metadata["kind"], value)
         return environ
@@ -107,7 +113,15 @@ class _EnvironModel:
         return settings
 
     def check(self) -> None:
-        """Cross-field rules, run on both sides (the program before writing, the code after reading)."""
+        """Every rule, run on both sides (the program before writing, the code after reading)."""
+        for spec in fields(self):
+            if "variable" not in spec.metadata:
+                continue
+            name, value, minimum = spec.metadata["variable"], getattr(self, spec.name), spec.metadata["minimum"]
+            if spec.metadata["required"] and spec.metadata["kind"] == "str" and not (value or "").strip():
+                raise SettingsError(f"environment variable {name} is required")
+            if minimum is not None and value is not None and value < minimum:
+                raise SettingsError(f"environment variable {name}={value}: expected at least {minimum}")
         if not _ACCOUNT.match(self.tools_account_id):
             raise SettingsError(f"environment variable TOOLS_ACCOUNT_ID={self.tools_account_id!r}: expected 12 digits")
         for service, accounts in self.service_accounts.items():
@@ -119,6 +133,14 @@ class _EnvironModel:
                 )
         if self.ci_public_key_pem and self.ci_signer_key_id:
             raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID, not both")
+        if self.ci_public_key_pem:
+            from functions.artifacts.errors import SigningError
+            from functions.artifacts.signing import load_public_key
+
+            try:
+                load_public_key(self.ci_public_key_pem.encode(), "environment variable CI_PUBLIC_KEY_PEM")
+            except SigningError as exc:
+                raise SettingsError(str(exc)) from None
 
     def ci_signer_public_key_pem(self, kms: Any = None) -> str:
         """The CI signer's public key: the pinned PEM, or the KMS key's public half (one GetPublicKey;

@@ -203,8 +203,9 @@ def announce(sender: BestEffort, metric: MetricSink, context: Context, **detail:
 
 
 def apply(run: Run, table: MetadataTable, notify: Notifier, metric: MetricSink) -> dict[str, Any]:
-    """The transition Lambda: one action of the table for this run, and its consequences."""
-    assert run.action is not None
+    """The transition Lambda: one action the state machine records, and its consequences."""
+    if run.action not in lc.RECORDED_BY_THE_STATE_MACHINE:
+        raise ValueError(f"the transition function does not record {run.action}: the state machine never asks")
     item = table.get(run.service, run.commit_sha)
     if item is None:
         return {"action": run.action.value, "succeeded": False, "applied": False, "reason": "no metadata item"}

@@ -85,6 +85,8 @@ Clause = Is | Absent | AbsentOrAtMost
 
 
 def is_(path: str, *values: Any) -> Is:
+    if not values:
+        raise ValueError(f"a guard on {path} needs at least one state to leave")
     return Is(path, values)
 
 
@@ -107,8 +109,6 @@ class Transition:
     default_reason: str | None = None
     record: str | None = None  # another item than the artifact's (the service record)
 
-    def writes(self, path: str) -> Any:
-        return self.sets.get(path)
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,27 @@ _TABLE: list[Transition] = [
     ),
 ]
 
+# What the state machine records through the transition function (its other rows are written by the
+# lease itself, or by promotion, Validate, the rollback planner and the finalizer, never on request).
+RECORDED_BY_THE_STATE_MACHINE = frozenset(
+    {
+        Action.LEASE_LOST,
+        Action.DEPLOYED,
+        Action.TEST_FAILED,
+        Action.PROD_SUCCEEDED,
+        Action.SMOKE_FAILED,
+        Action.PROD_DEPLOY_FAILED,
+        Action.ROLLBACK_ATTEMPT_FAILED,
+        Action.ROLLBACK_SUCCEEDED,
+        Action.ROLLBACK_FAILED,
+        Action.INVALID_ARTIFACT,
+        Action.DEPLOY_FAILED,
+        Action.DRIFT_DETECTED,
+        Action.TIMED_OUT,
+        Action.FAILED,
+    }
+)
+
 TRANSITIONS: Mapping[tuple[Action, Environment], Transition] = {(t.action, t.environment): t for t in _TABLE}
 assert len(TRANSITIONS) == len(_TABLE), "one transition per action and environment"
 

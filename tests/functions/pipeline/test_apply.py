@@ -162,3 +162,27 @@ def test_a_lost_lease_says_why(environment: str, overrides: dict, outcome: str, 
     result = explain_lease_lost(run, item_in(environment, **overrides))
     assert result["outcome"] == outcome and reason in result["reason"]
     assert result["succeeded"] is (outcome == "duplicate") and result["applied"] is False
+
+
+@pytest.mark.parametrize("action", sorted(set(lc.Action) - lc.RECORDED_BY_THE_STATE_MACHINE))
+def test_the_transition_function_refuses_what_only_other_steps_write(
+    table: MetadataTable, captured: Captured, action: lc.Action
+) -> None:
+    seeded = seed(table, item_in("prod", status="rejected", execution_id="arn:another-run"))
+    with pytest.raises(ValueError, match="does not record"):
+        _apply(table, captured, run_of("prod", action.value))
+    assert table.get(SERVICE, COMMIT) == seeded and table.service_record(SERVICE) == {}
+    assert captured.events == [] and captured.metrics == []
+
+
+def test_a_refused_prod_success_does_not_move_the_known_good(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("prod", execution_id="arn:another-run", **{lc.ENV_STATUS: "deployed"}))
+    result = _apply(table, captured, run_of("prod", "prod_succeeded"))
+    assert result["applied"] is False and table.service_record(SERVICE) == {}
+
+
+def test_a_refused_rollback_attempt_is_not_retried(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("prod", status="rollback_initiated", execution_id="arn:another-run"))
+    plan = {"attempt": 1, "max_attempts": 3, "target_commit": "a" * 40}
+    result = _apply(table, captured, run_of("prod", "rollback_attempt_failed", rollback=plan))
+    assert result["applied"] is False and result["retry"] is False

@@ -61,6 +61,8 @@ def test_required_variables_are_named() -> None:
         ("SERVICE_ACCOUNTS", "{oops", "SERVICE_ACCOUNTS: not JSON"),
         ("SERVICE_ACCOUNTS", '{"orders": {"stage": "1"}}', "'orders' needs a 12-digit stage and prod account"),
         ("TOOLS_ACCOUNT_ID", "tools", "TOOLS_ACCOUNT_ID='tools': expected 12 digits"),
+        ("APPROVED_CDK_VERSIONS", " , ", "APPROVED_CDK_VERSIONS=',': expected comma-separated values"),
+        ("CI_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----", "CI_PUBLIC_KEY_PEM: cannot load a PEM public key"),
     ],
 )
 def test_bad_values_are_named(variable: str, value: str, message: str) -> None:
@@ -79,3 +81,17 @@ def test_defaults_follow_the_spec() -> None:
     del environ["MAX_ROLLBACK_ATTEMPTS"], environ["ROLLBACK_BASE_DELAY_SECONDS"]
     settings = FunctionSettings.from_environ(environ)
     assert settings.max_rollback_attempts == 2 and settings.rollback_base_delay_seconds == 60
+
+
+def test_the_program_cannot_write_what_the_code_would_refuse() -> None:
+    with pytest.raises(SettingsError, match="TABLE_NAME is required"):
+        _function_settings(table_name="").to_environ()
+    with pytest.raises(SettingsError, match="MAX_ROLLBACK_ATTEMPTS=0: expected at least 1"):
+        _function_settings(max_rollback_attempts=0).to_environ()
+
+
+def test_zero_and_stripped_values_survive_the_round_trip() -> None:
+    written = _function_settings(rollback_base_delay_seconds=0)
+    assert FunctionSettings.from_environ(written.to_environ()).rollback_base_delay_seconds == 0
+    environ = {**written.to_environ(), "APPROVED_CDK_VERSIONS": "2.1148.1, 2.1149.0"}
+    assert FunctionSettings.from_environ(environ).approved_cdk_versions == ("2.1148.1", "2.1149.0")

@@ -74,3 +74,62 @@ def test_each_clause_of_the_guard_refuses_alone(
     seeded = seed(table, _violating(_satisfying(transition), clause, transition.environment))
     assert not commit(table, _context(transition, table))
     assert table.get(SERVICE, transition.record or COMMIT) == seeded
+
+
+def _lease_call(environment: str) -> dict[str, Any]:
+    """The state machine's lease task as DynamoDB receives it: the rendered parameters with the
+    execution's context values filled in."""
+    from functions.pipeline.expressions import asl_update
+
+    parameters = asl_update(lc.transition(lc.Action.LEASE, environment))
+    context = {
+        "$$.Execution.Id": EXECUTION,
+        "$$.Execution.Name": "orders-cccccccccccc-1",
+        "$$.Execution.StartTime": "2026-11-20T10:00:00.123Z",
+    }
+    parameters["ExpressionAttributeValues"] = {
+        alias: {"S": context[v["S.$"]]} if "S.$" in v else v
+        for alias, v in parameters["ExpressionAttributeValues"].items()
+    }
+    return {"TableName": "metadata", "Key": {"service": {"S": SERVICE}, "commit_sha": {"S": COMMIT}}, **parameters}
+
+
+def _leasable(environment: str) -> dict[str, Any]:
+    item = item_in(environment, execution_id=None, execution_status=None, **{lc.ENV_STATUS: "pending"})
+    put(item, "sweep_phase", environment)
+    return item
+
+
+@pytest.mark.parametrize("environment", ["stage", "prod"])
+def test_the_rendered_lease_takes_a_leasable_item(table: MetadataTable, environment: str) -> None:
+    import boto3
+
+    seed(table, _leasable(environment))
+    boto3.client("dynamodb", region_name="us-east-1").update_item(**_lease_call(environment))
+    item = table.get(SERVICE, COMMIT)
+    assert item["execution_id"] == EXECUTION and item["execution_status"] == "running"
+    assert item["environment_states"][environment]["status"] == "deploying" and "sweep_phase" not in item
+
+
+@pytest.mark.parametrize(
+    ("environment", "overrides"),
+    [
+        ("prod", {"eligibility_revoked": True}),  # a leasable status, but revoked
+        ("stage", {"eligibility_revoked": True}),
+        ("prod", {"status": "candidate"}),
+        ("stage", {"status": "promoted"}),
+        ("prod", {lc.ENV_STATUS: "failed"}),  # prod retries only from pending
+        ("stage", {lc.ENV_STATUS: "deploying"}),  # another run holds it
+    ],
+)
+def test_the_rendered_lease_refuses(table: MetadataTable, environment: str, overrides: dict[str, Any]) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    item = _leasable(environment)
+    for path, value in overrides.items():
+        put(item, lc.env_path(path, environment), value)
+    seeded = seed(table, item)
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        boto3.client("dynamodb", region_name="us-east-1").update_item(**_lease_call(environment))
+    assert table.get(SERVICE, COMMIT) == seeded
