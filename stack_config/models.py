@@ -194,12 +194,11 @@ class Service(_Model):
     stage: ServiceEnvironment
     prod: ServiceEnvironment
 
-    def environment(self, env: Environment) -> ServiceEnvironment:
-        if env is Environment.STAGE:
-            return self.stage
-        if env is Environment.PROD:
-            return self.prod
-        raise ValueError(f"services have no {env!r} environment, only {[e.value for e in Environment]}")
+    def environment(self, env: Environment | str) -> ServiceEnvironment:
+        try:
+            return {Environment.STAGE: self.stage, Environment.PROD: self.prod}[Environment(env)]
+        except ValueError:
+            raise ValueError(f"services have no {env!r} environment, only {[e.value for e in Environment]}") from None
 
 
 class GithubSettings(_Model):

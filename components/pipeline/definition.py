@@ -69,6 +69,7 @@ LAMBDA_RETRYABLE = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
 ]
 DYNAMODB_RETRYABLE = [
     "DynamoDB.ProvisionedThroughputExceededException",

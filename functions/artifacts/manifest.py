@@ -313,7 +313,6 @@ __all__ = [
     "InvalidArtifact",
     "Manifest",
     "build_manifest",
-    "build_manifest",
     "canonical_bytes",
     "dumps",
     "load_json_strict",

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from functions.naming import stack_prefix
+
 from .errors import AssemblyError
 
 STACK_TYPE = "aws:cloudformation:stack"
@@ -83,10 +85,6 @@ def https_template_url(s3_url: str, region: str) -> str:
     if not match:
         raise AssemblyError(f"template asset URL {s3_url!r} is not of the form s3://bucket/key")
     return f"https://s3.{region}.{url_suffix(region)}/{match['bucket']}/{match['key']}"
-
-
-def stack_prefix(service: str, environment: str) -> str:
-    return f"{service}-{environment}-"
 
 
 def read_manifest(cdk_out: Path) -> dict[str, Any]:

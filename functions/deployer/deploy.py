@@ -32,6 +32,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.pipeline.lifecycle import Environment
+
 from .assembly import Stack, read_template
 from .change_sets import create_change_set, set_stack_policy, wait_change_set
 from .drift import detect_drift
@@ -42,7 +44,6 @@ from .waiting import Waiter
 
 MAX_TEMPLATE_BODY_BYTES = 51_200
 SUCCESS_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
-ENVIRONMENTS = ("stage", "prod")
 TemplateLoader = Callable[[Stack], bytes]
 
 
@@ -116,13 +117,13 @@ def deploy_stacks(
     log: Log = lambda _: None,
 ) -> DeployResult:
     """Deploy `stacks` in the given order; raise a `DeployerError` (with `.result` so far) to stop."""
-    if environment not in ENVIRONMENTS:
-        raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
+    if environment not in set(Environment):
+        raise ValueError(f"environment must be one of {[e.value for e in Environment]}, not {environment!r}")
     deployer = _Deployer(
         stacks=_stack_client(session, poll_seconds, timeout_seconds, clock, sleep, log),
         execution_role_arn=execution_role_arn,
         stack_policy=json.dumps(stack_policy, sort_keys=True) if stack_policy is not None else None,
-        prod=environment == "prod",
+        prod=environment == Environment.PROD,
         detect_drift=detect_drift,
         allow_drift=allow_drift,
         deployment_id=deployment_id or uuid.uuid4().hex,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from functions.artifacts.manifest import COMMIT, SERVICE
 from functions.timestamps import utc_iso
 
 from . import lifecycle as lc
@@ -50,6 +51,12 @@ class Run:
             action = lc.Action(event["action"]) if event.get("action") else None
         except ValueError as exc:
             raise ValueError(f"the pipeline event: {exc}") from None
+        if not SERVICE.match(str(event["service"])) or not COMMIT.match(str(event["commit_sha"])):
+            raise ValueError(f"the pipeline event names no artifact: {event['service']!r} @ {event['commit_sha']!r}")
+        documents = {k: event.get(k) for k in ("error", "deploy", "rollback")}
+        wrong = [k for k, v in documents.items() if v is not None and not isinstance(v, Mapping)]
+        if wrong:
+            raise ValueError(f"the pipeline event's {', '.join(wrong)} must be an object or null")
         return cls(
             service=event["service"],
             commit_sha=event["commit_sha"],

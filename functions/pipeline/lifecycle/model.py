@@ -110,7 +110,6 @@ class Transition:
     record: str | None = None  # another item than the artifact's (the service record)
 
 
-
 @dataclass(frozen=True)
 class Repair:
     """What the finalizer corrects when a run ended without leaving the item consistent: a value the
@@ -120,3 +119,18 @@ class Repair:
     found: Any
     corrected: Any
     also: Mapping[str, Any] = field(default_factory=dict)
+
+
+__all__ = [
+    "Absent",
+    "AbsentOrAtMost",
+    "Clause",
+    "IfRunning",
+    "Is",
+    "OWNED",
+    "Ref",
+    "Repair",
+    "Text",
+    "Transition",
+    "is_",
+]

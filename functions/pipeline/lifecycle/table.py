@@ -347,3 +347,10 @@ REPAIRS = (
     Repair(ENV_STATUS, EnvStatus.DEPLOYING, EnvStatus.FAILED),
     Repair(ENV_TEST_STATUS, TestStatus.RUNNING, TestStatus.NOT_TESTED),
 )
+
+__all__ = [
+    "RECORDED_BY_THE_STATE_MACHINE",
+    "REPAIRS",
+    "TRANSITIONS",
+    "transition",
+]

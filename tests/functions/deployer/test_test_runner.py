@@ -20,7 +20,7 @@ COMMAND = "test -f ready && echo tested > ../ran.txt"
 
 
 def environ(commit: str = "a" * 40, **extra: str) -> dict[str, str]:
-    """A test project's environment as components/deploy_pipeline.py writes it, plus the run's."""
+    """A test project's environment as components/pipeline/builds.py writes it, plus the run's."""
     return {
         "TABLE_NAME": "cdk-artifact-metadata",
         "NAME_PREFIX": "cdkcp",

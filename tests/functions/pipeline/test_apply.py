@@ -140,6 +140,10 @@ def test_an_unknown_action_or_environment_is_named() -> None:
         run_of("qa", "deployed")
     with pytest.raises(ValueError, match="lacks execution_id"):
         Run.from_event({"service": SERVICE, "commit_sha": COMMIT, "environment": "stage"})
+    with pytest.raises(ValueError, match="names no artifact: 'orders' @ 'HEAD'"):
+        Run.from_event({"service": SERVICE, "commit_sha": "HEAD", "environment": "stage", "execution_id": "x"})
+    with pytest.raises(ValueError, match="rollback must be an object or null"):
+        run_of("prod", "rollback_failed", rollback="oops")
 
 
 @pytest.mark.parametrize(
