@@ -54,9 +54,59 @@ def _parent_type(registration: dict[str, Any]) -> str:
     return parent.split("::")[2].split("$")[-1] if parent else ""
 
 
+# Every resource `DeployPipeline` declared before the split (offline preview of commit d03153e): the
+# addresses a real stack already holds. A rename would leave the old one to be deleted.
+FORMER_CHILDREN = {
+    "deploy-pipeline-alerts",
+    "deploy-pipeline-alerts-0",
+    "deploy-pipeline-bundle",
+    "deploy-pipeline-bus",
+    "deploy-pipeline-cdkcp-deployer-prod",
+    "deploy-pipeline-cdkcp-deployer-prod-logs",
+    "deploy-pipeline-cdkcp-deployer-stage",
+    "deploy-pipeline-cdkcp-deployer-stage-logs",
+    "deploy-pipeline-cdkcp-smoke-prod",
+    "deploy-pipeline-cdkcp-smoke-prod-logs",
+    "deploy-pipeline-cdkcp-tests-stage",
+    "deploy-pipeline-cdkcp-tests-stage-logs",
+    "deploy-pipeline-dependencies",
+    "deploy-pipeline-dispatcher",
+    "deploy-pipeline-dispatcher-async",
+    "deploy-pipeline-dispatcher-logs",
+    "deploy-pipeline-dlq",
+    "deploy-pipeline-dlq-policy",
+    "deploy-pipeline-finalizer",
+    "deploy-pipeline-finalizer-async",
+    "deploy-pipeline-finalizer-logs",
+    "deploy-pipeline-logs-alias",
+    "deploy-pipeline-logs-key",
+    "deploy-pipeline-promote",
+    "deploy-pipeline-promote-async",
+    "deploy-pipeline-promote-logs",
+    "deploy-pipeline-rollback-plan",
+    "deploy-pipeline-rollback-plan-async",
+    "deploy-pipeline-rollback-plan-logs",
+    "deploy-pipeline-state-machine",
+    "deploy-pipeline-state-machine-logs",
+    "deploy-pipeline-transition",
+    "deploy-pipeline-transition-async",
+    "deploy-pipeline-transition-logs",
+    "deploy-pipeline-trigger-prod",
+    "deploy-pipeline-trigger-prod-invoke",
+    "deploy-pipeline-trigger-prod-target",
+    "deploy-pipeline-trigger-stage",
+    "deploy-pipeline-trigger-stage-invoke",
+    "deploy-pipeline-trigger-stage-target",
+    "deploy-pipeline-validate",
+    "deploy-pipeline-validate-async",
+    "deploy-pipeline-validate-logs",
+}
+
+
 def test_every_moved_resource_is_aliased_to_its_former_parent(registrations: list[dict[str, Any]]) -> None:
     moved = [r for r in registrations if _parent_type(r) in PARTS]
-    assert len(moved) > 40
+    direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS}
+    assert {r["name"] for r in moved} | direct == FORMER_CHILDREN
     for resource in moved:
         assert resource["name"].startswith("deploy-pipeline-"), resource["name"]
         assert {"spec": {"parentUrn": PIPELINE_URN}} in resource["aliases"], resource["name"]
