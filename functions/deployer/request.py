@@ -91,9 +91,13 @@ class DeployRequest:
     result_path: Path | None = None  # where the result JSON is written, whatever the outcome
 
     def __post_init__(self) -> None:
-        # A caller may pass the wire strings ("prod", "drift-check"): hold the enums (ValueError if neither).
-        object.__setattr__(self, "environment", Environment(self.environment))
-        object.__setattr__(self, "mode", Mode(self.mode))
+        # A caller may pass the wire strings ("prod", "drift-check"): hold the enums.
+        for field_name, kind in (("environment", Environment), ("mode", Mode)):
+            value = getattr(self, field_name)
+            try:
+                object.__setattr__(self, field_name, kind(value))
+            except ValueError:
+                raise UsageError(f"{field_name} {value!r} is not one of {[k.value for k in kind]}") from None
 
     @property
     def detect_drift(self) -> bool:

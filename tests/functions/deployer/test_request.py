@@ -51,7 +51,7 @@ def test_the_modes_are_the_state_machines_wire_values() -> None:
 def test_the_wire_strings_become_the_enums(tmp_path: Path) -> None:
     built = request(tmp_path, environment="prod", mode="rollback")
     assert built.environment is Environment.PROD and built.mode is Mode.ROLLBACK
-    with pytest.raises(ValueError, match="'drift'"):
+    with pytest.raises(UsageError, match="mode 'drift' is not one of"):
         request(tmp_path, mode="drift")
 
 
