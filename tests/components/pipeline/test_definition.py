@@ -11,19 +11,24 @@ from components.pipeline import definition as d
 from functions.pipeline import lifecycle as lc
 
 
-def definition() -> dict[str, Any]:
-    return d.build_definition(
-        d.PipelineResources(
-            table_name="cdk-artifact-metadata",
-            transition_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-transition",
-            validate_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-validate",
-            promote_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-promote",
-            rollback_plan_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-rollback-plan",
-            finalizer_function="arn:aws:lambda:us-east-1:111111111111:function:cdkcp-finalizer",
-            deploy_projects={"stage": "cdkcp-deployer-stage", "prod": "cdkcp-deployer-prod"},
-            test_projects={"stage": "cdkcp-tests-stage", "prod": "cdkcp-smoke-prod"},
-        )
+def definition_kwargs() -> dict[str, Any]:
+    def function(name: str) -> str:
+        return f"arn:aws:lambda:us-east-1:111111111111:function:cdkcp-{name}"
+
+    return dict(
+        table_name="cdk-artifact-metadata",
+        transition_function=function("transition"),
+        validate_function=function("validate"),
+        promote_function=function("promote"),
+        rollback_plan_function=function("rollback-plan"),
+        finalizer_function=function("finalizer"),
+        deploy_projects={"stage": "cdkcp-deployer-stage", "prod": "cdkcp-deployer-prod"},
+        test_projects={"stage": "cdkcp-tests-stage", "prod": "cdkcp-smoke-prod"},
     )
+
+
+def definition() -> dict[str, Any]:
+    return d.build_definition(d.PipelineResources(**definition_kwargs()))
 
 
 def task_states(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -134,16 +139,3 @@ def test_rollback_attempts_come_from_config(attempts: int) -> None:
     resources = d.PipelineResources(**{**definition_kwargs(), "max_rollback_attempts": attempts})
     plan = d.build_definition(resources)["States"][d.PLAN_ROLLBACK]
     assert plan["Parameters"]["max_attempts"] == attempts
-
-
-def definition_kwargs() -> dict[str, Any]:
-    return dict(
-        table_name="t",
-        transition_function="f1",
-        validate_function="f2",
-        promote_function="f3",
-        rollback_plan_function="f4",
-        finalizer_function="f5",
-        deploy_projects={"stage": "d1", "prod": "d2"},
-        test_projects={"stage": "t1", "prod": "t2"},
-    )
