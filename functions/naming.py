@@ -71,10 +71,32 @@ def artifact_prefix(service: str, commit: str) -> str:
     return f"{service}/{commit}/"
 
 
+# Step Functions: an execution's name has at most 80 characters. Executions are
+# `{service}-{commit40}-{env}-{attempt}`, so the longest environment, the whole commit and the highest
+# attempt bound the service name; the stack config refuses longer names (`SERVICE_NAME_MAX`).
+EXECUTION_NAME_MAX = 80
+COMMIT_SHA_LENGTH = 40
+ATTEMPT_MAX = 999
+_LONGEST_SUFFIX = len(f"-{'f' * COMMIT_SHA_LENGTH}-{max(Environment, key=len).value}-{ATTEMPT_MAX}")
+SERVICE_NAME_MAX = EXECUTION_NAME_MAX - _LONGEST_SUFFIX
+
+
 def execution_name(service: str, commit_sha: str, environment: str, attempt: int = 1) -> str:
     """Deterministic, so a duplicated trigger cannot start a second run (Step Functions refuses a
-    name already used in the last 90 days)."""
-    return f"{service}-{commit_sha[:12]}-{environment}-{attempt}"
+    name already used in the last 90 days); a retry is the next attempt. The whole commit: two commits
+    sharing a prefix are two releases, never one run and a "duplicate"."""
+    if len(commit_sha) != COMMIT_SHA_LENGTH:
+        raise ValueError(
+            f"execution names carry the whole commit: {commit_sha!r} is not {COMMIT_SHA_LENGTH} characters"
+        )
+    if not 1 <= attempt <= ATTEMPT_MAX:
+        raise ValueError(f"attempt {attempt} of {service} {environment}: expected 1 to {ATTEMPT_MAX}")
+    if len(service) > SERVICE_NAME_MAX:
+        raise ValueError(
+            f"service name {service!r} is longer than {SERVICE_NAME_MAX} characters: its execution names "
+            f"would exceed Step Functions' {EXECUTION_NAME_MAX}"
+        )
+    return f"{service}-{commit_sha}-{Environment(environment).value}-{attempt}"
 
 
 def external_id(prefix: str, tools_account_id: str, service: str, env: str) -> str:

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from functions import naming
 from functions.pipeline.lifecycle import Environment
 
 # --- scalar types -----------------------------------------------------------------------------------
@@ -44,16 +45,19 @@ def _matching(pattern: str, expectation: str, max_length: int | None = None) -> 
 AccountId = Annotated[str, _matching(r"\d{12}", "a 12-digit AWS account id (quote it in YAML)")]
 
 # The intersection of what IAM role names, S3 bucket names and CloudFormation stack names accept:
-# lowercase letters, digits and single hyphens, starting with a letter. With a prefix of at most 12
-# characters every derived role name stays within IAM's 64 (tests/stack_config/test_config_validation.py).
+# lowercase letters, digits and single hyphens, starting with a letter. The length bound is the one that
+# keeps every pipeline execution name (`{service}-{commit40}-{env}-{attempt}`) within Step Functions'
+# 80 characters (`naming.SERVICE_NAME_MAX`); with a prefix of at most 12 characters every derived role
+# name stays within IAM's 64 too (tests/stack_config/test_config_validation.py).
 _NAME = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 ServiceName = Annotated[
     str,
     _matching(
         _NAME,
-        "2-24 lowercase letters, digits and single hyphens, starting with a letter "
-        "(it becomes part of IAM role, S3 bucket and CloudFormation stack names)",
-        max_length=24,
+        f"2-{naming.SERVICE_NAME_MAX} lowercase letters, digits and single hyphens, starting with a letter "
+        "(it becomes part of IAM role, S3 bucket and CloudFormation stack names, and of pipeline execution "
+        f"names, which Step Functions limits to {naming.EXECUTION_NAME_MAX} characters)",
+        max_length=naming.SERVICE_NAME_MAX,
     ),
     StringConstraints(min_length=2),
 ]
@@ -275,6 +279,26 @@ class StackConfig(_Model):
             if service.name in seen:
                 raise ValueError(f"services[{i}].name {service.name!r} duplicates services[{seen[service.name]}].name")
             seen[service.name] = i
+        return self
+
+    @model_validator(mode="after")
+    def _stack_prefixes_disjoint(self) -> StackConfig:
+        # A service deploys (and its roles may change) every stack named `{service}-{env}-*`: `web` in
+        # stage owns `web-stage-*`, which covers every stack of a service `web-stage` (`web-stage-stage-*`,
+        # `web-stage-prod-*`). Refused in any environment pair, whatever the accounts: they may change.
+        prefixes = [
+            (naming.stack_prefix(service.name, env), i, env)
+            for i, service in enumerate(self.services)
+            for env in Environment
+        ]
+        for prefix, i, env in prefixes:
+            for other, j, other_env in prefixes:
+                if i != j and other.startswith(prefix):
+                    raise ValueError(
+                        f"services[{j}].name {self.services[j].name!r}: its {other_env.value} stacks ({other}*) are "
+                        f"also stacks of services[{i}].name {self.services[i].name!r} in {env.value} ({prefix}*); "
+                        "rename one so that no service's stack prefix covers another's"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -28,7 +28,10 @@ def dispatch(event: dict[str, Any], *, settings: FunctionSettings, sfn: Any) -> 
     else:
         return {"started": False, "reason": f"not a pipeline bucket: {bucket!r}"}
     service, commit = match["service"], match["commit"]
-    name = naming.execution_name(service, commit, environment)
+    try:
+        name = naming.execution_name(service, commit, environment)
+    except ValueError as exc:  # a service the stack config would refuse (its name is too long)
+        return {"started": False, "reason": str(exc)}
     document = {
         "service": service,
         "commit_sha": commit,

@@ -283,5 +283,5 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     assert _types(pipeline) == ["DeployFailed"]
 
     kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-    retry = pipeline.wait(pipeline.start(f"orders-{GOOD[:12]}-stage-2", GOOD, "stage", source="operator"))
+    retry = pipeline.wait(pipeline.start(f"orders-{GOOD}-stage-2", GOOD, "stage", source="operator"))
     assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"

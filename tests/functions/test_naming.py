@@ -3,6 +3,8 @@ compute independently must agree."""
 
 from __future__ import annotations
 
+import pytest
+
 from functions import naming
 from functions.naming import ServiceNames, ToolsNames
 from functions.pipeline.lifecycle import Environment
@@ -54,10 +56,30 @@ def test_pipeline_resources() -> None:
 
 
 def test_execution_names_and_object_keys() -> None:
-    assert naming.execution_name("orders", "0123456789abcdef", "prod", 2) == "orders-0123456789ab-prod-2"
-    assert naming.execution_name("orders", "0123456789abcdef", Environment.STAGE) == "orders-0123456789ab-stage-1"
+    commit = "0123456789abcdef" * 2 + "01234567"
+    assert naming.execution_name("orders", commit, "prod", 2) == f"orders-{commit}-prod-2"
+    assert naming.execution_name("orders", commit, Environment.STAGE) == f"orders-{commit}-stage-1"
     assert naming.artifact_prefix("orders", "abc") == "orders/abc/"
     assert (naming.MANIFEST_NAME, naming.PROVENANCE_NAME) == ("artifact-manifest.json", "artifact-provenance.dsse.json")
+
+
+def test_the_longest_execution_name_fits_step_functions_limit() -> None:
+    longest = naming.execution_name("s" * naming.SERVICE_NAME_MAX, "f" * 40, Environment.STAGE, naming.ATTEMPT_MAX)
+    assert len(longest) == naming.EXECUTION_NAME_MAX == 80
+
+
+@pytest.mark.parametrize(
+    ("service", "commit", "attempt", "expected"),
+    [
+        ("s" * (naming.SERVICE_NAME_MAX + 1), "f" * 40, 1, "longer than"),
+        ("orders", "f" * 12, 1, "the whole commit"),
+        ("orders", "f" * 40, 0, "expected 1 to"),
+        ("orders", "f" * 40, naming.ATTEMPT_MAX + 1, "expected 1 to"),
+    ],
+)
+def test_execution_names_that_would_not_fit_are_refused(service: str, commit: str, attempt: int, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        naming.execution_name(service, commit, "prod", attempt)
 
 
 def test_service_stacks_share_one_prefix_rule() -> None:

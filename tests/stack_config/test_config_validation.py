@@ -93,7 +93,7 @@ def test_duplicate_service_names(stage_bag: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["Orders", "orders_svc", "orders.svc", "1orders", "orders-", "or--ders", "o", "a" * 25, "orders svc"],
+    ["Orders", "orders_svc", "orders.svc", "1orders", "orders-", "or--ders", "o", "a" * 30, "orders svc"],
 )
 def test_service_name_must_fit_iam_s3_and_cloudformation_names(stage_bag: dict[str, Any], bad: str) -> None:
     services(stage_bag)[0]["name"] = bad
@@ -105,8 +105,47 @@ def test_service_name_must_fit_iam_s3_and_cloudformation_names(stage_bag: dict[s
 def test_longest_allowed_names_make_valid_role_names() -> None:
     from functions import naming
 
-    longest = naming.ServiceNames(prefix="p" * 12, service="s" * 24, env="stage")
+    longest = naming.ServiceNames(prefix="p" * 12, service="s" * naming.SERVICE_NAME_MAX, env="stage")
     assert max(len(n) for n in longest.all_role_names()) <= naming.IAM_ROLE_NAME_MAX
+
+
+def test_a_service_name_too_long_for_execution_names_names_the_key_and_the_limit(stage_bag: dict[str, Any]) -> None:
+    from functions import naming
+
+    services(stage_bag)[0]["name"] = "s" * naming.SERVICE_NAME_MAX
+    load_stack_config(stage_bag, source="test")  # the longest allowed name
+    services(stage_bag)[0]["name"] = "s" * (naming.SERVICE_NAME_MAX + 1)
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[0].name: expected 2-{naming.SERVICE_NAME_MAX} lowercase" in message
+    assert "Step Functions limits to 80 characters" in message
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "covered"),
+    [
+        ("web", "web-stage", "web-stage-stage-*"),  # web's stage stacks (web-stage-*) cover web-stage's
+        ("web", "web-prod", "web-prod-stage-*"),
+        ("web-stage", "web", "web-stage-stage-*"),  # in either order
+    ],
+)
+def test_no_service_stack_prefix_may_cover_another(
+    stage_bag: dict[str, Any], first: str, second: str, covered: str
+) -> None:
+    services(stage_bag)[0]["name"], services(stage_bag)[1]["name"] = first, second
+    message = problems_of(stage_bag)
+    wider, narrower = (0, 1) if len(first) < len(second) else (1, 0)
+    names = {0: first, 1: second}
+    assert f"services[{narrower}].name {names[narrower]!r}" in message
+    assert f"services[{wider}].name {names[wider]!r}" in message
+    assert f"({covered.rstrip('*')}*)" in message or covered.rstrip("*") in message
+    assert "no service's stack prefix covers another's" in message
+
+
+def test_services_whose_names_only_share_a_beginning_are_accepted(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["name"], services(stage_bag)[1]["name"] = "web", "webshop"
+    load_stack_config(stage_bag, source="test")
+    services(stage_bag)[0]["name"], services(stage_bag)[1]["name"] = "web", "web-shop"
+    load_stack_config(stage_bag, source="test")  # web-stage- is no prefix of web-shop-stage-
 
 
 def test_unknown_top_level_key(stage_bag: dict[str, Any]) -> None:

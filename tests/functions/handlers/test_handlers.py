@@ -99,7 +99,7 @@ def test_the_dispatcher_starts_the_stage_run(environment: FunctionSettings) -> N
         }
     }
     result = _invoke("dispatcher", event)
-    assert result["started"] and result["execution_name"] == f"orders-{COMMIT[:12]}-stage-1"
+    assert result["started"] and result["execution_name"] == f"orders-{COMMIT}-stage-1"
 
 
 def test_the_rollback_planner_and_the_finalizer_take_plain_documents(environment: FunctionSettings, table) -> None:

@@ -35,7 +35,7 @@ def test_a_manifest_starts_its_environments_run_once(machine: FunctionSettings, 
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     event = _upload(bucket, f"orders/{COMMIT}/artifact-manifest.json")
     first = dispatch(event, settings=machine, sfn=sfn)
-    assert first["started"] and first["execution_name"] == f"orders-{COMMIT[:12]}-{environment}-1"
+    assert first["started"] and first["execution_name"] == f"orders-{COMMIT}-{environment}-1"
     described = sfn.describe_execution(executionArn=first["execution_arn"])
     assert json.loads(described["input"])["environment"] == environment
     # A repeated delivery: Step Functions answers a running execution's name and input with that same
@@ -59,4 +59,26 @@ def test_anything_else_starts_nothing(machine: FunctionSettings, bucket: str, ke
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     result = dispatch(_upload(bucket, key), settings=machine, sfn=sfn)
     assert result["started"] is False and reason in result["reason"]
+    assert sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"] == []
+
+
+def test_commits_sharing_a_prefix_are_two_runs_not_a_duplicate(machine: FunctionSettings) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    first, second = "0123456789ab" + "c" * 28, "0123456789ab" + "d" * 28
+    started = [
+        dispatch(_upload("candidates", f"orders/{commit}/artifact-manifest.json"), settings=machine, sfn=sfn)
+        for commit in (first, second)
+    ]
+    assert [s["started"] for s in started] == [True, True], started
+    assert [s["execution_name"] for s in started] == [f"orders-{first}-stage-1", f"orders-{second}-stage-1"]
+    assert len(sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"]) == 2
+
+
+def test_a_service_name_too_long_for_an_execution_name_starts_nothing(machine: FunctionSettings) -> None:
+    from functions import naming
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    service = "s" * (naming.SERVICE_NAME_MAX + 1)
+    result = dispatch(_upload("candidates", f"{service}/{COMMIT}/artifact-manifest.json"), settings=machine, sfn=sfn)
+    assert not result["started"] and f"longer than {naming.SERVICE_NAME_MAX} characters" in result["reason"]
     assert sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"] == []
