@@ -3,7 +3,8 @@
 `build_definition` is pure: no Pulumi, no AWS. The component hands it Pulumi Outputs for the ARNs and
 serializes it with `Output.json_dumps`; tests hand it strings, render it, and execute it in moto.
 
-    Lease{Stage,Prod} (conditional write) -> Validate -> [prod: DriftGate] -> Deploy -> RecordDeployed
+    Lease{Stage,Prod} (conditional write) -> Validate -> [prod: DriftGate -> DriftCheckOutcome: clean, or
+      RecordDriftAborted, or RecordDriftCheckFailed (prod pending again)] -> Deploy -> RecordDeployed
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
          on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
                                               -> RollbackDeploy -> RecordRollbackSucceeded, or
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from functions.deployer.errors import DRIFT_CLEAN, DRIFT_FOUND
 from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.expressions import asl_update
@@ -35,6 +37,7 @@ LOST_RACE = "LostRace"
 VALIDATE = "Validate"
 CHOOSE_DRIFT_GATE = "ChooseDriftGate"
 DRIFT_GATE = "DriftGate"
+CHOOSE_DRIFT_OUTCOME = "DriftCheckOutcome"
 DEPLOY = "Deploy"
 RECORD_DEPLOYED = "RecordDeployed"
 TEST = "Test"
@@ -55,6 +58,7 @@ CHOOSE_ROLLBACK_RETRY = "ChooseRollbackRetry"
 RECORD_ROLLBACK_FAILED = "RecordRollbackFailed"
 RECORD_INVALID = "RecordInvalidArtifact"
 RECORD_DRIFT = "RecordDriftAborted"
+RECORD_DRIFT_CHECK_FAILED = "RecordDriftCheckFailed"
 RECORD_DEPLOY_FAILED = "RecordDeployFailed"
 RECORD_PROD_DEPLOY_FAILED = "RecordProdDeployFailed"
 RECORD_TIMED_OUT = "RecordTimedOut"
@@ -240,12 +244,46 @@ def _start(r: PipelineResources) -> dict[str, Any]:
             ),
         ),
         CHOOSE_DRIFT_GATE: _by_environment(DRIFT_GATE, f"{DEPLOY}{STAGE.title()}"),
-        DRIFT_GATE: _build(
-            r.deploy_projects[PROD],
-            f"{DEPLOY}{PROD.title()}",
-            Mode.DRIFT_CHECK,
-            _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DRIFT)),
-        ),
+        **_drift_gate(r),
+    }
+
+
+# Where the drift check's build says what it found: `DEPLOYER_OUTCOME`, the deploy buildspec's only
+# exported variable (buildspecs/deploy.yml).
+DRIFT_OUTCOME = "$.drift_check.Build.ExportedEnvironmentVariables[0].Value"
+
+
+def _drift_gate(r: PipelineResources) -> dict[str, Any]:
+    """The prod drift check, and where its answer leads.
+
+    `startBuild.sync` fails the task (States.TaskFailed, the Build as the Cause) for any failed build, so
+    a failure cannot say "drift". The deployer's buildspec therefore ends a drift check that could tell
+    as a succeeded build and exports `DEPLOYER_OUTCOME` (`clean` or `drift_detected`); a succeeded
+    build's exported variables are in the task's output (`Build.ExportedEnvironmentVariables`). A
+    failed or timed-out build (the deploy role not assumable, an AWS error, no answer in 60 minutes)
+    found nothing against the release: it is recorded as retryable, prod goes back to `pending`.
+    """
+    gate = _build(
+        r.deploy_projects[PROD],
+        CHOOSE_DRIFT_OUTCOME,
+        Mode.DRIFT_CHECK,
+        _catch((["States.ALL"], RECORD_DRIFT_CHECK_FAILED)),
+    )
+    # The whole Build: a ResultSelector naming a field the build lacks would be a States.Runtime error,
+    # which no Catch takes; the Choice tests for presence first.
+    del gate["ResultSelector"]
+    return {
+        DRIFT_GATE: {**gate, "ResultPath": "$.drift_check"},
+        CHOOSE_DRIFT_OUTCOME: {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": DRIFT_OUTCOME, "IsPresent": False, "Next": RECORD_DRIFT_CHECK_FAILED},
+                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_FOUND, "Next": RECORD_DRIFT},
+                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_CLEAN, "Next": f"{DEPLOY}{PROD.title()}"},
+            ],
+            # An answer this definition does not know is no permission to deploy.
+            "Default": RECORD_DRIFT_CHECK_FAILED,
+        },
     }
 
 
@@ -321,6 +359,7 @@ def _endings(r: PipelineResources) -> dict[str, Any]:
     return {
         RECORD_INVALID: _transition(r, lc.Action.INVALID_ARTIFACT, FINALIZE),
         RECORD_DRIFT: _transition(r, lc.Action.DRIFT_DETECTED, FINALIZE),
+        RECORD_DRIFT_CHECK_FAILED: _transition(r, lc.Action.DRIFT_CHECK_FAILED, FINALIZE),
         RECORD_DEPLOY_FAILED: _transition(r, lc.Action.DEPLOY_FAILED, FINALIZE),
         RECORD_TIMED_OUT: _transition(r, lc.Action.TIMED_OUT, FINALIZE),
         RECORD_FAILED: _transition(r, lc.Action.FAILED, FINALIZE),

@@ -8,6 +8,10 @@ then runs the `DeployRequest` they describe with the service's deploy role in th
 
 Exit codes: those of `functions.deployer.runner`, plus 2 for a misconfigured build (a variable
 missing or wrong, named on stderr) and 5 for an invalid artifact.
+
+`python -m functions.deployer.codebuild outcome MODE EXIT_CODE` is the buildspec's next command
+(`buildspecs/deploy.yml`): it prints the value the build exports as `DEPLOYER_OUTCOME` and exits with
+the status that ends the build (`build_outcome`).
 """
 
 from __future__ import annotations
@@ -28,12 +32,27 @@ from functions.pipeline.artifacts import download
 from functions.pipeline.settings import BuildSettings, SettingsError
 from functions.pipeline.store import MetadataTable
 
-from .errors import EXIT_USAGE
-from .request import DEFAULT_POLL_SECONDS, DEPLOYER_MODES, DeployRequest, RunVariables, StackPolicy
+from .errors import DRIFT_CLEAN, DRIFT_FOUND, EXIT_DRIFT, EXIT_INVALID_ARTIFACT, EXIT_KINDS, EXIT_SUCCESS, EXIT_USAGE
+from .request import DEFAULT_POLL_SECONDS, DEPLOYER_MODES, DeployRequest, Mode, RunVariables, StackPolicy
 from .runner import run
 
-EXIT_INVALID_ARTIFACT = 5
 RESULT_FILE = Path("deploy-result.json")  # in the build's working directory
+
+
+def build_outcome(mode: Mode | str, exit_code: int) -> tuple[str, int]:
+    """(`DEPLOYER_OUTCOME`, the build's exit status) for the deployer's exit code.
+
+    `startBuild.sync` tells the state machine only whether the build succeeded; a failed build is the
+    task error States.TaskFailed, which cannot say why. So a drift check that could tell ends the build
+    well, clean or drifted, and says which in `DEPLOYER_OUTCOME` (CodeBuild returns a build's exported
+    variables in `Build.ExportedEnvironmentVariables`, the output the state machine routes on). Every
+    other ending fails the build with the deployer's code: for a drift check that means it could not
+    tell (the deploy role not assumable, an AWS call failed), which is no finding against the release.
+    """
+    kind = EXIT_KINDS.get(exit_code, "failed")
+    if Mode(mode) is Mode.DRIFT_CHECK and exit_code in (EXIT_SUCCESS, EXIT_DRIFT):
+        return (DRIFT_CLEAN if exit_code == EXIT_SUCCESS else DRIFT_FOUND), EXIT_SUCCESS
+    return kind, exit_code
 
 
 def deploy_request(
@@ -119,5 +138,20 @@ def _verified_artifact(
     return cdk_out
 
 
+def report_outcome(arguments: list[str]) -> int:
+    """`outcome MODE EXIT_CODE`: print `DEPLOYER_OUTCOME`'s value, return the build's exit status."""
+    try:
+        mode, code = arguments
+        outcome, status = build_outcome(mode, int(code))
+    except ValueError:
+        print(
+            f"codebuild outcome: expected MODE EXIT_CODE (MODE one of {', '.join(Mode)}), got {arguments}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(outcome)
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_outcome(sys.argv[2:]) if sys.argv[1:2] == ["outcome"] else main())

@@ -128,6 +128,18 @@ EXIT_DEPLOY_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DRIFT = 3
 EXIT_MANUAL = 4
+EXIT_INVALID_ARTIFACT = 5
+
+# What each exit code means, as the deploy builds export it (`DEPLOYER_OUTCOME`, see
+# `functions.deployer.codebuild.build_outcome`).
+EXIT_KINDS = {
+    EXIT_SUCCESS: "succeeded",
+    EXIT_DEPLOY_FAILED: DeployFailed.kind,
+    EXIT_USAGE: UsageError.kind,
+    EXIT_DRIFT: DriftDetected.kind,
+    EXIT_MANUAL: ManualInterventionRequired.kind,
+    EXIT_INVALID_ARTIFACT: "invalid_artifact",
+}
 
 # Most specific first: DeployTimeout is a DeployFailed.
 EXIT_CODES: tuple[tuple[type[DeployerError], int], ...] = (
@@ -145,3 +157,10 @@ def exit_code(error: DeployerError) -> int:
         if isinstance(error, cls):
             return code
     return EXIT_DEPLOY_FAILED
+
+
+# The variable the deploy builds export (the deploy buildspec's only `exported-variables` entry), and
+# what a drift check exports when it could tell (the state machine routes on it).
+OUTCOME_VARIABLE = "DEPLOYER_OUTCOME"
+DRIFT_CLEAN = "clean"
+DRIFT_FOUND = EXIT_KINDS[EXIT_DRIFT]

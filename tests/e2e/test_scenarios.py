@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 
 from devtools.emulator.harness import Harness
+from functions.naming import execution_name
 
 GOOD = "a" * 40
 BAD = "b" * 40
@@ -206,7 +207,7 @@ def test_a_second_execution_loses_the_lease_and_changes_nothing(pipeline: Harnes
     pipeline.publish(GOOD)
     assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
     before = pipeline.item(GOOD)
-    late = pipeline.start("orders-aaaaaaaaaaaa-stage-requeued", GOOD, "stage", source="sweeper")
+    late = pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="sweeper")
     result = pipeline.wait(late)
     assert result["status"] == "SUCCEEDED" and "LostRace" in result["states"]
     assert pipeline.item(GOOD) == before
@@ -257,7 +258,7 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
     assert pipeline.run("prod", BAD)["status"] == "FAILED"  # smoke failed, rolled back, revoked
     before = pipeline.item(BAD)
-    again = pipeline.start("orders-bbbbbbbbbbbb-prod-manual", BAD, "prod", source="manual")
+    again = pipeline.start(execution_name("orders", BAD, "prod", 2), BAD, "prod", source="manual")
     result = pipeline.wait(again)
     assert result["status"] == "FAILED" and "LostRace" in result["states"]
     assert pipeline.item(BAD) == before
@@ -283,5 +284,5 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     assert _types(pipeline) == ["DeployFailed"]
 
     kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-    retry = pipeline.wait(pipeline.start(f"orders-{GOOD}-stage-2", GOOD, "stage", source="operator"))
+    retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))
     assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"

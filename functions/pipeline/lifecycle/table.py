@@ -298,6 +298,25 @@ _TABLE: list[Transition] = [
     *_failure(Action.INVALID_ARTIFACT, Event.INVALID_ARTIFACT, rejects=True, integrity_verified=False),
     *_failure(Action.DEPLOY_FAILED, Event.DEPLOY_FAILED),
     *_failure(Action.DRIFT_DETECTED, Event.DEPLOY_FAILED, stack_drift_detected=True),
+    # The drift gate could not tell (the deploy role not assumable, the build or an AWS call failed, it
+    # timed out): nothing was deployed and nothing is known against the release, so prod goes back to the
+    # `pending` promotion left it in, the only state a prod lease takes. The next attempt (an operator,
+    # or the sweeper that looks for releases pending in prod) leases it again.
+    Transition(
+        Action.DRIFT_CHECK_FAILED,
+        PROD,
+        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+        sets={
+            ENV_STATUS: EnvStatus.PENDING,
+            ENV_FAILURE_REASON: Ref.REASON,
+            SWEEP_PHASE: PROD.value,
+            SWEEP_SINCE: Ref.NOW,
+            EXECUTION_STATUS: Ref.END_STATUS,
+            EXECUTION_COMPLETED_AT: Ref.NOW,
+        },
+        events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON, "phase": "drift_check", "retryable": True}),),
+        default_reason="drift check failed",
+    ),
     *_failure(Action.TIMED_OUT, Event.DEPLOY_FAILED),
     *_failure(Action.FAILED, Event.DEPLOY_FAILED),
     # The finalizer's record of the run (and its corrections, see REPAIRS).
@@ -326,6 +345,7 @@ RECORDED_BY_THE_STATE_MACHINE = frozenset(
         Action.INVALID_ARTIFACT,
         Action.DEPLOY_FAILED,
         Action.DRIFT_DETECTED,
+        Action.DRIFT_CHECK_FAILED,
         Action.TIMED_OUT,
         Action.FAILED,
     }

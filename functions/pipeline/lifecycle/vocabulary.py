@@ -116,6 +116,7 @@ class Action(StrEnum):
     INVALID_ARTIFACT = "invalid_artifact"
     DEPLOY_FAILED = "deploy_failed"
     DRIFT_DETECTED = "drift_detected"
+    DRIFT_CHECK_FAILED = "drift_check_failed"
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     FINALIZED = "finalized"

@@ -43,7 +43,7 @@ def environ(**extra: str) -> dict[str, str]:
         "COMMIT_SHA": COMMIT,
         "ENVIRONMENT": "prod",
         "MODE": "deploy",
-        "DEPLOYMENT_ID": "orders-cccccccccccc-prod-1",
+        "DEPLOYMENT_ID": "orders-cccccccccccccccccccccccccccccccccccccccc-prod-1",
         "NAME_PREFIX": "cdkcp",
         "TOOLS_ACCOUNT_ID": "111111111111",
         "SERVICE_ACCOUNTS": json.dumps({"orders": {"stage": "222222222222", "prod": "333333333333"}}),
@@ -67,7 +67,7 @@ def test_the_request_names_the_services_roles_and_the_prod_drift_gate(tmp_path: 
     assert prod.role_arn == "arn:aws:iam::333333333333:role/cdkcp-orders-prod-deploy"
     assert prod.execution_role_arn == "arn:aws:iam::333333333333:role/cdkcp-orders-prod-cfn-exec"
     assert prod.external_id == "cdkcp:111111111111:orders:prod"
-    assert prod.deployment_id == "orders-cccccccccccc-prod-1" and prod.cdk_out == tmp_path
+    assert prod.deployment_id == "orders-cccccccccccccccccccccccccccccccccccccccc-prod-1" and prod.cdk_out == tmp_path
     assert prod.result_path == Path("deploy-result.json")
     assert prod.mode is Mode.DEPLOY and prod.detect_drift
     assert prod.policy_document == STACK_POLICY
@@ -181,7 +181,10 @@ def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
 
     assert code == 0, capsys.readouterr().err
     result = json.loads((published.parent / "deploy-result.json").read_text())
-    assert result["outcome"] == "succeeded" and result["deployment_id"] == "orders-cccccccccccc-prod-1"
+    assert (
+        result["outcome"] == "succeeded"
+        and result["deployment_id"] == "orders-cccccccccccccccccccccccccccccccccccccccc-prod-1"
+    )
     assert [(s["name"], s["action"]) for s in result["stacks"]] == [
         ("orders-prod-data", "created"),
         ("orders-prod-api", "created"),

@@ -23,7 +23,7 @@ RUN = {
     "COMMIT_SHA": "c" * 40,
     "ENVIRONMENT": "prod",
     "MODE": "drift-check",
-    "DEPLOYMENT_ID": "orders-cccccccccccc-prod-1",
+    "DEPLOYMENT_ID": "orders-cccccccccccccccccccccccccccccccccccccccc-prod-1",
 }
 
 
@@ -110,7 +110,7 @@ def test_run_variables_are_read_and_written_back() -> None:
         commit_sha="c" * 40,
         environment=Environment.PROD,
         mode=Mode.DRIFT_CHECK,
-        deployment_id="orders-cccccccccccc-prod-1",
+        deployment_id="orders-cccccccccccccccccccccccccccccccccccccccc-prod-1",
     )
     assert variables.to_environ() == RUN
 

@@ -34,7 +34,7 @@ def environ(commit: str = "a" * 40, **extra: str) -> dict[str, str]:
         "COMMIT_SHA": commit,
         "ENVIRONMENT": "stage",
         "MODE": "test",
-        "DEPLOYMENT_ID": "orders-aaaaaaaaaaaa-stage-1",
+        "DEPLOYMENT_ID": "orders-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-stage-1",
         **extra,
     }
 

@@ -25,7 +25,8 @@ STATUS_EDGES = {
 ENV_EDGES = {
     "pending": {"deploying"},
     "failed": {"deploying"},
-    "deploying": {"deployed", "failed"},
+    # a drift check that could not run deployed nothing: prod is handed back for the next attempt
+    "deploying": {"deployed", "failed", "pending"},
     "deployed": {"failed"},
 }
 
@@ -68,6 +69,11 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         "environment_states.{env}.test_status": ("=", "test_running"),
     },
     (A.PROD_DEPLOY_FAILED, PROD): {
+        **OWNED,
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "deploying"),
+    },
+    (A.DRIFT_CHECK_FAILED, PROD): {
         **OWNED,
         "status": ("=", "promoted"),
         "environment_states.{env}.status": ("=", "deploying"),
@@ -164,3 +170,13 @@ def test_a_transition_cannot_be_asked_for_in_an_environment_it_has_no_row_for() 
         lc.transition("smoke_failed", "stage")
     with pytest.raises(ValueError, match="no transition 'promote_everything'"):
         lc.transition("promote_everything", "stage")
+
+
+def test_a_failed_drift_check_leaves_prod_where_a_new_prod_lease_takes_it() -> None:
+    failed = lc.transition(A.DRIFT_CHECK_FAILED, PROD)
+    lease = lc.transition(A.LEASE, PROD)
+    leasable = {str(v) for c in lease.guard if isinstance(c, lc.Is) and c.path == lc.ENV_STATUS for v in c.values}
+    assert str(failed.sets[lc.ENV_STATUS]) in leasable
+    assert lc.STATUS not in failed.sets and lc.ELIGIBILITY_REVOKED not in failed.sets  # still promoted, eligible
+    assert failed.sets[lc.SWEEP_PHASE] == PROD.value  # the sweeper sees a release waiting for prod again
+    assert "stack_drift_detected" not in failed.sets
