@@ -1,7 +1,12 @@
 """CodeBuild in the emulator: moto's Step Functions interpreter fails `codebuild` tasks with
 States.Runtime, so `codebuild_service` evaluates them itself, runs the build (`BuildScript`) in-process
-and answers like `startBuild.sync` does (`Build.Id`, `Build.BuildStatus`; a failed build is the task
-error States.TaskFailed, a timed-out one States.Timeout)."""
+and answers like `startBuild.sync` does (`Build.Id`, `Build.BuildStatus`, and for deployer builds
+`Build.ExportedEnvironmentVariables` with `DEPLOYER_OUTCOME`; a failed build is the task error
+States.TaskFailed with the Build as its Cause, a timed-out one States.Timeout).
+
+A deployer build is what `buildspecs/deploy.yml` makes of the deployer's exit code: its last command
+(`functions.deployer.codebuild.build_outcome`) decides the exported outcome and whether the build
+succeeded, so a drift check that found drift is a succeeded build exporting `drift_detected`."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.deployer.codebuild import build_outcome
+from functions.deployer.errors import OUTCOME_VARIABLE
 from functions.deployer.request import Mode
 
 
@@ -25,18 +32,20 @@ class BuildScript:
     runs: list[dict[str, str]] = field(default_factory=list)
     deployer: Callable[[str, dict[str, str]], int] | None = None
 
-    def run(self, project: str, variables: dict[str, str]) -> str:
+    def run(self, project: str, variables: dict[str, str]) -> dict[str, Any]:
+        """The build's record: status, and for a deployer build its exit code and exported outcome."""
         mode = Mode(variables["MODE"])
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
         status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
         record = {"project": project, "mode": mode.value, "environment": environment, "commit": commit}
         if status is None and mode is not Mode.TEST and self.deployer is not None:
             exit_code = self.deployer(project, variables)
-            record["exit_code"] = str(exit_code)
-            status = "SUCCEEDED" if exit_code == 0 else "FAILED"
+            outcome, build_exit = build_outcome(mode, exit_code)
+            record.update(exit_code=str(exit_code), outcome=outcome)
+            status = "SUCCEEDED" if build_exit == 0 else "FAILED"
         record["status"] = status or "SUCCEEDED"
         self.runs.append(record)
-        return record["status"]
+        return record
 
 
 def codebuild_service(script: BuildScript):
@@ -85,8 +94,13 @@ def codebuild_service(script: BuildScript):
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
             variables = {o["Name"]: o["Value"] for o in normalised_parameters.get("EnvironmentVariablesOverride", [])}
             project = normalised_parameters["ProjectName"]
-            status = script.run(project, variables)
+            record = script.run(project, variables)
+            status = record["status"]
             build = {"Id": f"{project}:{len(script.runs)}", "BuildStatus": status, "ProjectName": project}
+            # The deploy buildspec's exported variable. Only a succeeded build's: whether CodeBuild also
+            # reports a failed build's is not documented, and nothing may depend on it.
+            if "outcome" in record and status == "SUCCEEDED":
+                build["ExportedEnvironmentVariables"] = [{"Name": OUTCOME_VARIABLE, "Value": record["outcome"]}]
             if status == "TIMED_OUT":
                 raise BuildFailed(build, "States.Timeout")
             if status != "SUCCEEDED":

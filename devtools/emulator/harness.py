@@ -15,6 +15,8 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
   `ContinueUpdateRollback` (`cloudformation.py`); CI's `cdk-assets publish` is done by the harness;
 - Wait states would really sleep: the rollback backoff is recorded instead of waited;
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
+- moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
+  Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
 - KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with the KMS key
   `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
 
@@ -47,6 +49,27 @@ from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
+
+
+INDEFINITE_PATH = re.compile(r"\?\(|\*|:|\.\.|,")  # filters, wildcards, slices, deep scans, unions
+
+
+def _definite_paths_name_one_value(monkeypatch: Any) -> None:
+    """A definite JSONPath (no filter, wildcard, slice, deep scan or union) names one value, as in Step
+    Functions; moto returns `[value]` when the path goes through an array index (`$.a[0].b`)."""
+    from jsonpath_ng.ext import parse
+    from moto.stepfunctions.parser.asl.component.common.string import string_expression
+
+    original = string_expression.extract_json
+
+    def extract_json(path: str, data: Any) -> Any:
+        if not INDEFINITE_PATH.search(path):
+            matches = parse(path).find(data)
+            if len(matches) == 1:
+                return matches[0].value
+        return original(path, data)
+
+    monkeypatch.setattr(string_expression, "extract_json", extract_json)
 
 
 class Harness:
@@ -114,6 +137,7 @@ class Harness:
             return env
 
         monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
+        _definite_paths_name_one_value(monkeypatch)
 
     def _environment(self, monkeypatch: Any) -> None:
         for key, value in self.program.environment.items():

@@ -134,7 +134,69 @@ def test_prod_drift_aborts_before_deploying(pipeline: Harness) -> None:
     assert len(pipeline.deploys("prod")) == deploys_before  # the drift gate deployed nothing
     drift_run = [r for r in pipeline.script.runs if r["mode"] == "drift-check"][-1]
     assert drift_run["exit_code"] == "3"  # the deployer's "drift detected"
+    # ... which the buildspec turns into a succeeded build exporting DEPLOYER_OUTCOME=drift_detected
+    assert (drift_run["status"], drift_run["outcome"]) == ("SUCCEEDED", "drift_detected")
+    assert "DriftCheckOutcome" in result["states"] and "RecordDriftCheckFailed" not in result["states"]
     assert _types(pipeline) == ["DeployFailed"]
+
+
+def _refuse_to_assume(monkeypatch, role_name: str) -> None:
+    """STS refuses the role (a broken trust policy, an external id that does not match)."""
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(backend, **kwargs):
+        if kwargs["role_arn"].endswith(f":role/{role_name}"):
+            raise STSClientError("AccessDenied", f"not authorized to perform sts:AssumeRole on {kwargs['role_arn']}")
+        return original(backend, **kwargs)
+
+    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
+
+
+def test_a_drift_check_that_cannot_run_is_retryable_and_the_next_attempt_deploys(
+    pipeline: Harness, monkeypatch
+) -> None:
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    pipeline.events()
+    with monkeypatch.context() as patch:
+        _refuse_to_assume(patch, "cdkcp-orders-prod-deploy")
+        result = pipeline.run("prod", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordDriftCheckFailed" in result["states"]
+    assert "RecordDriftAborted" not in result["states"] and "DeployProd" not in result["states"]
+    drift_run = pipeline.script.runs[-1]
+    assert (drift_run["mode"], drift_run["exit_code"], drift_run["status"]) == ("drift-check", "1", "FAILED")
+    item = pipeline.item(GOOD)
+    assert item["status"] == "promoted" and "eligibility_revoked" not in item
+    assert "stack_drift_detected" not in item
+    prod = item["environment_states"]["prod"]
+    assert prod["status"] == "pending" and '"BuildStatus": "FAILED"' in prod["failure_reason"]
+    assert item["execution_status"] == "failed" and item["sweep_phase"] == "prod"
+    assert [(e["type"], e.get("phase"), e.get("retryable")) for e in pipeline.events()] == [
+        ("DeployFailed", "drift_check", True)
+    ]
+    assert pipeline.deploys("prod") == []
+
+    retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "prod", 2), GOOD, "prod", source="operator"))
+    assert retry["status"] == "SUCCEEDED" and "DeployProd" in retry["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "deployed" and item["environment_states"]["prod"]["status"] == "deployed"
+    assert item["deployment_id"] == execution_name("orders", GOOD, "prod", 2)
+
+
+def test_a_drift_check_without_an_answer_deploys_nothing(pipeline: Harness) -> None:
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    # A build that succeeded without exporting DEPLOYER_OUTCOME (not the deploy buildspec): no answer.
+    pipeline.script.outcomes[("drift-check", "prod", GOOD)] = "SUCCEEDED"
+    result = pipeline.run("prod", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordDriftCheckFailed" in result["states"]
+    assert pipeline.deploys("prod") == []
+    assert pipeline.item(GOOD)["environment_states"]["prod"]["status"] == "pending"
 
 
 def _good_release_in_prod(pipeline: Harness) -> None:
