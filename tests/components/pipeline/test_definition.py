@@ -139,3 +139,23 @@ def test_rollback_attempts_come_from_config(attempts: int) -> None:
     resources = d.PipelineResources(**{**definition_kwargs(), "max_rollback_attempts": attempts})
     plan = d.build_definition(resources)["States"][d.PLAN_ROLLBACK]
     assert plan["Parameters"]["max_attempts"] == attempts
+
+
+def test_the_drift_gate_records_drift_only_when_the_build_says_so() -> None:
+    states = definition()["States"]
+    gate = states[d.DRIFT_GATE]
+    # Any failed build (a refused deploy role, an AWS error, a timeout) is a retryable drift-check failure.
+    assert [(c["ErrorEquals"], c["Next"]) for c in gate["Catch"]] == [(["States.ALL"], d.RECORD_DRIFT_CHECK_FAILED)]
+    assert gate["Next"] == d.CHOOSE_DRIFT_OUTCOME and "ResultSelector" not in gate
+    choice = states[d.CHOOSE_DRIFT_OUTCOME]
+    routes = [(rule.get("IsPresent", rule.get("StringEquals")), rule["Next"]) for rule in choice["Choices"]]
+    assert routes == [
+        (False, d.RECORD_DRIFT_CHECK_FAILED),  # first: a Choice on an absent path is an uncatchable error
+        ("drift_detected", d.RECORD_DRIFT),
+        ("clean", "DeployProd"),
+    ]
+    assert {rule["Variable"] for rule in choice["Choices"]} == {
+        "$.drift_check.Build.ExportedEnvironmentVariables[0].Value"
+    }
+    assert choice["Default"] == d.RECORD_DRIFT_CHECK_FAILED
+    assert states[d.RECORD_DRIFT_CHECK_FAILED]["Parameters"]["action"] == "drift_check_failed"

@@ -191,3 +191,45 @@ def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
     ]
     for name in ("orders-prod-data", "orders-prod-api"):
         assert json.loads(moto_stack(PROD_ACCOUNT, name).policy) == STACK_POLICY
+
+
+@pytest.mark.parametrize(
+    ("mode", "exit_code", "expected"),
+    [
+        ("drift-check", 0, ("clean", 0)),
+        ("drift-check", 3, ("drift_detected", 0)),  # a drift check that found drift could tell: the build succeeds
+        ("drift-check", 1, ("deploy_failed", 1)),  # e.g. the deploy role could not be assumed
+        ("drift-check", 2, ("usage_error", 2)),
+        ("drift-check", 5, ("invalid_artifact", 5)),
+        ("deploy", 0, ("succeeded", 0)),
+        ("deploy", 3, ("drift_detected", 3)),  # a deploy that aborts on drift fails its build
+        ("rollback", 4, ("manual_intervention_required", 4)),
+        ("deploy", 9, ("failed", 9)),
+    ],
+)
+def test_the_build_outcome_of_each_exit_code(mode: str, exit_code: int, expected: tuple[str, int]) -> None:
+    assert codebuild.build_outcome(mode, exit_code) == expected
+
+
+def test_the_outcome_command_prints_the_exported_value_and_exits_with_the_builds_status(capsys) -> None:
+    assert codebuild.report_outcome(["drift-check", "3"]) == 0
+    assert capsys.readouterr().out == "drift_detected\n"
+    assert codebuild.report_outcome(["drift-check", "1"]) == 1
+    assert capsys.readouterr().out == "deploy_failed\n"
+    assert codebuild.report_outcome(["drift"]) == 2
+    assert "expected MODE EXIT_CODE" in capsys.readouterr().err
+
+
+def test_the_deploy_buildspec_exports_only_the_outcome_the_state_machine_reads() -> None:
+    import yaml
+
+    from components.pipeline import definition
+    from functions.deployer.errors import OUTCOME_VARIABLE
+
+    spec = yaml.safe_load((Path(__file__).parents[3] / "buildspecs" / "deploy.yml").read_text())
+    # The state machine reads ExportedEnvironmentVariables[0]: this must stay the only one.
+    assert spec["env"]["exported-variables"] == [OUTCOME_VARIABLE]
+    assert definition.DRIFT_OUTCOME.endswith("ExportedEnvironmentVariables[0].Value")
+    commands = spec["phases"]["build"]["commands"]
+    assert commands[0] == "python -m functions.deployer.codebuild || DEPLOYER_EXIT=$?"
+    assert commands[-1].startswith(f'{OUTCOME_VARIABLE}="$(python -m functions.deployer.codebuild outcome "$MODE"')
