@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 
 from devtools.emulator.harness import Harness
 from functions.naming import execution_name
@@ -155,6 +156,8 @@ def _refuse_to_assume(monkeypatch, role_name: str) -> None:
     monkeypatch.setattr(STSBackend, "assume_role", assume_role)
 
 
+# moto warns that STS has no modelled AccessDenied shape; the client still receives AccessDenied.
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied")
 def test_a_drift_check_that_cannot_run_is_retryable_and_the_next_attempt_deploys(
     pipeline: Harness, monkeypatch
 ) -> None:
