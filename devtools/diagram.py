@@ -24,6 +24,8 @@ STACKS = ("tools", "stage", "prod")
 
 def _choice_label(rule: dict[str, Any]) -> str:
     variable = rule.get("Variable", "").removeprefix("$.").removesuffix(".possible")
+    if rule.get("IsPresent") is False:
+        return f"no {variable.split('.')[-1]}"
     for operator in ("StringEquals", "BooleanEquals", "NumericLessThan"):
         if operator in rule:
             value = rule[operator]
