@@ -69,14 +69,25 @@ class Run:
         )
 
     def error_text(self) -> str:
+        """The phase's error as one line: a function's message, or which build failed and how (a failed
+        `startBuild.sync` carries the whole Build as its cause; its log holds the details)."""
         if not self.error:
             return ""
         cause = self.error.get("Cause") or ""
         try:
             parsed = json.loads(cause)
-            cause = parsed.get("errorMessage") or parsed.get("message") or cause
-        except (ValueError, AttributeError):
-            pass
+        except (ValueError, TypeError):
+            parsed = None
+        if isinstance(parsed, Mapping):
+            build = parsed.get("Build")
+            if isinstance(build, Mapping):
+                phase = next(
+                    (p for p in build.get("Phases") or [] if p.get("PhaseStatus") not in (None, "SUCCEEDED")), {}
+                )
+                failed_in = f" in {phase['PhaseType']}" if phase.get("PhaseType") else ""
+                cause = f"build {build.get('Id')} {build.get('BuildStatus', 'FAILED')}{failed_in} (see its log)"
+            else:
+                cause = parsed.get("errorMessage") or parsed.get("message") or cause
         return f"{self.error.get('Error', 'Error')}: {cause}"[:1000]
 
     def detail(self, **extra: Any) -> dict[str, Any]:

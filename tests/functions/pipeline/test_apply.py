@@ -3,6 +3,8 @@ lease is a quiet duplicate or a refusal."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from functions.pipeline import lifecycle as lc
@@ -190,3 +192,18 @@ def test_a_refused_rollback_attempt_is_not_retried(table: MetadataTable, capture
     plan = {"attempt": 1, "max_attempts": 3, "target_commit": "a" * 40}
     result = _apply(table, captured, run_of("prod", "rollback_attempt_failed", rollback=plan))
     assert result["applied"] is False and result["retry"] is False
+
+
+def test_a_failed_build_is_reported_by_its_id_and_phase_not_its_json() -> None:
+    cause = {
+        "Build": {
+            "Id": "cdkcp-smoke-prod:7",
+            "BuildStatus": "FAILED",
+            "Phases": [
+                {"PhaseType": "INSTALL", "PhaseStatus": "SUCCEEDED"},
+                {"PhaseType": "BUILD", "PhaseStatus": "FAILED"},
+            ],
+        }
+    }
+    run = run_of("prod", "smoke_failed", error={"Error": "States.TaskFailed", "Cause": json.dumps(cause)})
+    assert run.error_text() == "States.TaskFailed: build cdkcp-smoke-prod:7 FAILED in BUILD (see its log)"
