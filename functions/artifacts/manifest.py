@@ -233,7 +233,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, problems
     if not isinstance(value, dict):
         return None, [Finding("structure", "artifact-manifest.json", "top level is not a JSON object")]
-    problems = [Finding("structure", key, "unknown field") for key in value if key not in FIELDS]
+    problems = [Finding("structure", ascii(key), "unknown field") for key in value if key not in FIELDS]
     problems += [Finding("structure", key, "missing field") for key in FIELDS if key not in value]
     for key, check in _CHECKS.items():
         if key in value and not check(value[key]):
@@ -242,7 +242,21 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         problems += _file_hash_problems(value["file_hashes"])
     if isinstance(value.get("assets"), dict):
         problems += _asset_problems(value["assets"])
+    problems += _canonicalization_problems(value)
     return (None, problems) if problems else (Manifest.from_document(value), [])
+
+
+def _canonicalization_problems(document: dict[str, Any]) -> list[Finding]:
+    """What RFC 8785 cannot encode (a number that overflowed to infinity, an integer beyond 2^53, a
+    lone surrogate): such a manifest has no canonical bytes, so it can be neither signed nor verified."""
+    problems = []
+    for key, value in document.items():
+        try:
+            rfc8785.dumps({key: value})
+        except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
+            detail = f"cannot be canonicalized (RFC 8785): {ascii(str(exc))}"
+            problems.append(Finding("structure", key if key in FIELDS else ascii(key), detail))
+    return problems
 
 
 def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
