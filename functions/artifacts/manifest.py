@@ -24,7 +24,7 @@ from functions.timestamps import utc_iso
 
 from .assets import collect_assets, library_versions
 from .errors import Finding, InvalidArtifact
-from .tree import artifact_sha256, hash_files, list_files, path_problem, sha256_file
+from .tree import artifact_sha256, hash_files, list_files, name_collisions, path_problem, sha256_file
 
 SCHEMA = "cdk-control-plane/artifact-manifest/v1"
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~150k files; a bigger one is refused unread
@@ -139,7 +139,6 @@ def build_manifest(
         raise InvalidArtifact(problems)
 
     files, unsafe = list_files(cdk_out)
-    unsafe += [Finding("files", p, path_problem(p) or "") for p in files if path_problem(p)]
     if unsafe:
         raise InvalidArtifact(unsafe)
     if not files:
@@ -233,7 +232,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, problems
     if not isinstance(value, dict):
         return None, [Finding("structure", "artifact-manifest.json", "top level is not a JSON object")]
-    problems = [Finding("structure", ascii(key), "unknown field") for key in value if key not in FIELDS]
+    problems = [Finding("structure", _printable(key), "unknown field") for key in value if key not in FIELDS]
     problems += [Finding("structure", key, "missing field") for key in FIELDS if key not in value]
     for key, check in _CHECKS.items():
         if key in value and not check(value[key]):
@@ -242,7 +241,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         problems += _file_hash_problems(value["file_hashes"])
     if isinstance(value.get("assets"), dict):
         problems += _asset_problems(value["assets"])
-    problems += _canonicalization_problems(value)
+    problems = problems or _canonicalization_problems(value)
     return (None, problems) if problems else (Manifest.from_document(value), [])
 
 
@@ -255,8 +254,13 @@ def _canonicalization_problems(document: dict[str, Any]) -> list[Finding]:
             rfc8785.dumps({key: value})
         except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
             detail = f"cannot be canonicalized (RFC 8785): {ascii(str(exc))}"
-            problems.append(Finding("structure", key if key in FIELDS else ascii(key), detail))
+            problems.append(Finding("structure", _printable(key), detail))
     return problems
+
+
+def _printable(text: str) -> str:
+    """`text`, or its escaped form if printing it could fail or mislead (a lone surrogate, a control)."""
+    return text if text.isprintable() else ascii(text)
 
 
 def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
@@ -267,6 +271,9 @@ def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
             problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {reason}"))
         elif not isinstance(digest, str) or not SHA256.match(digest):
             problems.append(Finding("structure", f"file_hashes[{path!r}]", "expected a sha256 hex digest"))
+    for path, earlier in name_collisions(p for p in file_hashes if not path_problem(p)).items():
+        detail = f"invalid path: collides with {earlier!r} (same after Unicode NFC and case folding)"
+        problems.append(Finding("structure", f"file_hashes[{path!r}]", detail))
     return problems
 
 

@@ -55,3 +55,110 @@ def test_unknown_field_with_a_lone_surrogate_is_named_printably(artifact) -> Non
     for finding in findings:
         finding.line().encode("utf-8")
     assert any(f.detail == "unknown field" and "ud800" in f.subject for f in findings)
+
+
+# --- the tree: hard links, colliding names, invisible characters --------------------------------------
+
+INVISIBLE_NAMES = {
+    "right-to-left override": "invoice\u202ejs.json",
+    "right-to-left isolate": "a\u2067b.json",
+    "zero-width space": "tree\u200b.json",
+    "zero-width joiner": "tree\u200d.json",
+    "byte order mark": "\ufefftree.json",
+    "line separator": "a\u2028b.json",
+    "paragraph separator": "a\u2029b.json",
+    "C1 control": "a\u0085b.json",
+}
+
+
+def _build(cdk_out: Any) -> Any:
+    from functions.artifacts.manifest import build_manifest
+
+    from ..artifact_support import CLI_VERSION, COMMIT
+
+    return build_manifest(cdk_out, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
+
+
+def _refused(cdk_out: Any) -> list[tuple[str, str, str]]:
+    from functions.artifacts.errors import InvalidArtifact
+
+    with pytest.raises(InvalidArtifact) as refused:
+        _build(cdk_out)
+    return [(f.check, f.subject, f.detail) for f in refused.value.findings]
+
+
+@pytest.mark.parametrize("case", sorted(INVISIBLE_NAMES))
+def test_names_with_invisible_or_bidi_characters_are_refused_by_build_verify_and_parse(
+    artifact, signer, case: str
+) -> None:
+    cdk_out, manifest = artifact
+    name = INVISIBLE_NAMES[case]
+    (cdk_out / name).write_text("{}")
+
+    [(check, subject, detail)] = _refused(cdk_out)
+    assert (check, subject) == ("files", name) and ("control" in detail or "invisible" in detail)
+
+    report = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
+    assert [(f.check, f.subject) for f in report.findings] == [("files", name)]
+
+    listed = json.loads(dumps(manifest))
+    listed["file_hashes"][name] = "0" * 64
+    parsed, findings = parse_manifest(json.dumps(listed).encode())
+    assert parsed is None and [f.subject for f in findings] == [f"file_hashes[{name!r}]"]
+
+
+def test_a_hard_link_is_refused_by_build_and_verify(artifact, signer, tmp_path) -> None:
+    import os
+
+    cdk_out, manifest = artifact
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not part of the artifact")
+    (cdk_out / "tree.json").unlink()
+    os.link(outside, cdk_out / "tree.json")  # same name as a listed file: only its content differs
+
+    assert _refused(cdk_out) == [("files", "tree.json", "is a hard link (2 links)")]
+    report = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
+    reported = [(f.check, f.subject, f.detail) for f in report.findings]
+    assert ("files", "tree.json", "is a hard link (2 links)") in reported
+
+
+def test_hard_links_inside_the_tree_are_refused_even_with_matching_hashes(artifact, signer) -> None:
+    import os
+
+    cdk_out, manifest = artifact
+    (cdk_out / "tree.json").unlink()
+    os.link(cdk_out / "manifest.json", cdk_out / "tree.json")
+    findings = _refused(cdk_out)
+    assert ("files", "tree.json", "is a hard link (2 links)") in findings
+    assert ("files", "manifest.json", "is a hard link (2 links)") in findings
+
+
+COLLIDING = {
+    "case": ("Tree.json", "tree.json"),
+    "NFC": ("caf\u00e9.json", "cafe\u0301.json"),
+    "NFC and case": ("CAF\u00c9.json", "cafe\u0301.json"),
+    "case folding beyond lower()": ("stra\u00dfe.json", "STRASSE.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLLIDING))
+def test_names_colliding_after_nfc_and_case_folding_are_refused(artifact, signer, case: str) -> None:
+    cdk_out, manifest = artifact
+    first, second = COLLIDING[case]
+    for name in (first, second):
+        if not (cdk_out / name).exists():
+            (cdk_out / name).write_text("{}")
+    later = max(first, second, key=lambda p: p.encode())
+    earlier = min(first, second, key=lambda p: p.encode())
+
+    assert _refused(cdk_out) == [
+        ("files", later, f"name collides with {earlier!r} (same after Unicode NFC and case folding)")
+    ]
+    report = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
+    assert ("files", later) in [(f.check, f.subject) for f in report.findings]
+
+    listed = json.loads(dumps(manifest))
+    listed["file_hashes"].update({first: "0" * 64, second: "0" * 64})
+    parsed, findings = parse_manifest(json.dumps(listed).encode())
+    assert parsed is None and [f.subject for f in findings] == [f"file_hashes[{later!r}]"]
+    assert "collides with" in findings[0].detail
