@@ -3,13 +3,25 @@ links and confusable names in the tree, high-S signatures, provenance that does 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from functions.artifacts.manifest import dumps, parse_manifest
+from functions.artifacts import provenance
+from functions.artifacts.errors import InvalidArtifact
+from functions.artifacts.manifest import build_manifest, canonical_bytes, dumps, parse_manifest
+from functions.artifacts.signing import P256_ORDER, KmsSigner, low_s, sign_manifest, sign_message, verify_message
 from functions.artifacts.verify import verify_artifact
+
+from ..artifact_support import CLI_VERSION, COMMIT
 
 
 def _with(manifest: Any, field: str, raw_value: str) -> bytes:
@@ -72,16 +84,10 @@ INVISIBLE_NAMES = {
 
 
 def _build(cdk_out: Any) -> Any:
-    from functions.artifacts.manifest import build_manifest
-
-    from ..artifact_support import CLI_VERSION, COMMIT
-
     return build_manifest(cdk_out, service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
 
 
 def _refused(cdk_out: Any) -> list[tuple[str, str, str]]:
-    from functions.artifacts.errors import InvalidArtifact
-
     with pytest.raises(InvalidArtifact) as refused:
         _build(cdk_out)
     return [(f.check, f.subject, f.detail) for f in refused.value.findings]
@@ -108,8 +114,6 @@ def test_names_with_invisible_or_bidi_characters_are_refused_by_build_verify_and
 
 
 def test_a_hard_link_is_refused_by_build_and_verify(artifact, signer, tmp_path) -> None:
-    import os
-
     cdk_out, manifest = artifact
     outside = tmp_path / "secret.txt"
     outside.write_text("not part of the artifact")
@@ -123,8 +127,6 @@ def test_a_hard_link_is_refused_by_build_and_verify(artifact, signer, tmp_path) 
 
 
 def test_hard_links_inside_the_tree_are_refused_even_with_matching_hashes(artifact, signer) -> None:
-    import os
-
     cdk_out, manifest = artifact
     (cdk_out / "tree.json").unlink()
     os.link(cdk_out / "manifest.json", cdk_out / "tree.json")
@@ -162,3 +164,59 @@ def test_names_colliding_after_nfc_and_case_folding_are_refused(artifact, signer
     parsed, findings = parse_manifest(json.dumps(listed).encode())
     assert parsed is None and [f.subject for f in findings] == [f"file_hashes[{later!r}]"]
     assert "collides with" in findings[0].detail
+
+
+# --- signatures: only low-S --------------------------------------------------------------------------
+
+
+def _high_s(signature_b64: str) -> str:
+    """The malleated twin of a low-S signature: (r, n - s) verifies with plain ECDSA too."""
+    r, s = decode_dss_signature(base64.b64decode(signature_b64))
+    return base64.b64encode(encode_dss_signature(r, P256_ORDER - s)).decode()
+
+
+class HighSSigner:
+    """A signer (like KMS, about half the time) that returns the high-S form."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.identity = inner.identity
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        der = low_s(self.inner.sign_digest(digest))
+        high = base64.b64decode(_high_s(base64.b64encode(der).decode()))
+        assert decode_dss_signature(high)[1] > P256_ORDER // 2
+        return high
+
+
+def test_a_high_s_signature_of_a_valid_message_is_refused(artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    public_key = signer.private_key.public_key()
+    high = _high_s(manifest.signature)
+    public_key.verify(base64.b64decode(high), canonical_bytes(manifest), ec.ECDSA(hashes.SHA256()))  # plain ECDSA
+    assert not verify_message(public_key, canonical_bytes(manifest), high)
+
+    report = verify_artifact(cdk_out, dumps(replace(manifest, signature=high)), public_key)
+    assert [(f.check, f.subject) for f in report.findings] == [("signature", "signature")]
+    assert "not in low-S form (s > n/2)" in report.findings[0].detail
+
+
+def test_signing_always_produces_low_s_even_when_the_signer_returns_high_s(artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    high_signer = HighSSigner(signer)
+    for _ in range(8):
+        signature = sign_message(high_signer, b"message")
+        assert decode_dss_signature(base64.b64decode(signature))[1] <= P256_ORDER // 2
+        assert verify_message(signer.private_key.public_key(), b"message", signature)
+    signed = sign_manifest(manifest, high_signer)
+    assert verify_artifact(cdk_out, dumps(signed), signer.private_key.public_key()).ok
+    envelope = provenance.envelope(signed, high_signer)
+    assert provenance.verify_envelope(envelope, signer.private_key.public_key()) is not None
+
+
+def test_kms_signatures_are_low_s(aws) -> None:
+    key_id = boto3.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    signer = KmsSigner(key_id)
+    for index in range(16):  # a random signer returns high-S about half the time
+        s = decode_dss_signature(base64.b64decode(sign_message(signer, b"%d" % index)))[1]
+        assert s <= P256_ORDER // 2
