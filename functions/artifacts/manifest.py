@@ -23,8 +23,8 @@ import rfc8785
 from functions.timestamps import utc_iso
 
 from .assets import collect_assets, library_versions
-from .errors import Finding, InvalidArtifact
-from .tree import artifact_sha256, hash_files, list_files, name_collisions, path_problem, sha256_file
+from .errors import Finding, InvalidArtifact, printable
+from .tree import artifact_sha256, hash_files, list_files, name_collisions, open_regular, path_problem, sha256_file
 
 SCHEMA = "cdk-control-plane/artifact-manifest/v1"
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~150k files; a bigger one is refused unread
@@ -232,7 +232,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, problems
     if not isinstance(value, dict):
         return None, [Finding("structure", "artifact-manifest.json", "top level is not a JSON object")]
-    problems = [Finding("structure", _printable(key), "unknown field") for key in value if key not in FIELDS]
+    problems = [Finding("structure", printable(key), "unknown field") for key in value if key not in FIELDS]
     problems += [Finding("structure", key, "missing field") for key in FIELDS if key not in value]
     for key, check in _CHECKS.items():
         if key in value and not check(value[key]):
@@ -254,13 +254,8 @@ def _canonicalization_problems(document: dict[str, Any]) -> list[Finding]:
             rfc8785.dumps({key: value})
         except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
             detail = f"cannot be canonicalized (RFC 8785): {ascii(str(exc))}"
-            problems.append(Finding("structure", _printable(key), detail))
+            problems.append(Finding("structure", printable(key), detail))
     return problems
-
-
-def _printable(text: str) -> str:
-    """`text`, or its escaped form if printing it could fail or mislead (a lone surrogate, a control)."""
-    return text if text.isprintable() else ascii(text)
 
 
 def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
@@ -318,8 +313,8 @@ _CHECKS = {
 
 
 def read_manifest_file(path: Path) -> bytes:
-    """The manifest's bytes, refusing to read more than the size limit."""
-    with open(path, "rb") as handle:
+    """The manifest's bytes, refusing to read more than the size limit or to wait on a FIFO."""
+    with open_regular(path) as handle:
         return handle.read(MAX_MANIFEST_BYTES + 1)
 
 

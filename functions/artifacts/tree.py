@@ -10,6 +10,7 @@ so it is independent of archive format and of file order, and anyone can recompu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -18,8 +19,9 @@ import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
-from .errors import Finding
+from .errors import Finding, printable
 
 MAX_PATH_LENGTH = 1024
 
@@ -113,7 +115,7 @@ def list_files(root: Path) -> tuple[list[str], list[Finding]]:
             elif not stat.S_ISREG(status.st_mode):
                 findings.append(Finding("files", relative, "is not a regular file"))
             elif problem := path_problem(relative):
-                findings.append(Finding("files", relative, problem))
+                findings.append(Finding("files", printable(relative), problem))
             else:
                 if status.st_nlink > 1:
                     findings.append(Finding("files", relative, f"is a hard link ({status.st_nlink} links)"))
@@ -131,6 +133,16 @@ def _collision_findings(paths: Iterable[str]) -> list[Finding]:
 
 READ_SIZE = 1 << 20  # streamed in 1 MiB reads: memory stays flat whatever the file size
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """`path` opened for reading if it is a regular file (a symlink to one is followed); otherwise an
+    OSError saying it is not one, without blocking on a FIFO or reading a device."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return open(fd, "rb")
 
 
 def sha256_file(path: Path | str) -> str:

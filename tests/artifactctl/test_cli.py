@@ -32,6 +32,7 @@ def built(tmp_path: Path, key_files, capsys) -> tuple[Path, Path, Path]:
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(CDK_OUT, cdk_out)
     manifest = tmp_path / "out" / "artifact-manifest.json"
+    manifest.parent.mkdir()  # --out names a file in an existing directory
     private, public = key_files
     code, out, _ = run(
         capsys, "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
