@@ -9,13 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
-from tests.functions.artifact_support import CLI_VERSION, COMMIT
+from devtools.emulator.aws import create_metadata_table
+from functions.artifacts import provenance
+from functions.artifacts.manifest import parse_manifest
+from tests.functions.artifact_support import BUCKET, CLI_VERSION, COMMIT, TABLE, other_signer
 
 from .test_cli import built, run
 
-__all__ = ["built"]
+__all__ = ["built", "other_signer"]
 
 ARTIFACTCTL = Path(sys.executable).with_name("artifactctl")
 
@@ -181,3 +185,57 @@ def test_approved_versions_with_spaces_are_stripped(built, capsys) -> None:
     assert code == 1 and "is not an approved version (2.1000.0, 2.1001.0)" in out
     code, _, err = run(capsys, *args, "--approved-cdk-versions", " , ")
     assert code == 2 and "--approved-cdk-versions" in err
+
+
+# --- publish checks the provenance it uploads ------------------------------------------------------------
+
+
+def _publish_args(cdk_out: Path, manifest: Path, *extra: str) -> list[str]:
+    return [
+        "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE,
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def storage(aws) -> None:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    create_metadata_table(boto3.client("dynamodb"), TABLE)
+
+
+def _nothing_published() -> bool:
+    return "Contents" not in boto3.client("s3").list_objects_v2(Bucket=BUCKET)
+
+
+def test_publish_refuses_provenance_signed_by_another_key(storage, built, other_signer, capsys) -> None:
+    cdk_out, manifest, public = built
+    signed, _ = parse_manifest(manifest.read_bytes())
+    forged = provenance.envelope(signed, other_signer)
+    manifest.with_name("artifact-provenance.dsse.json").write_text(json.dumps(forged))
+    code, out, _ = run(capsys, *_publish_args(cdk_out, manifest, "--public-key", str(public)))
+    assert code == 1 and out.startswith("FAIL provenance: artifact-provenance.dsse.json: ")
+    assert _nothing_published()
+
+
+def test_publish_of_a_locally_signed_manifest_with_provenance_needs_the_public_key(storage, built, capsys) -> None:
+    cdk_out, manifest, _ = built
+    code, _, err = run(capsys, *_publish_args(cdk_out, manifest))
+    assert code == 2 and "--public-key is required to check the provenance" in err
+    missing = manifest.with_name("missing.dsse.json")
+    code, _, err = run(capsys, *_publish_args(cdk_out, manifest, "--provenance", str(missing)))
+    assert code == 2 and f"--provenance {missing}:" in err
+    assert _nothing_published()
+
+
+def test_publish_checks_a_kms_signed_provenance_with_the_manifests_kms_key(storage, built, capsys) -> None:
+    cdk_out, manifest, _ = built
+    kms = boto3.client("kms")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/cdk-ci-artifact-signer", TargetKeyId=key_id)
+    code, _, err = run(
+        capsys, "manifest", "sign", "--manifest", str(manifest), "--kms-key-id", "alias/cdk-ci-artifact-signer"
+    )
+    assert code == 0, err
+    code, out, err = run(capsys, *_publish_args(cdk_out, manifest, "--json"))
+    assert code == 0, err
+    assert json.loads(out)["files"] == 19
