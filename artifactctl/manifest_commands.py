@@ -27,7 +27,10 @@ def _detect_cdk_version() -> str:
     cdk = shutil.which("cdk")
     if cdk is None:
         raise UsageError("--cdk-cli-version is required (no `cdk` on PATH to ask)")
-    output = subprocess.run([cdk, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    try:
+        output = subprocess.run([cdk, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"--cdk-cli-version is required (`cdk --version` failed: {exc})") from None
     if not output:
         raise UsageError("--cdk-cli-version is required (`cdk --version` printed nothing)")
     return output.split()[0]

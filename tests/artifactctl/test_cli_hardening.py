@@ -239,3 +239,22 @@ def test_publish_checks_a_kms_signed_provenance_with_the_manifests_kms_key(stora
     code, out, err = run(capsys, *_publish_args(cdk_out, manifest, "--json"))
     assert code == 0, err
     assert json.loads(out)["files"] == 19
+
+
+def test_a_cdk_that_hangs_is_a_usage_error_asking_for_the_version(built, tmp_path, monkeypatch, capsys) -> None:
+    import subprocess as subprocess_module
+
+    cdk_out, _, _ = built
+    fake = tmp_path / "bin" / "cdk"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+
+    def timeout(*args, **kwargs):
+        raise subprocess_module.TimeoutExpired(args[0], 60)
+
+    monkeypatch.setattr(subprocess_module, "run", timeout)
+    argv = [a for a in _build_args(cdk_out, tmp_path / "m.json") if a not in ("--cdk-cli-version", CLI_VERSION)]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "--cdk-cli-version is required" in err and "timed out" in err
