@@ -24,7 +24,16 @@ from functions.timestamps import utc_iso
 
 from .assets import collect_assets, library_versions
 from .errors import Finding, InvalidArtifact, printable
-from .tree import artifact_sha256, hash_files, list_files, name_collisions, open_regular, path_problem, sha256_file
+from .tree import (
+    artifact_sha256,
+    collision,
+    hash_files,
+    list_files,
+    name_collisions,
+    open_regular,
+    path_problem,
+    sha256_file,
+)
 
 SCHEMA = "cdk-control-plane/artifact-manifest/v1"
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~150k files; a bigger one is refused unread
@@ -252,8 +261,8 @@ def _canonicalization_problems(document: dict[str, Any]) -> list[Finding]:
     for key, value in document.items():
         try:
             rfc8785.dumps({key: value})
-        except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
-            detail = f"cannot be canonicalized (RFC 8785): {ascii(str(exc))}"
+        except ValueError as exc:  # rfc8785.CanonicalizationError, or UnicodeEncodeError for a surrogate key
+            detail = f"cannot be canonicalized (RFC 8785): {printable(str(exc))}"
             problems.append(Finding("structure", printable(key), detail))
     return problems
 
@@ -267,8 +276,7 @@ def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
         elif not isinstance(digest, str) or not SHA256.match(digest):
             problems.append(Finding("structure", f"file_hashes[{path!r}]", "expected a sha256 hex digest"))
     for path, earlier in name_collisions(p for p in file_hashes if not path_problem(p)).items():
-        detail = f"invalid path: collides with {earlier!r} (same after Unicode NFC and case folding)"
-        problems.append(Finding("structure", f"file_hashes[{path!r}]", detail))
+        problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {collision(earlier)}"))
     return problems
 
 

@@ -82,6 +82,10 @@ def name_collisions(paths: Iterable[str]) -> dict[str, str]:
     return collisions
 
 
+def collision(earlier: str) -> str:
+    return f"collides with {earlier!r} (same after Unicode NFC and case folding)"
+
+
 def list_files(root: Path) -> tuple[list[str], list[Finding]]:
     """Relative paths of the regular files under `root`, and what makes the tree unsafe to trust.
 
@@ -109,26 +113,24 @@ def list_files(root: Path) -> tuple[list[str], list[Finding]]:
                 continue
             status = os.lstat(full)
             if stat.S_ISLNK(status.st_mode):
-                findings.append(Finding("files", relative, "is a symbolic link"))
+                findings.append(Finding("files", printable(relative), "is a symbolic link"))
             elif name in dirnames:
                 continue
             elif not stat.S_ISREG(status.st_mode):
-                findings.append(Finding("files", relative, "is not a regular file"))
+                findings.append(Finding("files", printable(relative), "is not a regular file"))
             elif problem := path_problem(relative):
                 findings.append(Finding("files", printable(relative), problem))
             else:
                 if status.st_nlink > 1:
-                    findings.append(Finding("files", relative, f"is a hard link ({status.st_nlink} links)"))
+                    findings.append(Finding("files", printable(relative), f"is a hard link ({status.st_nlink} links)"))
                 files.append(relative)
     files.sort(key=lambda p: p.encode("utf-8"))
     return files, findings + _collision_findings(files)
 
 
 def _collision_findings(paths: Iterable[str]) -> list[Finding]:
-    return [
-        Finding("files", path, f"name collides with {earlier!r} (same after Unicode NFC and case folding)")
-        for path, earlier in name_collisions(paths).items()
-    ]
+    collisions = name_collisions(paths).items()
+    return [Finding("files", printable(path), f"name {collision(earlier)}") for path, earlier in collisions]
 
 
 READ_SIZE = 1 << 20  # streamed in 1 MiB reads: memory stays flat whatever the file size
