@@ -4,6 +4,7 @@ progress on stderr, keys and AWS clients. Imports nothing heavy: each command lo
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS, EXIT_CONFLICT = 0, 1, 2, 3, 4
+MAX_KEY_FILE_BYTES = 64 * 1024  # a PEM P-256 key is a few hundred bytes
 
 
 class UsageError(Exception):
@@ -19,18 +21,47 @@ class UsageError(Exception):
 
 
 def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
+    """A regular file's bytes; a usage error naming `what` and the file if it is unreadable, not a
+    regular file (a FIFO would block, a directory cannot be read) or longer than `limit`."""
+    from functions.artifacts.tree import open_regular
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read(limit) if limit else handle.read()
+        with open_regular(path) as handle:
+            data = handle.read(limit + 1) if limit else handle.read()
     except OSError as exc:
         raise UsageError(f"{what} {path}: {exc.strerror}") from None
+    if limit and len(data) > limit:
+        raise UsageError(f"{what} {path}: larger than {limit} bytes")
+    return data
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def read_key_file(path: Path, what: str) -> bytes:
+    return read_file(path, what, limit=MAX_KEY_FILE_BYTES)
+
+
+def check_output_path(path: Path, what: str) -> None:
+    """Refuse, before any work is done, an output path that cannot be written as a file."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path}: is a directory; expected a file path")
+    if not path.parent.is_dir():
+        raise UsageError(f"{what} {path}: directory {path.parent} does not exist")
+
+
+def write_atomic(path: Path, data: bytes, what: str) -> None:
+    check_output_path(path, what)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"{what} {path}: cannot write ({exc.strerror})") from None
+
+
+def finite_number(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise UsageError(f"{what} {value!r}: expected a finite number")
+    return value
 
 
 def read_manifest(path: Path) -> bytes:
@@ -77,7 +108,7 @@ def signer_for(args: argparse.Namespace) -> Any:
     from functions.artifacts.signing import KmsSigner, LocalKeySigner
 
     if args.private_key:
-        return LocalKeySigner.from_pem(read_file(args.private_key, "--private-key"), str(args.private_key))
+        return LocalKeySigner.from_pem(read_key_file(args.private_key, "--private-key"), str(args.private_key))
     return KmsSigner(args.kms_key_id)
 
 
@@ -85,14 +116,15 @@ def public_key_for(args: argparse.Namespace) -> Any:
     from functions.artifacts.signing import kms_public_key_pem, load_public_key
 
     if args.public_key:
-        return load_public_key(read_file(args.public_key, "--public-key"), str(args.public_key))
+        return load_public_key(read_key_file(args.public_key, "--public-key"), str(args.public_key))
     return load_public_key(kms_public_key_pem(args.kms_key_id), args.kms_key_id)
 
 
 def lazy_public_key(args: argparse.Namespace) -> Callable[[], Any]:
-    """Loaded by `verify_artifact` while files hash (the key file is checked for readability now)."""
+    """Loaded by `verify_artifact` while files hash (the key file is read and checked now, so a bad
+    file is a usage error before any work)."""
     if args.public_key:
-        read_file(args.public_key, "--public-key", limit=1)
+        read_key_file(args.public_key, "--public-key")
     return lambda: public_key_for(args)
 
 

@@ -6,7 +6,16 @@ import argparse
 import json
 import sys
 
-from .common import EXIT_INVALID, EXIT_OK, UsageError, aws_client, print_findings, public_key_for, signer_for
+from .common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    aws_client,
+    check_output_path,
+    print_findings,
+    public_key_for,
+    signer_for,
+)
 
 
 def cmd_context_publish(args: argparse.Namespace) -> int:
@@ -31,6 +40,7 @@ def cmd_context_publish(args: argparse.Namespace) -> int:
 def cmd_context_fetch(args: argparse.Namespace) -> int:
     from functions.artifacts.contexts import fetch_context
 
+    check_output_path(args.out, "--out")
     digest = fetch_context(
         args.env,
         args.out,

@@ -12,6 +12,8 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
+    check_output_path,
+    finite_number,
     lazy_public_key,
     print_findings,
     progress_for,
@@ -25,7 +27,10 @@ def _detect_cdk_version() -> str:
     cdk = shutil.which("cdk")
     if cdk is None:
         raise UsageError("--cdk-cli-version is required (no `cdk` on PATH to ask)")
-    output = subprocess.run([cdk, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    try:
+        output = subprocess.run([cdk, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"--cdk-cli-version is required (`cdk --version` failed: {exc})") from None
     if not output:
         raise UsageError("--cdk-cli-version is required (`cdk --version` printed nothing)")
     return output.split()[0]
@@ -35,12 +40,12 @@ def _started_at(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        return finite_number(float(value), "--build-started-at")
     except ValueError:
         pass
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"--build-started-at {value!r}: expected epoch seconds or ISO 8601") from None
 
 
@@ -49,6 +54,8 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
 
     if args.context_file is not None and not args.context_file.is_file():
         raise UsageError(f"--context-file {args.context_file}: no such file")
+    check_output_path(args.out, "--out")
+    started_at = _started_at(args.build_started_at)
     progress = progress_for(args.cdk_out, args.progress)
     manifest = build_manifest(
         args.cdk_out,
@@ -58,12 +65,12 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
         context_file=args.context_file,
         previous_commit=args.previous_commit,
         git_signature_verified=args.git_signature_verified,
-        build_started_at=_started_at(args.build_started_at),
+        build_started_at=started_at,
         jobs=args.jobs,
         on_file=progress,
     )
     progress.finish()
-    write_atomic(args.out, dumps(manifest))
+    write_atomic(args.out, dumps(manifest), "--out")
     summary = {
         "manifest": str(args.out),
         "files": len(manifest.file_hashes),
@@ -87,12 +94,14 @@ def cmd_manifest_sign(args: argparse.Namespace) -> int:
     if unsigned is None:
         print_findings(problems)
         return EXIT_INVALID
+    provenance_out = args.provenance_out or args.manifest.with_name(PROVENANCE_NAME)
+    check_output_path(provenance_out, "--provenance-out")
+    check_output_path(args.manifest, "--manifest")
     signer = signer_for(args)
     manifest = sign_manifest(unsigned, signer)
     envelope = provenance.envelope(manifest, signer)
-    provenance_out = args.provenance_out or args.manifest.with_name(PROVENANCE_NAME)
-    write_atomic(provenance_out, (json.dumps(envelope, indent=2) + "\n").encode())
-    write_atomic(args.manifest, dumps(manifest))
+    write_atomic(provenance_out, (json.dumps(envelope, indent=2) + "\n").encode(), "--provenance-out")
+    write_atomic(args.manifest, dumps(manifest), "--manifest")
     print(f"signed {args.manifest} as {signer.identity}; provenance envelope {provenance_out}")
     return EXIT_OK
 
@@ -129,4 +138,10 @@ def cmd_manifest_verify(args: argparse.Namespace) -> int:
 
 
 def _approved_versions(flag: str | None) -> list[str] | None:
-    return [v for v in flag.split(",") if v] if flag else None
+    """Comma-separated; spaces around a version are ignored ("2.1.0, 2.2.0")."""
+    if flag is None:
+        return None
+    versions = [v.strip() for v in flag.split(",") if v.strip()]
+    if not versions:
+        raise UsageError(f"--approved-cdk-versions {flag!r}: expected comma-separated versions, e.g. 2.126.0,2.127.0")
+    return versions

@@ -102,6 +102,13 @@ def _add_publish(commands: argparse._SubParsersAction) -> None:
     publish.add_argument("--bucket", required=True, help="the candidate bucket")
     publish.add_argument("--table", required=True, help="the metadata table")
     publish.add_argument("--provenance", type=Path, help="default: artifact-provenance.dsse.json beside the manifest")
+    key = publish.add_mutually_exclusive_group()
+    key.add_argument(
+        "--public-key",
+        type=Path,
+        help="PEM public key the manifest and provenance must verify with (required for a locally signed manifest)",
+    )
+    key.add_argument("--kms-key-id", help="KMS key whose public half checks them (default: the manifest's kms: signer)")
     publish.add_argument("--region")
     publish.add_argument("--jobs", type=_positive, default=8)
     publish.set_defaults(handler=cmd_publish)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from .common import EXIT_OK, UsageError, aws_client, read_file, read_manifest, region_of
+from .common import EXIT_OK, UsageError, aws_client, read_file, read_key_file, read_manifest, region_of
+
+MAX_PROVENANCE_BYTES = 64 * 1024 * 1024  # one subject per file: about twice the manifest's size limit
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -16,8 +19,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     manifest_bytes = read_manifest(args.manifest)
     provenance_path = args.provenance or args.manifest.with_name(PROVENANCE_NAME)
-    provenance_bytes = read_file(provenance_path, "--provenance") if provenance_path.is_file() else None
+    provenance_bytes = None
+    if args.provenance is not None or provenance_path.exists():
+        provenance_bytes = read_file(provenance_path, "--provenance", limit=MAX_PROVENANCE_BYTES)
     region = region_of(args)
+    public_key = _provenance_key(args, manifest_bytes, region) if provenance_bytes is not None else None
     result = publish(
         args.cdk_out,
         manifest_bytes,
@@ -27,12 +33,34 @@ def cmd_publish(args: argparse.Namespace) -> int:
         s3=aws_client("s3", region),
         dynamodb=aws_client("dynamodb", region),
         provenance_bytes=provenance_bytes,
+        public_key=public_key,
         jobs=args.jobs,
         log=lambda line: print(line, file=sys.stderr),
     )
     document = {"prefix": f"s3://{args.bucket}/{result.prefix}", "files": result.uploaded, "resumed": result.resumed}
     print(json.dumps(document) if args.json else f"published {document['files']} files to {document['prefix']}")
     return EXIT_OK
+
+
+def _provenance_key(args: argparse.Namespace, manifest_bytes: bytes, region: str) -> Any:
+    """The key the provenance (and the manifest) must verify with: `--public-key`, `--kms-key-id`, or
+    the KMS key the manifest names as its signer. None if the manifest is invalid (publish says why)."""
+    from functions.artifacts.manifest import parse_manifest
+    from functions.artifacts.signing import kms_public_key_pem, load_public_key
+
+    if args.public_key:
+        return load_public_key(read_key_file(args.public_key, "--public-key"), str(args.public_key))
+    manifest, _ = parse_manifest(manifest_bytes)
+    identity = manifest.signing_identity if manifest is not None else None
+    key_id = args.kms_key_id or (identity[len("kms:") :] if identity and identity.startswith("kms:") else None)
+    if key_id:
+        return load_public_key(kms_public_key_pem(key_id, aws_client("kms", region)), key_id)
+    if identity:
+        raise UsageError(
+            f"--public-key is required to check the provenance of a manifest signed by {identity} "
+            "(or publish without a provenance file)"
+        )
+    return None
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -7,6 +7,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+def printable(text: str) -> str:
+    """`text`, or its escaped form if printing it could fail or mislead (a lone surrogate, a control
+    or bidi character that would reorder the line it is printed in)."""
+    return text if text.isprintable() else ascii(text)
+
+
 @dataclass(frozen=True)
 class Finding:
     check: str  # structure | signature | files | artifact_sha256 | commit | service | cdk_cli_version | ...

@@ -23,8 +23,17 @@ import rfc8785
 from functions.timestamps import utc_iso
 
 from .assets import collect_assets, library_versions
-from .errors import Finding, InvalidArtifact
-from .tree import artifact_sha256, hash_files, list_files, path_problem, sha256_file
+from .errors import Finding, InvalidArtifact, printable
+from .tree import (
+    artifact_sha256,
+    collision,
+    hash_files,
+    list_files,
+    name_collisions,
+    open_regular,
+    path_problem,
+    sha256_file,
+)
 
 SCHEMA = "cdk-control-plane/artifact-manifest/v1"
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~150k files; a bigger one is refused unread
@@ -139,7 +148,6 @@ def build_manifest(
         raise InvalidArtifact(problems)
 
     files, unsafe = list_files(cdk_out)
-    unsafe += [Finding("files", p, path_problem(p) or "") for p in files if path_problem(p)]
     if unsafe:
         raise InvalidArtifact(unsafe)
     if not files:
@@ -233,7 +241,7 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         return None, problems
     if not isinstance(value, dict):
         return None, [Finding("structure", "artifact-manifest.json", "top level is not a JSON object")]
-    problems = [Finding("structure", key, "unknown field") for key in value if key not in FIELDS]
+    problems = [Finding("structure", printable(key), "unknown field") for key in value if key not in FIELDS]
     problems += [Finding("structure", key, "missing field") for key in FIELDS if key not in value]
     for key, check in _CHECKS.items():
         if key in value and not check(value[key]):
@@ -242,7 +250,21 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[Finding]]:
         problems += _file_hash_problems(value["file_hashes"])
     if isinstance(value.get("assets"), dict):
         problems += _asset_problems(value["assets"])
+    problems = problems or _canonicalization_problems(value)
     return (None, problems) if problems else (Manifest.from_document(value), [])
+
+
+def _canonicalization_problems(document: dict[str, Any]) -> list[Finding]:
+    """What RFC 8785 cannot encode (a number that overflowed to infinity, an integer beyond 2^53, a
+    lone surrogate): such a manifest has no canonical bytes, so it can be neither signed nor verified."""
+    problems = []
+    for key, value in document.items():
+        try:
+            rfc8785.dumps({key: value})
+        except ValueError as exc:  # rfc8785.CanonicalizationError, or UnicodeEncodeError for a surrogate key
+            detail = f"cannot be canonicalized (RFC 8785): {printable(str(exc))}"
+            problems.append(Finding("structure", printable(key), detail))
+    return problems
 
 
 def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
@@ -253,6 +275,8 @@ def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
             problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {reason}"))
         elif not isinstance(digest, str) or not SHA256.match(digest):
             problems.append(Finding("structure", f"file_hashes[{path!r}]", "expected a sha256 hex digest"))
+    for path, earlier in name_collisions(p for p in file_hashes if not path_problem(p)).items():
+        problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {collision(earlier)}"))
     return problems
 
 
@@ -297,8 +321,8 @@ _CHECKS = {
 
 
 def read_manifest_file(path: Path) -> bytes:
-    """The manifest's bytes, refusing to read more than the size limit."""
-    with open(path, "rb") as handle:
+    """The manifest's bytes, refusing to read more than the size limit or to wait on a FIFO."""
+    with open_regular(path) as handle:
         return handle.read(MAX_MANIFEST_BYTES + 1)
 
 

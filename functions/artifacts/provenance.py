@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from functions.naming import PROVENANCE_NAME
+
+from .errors import Finding
 from .signing import Signer, sign_message, verify_message
 
 if TYPE_CHECKING:
@@ -58,7 +61,31 @@ def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublic
             return None
     except (KeyError, TypeError, ValueError):
         return None
+    if not isinstance(signatures, list):
+        return None
     message = pae(PAYLOAD_TYPE, payload)
     if any(verify_message(public_key, message, s.get("sig", "")) for s in signatures if isinstance(s, dict)):
-        return json.loads(payload)
+        try:
+            return json.loads(payload)
+        except ValueError:  # signed garbage is still garbage
+            return None
     return None
+
+
+def envelope_problems(data: bytes, manifest: Manifest, public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
+    """Why the envelope `data`, read back from disk, is not this manifest's provenance signed with
+    `public_key` (the key the manifest verifies with); empty if it is."""
+    from .manifest import load_json_strict
+
+    document, problems = load_json_strict(data, PROVENANCE_NAME)
+    if problems:
+        return [Finding("provenance", p.subject, p.detail) for p in problems]
+    if not isinstance(document, dict):
+        return [Finding("provenance", PROVENANCE_NAME, "top level is not a JSON object")]
+    signed = verify_envelope(document, public_key)
+    if signed is None:
+        detail = f"not a {PAYLOAD_TYPE} DSSE envelope with a signature that verifies with the manifest's key"
+        return [Finding("provenance", PROVENANCE_NAME, detail)]
+    if signed != statement(manifest):
+        return [Finding("provenance", PROVENANCE_NAME, "its statement does not describe this manifest")]
+    return []

@@ -7,7 +7,8 @@ Order matters and differs from the naive one on purpose:
    an interrupted publish and the upload resumes (CI may only `PutItem`; the failed condition
    returns the existing item, so no read permission is needed);
 2. the files of `cdk.out` go to `{service}/{commit}/cdk.out/`, each with its SHA-256 checked by S3;
-3. the provenance envelope, then the manifest last: the manifest's `Object Created` event is the
+3. the provenance envelope (checked first: signed by the key the manifest verifies with, and describing
+   this manifest), then the manifest last: the manifest's `Object Created` event is the
    pipeline's trigger, and by then the item the pipeline reads already exists.
 """
 
@@ -19,14 +20,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.naming import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
 
 from . import metadata
 from .errors import AwsError, Finding, InvalidArtifact, PublishConflict
-from .manifest import Manifest, parse_manifest
+from .manifest import Manifest, canonical_bytes, parse_manifest
 from .tree import HashJob, compare_tree, list_files
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ def publish(
     s3: Any,
     dynamodb: Any,
     provenance_bytes: bytes | None = None,
+    public_key: ec.EllipticCurvePublicKey | None = None,
     jobs: int = 4,
     now: datetime | None = None,
     log: Callable[[str], None] = lambda _: None,
@@ -57,6 +62,8 @@ def publish(
     if not manifest.signature:
         raise InvalidArtifact([Finding("signature", "signature", "manifest is not signed; run `manifest sign` first")])
     _check_tree(cdk_out, manifest)
+    if provenance_bytes is not None:
+        _check_provenance(provenance_bytes, manifest, public_key)
 
     prefix = artifact_prefix(manifest.service, manifest.commit)
     item = metadata.candidate_item(manifest, artifact_url=f"s3://{bucket}/{prefix}", region=region, now=now)
@@ -85,6 +92,21 @@ def _check_tree(cdk_out: Path, manifest: Manifest) -> None:
     findings += compare_tree(manifest.file_hashes, present, HashJob(cdk_out, manifest.file_hashes, jobs=4).results())
     if findings:
         raise InvalidArtifact(findings)
+
+
+def _check_provenance(data: bytes, manifest: Manifest, public_key: ec.EllipticCurvePublicKey | None) -> None:
+    """The provenance is uploaded only if it is this manifest's, signed by the key the manifest is."""
+    from .provenance import envelope_problems
+    from .signing import verify_message
+
+    if public_key is None:
+        raise ValueError("publishing a provenance envelope needs the public key to check it with")
+    if not verify_message(public_key, canonical_bytes(manifest), manifest.signature or ""):
+        detail = "does not verify with the key given to check the provenance (a different signer?)"
+        raise InvalidArtifact([Finding("signature", "signature", detail)])
+    problems = envelope_problems(data, manifest, public_key)
+    if problems:
+        raise InvalidArtifact(problems)
 
 
 def _record_candidate(dynamodb: Any, table: str, item: dict[str, Any]) -> bool:

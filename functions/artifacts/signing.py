@@ -16,12 +16,16 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from .errors import SigningError
 from .manifest import Manifest, canonical_bytes
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
+# The order of P-256's base point. (r, s) and (r, n - s) both verify, so only the low-S form
+# (s <= n/2) is accepted: one message then has one signature, as in Bitcoin's and Go's rules.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+MAX_SIGNATURE_BYTES = 80  # DER of two 256-bit integers is at most 72 bytes
 
 
 class Signer(Protocol):
@@ -124,9 +128,37 @@ def load_public_key(pem: bytes, source: str = "public key") -> ec.EllipticCurveP
     return key  # type: ignore[return-value]
 
 
+def low_s(der_signature: bytes) -> bytes:
+    """The same signature in low-S form (KMS, like most signers, returns either form)."""
+    try:
+        r, s = decode_dss_signature(der_signature)
+    except ValueError:
+        raise SigningError("the signer returned a signature that is not DER-encoded ECDSA") from None
+    return der_signature if s <= P256_ORDER // 2 else encode_dss_signature(r, P256_ORDER - s)
+
+
+def signature_problem(signature_b64: str) -> str | None:
+    """Why `signature_b64` is not an acceptable encoding (base64 of a low-S DER ECDSA signature)."""
+    try:
+        der = base64.b64decode(signature_b64, validate=True)
+    except (ValueError, TypeError):
+        return "is not base64"
+    if len(der) > MAX_SIGNATURE_BYTES:
+        return f"is {len(der)} bytes; a DER P-256 signature is at most 72"
+    try:
+        r, s = decode_dss_signature(der)
+    except ValueError:
+        return "is not a DER-encoded ECDSA signature"
+    if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
+        return "has r or s outside the P-256 group order"
+    if s > P256_ORDER // 2:
+        return "is not in low-S form (s > n/2): a malleated copy of a signature; re-sign to get the low-S form"
+    return None
+
+
 def sign_message(signer: Signer, message: bytes) -> str:
-    """Base64 of the DER signature over `message` (its SHA-256 digest is what is sent to KMS)."""
-    return base64.b64encode(signer.sign_digest(hashlib.sha256(message).digest())).decode("ascii")
+    """Base64 of the low-S DER signature over `message` (its SHA-256 digest is what is sent to KMS)."""
+    return base64.b64encode(low_s(signer.sign_digest(hashlib.sha256(message).digest()))).decode("ascii")
 
 
 def sign_manifest(manifest: Manifest, signer: Signer) -> Manifest:
@@ -136,12 +168,11 @@ def sign_manifest(manifest: Manifest, signer: Signer) -> Manifest:
 
 
 def verify_message(public_key: ec.EllipticCurvePublicKey, message: bytes, signature_b64: str) -> bool:
-    try:
-        signature = base64.b64decode(signature_b64, validate=True)
-    except (ValueError, TypeError):
+    """True only for a low-S signature (`signature_problem`) that verifies over `message`."""
+    if not isinstance(signature_b64, str) or signature_problem(signature_b64) is not None:
         return False
     try:
-        public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(base64.b64decode(signature_b64), message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True

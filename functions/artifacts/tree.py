@@ -10,21 +10,33 @@ so it is independent of archive format and of file order, and anyone can recompu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
-from .errors import Finding
+from .errors import Finding, printable
 
 MAX_PATH_LENGTH = 1024
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Format characters (bidi overrides and isolates, zero-width spaces and joiners, soft hyphen, BOM) and
+# line/paragraph separators: invisible or reordering, so a listed name can look like another one.
+_INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def _invisible_character(path: str) -> str | None:
+    if path.isascii():
+        return None
+    return next((c for c in path if unicodedata.category(c) in _INVISIBLE_CATEGORIES), None)
 
 
 def path_problem(path: str) -> str | None:
@@ -37,6 +49,10 @@ def path_problem(path: str) -> str | None:
         return "path is not valid UTF-8"
     if _CONTROL.search(path):
         return "path contains a control character"
+    invisible = _invisible_character(path)
+    if invisible is not None:
+        name = unicodedata.name(invisible, "unnamed")
+        return f"path contains the invisible or bidi formatting character U+{ord(invisible):04X} ({name})"
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "absolute path"
     if "\\" in path:
@@ -49,11 +65,34 @@ def path_problem(path: str) -> str | None:
     return None
 
 
+def name_key(path: str) -> str:
+    """Two paths with the same key are the same file on a case-insensitive or normalizing file system
+    (macOS, Windows) and look alike to a reviewer: NFC normalization, then case folding."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def name_collisions(paths: Iterable[str]) -> dict[str, str]:
+    """`{path: earlier path it collides with}` for every path whose `name_key` an earlier one has."""
+    first: dict[str, str] = {}
+    collisions: dict[str, str] = {}
+    for path in sorted(paths, key=lambda p: p.encode("utf-8", "surrogatepass")):
+        earlier = first.setdefault(name_key(path), path)
+        if earlier != path:
+            collisions[path] = earlier
+    return collisions
+
+
+def collision(earlier: str) -> str:
+    return f"collides with {earlier!r} (same after Unicode NFC and case folding)"
+
+
 def list_files(root: Path) -> tuple[list[str], list[Finding]]:
     """Relative paths of the regular files under `root`, and what makes the tree unsafe to trust.
 
-    Symbolic links (to files or directories), special files and names that are not UTF-8 are
-    reported, never followed or hashed.
+    Symbolic links (to files or directories), special files, names that are not UTF-8 or not safe
+    (`path_problem`) are reported, never followed or hashed. Hard links (a regular file with more than
+    one link: its content is shared with a file elsewhere and can change through it) and names that
+    collide (`name_collisions`) are reported too.
     """
     files: list[str] = []
     findings: list[Finding] = []
@@ -72,21 +111,40 @@ def list_files(root: Path) -> tuple[list[str], list[Finding]]:
                 if name in dirnames:
                     dirnames.remove(name)
                 continue
-            mode = os.lstat(full).st_mode
-            if stat.S_ISLNK(mode):
-                findings.append(Finding("files", relative, "is a symbolic link"))
+            status = os.lstat(full)
+            if stat.S_ISLNK(status.st_mode):
+                findings.append(Finding("files", printable(relative), "is a symbolic link"))
             elif name in dirnames:
                 continue
-            elif not stat.S_ISREG(mode):
-                findings.append(Finding("files", relative, "is not a regular file"))
+            elif not stat.S_ISREG(status.st_mode):
+                findings.append(Finding("files", printable(relative), "is not a regular file"))
+            elif problem := path_problem(relative):
+                findings.append(Finding("files", printable(relative), problem))
             else:
+                if status.st_nlink > 1:
+                    findings.append(Finding("files", printable(relative), f"is a hard link ({status.st_nlink} links)"))
                 files.append(relative)
     files.sort(key=lambda p: p.encode("utf-8"))
-    return files, findings
+    return files, findings + _collision_findings(files)
+
+
+def _collision_findings(paths: Iterable[str]) -> list[Finding]:
+    collisions = name_collisions(paths).items()
+    return [Finding("files", printable(path), f"name {collision(earlier)}") for path, earlier in collisions]
 
 
 READ_SIZE = 1 << 20  # streamed in 1 MiB reads: memory stays flat whatever the file size
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """`path` opened for reading if it is a regular file (a symlink to one is followed); otherwise an
+    OSError saying it is not one, without blocking on a FIFO or reading a device."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return open(fd, "rb")
 
 
 def sha256_file(path: Path | str) -> str:

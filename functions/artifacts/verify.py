@@ -102,10 +102,13 @@ def verify_artifact(
 
 
 def _signature(manifest: Manifest, public_key: ec.EllipticCurvePublicKey) -> list[Finding]:
-    from .signing import verify_message
+    from .signing import signature_problem, verify_message
 
     if manifest.signature is None or manifest.signing_identity is None:
         return [Finding("signature", "signature", "manifest is not signed")]
+    problem = signature_problem(manifest.signature)
+    if problem is not None:
+        return [Finding("signature", "signature", f"does not verify with the trusted key: the signature {problem}")]
     if not verify_message(public_key, canonical_bytes(manifest), manifest.signature):
         return [
             Finding(

@@ -32,6 +32,7 @@ def built(tmp_path: Path, key_files, capsys) -> tuple[Path, Path, Path]:
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(CDK_OUT, cdk_out)
     manifest = tmp_path / "out" / "artifact-manifest.json"
+    manifest.parent.mkdir()  # --out names a file in an existing directory
     private, public = key_files
     code, out, _ = run(
         capsys, "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
@@ -166,10 +167,11 @@ def test_verify_with_the_kms_public_key(aws, built, capsys) -> None:
 
 def test_publish_conflict_exits_4(aws, built, signer, capsys) -> None:
 
-    cdk_out, manifest, _ = built
+    cdk_out, manifest, public = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     create_metadata_table(boto3.client("dynamodb"), TABLE)
     publish = ("publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
+    publish += ("--public-key", str(public))  # checks the provenance beside the manifest
     code, out, _ = run(capsys, *publish, "--json")
     assert code == 0 and json.loads(out)["files"] == 19
     (cdk_out / "tree.json").write_text("{}")  # same commit, different artifact
@@ -248,10 +250,13 @@ def test_context_publish_and_fetch_with_default_key_and_bucket(aws, tmp_path, mo
 
 def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
 
-    cdk_out, manifest, _ = built
+    cdk_out, manifest, public = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     create_metadata_table(boto3.client("dynamodb"), TABLE)
-    run(capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
+    run(
+        capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE,
+        "--public-key", str(public),
+    )  # fmt: skip
     code, out, _ = run(capsys, "status", "--service", "orders", "--commit", COMMIT)
     assert code == 0
     assert out.splitlines()[0].startswith(f"orders @ {COMMIT[:12]}  status candidate")

@@ -9,6 +9,7 @@ set and its keys in reverse order. Their `.canonical.json` are the bytes that im
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from dataclasses import replace
@@ -25,7 +26,7 @@ from functions.artifacts.manifest import (
     dumps,
     parse_manifest,
 )
-from functions.artifacts.signing import load_public_key, sign_manifest, verify_message
+from functions.artifacts.signing import load_public_key, low_s, sign_manifest, verify_message
 from functions.artifacts.verify import verify_artifact
 
 from ..artifact_support import CDK_OUT, CLI_VERSION, COMMIT
@@ -71,11 +72,15 @@ def test_writing_a_parsed_manifest_gives_back_the_same_bytes(name: str) -> None:
 
 
 def test_a_signature_made_before_the_model_still_verifies() -> None:
+    """The golden signature happens to be high-S, which verification now refuses (issue 9): its
+    low-S form, the same signature, verifies over the canonical bytes the model computes."""
     manifest = _parsed(_golden("fixture")[0])
     public_key = load_public_key((GOLDEN / "signer.pub.pem").read_bytes())
     assert manifest.signature is not None
-    assert verify_message(public_key, canonical_bytes(manifest), manifest.signature)
-    assert verify_artifact(CDK_OUT, dumps(manifest), public_key).ok
+    assert not verify_message(public_key, canonical_bytes(manifest), manifest.signature)
+    low = base64.b64encode(low_s(base64.b64decode(manifest.signature))).decode()
+    assert verify_message(public_key, canonical_bytes(manifest), low)
+    assert verify_artifact(CDK_OUT, dumps(replace(manifest, signature=low)), public_key).ok
 
 
 def test_building_writes_the_same_bytes_as_before() -> None:

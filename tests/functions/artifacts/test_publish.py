@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,11 @@ import boto3
 import pytest
 
 from devtools.emulator.aws import create_metadata_table
-from functions.artifacts import metadata
+from functions.artifacts import metadata, provenance
 from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.manifest import build_manifest, dumps
 from functions.artifacts.publish import PublishConflict, publish
-from functions.artifacts.signing import sign_manifest
+from functions.artifacts.signing import sign_manifest, sign_message
 from functions.artifacts.verify import verify_artifact
 from functions.pipeline.lifecycle import EnvStatus, Status, TestStatus
 
@@ -57,7 +59,9 @@ def storage(aws) -> None:
     create_metadata_table(boto3.client("dynamodb"), TABLE)
 
 
-def _publish(cdk_out: Path, data: bytes, s3: Any = None, provenance: bytes | None = b'{"payloadType": "x"}') -> Any:
+def _publish(
+    cdk_out: Path, data: bytes, s3: Any = None, provenance: bytes | None = None, public_key: Any = None
+) -> Any:
     return publish(
         cdk_out,
         data,
@@ -67,6 +71,7 @@ def _publish(cdk_out: Path, data: bytes, s3: Any = None, provenance: bytes | Non
         s3=s3 or boto3.client("s3"),
         dynamodb=boto3.client("dynamodb"),
         provenance_bytes=provenance,
+        public_key=public_key,
     )
 
 
@@ -119,10 +124,11 @@ def test_candidate_item_speaks_the_lifecycle_vocabulary_as_plain_strings(artifac
     assert item["recorded_at"] == item[metadata.SWEEP_SINCE] and item["recorded_at"].endswith("Z")
 
 
-def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, artifact) -> None:
+def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, artifact, signer) -> None:
     cdk_out, manifest = artifact
     s3 = RecordingS3()
-    result = _publish(cdk_out, dumps(manifest), s3=s3)
+    envelope = json.dumps(provenance.envelope(manifest, signer)).encode()
+    result = _publish(cdk_out, dumps(manifest), s3=s3, provenance=envelope, public_key=signer.private_key.public_key())
 
     prefix = f"orders/{COMMIT}/"
     assert result.uploaded == 19 and not result.resumed
@@ -184,3 +190,60 @@ def test_publish_refuses_a_tree_with_the_findings_verification_reports(storage, 
     assert refused.value.findings == verified.findings
     assert sorted(f.subject for f in verified.findings) == ["extra.json", "manifest.json", "tree.json"]
     assert _item() is None and _objects() == []
+
+
+def _provenance_refused(cdk_out: Path, data: bytes, envelope: bytes, public_key: Any) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidArtifact) as refused:
+        _publish(cdk_out, data, provenance=envelope, public_key=public_key)
+    assert _item() is None and _objects() == []  # checked before anything is recorded or uploaded
+    return [(f.check, f.detail) for f in refused.value.findings]
+
+
+def test_provenance_signed_by_another_key_is_refused_before_anything_is_written(
+    storage, artifact, signer, other_signer
+) -> None:
+    cdk_out, manifest = artifact
+    forged = json.dumps(provenance.envelope(manifest, other_signer)).encode()
+    [(check, detail)] = _provenance_refused(cdk_out, dumps(manifest), forged, signer.private_key.public_key())
+    assert check == "provenance" and "signature that verifies with the manifest's key" in detail
+
+
+def test_provenance_of_another_manifest_is_refused(storage, artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    other = sign_manifest(replace(manifest, previous_commit="f" * 40), signer)
+    envelope = json.dumps(provenance.envelope(other, signer)).encode()
+    findings = _provenance_refused(cdk_out, dumps(manifest), envelope, signer.private_key.public_key())
+    assert findings == [("provenance", "its statement does not describe this manifest")]
+
+
+def test_a_manifest_signed_by_another_key_than_the_provenance_check_key_is_refused(
+    storage, artifact, signer, other_signer
+) -> None:
+    cdk_out, manifest = artifact
+    envelope = json.dumps(provenance.envelope(manifest, other_signer)).encode()
+    [(check, detail)] = _provenance_refused(cdk_out, dumps(manifest), envelope, other_signer.private_key.public_key())
+    assert check == "signature" and "different signer" in detail
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"not json", b"[]", b'{"payloadType": "x"}', b'{"payload": 1, "payloadType": 2, "signatures": 3}'],
+)
+def test_provenance_that_is_no_envelope_is_refused(storage, artifact, signer, garbage: bytes) -> None:
+    cdk_out, manifest = artifact
+    [(check, _)] = _provenance_refused(cdk_out, dumps(manifest), garbage, signer.private_key.public_key())
+    assert check == "provenance"
+
+
+def test_signed_provenance_whose_payload_is_not_json_is_refused(storage, artifact, signer) -> None:
+    cdk_out, manifest = artifact
+    payload = b"not json"
+    envelope = {
+        "payloadType": provenance.PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": "k", "sig": sign_message(signer, provenance.pae(provenance.PAYLOAD_TYPE, payload))}],
+    }
+    [(check, _)] = _provenance_refused(
+        cdk_out, dumps(manifest), json.dumps(envelope).encode(), signer.private_key.public_key()
+    )
+    assert check == "provenance"
