@@ -176,7 +176,11 @@ def test_a_drift_check_that_cannot_run_is_retryable_and_the_next_attempt_deploys
     assert item["status"] == "promoted" and "eligibility_revoked" not in item
     assert "stack_drift_detected" not in item
     prod = item["environment_states"]["prod"]
-    assert prod["status"] == "pending" and '"BuildStatus": "FAILED"' in prod["failure_reason"]
+    assert (
+        prod["status"] == "pending"
+        and "build cdkcp-deployer-prod:" in prod["failure_reason"]
+        and "FAILED" in prod["failure_reason"]
+    )
     assert item["execution_status"] == "failed" and item["sweep_phase"] == "prod"
     assert [(e["type"], e.get("phase"), e.get("retryable")) for e in pipeline.events()] == [
         ("DeployFailed", "drift_check", True)
