@@ -38,6 +38,9 @@ VALIDATE = "Validate"
 CHOOSE_DRIFT_GATE = "ChooseDriftGate"
 DRIFT_GATE = "DriftGate"
 CHOOSE_DRIFT_OUTCOME = "DriftCheckOutcome"
+DRIFT_CLEAN_STATE = "NoDrift"
+DRIFT_FOUND_STATE = "DriftFound"
+DRIFT_UNANSWERED = "DriftCheckUnanswered"
 DEPLOY = "Deploy"
 RECORD_DEPLOYED = "RecordDeployed"
 TEST = "Test"
@@ -253,6 +256,10 @@ def _start(r: PipelineResources) -> dict[str, Any]:
 DRIFT_OUTCOME = "$.drift_check.Build.ExportedEnvironmentVariables[0].Value"
 
 
+def _answer(outcome: str, next_state: str) -> dict[str, Any]:
+    return {"Type": "Pass", "Result": {"outcome": outcome}, "ResultPath": "$.drift_check", "Next": next_state}
+
+
 def _drift_gate(r: PipelineResources) -> dict[str, Any]:
     """The prod drift check, and where its answer leads.
 
@@ -277,13 +284,18 @@ def _drift_gate(r: PipelineResources) -> dict[str, Any]:
         CHOOSE_DRIFT_OUTCOME: {
             "Type": "Choice",
             "Choices": [
-                {"Variable": DRIFT_OUTCOME, "IsPresent": False, "Next": RECORD_DRIFT_CHECK_FAILED},
-                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_FOUND, "Next": RECORD_DRIFT},
-                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_CLEAN, "Next": f"{DEPLOY}{PROD.title()}"},
+                {"Variable": DRIFT_OUTCOME, "IsPresent": False, "Next": DRIFT_UNANSWERED},
+                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_FOUND, "Next": DRIFT_FOUND_STATE},
+                {"Variable": DRIFT_OUTCOME, "StringEquals": DRIFT_CLEAN, "Next": DRIFT_CLEAN_STATE},
             ],
             # An answer this definition does not know is no permission to deploy.
-            "Default": RECORD_DRIFT_CHECK_FAILED,
+            "Default": DRIFT_UNANSWERED,
         },
+        # The answer replaces the whole Build (its environment, phases and logs would otherwise ride in the
+        # execution's state until the end, towards Step Functions' 256 KiB limit, which no Catch takes).
+        DRIFT_CLEAN_STATE: _answer(DRIFT_CLEAN, f"{DEPLOY}{PROD.title()}"),
+        DRIFT_FOUND_STATE: _answer(DRIFT_FOUND, RECORD_DRIFT),
+        DRIFT_UNANSWERED: _answer("unanswered", RECORD_DRIFT_CHECK_FAILED),
     }
 
 

@@ -78,6 +78,7 @@ def deploy_request(
         stack_policy=StackPolicy(policy, f"STACK_POLICIES[{service!r}][{environment.value!r}]") if policy else None,
         poll_seconds=poll_seconds,
         result_path=RESULT_FILE,
+        drift_gated=True,  # the state machine's DriftGate runs before every prod deploy
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import DriftDetected
+from .errors import DeployFailed, DriftDetected
 from .stacks import StackClient
 
 
@@ -32,6 +32,8 @@ def detect_drift(stacks: StackClient, name: str, stack_id: str, *, allow_drift: 
         stacks.log(f"{name}: IN_SYNC")
         return "IN_SYNC"
     reason = "; ".join(([f"{len(drifts)} drifted resource(s)"] if drifts else []) + failures)
+    if not drifts:  # detection that did not finish found nothing against the release: not drift
+        raise DeployFailed(name, None, f"drift detection did not finish: {reason}")
     if not allow_drift:
         raise DriftDetected(name, drifts, reason)
     stacks.log(f"{name}: drift allowed by override: {reason}")

@@ -89,6 +89,9 @@ class DeployRequest:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # the deadline of the whole deploy
     poll_seconds: float = DEFAULT_POLL_SECONDS
     result_path: Path | None = None  # where the result JSON is written, whatever the outcome
+    # The pipeline ran its drift gate just before (a drift-check build): a second check during the deploy
+    # could only fail the deploy, which prod answers with a rollback over the drifted stacks.
+    drift_gated: bool = False
 
     def __post_init__(self) -> None:
         # A caller may pass the wire strings ("prod", "drift-check"): hold the enums.
@@ -102,7 +105,7 @@ class DeployRequest:
     @property
     def detect_drift(self) -> bool:
         """The prod deploy's drift gate; a rollback restores the known good without it."""
-        return self.mode is Mode.DEPLOY and self.environment is Environment.PROD
+        return self.mode is Mode.DEPLOY and self.environment is Environment.PROD and not self.drift_gated
 
     @property
     def policy_document(self) -> dict[str, Any] | None:

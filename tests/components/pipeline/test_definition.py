@@ -148,14 +148,21 @@ def test_the_drift_gate_records_drift_only_when_the_build_says_so() -> None:
     assert [(c["ErrorEquals"], c["Next"]) for c in gate["Catch"]] == [(["States.ALL"], d.RECORD_DRIFT_CHECK_FAILED)]
     assert gate["Next"] == d.CHOOSE_DRIFT_OUTCOME and "ResultSelector" not in gate
     choice = states[d.CHOOSE_DRIFT_OUTCOME]
-    routes = [(rule.get("IsPresent", rule.get("StringEquals")), rule["Next"]) for rule in choice["Choices"]]
+
+    def leads_to(state: str) -> tuple[str, Any]:
+        """Through the Pass that replaces the Build with the answer alone."""
+        answer = states[state]
+        assert answer["Type"] == "Pass" and answer["ResultPath"] == "$.drift_check", state
+        return answer["Next"], answer["Result"]["outcome"]
+
+    routes = [(rule.get("IsPresent", rule.get("StringEquals")), leads_to(rule["Next"])) for rule in choice["Choices"]]
     assert routes == [
-        (False, d.RECORD_DRIFT_CHECK_FAILED),  # first: a Choice on an absent path is an uncatchable error
-        ("drift_detected", d.RECORD_DRIFT),
-        ("clean", "DeployProd"),
+        (False, (d.RECORD_DRIFT_CHECK_FAILED, "unanswered")),  # first: an absent path is an uncatchable error
+        ("drift_detected", (d.RECORD_DRIFT, "drift_detected")),
+        ("clean", ("DeployProd", "clean")),
     ]
     assert {rule["Variable"] for rule in choice["Choices"]} == {
         "$.drift_check.Build.ExportedEnvironmentVariables[0].Value"
     }
-    assert choice["Default"] == d.RECORD_DRIFT_CHECK_FAILED
+    assert leads_to(choice["Default"]) == (d.RECORD_DRIFT_CHECK_FAILED, "unanswered")
     assert states[d.RECORD_DRIFT_CHECK_FAILED]["Parameters"]["action"] == "drift_check_failed"

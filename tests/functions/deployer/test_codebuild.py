@@ -69,7 +69,7 @@ def test_the_request_names_the_services_roles_and_the_prod_drift_gate(tmp_path: 
     assert prod.external_id == "cdkcp:111111111111:orders:prod"
     assert prod.deployment_id == "orders-cccccccccccccccccccccccccccccccccccccccc-prod-1" and prod.cdk_out == tmp_path
     assert prod.result_path == Path("deploy-result.json")
-    assert prod.mode is Mode.DEPLOY and prod.detect_drift
+    assert prod.mode is Mode.DEPLOY and not prod.detect_drift  # the state machine's DriftGate checked
     assert prod.policy_document == STACK_POLICY
     assert prod.stack_policy is not None and prod.stack_policy.origin == "STACK_POLICIES['orders']['prod']"
     prod.check()
