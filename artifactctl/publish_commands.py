@@ -55,12 +55,12 @@ def _provenance_key(args: argparse.Namespace, manifest_bytes: bytes, region: str
     key_id = args.kms_key_id or (identity[len("kms:") :] if identity and identity.startswith("kms:") else None)
     if key_id:
         return load_public_key(kms_public_key_pem(key_id, aws_client("kms", region)), key_id)
-    if identity:
-        raise UsageError(
-            f"--public-key is required to check the provenance of a manifest signed by {identity} "
-            "(or publish without a provenance file)"
-        )
-    return None
+    if manifest is None:
+        return None  # publish reports the manifest's findings
+    raise UsageError(
+        f"--public-key is required to check the provenance of a manifest signed by {identity or 'an unnamed key'} "
+        "(or publish without a provenance file)"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:

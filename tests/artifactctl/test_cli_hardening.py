@@ -227,6 +227,15 @@ def test_publish_of_a_locally_signed_manifest_with_provenance_needs_the_public_k
     assert _nothing_published()
 
 
+def test_publish_of_a_signed_manifest_without_a_signing_identity_is_a_usage_error(storage, built, capsys) -> None:
+    cdk_out, manifest, _ = built
+    document = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**document, "signing_identity": None}))
+    code, _, err = run(capsys, *_publish_args(cdk_out, manifest))
+    assert code in (1, 2) and "Traceback" not in err
+    assert _nothing_published()
+
+
 def test_publish_checks_a_kms_signed_provenance_with_the_manifests_kms_key(storage, built, capsys) -> None:
     cdk_out, manifest, _ = built
     kms = boto3.client("kms")
