@@ -10,7 +10,7 @@ from typing import Any
 from .errors import Finding, InvalidArtifact
 
 # CDK names a destination "<account>-<region>" and, in newer versions, "<account>-<region>-<hash>".
-_ENV_DESTINATION = re.compile(r"^(\d{12})-([a-z]{2}(?:-gov)?-[a-z]+-\d)(?:-[0-9a-f]+)?$")
+_ENV_DESTINATION = re.compile(r"^(\d{12})-([a-z]{2}(?:-gov)?-[a-z]+-\d)(?:-[0-9a-f]+)?\Z")
 
 
 def _destination(kind: str, destination_id: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from .manifest import load_json_strict
 from .signing import Signer, sign_message, verify_message
 
 CONTEXT_FILE = ".cdk.context.json"
-ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 MAX_CONTEXT_BYTES = 16 * 1024 * 1024
 
 

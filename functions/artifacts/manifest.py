@@ -39,11 +39,11 @@ SCHEMA = "cdk-control-plane/artifact-manifest/v1"
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # ~150k files; a bigger one is refused unread
 MAX_NESTING = 32
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
-SERVICE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
-BUILD_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
+SERVICE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
+VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?\Z")
+BUILD_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
 
 # field -> (required, description of the expected value)
 FIELDS: dict[str, str] = {
@@ -277,6 +277,11 @@ def _file_hash_problems(file_hashes: dict[str, Any]) -> list[Finding]:
             problems.append(Finding("structure", f"file_hashes[{path!r}]", "expected a sha256 hex digest"))
     for path, earlier in name_collisions(p for p in file_hashes if not path_problem(p)).items():
         problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {collision(earlier)}"))
+    for path in file_hashes:  # a file cannot also be a folder of another file
+        parts = path.split("/")
+        folder = next(("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in file_hashes), None)
+        if folder is not None:
+            problems.append(Finding("structure", f"file_hashes[{path!r}]", f"invalid path: {folder!r} is also a file"))
     return problems
 
 

@@ -32,8 +32,8 @@ from .errors import AssemblyError
 
 STACK_TYPE = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_TYPE = "cdk:cloud-assembly"
-_ENVIRONMENT = re.compile(r"^aws://(?P<account>[^/]+)/(?P<region>[^/]+)$")
-_S3_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)$")
+_ENVIRONMENT = re.compile(r"^aws://(?P<account>[^/]+)/(?P<region>[^/]+)\Z")
+_S3_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)\Z")
 _PLACEHOLDER = re.compile(r"\$\{AWS::(AccountId|Region|Partition|URLSuffix)\}")
 
 

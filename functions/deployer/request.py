@@ -26,10 +26,10 @@ from .errors import UsageError
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_SECONDS = 5.0
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/.+$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_ACCOUNT = re.compile(r"^\d{12}\Z")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d\Z")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/.+\Z")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 class Mode(StrEnum):

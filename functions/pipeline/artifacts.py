@@ -35,8 +35,11 @@ def download(s3: Any, bucket: str, service: str, commit_sha: str, target: Path) 
         if reason:
             raise InvalidArtifact([Finding("files", relative, f"unsafe object key: {reason}")])
         destination = cdk_out / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, key, str(destination))
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(destination))
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:  # `x` beside `x/y`
+            raise InvalidArtifact([Finding("files", relative, f"object key clashes with another: {exc}")]) from None
     manifest = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_NAME)["Body"].read()
     return cdk_out, manifest
 

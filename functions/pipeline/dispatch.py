@@ -11,7 +11,7 @@ from functions import naming
 from .lifecycle import Environment
 from .settings import FunctionSettings
 
-MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json$")
+MANIFEST_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)/(?P<commit>[0-9a-f]{40})/artifact-manifest\.json\Z")
 
 
 def dispatch(event: dict[str, Any], *, settings: FunctionSettings, sfn: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .lifecycle import (
     Environment,
 )
 
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"^\d{12}\Z")
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # set by Lambda and CodeBuild, never by us
 
 

@@ -219,3 +219,18 @@ def test_kms_signatures_are_low_s(aws) -> None:
     for index in range(16):  # a random signer returns high-S about half the time
         s = decode_dss_signature(base64.b64decode(sign_message(signer, b"%d" % index)))[1]
         assert s <= P256_ORDER // 2
+
+
+def test_a_manifest_naming_a_file_and_a_folder_alike_is_invalid() -> None:
+    from functions.artifacts.manifest import _file_hash_problems
+
+    problems = _file_hash_problems({"asset": "a" * 64, "asset/index.js": "b" * 64})
+    assert [p.line() for p in problems] == [
+        "FAIL structure: file_hashes['asset/index.js']: invalid path: 'asset' is also a file"
+    ]
+
+
+def test_identifiers_with_a_trailing_newline_are_refused() -> None:
+    from functions.artifacts.manifest import COMMIT, SERVICE
+
+    assert not COMMIT.match("a" * 40 + "\n") and not SERVICE.match("orders\n")

@@ -67,3 +67,11 @@ def test_the_manifest_is_copied_last(bucket: str) -> None:
     s3.copy_object = record  # type: ignore[method-assign]
     assert copy_artifact(s3, "candidates", "releases", "orders", COMMIT) == 3
     assert copied[-1] == "artifact-manifest.json"
+
+
+def test_a_file_that_is_also_a_folder_is_an_invalid_artifact(bucket: str, tmp_path: Path) -> None:
+    _put("artifact-manifest.json")
+    _put("cdk.out/asset")
+    _put("cdk.out/asset/index.js")
+    with pytest.raises(InvalidArtifact, match="clashes with another"):
+        download(boto3.client("s3"), bucket, "orders", COMMIT, tmp_path)
