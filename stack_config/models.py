@@ -247,7 +247,8 @@ class StackConfig(_Model):
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
     max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
     approved_cdk_versions: list[str] = Field(
-        default_factory=list, description="CDK CLI versions the Validate step accepts (empty: any)"
+        default_factory=list,
+        description="CDK CLI versions the Validate step accepts; required in the tools stack (it fails closed)",
     )
     ci_signer_public_key_pem: str | None = Field(
         default=None,
@@ -270,6 +271,15 @@ class StackConfig(_Model):
                         f"services[{i}].{env.value}.region is {region!r}, but everything runs in the "
                         f"single configured region {self.region!r}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _validate_fails_closed(self) -> StackConfig:
+        if self.account_role is AccountRole.TOOLS and not self.approved_cdk_versions:
+            raise ValueError(
+                "approvedCdkVersions is required in the tools stack: list the CDK CLI versions Validate accepts "
+                "(an empty list would accept any)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -50,6 +50,8 @@ def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: A
     target_item = table.get(run.service, target)
     if not target_item or target_item.get(lc.STATUS) not in TARGET_STATUSES:
         return {}, f"last known good {target} is not a deployed artifact"
+    if target_item.get(lc.ELIGIBILITY_REVOKED):
+        return {}, f"last known good {target} was revoked: {target_item.get(lc.ELIGIBILITY_REVOKED_REASON, '')}"
     key = artifact_prefix(run.service, target) + MANIFEST_NAME
     try:
         manifest_bytes = s3.get_object(Bucket=settings.release_bucket, Key=key)["Body"].read()

@@ -180,7 +180,8 @@ class FunctionSettings(_Common):
     candidate_bucket: str = _variable("CANDIDATE_BUCKET")
     release_bucket: str = _variable("RELEASE_BUCKET")
     state_machine_arn: str = _variable("STATE_MACHINE_ARN")
-    approved_cdk_versions: tuple[str, ...] = _variable("APPROVED_CDK_VERSIONS", "csv", required=False)
+    # Validate fails closed: an artifact built by any other CDK CLI is invalid.
+    approved_cdk_versions: tuple[str, ...] = _variable("APPROVED_CDK_VERSIONS", "csv")
     max_rollback_attempts: int = field(
         default=DEFAULT_MAX_ROLLBACK_ATTEMPTS,
         metadata={"variable": "MAX_ROLLBACK_ATTEMPTS", "kind": "int", "required": False, "minimum": 1},

@@ -38,7 +38,7 @@ def validate(
                 commit=run.commit_sha,
                 artifact_sha256=item.get("artifact_sha256"),
                 context_hash=item.get("cdk_context_hash"),
-                approved_cdk_versions=settings.approved_cdk_versions or None,
+                approved_cdk_versions=settings.approved_cdk_versions,
             ),
         )
     if not report.ok:

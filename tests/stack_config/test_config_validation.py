@@ -283,3 +283,11 @@ def test_services_have_no_tools_environment() -> None:
     service = load_stack_config(stack_bag("tools")).services[0]
     with pytest.raises(ValueError, match="services have no"):
         service.environment(AccountRole.TOOLS)  # type: ignore[arg-type]
+
+
+def test_validate_fails_closed_without_approved_cdk_versions() -> None:
+    bag = stack_bag("tools")
+    del bag[f"{NS}:approvedCdkVersions"]
+    assert "approvedCdkVersions is required in the tools stack" in problems_of(bag)
+    bag[f"{NS}:approvedCdkVersions"] = []
+    assert "approvedCdkVersions is required in the tools stack" in problems_of(bag)

@@ -144,4 +144,5 @@ def settings(table: MetadataTable) -> FunctionSettings:
         candidate_bucket="candidates",
         release_bucket="releases",
         state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:p",
+        approved_cdk_versions=("2.1148.1",),
     )

@@ -75,6 +75,7 @@ def test_the_plan_targets_the_verified_known_good(table: MetadataTable, settings
         ("none", "no earlier last known good"),
         ("itself", "no earlier last known good"),
         ("rejected", "is not a deployed artifact"),
+        ("revoked", "was revoked: smoke test failed later"),
         ("no-manifest", "release manifest s3://releases/"),
         ("bad-json", "is invalid"),
         ("other-commit", "does not match its metadata"),
@@ -87,6 +88,19 @@ def test_an_untrustworthy_target_is_refused(table: MetadataTable, settings, setu
         seed(table, {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, "last_known_good_commit": COMMIT})
     elif setup == "rejected":
         _release(table, status="rejected")
+    elif setup == "revoked":
+        _release(table)
+        seed(
+            table,
+            {
+                "service": SERVICE,
+                "commit_sha": TARGET,
+                "status": "deployed",
+                "artifact_sha256": TARGET_SHA,
+                "eligibility_revoked": True,
+                "eligibility_revoked_reason": "smoke test failed later",
+            },
+        )
     elif setup == "no-manifest":
         _release(table)
         boto3.client("s3").delete_object(Bucket="releases", Key=f"{SERVICE}/{TARGET}/artifact-manifest.json")

@@ -21,13 +21,14 @@ def _function_settings(**overrides: object) -> FunctionSettings:
         "candidate_bucket": "candidates",
         "release_bucket": "releases",
         "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+        "approved_cdk_versions": ("2.1148.1",),
         **overrides,
     }
     return FunctionSettings(**values)  # type: ignore[arg-type]
 
 
 def test_what_the_program_writes_is_what_the_code_reads() -> None:
-    written = _function_settings(approved_cdk_versions=("2.1148.1",), ci_signer_key_id="alias/k")
+    written = _function_settings(ci_signer_key_id="alias/k")
     environ = written.to_environ()
     assert FunctionSettings.from_environ({**environ, "AWS_REGION": "us-east-1"}) == written
     assert "CI_PUBLIC_KEY_PEM" not in environ, "an unset value is absent, never an empty string"
@@ -95,3 +96,10 @@ def test_zero_and_stripped_values_survive_the_round_trip() -> None:
     assert FunctionSettings.from_environ(written.to_environ()).rollback_base_delay_seconds == 0
     environ = {**written.to_environ(), "APPROVED_CDK_VERSIONS": "2.1148.1, 2.1149.0"}
     assert FunctionSettings.from_environ(environ).approved_cdk_versions == ("2.1148.1", "2.1149.0")
+
+
+def test_validate_has_approved_versions_or_does_not_start() -> None:
+    environ = _function_settings().to_environ()
+    del environ["APPROVED_CDK_VERSIONS"]
+    with pytest.raises(SettingsError, match="APPROVED_CDK_VERSIONS is required"):
+        FunctionSettings.from_environ(environ)
