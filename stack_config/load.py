@@ -127,7 +127,10 @@ def _file_problems(config: StackConfig, project_dir: Path) -> list[str]:
             if relative is None:
                 continue
             key = f"{PROJECT}:services[{i}].{env}.stackPolicyFile"
-            path = project_dir / relative
+            path = (project_dir / relative).resolve()
+            if not path.is_relative_to(project_dir.resolve()):
+                problems.append(f"{key}: {relative} is outside the project")
+                continue
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
             except OSError:
@@ -138,13 +141,28 @@ def _file_problems(config: StackConfig, project_dir: Path) -> list[str]:
                 continue
             if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
                 problems.append(f"{key}: {relative} is not a stack policy (an object with a Statement list)")
+            elif not document["Statement"]:
+                problems.append(f"{key}: {relative} has an empty Statement list (CloudFormation refuses it)")
     return problems
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice is an error (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The config bag of a `Pulumi.<stack>.yaml` file, as the engine would pass it."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):

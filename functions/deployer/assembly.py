@@ -129,6 +129,8 @@ def select_stacks(cdk_out: Path, *, service: str, environment: str, account: str
         artifact = artifacts[artifact_id]
         properties = artifact.get("properties") or {}
         name = properties.get("stackName") or artifact_id
+        if not isinstance(name, str):
+            raise AssemblyError(f"artifact {artifact_id}: properties.stackName must be a string, not {name!r}")
         env_account, env_region = _environment(artifact_id, artifact.get("environment"))
         named_for_us = name.startswith(prefix)
         in_account = env_account == account

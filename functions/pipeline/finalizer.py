@@ -31,7 +31,7 @@ def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) 
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
         name = (artifact.get("properties") or {}).get("stackName") or artifact_id
-        if name.startswith(naming.stack_prefix(service, environment)):
+        if isinstance(name, str) and name.startswith(naming.stack_prefix(service, environment)):
             names.append(name)
     return sorted(names)
 

@@ -291,3 +291,27 @@ def test_validate_fails_closed_without_approved_cdk_versions() -> None:
     assert "approvedCdkVersions is required in the tools stack" in problems_of(bag)
     bag[f"{NS}:approvedCdkVersions"] = []
     assert "approvedCdkVersions is required in the tools stack" in problems_of(bag)
+
+
+def test_a_stack_policy_outside_the_project_or_without_statements_is_refused(
+    stage_bag: dict[str, Any], tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "stack-policies").mkdir(parents=True)
+    (tmp_path / "outside.json").write_text('{"Statement": [{"Effect": "Allow"}]}')
+    (project / "stack-policies" / "payments.json").write_text('{"Statement": []}')
+    services(stage_bag)[0]["prod"]["stackPolicyFile"] = "../outside.json"
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(stage_bag, project_dir=project)
+    message = str(caught.value)
+    assert f"{NS}:services[0].prod.stackPolicyFile: ../outside.json is outside the project" in message
+    assert "stack-policies/payments.json has an empty Statement list" in message
+
+
+def test_a_key_given_twice_in_a_stack_file_is_an_error(tmp_path: Path) -> None:
+    from stack_config import read_stack_file
+
+    path = tmp_path / "Pulumi.tools.yaml"
+    path.write_text("config:\n  cdk-control-plane:region: us-east-1\n  cdk-control-plane:region: eu-west-1\n")
+    with pytest.raises(ConfigError, match="duplicate key 'cdk-control-plane:region'"):
+        read_stack_file(path)

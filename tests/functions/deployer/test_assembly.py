@@ -78,6 +78,15 @@ def test_stack_name_property_wins_over_the_artifact_id(tmp_path: Path) -> None:
     assert (stack.name, stack.artifact_id) == ("orders-stage-data", "DataStack")
 
 
+def test_a_stack_name_that_is_not_a_string_is_an_assembly_error(tmp_path: Path) -> None:
+    cdk_out = write_assembly(tmp_path / "cdk.out", [StackSpec("DataStack", topic_template("T"))])
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    manifest["artifacts"]["DataStack"]["properties"]["stackName"] = 42
+    (cdk_out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AssemblyError, match="DataStack: properties.stackName must be a string, not 42"):
+        select_stacks(cdk_out, service="orders", environment="stage", account=STAGE_ACCOUNT, region=REGION)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
