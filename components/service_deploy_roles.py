@@ -48,7 +48,18 @@ class ServiceDeployRoles(pulumi.ComponentResource):
                 role_name=ctx.names.execution_role,
                 description=f"CloudFormation creates {ctx.service} ({ctx.env}) resources with this role",
                 trust_policy=policies.execution_role_trust(ctx),
-                inline_policies={"read-service-assets": policies.execution_role_asset_policy(ctx, args.asset_key_arn)},
+                inline_policies={
+                    "read-service-assets": policies.execution_role_asset_policy(ctx, args.asset_key_arn),
+                    **(
+                        {
+                            "bounded-identities": policies.execution_role_boundary_policy(
+                                ctx, args.permissions_boundary_arn
+                            )
+                        }
+                        if args.permissions_boundary_arn
+                        else {}
+                    ),
+                },
                 managed_policy_arns=list(args.execution_policy_arns),
                 permissions_boundary_arn=args.permissions_boundary_arn,
             ),

@@ -124,6 +124,14 @@ EmailAddress = Annotated[str, AfterValidator(_email)]
 ADMINISTRATOR_ACCESS_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
+def admin_equivalent(policy_arn: str) -> bool:
+    """AWS managed policies that grant everything, or IAM (which grants everything by escalation)."""
+    name = policy_arn.rsplit(":policy/", 1)[-1] if policy_arn.startswith("arn:aws:iam::aws:policy/") else ""
+    return name in ("AdministratorAccess", "IAMFullAccess", "job-function/SystemAdministrator") or name.startswith(
+        "AdministratorAccess-"
+    )
+
+
 class AccountRole(StrEnum):
     """Which kind of account a stack deploys into: the tools account, or a service `Environment`."""
 
@@ -178,10 +186,12 @@ class ServiceEnvironment(_Model):
 
     @model_validator(mode="after")
     def _admin_access_needs_boundary(self) -> ServiceEnvironment:
-        if ADMINISTRATOR_ACCESS_ARN in self.execution_policy_arns and not self.permissions_boundary_arn:
+        admin = [arn for arn in self.execution_policy_arns if admin_equivalent(arn)]
+        if admin and not self.permissions_boundary_arn:
             raise ValueError(
-                "executionPolicyArns contains AdministratorAccess without permissionsBoundaryArn: "
-                "give the CloudFormation execution role the policies its stacks need, or bound it"
+                f"executionPolicyArns contains {admin[0].rsplit('/', 1)[-1]} (admin-equivalent) without "
+                "permissionsBoundaryArn: give the CloudFormation execution role the policies its stacks need, "
+                "or bound it"
             )
         return self
 

@@ -275,6 +275,45 @@ def execution_role_asset_policy(ctx: ServiceAccountContext, asset_key_arn: Any) 
     )
 
 
+# IAM actions whose `iam:PermissionsBoundary` condition key names the boundary the role or user has (or
+# gets): with a boundary configured, the stacks may create and change only identities under it.
+BOUNDED_IDENTITY_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreateRole",
+    "iam:CreateUser",
+    "iam:DeleteRolePolicy",
+    "iam:DeleteUserPolicy",
+    "iam:DetachRolePolicy",
+    "iam:DetachUserPolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:PutUserPermissionsBoundary",
+    "iam:PutUserPolicy",
+)
+
+
+def execution_role_boundary_policy(ctx: ServiceAccountContext, boundary_arn: str) -> dict[str, Any]:
+    """Roles and users the stacks create carry the execution role's own boundary, and keep it: otherwise
+    a stack could create an unbounded role and act through it."""
+    identities = [f"arn:aws:iam::{ctx.account_id}:role/*", f"arn:aws:iam::{ctx.account_id}:user/*"]
+    return document(
+        statement(
+            "OnlyBoundedIdentities",
+            BOUNDED_IDENTITY_ACTIONS,
+            identities,
+            effect="Deny",
+            conditions={"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}},
+        ),
+        statement(
+            "BoundariesStay",
+            ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            identities,
+            effect="Deny",
+        ),
+    )
+
+
 def read_only_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
     return document(
         statement("ReadServiceStacks", READ_ONLY_STACK_ACTIONS, [ctx.stacks]),

@@ -197,12 +197,25 @@ def test_execution_role_is_cloudformations_with_configured_policies_only(graphs:
     assert attachments(graphs[env], execution) == sorted(configured.execution_policy_arns)
     assert "arn:aws:iam::aws:policy/AdministratorAccess" not in attachments(graphs[env], execution)
     assert execution["inputs"].get("permissionsBoundary") == configured.permissions_boundary_arn
-    assert set(inline_policies(graphs[env], execution)) == {"read-service-assets"}
+    bounded = {"bounded-identities"} if configured.permissions_boundary_arn else set()
+    assert set(inline_policies(graphs[env], execution)) == {"read-service-assets"} | bounded
 
 
-def test_prod_execution_roles_carry_the_configured_boundary(graphs: dict) -> None:
-    execution = role(graphs["prod"], "cdkcp-payments-prod-cfn-exec")
-    assert execution["inputs"]["permissionsBoundary"] == "arn:aws:iam::555555555555:policy/workload-boundary"
+def test_bounded_execution_roles_create_only_identities_under_their_boundary(graphs: dict) -> None:
+    env, boundary = "prod", "arn:aws:iam::555555555555:policy/workload-boundary"  # payments in prod is bounded
+    execution = role(graphs[env], f"cdkcp-payments-{env}-cfn-exec")
+    assert execution["inputs"]["permissionsBoundary"] == boundary
+    policy = inline_policies(graphs[env], execution)["bounded-identities"]
+    by_sid = {s["Sid"]: s for s in statements(policy)}
+    identities = ["arn:aws:iam::555555555555:role/*", "arn:aws:iam::555555555555:user/*"]
+    only = by_sid["OnlyBoundedIdentities"]
+    assert only["Effect"] == "Deny" and only["Resource"] == identities
+    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"} <= set(
+        only["Action"]
+    )
+    assert only["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": boundary}}
+    stay = by_sid["BoundariesStay"]
+    assert stay["Effect"] == "Deny" and "iam:DeleteRolePermissionsBoundary" in stay["Action"]
 
 
 @pytest.mark.parametrize("env", ENVS)

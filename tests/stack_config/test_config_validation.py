@@ -197,7 +197,10 @@ def test_external_audit_email_must_be_an_address(stage_bag: dict[str, Any]) -> N
 def test_administrator_access_needs_a_permissions_boundary(stage_bag: dict[str, Any]) -> None:
     services(stage_bag)[0]["stage"]["executionPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
     message = problems_of(stage_bag)
-    assert f"{NS}:services[0].stage" in message and "AdministratorAccess without permissionsBoundaryArn" in message
+    assert (
+        f"{NS}:services[0].stage" in message
+        and "AdministratorAccess (admin-equivalent) without permissionsBoundaryArn" in message
+    )
 
 
 def test_execution_role_needs_at_least_one_policy(stage_bag: dict[str, Any]) -> None:
@@ -315,3 +318,18 @@ def test_a_key_given_twice_in_a_stack_file_is_an_error(tmp_path: Path) -> None:
     path.write_text("config:\n  cdk-control-plane:region: us-east-1\n  cdk-control-plane:region: eu-west-1\n")
     with pytest.raises(ConfigError, match="duplicate key 'cdk-control-plane:region'"):
         read_stack_file(path)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "arn:aws:iam::aws:policy/IAMFullAccess",
+        "arn:aws:iam::aws:policy/AdministratorAccess-Amplify",
+        "arn:aws:iam::aws:policy/job-function/SystemAdministrator",
+    ],
+)
+def test_admin_equivalent_policies_need_a_permissions_boundary(stage_bag: dict[str, Any], policy: str) -> None:
+    services(stage_bag)[0]["stage"]["executionPolicyArns"] = [policy]
+    services(stage_bag)[0]["stage"].pop("permissionsBoundaryArn", None)
+    message = problems_of(stage_bag)
+    assert f"{policy.rsplit('/', 1)[-1]} (admin-equivalent) without permissionsBoundaryArn" in message
