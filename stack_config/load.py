@@ -150,9 +150,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, but a key given twice is an error (YAML keeps the last one silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # `<<: *anchor` merges first, as YAML's own loader does
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a scalar", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
@@ -163,8 +166,12 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     """The config bag of a `Pulumi.<stack>.yaml` file, as the engine would pass it."""
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError([f"{where}: {getattr(exc, 'problem', None) or exc}"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError([f"{path}: expected a mapping with a 'config:' mapping"])
     return dict(document.get("config") or {})

@@ -108,6 +108,7 @@ OidcProviderArn = Annotated[
         "the ARN of the account's GitHub OIDC provider",
     ),
 ]
+CdkVersion = Annotated[str, _matching(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?", "a CDK CLI version such as 2.1148.1")]
 GitBranch = Annotated[str, _matching(r"[A-Za-z0-9._/-]{1,100}", "a branch name such as main")]
 
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
@@ -193,6 +194,13 @@ class ServiceEnvironment(_Model):
                 "permissionsBoundaryArn: give the CloudFormation execution role the policies its stacks need, "
                 "or bound it"
             )
+        boundary = self.permissions_boundary_arn
+        if boundary and admin_equivalent(boundary):
+            raise ValueError(f"permissionsBoundaryArn {boundary} is admin-equivalent: it bounds nothing")
+        if boundary and boundary.split(":")[4] not in ("aws", self.account_id):
+            raise ValueError(
+                f"permissionsBoundaryArn {boundary} is not a policy of this account ({self.account_id}) or of AWS"
+            )
         return self
 
 
@@ -256,7 +264,7 @@ class StackConfig(_Model):
     contexts_object_lock: ObjectLock | None = None
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
     max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
-    approved_cdk_versions: list[str] = Field(
+    approved_cdk_versions: list[CdkVersion] = Field(
         default_factory=list,
         description="CDK CLI versions the Validate step accepts; required in the tools stack (it fails closed)",
     )

@@ -311,6 +311,12 @@ def execution_role_boundary_policy(ctx: ServiceAccountContext, boundary_arn: str
             identities,
             effect="Deny",
         ),
+        statement(
+            "BoundaryUnchanged",
+            ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"],
+            [boundary_arn],
+            effect="Deny",
+        ),
     )
 
 

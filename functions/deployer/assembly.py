@@ -128,8 +128,10 @@ def select_stacks(cdk_out: Path, *, service: str, environment: str, account: str
     for artifact_id in stack_ids:
         artifact = artifacts[artifact_id]
         properties = artifact.get("properties") or {}
-        name = properties.get("stackName") or artifact_id
-        if not isinstance(name, str):
+        if not isinstance(properties, dict):
+            raise AssemblyError(f"artifact {artifact_id}: properties must be an object")
+        name = properties.get("stackName", artifact_id)
+        if not isinstance(name, str) or not name:
             raise AssemblyError(f"artifact {artifact_id}: properties.stackName must be a string, not {name!r}")
         env_account, env_region = _environment(artifact_id, artifact.get("environment"))
         named_for_us = name.startswith(prefix)

@@ -18,7 +18,8 @@ from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import Context, Run, commit
 
-# A rollback redeploys a release that ran in prod: only these may be targets.
+# A rollback redeploys a release that ran in prod: only these may be targets (a rolled-back release is
+# also revoked today, which the revocation check refuses; its status stays listed for overrides to come).
 TARGET_STATUSES = (lc.Status.DEPLOYED, lc.Status.ROLLBACK_SUCCEEDED)
 
 

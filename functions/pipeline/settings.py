@@ -120,6 +120,8 @@ class _EnvironModel:
             name, value, minimum = spec.metadata["variable"], getattr(self, spec.name), spec.metadata["minimum"]
             if spec.metadata["required"] and spec.metadata["kind"] == "str" and not (value or "").strip():
                 raise SettingsError(f"environment variable {name} is required")
+            if spec.metadata["required"] and spec.metadata["kind"] == "csv" and not [v for v in value if v.strip()]:
+                raise SettingsError(f"environment variable {name} is required")
             if minimum is not None and value is not None and value < minimum:
                 raise SettingsError(f"environment variable {name}={value}: expected at least {minimum}")
         if not _ACCOUNT.match(self.tools_account_id):

@@ -160,12 +160,14 @@ def test_unknown_nested_key(stage_bag: dict[str, Any]) -> None:
 
 def test_account_used_as_both_stage_and_prod(stage_bag: dict[str, Any]) -> None:
     services(stage_bag)[1]["prod"]["accountId"] = services(stage_bag)[0]["stage"]["accountId"]
+    services(stage_bag)[1]["prod"].pop("permissionsBoundaryArn")  # it names the old account
     message = problems_of(stage_bag)
     assert f"{NS}:services[1].prod.accountId 222222222222 is also services[0].stage.accountId" in message
 
 
 def test_service_account_may_not_be_the_tools_account(stage_bag: dict[str, Any]) -> None:
     services(stage_bag)[0]["prod"]["accountId"] = "111111111111"
+    services(stage_bag)[0]["prod"].pop("permissionsBoundaryArn", None)  # it names the old account
     assert "services[0].prod.accountId is the tools account 111111111111" in problems_of(stage_bag)
 
 
@@ -333,3 +335,33 @@ def test_admin_equivalent_policies_need_a_permissions_boundary(stage_bag: dict[s
     services(stage_bag)[0]["stage"].pop("permissionsBoundaryArn", None)
     message = problems_of(stage_bag)
     assert f"{policy.rsplit('/', 1)[-1]} (admin-equivalent) without permissionsBoundaryArn" in message
+
+
+@pytest.mark.parametrize(
+    ("boundary", "message"),
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess", "is admin-equivalent: it bounds nothing"),
+        ("arn:aws:iam::999999999999:policy/x", "is not a policy of this account (333333333333) or of AWS"),
+    ],
+)
+def test_a_boundary_must_bound(stage_bag: dict[str, Any], boundary: str, message: str) -> None:
+    services(stage_bag)[0]["prod"]["permissionsBoundaryArn"] = boundary
+    assert message in problems_of(stage_bag)
+
+
+@pytest.mark.parametrize("versions", [[" "], ["2.1,2.2"], ["latest"]])
+def test_approved_versions_are_versions(versions: list[str]) -> None:
+    bag = stack_bag("tools")
+    bag[f"{NS}:approvedCdkVersions"] = versions
+    assert "approvedCdkVersions[0]" in problems_of(bag)
+
+
+def test_yaml_merge_keys_still_load_and_the_error_names_the_line(tmp_path: Path) -> None:
+    from stack_config import read_stack_file
+
+    path = tmp_path / "Pulumi.tools.yaml"
+    path.write_text("base: &base\n  a: 1\nconfig:\n  <<: *base\n  b: 2\n")
+    assert read_stack_file(path) == {"a": 1, "b": 2}
+    path.write_text("config:\n  a: 1\n  a: 2\n")
+    with pytest.raises(ConfigError, match=r"Pulumi.tools.yaml:3: duplicate key 'a'"):
+        read_stack_file(path)
