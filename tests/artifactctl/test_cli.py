@@ -57,11 +57,9 @@ def test_build_sign_verify(built, capsys) -> None:
     assert (manifest.parent / "artifact-provenance.dsse.json").is_file()
 
 
-def test_verify_json_lists_failures(built, capsys) -> None:
-    cdk_out, manifest, public = built
-    (cdk_out / "tree.json").write_text("{}")
-    code, out, _ = run(
-        capsys,
+def verify_args(cdk_out: Path, manifest: Path, public: Path, *extra: str) -> list[str]:
+    """`manifest verify` of a tree against its manifest with a public key file."""
+    return [
         "manifest",
         "verify",
         "--cdk-out",
@@ -70,8 +68,14 @@ def test_verify_json_lists_failures(built, capsys) -> None:
         str(manifest),
         "--public-key",
         str(public),
-        "--json",
-    )
+        *extra,
+    ]
+
+
+def test_verify_json_lists_failures(built, capsys) -> None:
+    cdk_out, manifest, public = built
+    (cdk_out / "tree.json").write_text("{}")
+    code, out, _ = run(capsys, *verify_args(cdk_out, manifest, public, "--json"))
     document = json.loads(out)
     assert code == 1 and document["ok"] is False
     assert document["failures"] == [

@@ -17,7 +17,7 @@ from functions.artifacts import provenance
 from functions.artifacts.manifest import parse_manifest
 from tests.functions.artifact_support import BUCKET, CLI_VERSION, COMMIT, TABLE, other_signer
 
-from .test_cli import built, run
+from .test_cli import built, run, verify_args
 
 __all__ = ["built", "other_signer"]
 
@@ -34,20 +34,6 @@ def _build_args(cdk_out: Path, out: Path, *extra: str) -> list[str]:
         "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
         "--cdk-cli-version", CLI_VERSION, "--out", str(out), *extra,
     ]  # fmt: skip
-
-
-def _verify_args(cdk_out: Path, manifest: Path, public: Path, *extra: str) -> list[str]:
-    return [
-        "manifest",
-        "verify",
-        "--cdk-out",
-        str(cdk_out),
-        "--manifest",
-        str(manifest),
-        "--public-key",
-        str(public),
-        *extra,
-    ]
 
 
 def _raw(text: str, field: str, raw: str) -> str:
@@ -69,7 +55,7 @@ UNENCODABLE = {
 def test_manifest_rfc8785_cannot_encode_exits_1_without_a_traceback(built, case: str) -> None:
     cdk_out, manifest, public = built
     manifest.write_text(UNENCODABLE[case](manifest.read_text()))
-    completed = _console(*_verify_args(cdk_out, manifest, public))
+    completed = _console(*verify_args(cdk_out, manifest, public))
     assert completed.returncode == 1, completed.stderr
     assert "Traceback" not in completed.stderr + completed.stdout
     assert completed.stdout.startswith("FAIL structure: ")
@@ -80,7 +66,7 @@ def test_build_and_verify_refuse_a_hard_link_naming_the_file(built, tmp_path, ca
     cdk_out, manifest, public = built
     (cdk_out / "tree.json").unlink()
     os.link(cdk_out / "manifest.json", cdk_out / "tree.json")
-    code, out, _ = run(capsys, *_verify_args(cdk_out, manifest, public))
+    code, out, _ = run(capsys, *verify_args(cdk_out, manifest, public))
     assert code == 1 and "FAIL files: tree.json: is a hard link (2 links)" in out.splitlines()
     out_file = tmp_path / "rebuilt.json"
     code, out, _ = run(capsys, *_build_args(cdk_out, out_file))
@@ -110,7 +96,7 @@ def test_a_key_file_too_large_is_a_usage_error_naming_it(built, tmp_path, capsys
     huge = tmp_path / "huge.pem"
     huge.write_bytes(b"-----BEGIN PUBLIC KEY-----\n" + b"A" * (1 << 20))
     if flag == "--public-key":
-        code, _, err = run(capsys, *_verify_args(cdk_out, manifest, huge))
+        code, _, err = run(capsys, *verify_args(cdk_out, manifest, huge))
     else:
         code, _, err = run(capsys, "manifest", "sign", "--manifest", str(manifest), "--private-key", str(huge))
     assert code == 2 and f"{flag} {huge}: larger than 65536 bytes" in err
@@ -123,7 +109,7 @@ def test_a_key_path_that_is_a_directory_or_a_fifo_is_a_usage_error_without_a_han
     os.mkfifo(fifo)
     for path in (tmp_path, fifo):
         if flag == "--public-key":
-            completed = _console(*_verify_args(cdk_out, manifest, path))
+            completed = _console(*verify_args(cdk_out, manifest, path))
         else:
             completed = _console("manifest", "sign", "--manifest", str(manifest), "--private-key", str(path))
         assert completed.returncode == 2, completed.stderr
@@ -134,7 +120,7 @@ def test_a_manifest_that_is_a_fifo_is_invalid_without_a_hang(built, tmp_path) ->
     cdk_out, _, public = built
     fifo = tmp_path / "manifest.fifo"
     os.mkfifo(fifo)
-    completed = _console(*_verify_args(cdk_out, fifo, public))
+    completed = _console(*verify_args(cdk_out, fifo, public))
     assert completed.returncode == 1 and "not a regular file" in completed.stdout
 
 
@@ -178,7 +164,7 @@ def test_non_finite_build_started_at_is_a_usage_error(built, tmp_path, capsys, v
 
 def test_approved_versions_with_spaces_are_stripped(built, capsys) -> None:
     cdk_out, manifest, public = built
-    args = _verify_args(cdk_out, manifest, public)
+    args = verify_args(cdk_out, manifest, public)
     code, out, _ = run(capsys, *args, "--approved-cdk-versions", f"2.1000.0, {CLI_VERSION} ")
     assert code == 0, out
     code, out, _ = run(capsys, *args, "--approved-cdk-versions", " 2.1000.0 ,2.1001.0")
