@@ -21,10 +21,10 @@ from functions.pipeline.lifecycle import Environment
 IAM_ROLE_NAME_MAX = 64
 
 # Names the spec fixes for the tools account.
-CI_BUILDER_ROLE = "cdk-ci-artifact-builder"
+CI_BUILDER_ROLE = "cdk-ci-artifact-builder"  # one per service: `ci_builder_role(service)`
 CONTEXT_GENERATOR_ROLE = "cdk-context-generator"
 METADATA_TABLE = "cdk-artifact-metadata"
-CI_SIGNER_KEY_ALIAS = "alias/cdk-ci-artifact-signer"
+CI_SIGNER_KEY_ALIAS = "alias/cdk-ci-artifact-signer"  # one key per service: `ci_signer_alias(service)`
 CONTEXT_SIGNER_KEY_ALIAS = "alias/cdk-context-signer"
 OVERRIDE_SIGNER_KEY_ALIAS = "alias/cdk-override-signer"
 CONTEXTS_BUCKET_KEY_ALIAS = "alias/cdk-contexts-bucket-key"
@@ -64,6 +64,16 @@ def role_arn(account_id: str, role_name: str) -> str:
 
 def bucket_arn(bucket_name: str) -> str:
     return f"arn:aws:s3:::{bucket_name}"
+
+
+def ci_builder_role(service: str) -> str:
+    """The service's own CI identity (GitHub OIDC): it publishes and signs that service's artifacts only."""
+    return f"{CI_BUILDER_ROLE}-{service}"
+
+
+def ci_signer_alias(service: str) -> str:
+    """The service's own KMS signing key: a manifest of `service` verifies only with this key."""
+    return f"{CI_SIGNER_KEY_ALIAS}-{service}"
 
 
 def artifact_prefix(service: str, commit: str) -> str:
