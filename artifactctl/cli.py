@@ -9,7 +9,7 @@ Exit codes:
   1  the artifact or context is invalid (every failed check is printed, one per line)
   2  usage error: a bad flag or an input file that cannot be read
   3  AWS or key error: KMS, S3 or DynamoDB refused or could not be reached, or a key is unusable
-  4  conflict: the commit is already published with a different artifact (nothing was changed)
+  4  reserved (was: a conflicting re-publish; intake in the tools account now refuses those)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .common import EXIT_AWS, EXIT_CONFLICT, EXIT_INVALID, EXIT_USAGE, UsageError, print_findings
+from .common import EXIT_AWS, EXIT_INVALID, EXIT_USAGE, UsageError, print_findings
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -31,7 +31,7 @@ def _fail(code: int, message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from functions.artifacts.errors import AwsError, ContextError, InvalidArtifact, PublishConflict, SigningError
+    from functions.artifacts.errors import AwsError, ContextError, InvalidArtifact, SigningError
 
     try:
         return args.handler(args)
@@ -44,8 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(EXIT_USAGE, str(exc))
     except (SigningError, AwsError) as exc:
         _fail(EXIT_AWS, str(exc))
-    except PublishConflict as exc:
-        _fail(EXIT_CONFLICT, str(exc))
     except Exception as exc:
         # botocore's errors (no credentials, access denied, endpoint unreachable) without importing
         # botocore on paths that never call AWS.

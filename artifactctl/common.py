@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS, EXIT_CONFLICT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 MAX_KEY_FILE_BYTES = 64 * 1024  # a PEM P-256 key is a few hundred bytes
 
 

@@ -22,6 +22,18 @@ def _positive(value: str) -> int:
     return number
 
 
+class _Removed(argparse.Action):
+    """A flag that no longer exists, refused with the reason (rather than argparse's bare
+    "unrecognized arguments")."""
+
+    def __init__(self, option_strings: list[str], dest: str, why: str = "", **kwargs: object) -> None:
+        self.why = why
+        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option: object = None) -> None:
+        parser.error(f"{option} was removed: {self.why}")
+
+
 def _key_source(parser: argparse.ArgumentParser, private: bool, default_kms_key: str | None = None) -> None:
     group = parser.add_mutually_exclusive_group(required=default_kms_key is None)
     group.add_argument(
@@ -96,11 +108,17 @@ def _add_manifest(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_publish(commands: argparse._SubParsersAction) -> None:
-    publish = commands.add_parser("publish", help="record the candidate and upload the artifact, manifest last")
+    publish = commands.add_parser(
+        "publish", help="upload the artifact, manifest last (intake in the tools account records the candidate)"
+    )
     publish.add_argument("--cdk-out", type=Path, required=True)
     publish.add_argument("--manifest", type=Path, required=True)
     publish.add_argument("--bucket", required=True, help="the candidate bucket")
-    publish.add_argument("--table", required=True, help="the metadata table")
+    publish.add_argument(
+        "--table",
+        action=_Removed,
+        why="CI writes nothing in the metadata table; intake records the candidate when the manifest arrives",
+    )
     publish.add_argument("--provenance", type=Path, help="default: artifact-provenance.dsse.json beside the manifest")
     key = publish.add_mutually_exclusive_group()
     key.add_argument(
@@ -163,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artifactctl",
         description="Build, sign, verify and publish CDK artifacts and blessed contexts.",
-        epilog="exit codes: 0 ok, 1 invalid artifact or context, 2 usage, 3 AWS or key error, 4 conflict",
+        epilog="exit codes: 0 ok, 1 invalid artifact or context, 2 usage, 3 AWS or key error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)

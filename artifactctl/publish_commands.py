@@ -1,4 +1,4 @@
-"""`artifactctl publish` (CI records the candidate and uploads it) and `artifactctl status` (operators
+"""`artifactctl publish` (CI uploads the artifact; intake records the candidate) and `artifactctl status` (operators
 read an artifact's lifecycle)."""
 
 from __future__ import annotations
@@ -28,16 +28,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         args.cdk_out,
         manifest_bytes,
         bucket=args.bucket,
-        table=args.table,
-        region=region,
         s3=aws_client("s3", region),
-        dynamodb=aws_client("dynamodb", region),
         provenance_bytes=provenance_bytes,
         public_key=public_key,
         jobs=args.jobs,
         log=lambda line: print(line, file=sys.stderr),
     )
-    document = {"prefix": f"s3://{args.bucket}/{result.prefix}", "files": result.uploaded, "resumed": result.resumed}
+    document = {"prefix": f"s3://{args.bucket}/{result.prefix}", "files": result.uploaded}
     print(json.dumps(document) if args.json else f"published {document['files']} files to {document['prefix']}")
     return EXIT_OK
 

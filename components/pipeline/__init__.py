@@ -3,8 +3,9 @@ Testing, Production Deployment + Smoke Testing, Configurable Rollback Retry Poli
 pipeline).
 
 - `events`: the custom EventBridge bus, the critical-alerts topic, the functions' dead-letter queue,
-  and the triggers (`Object Created` of `*/artifact-manifest.json` in the candidate bucket starts
-  stage, in the release bucket prod, through the dispatcher);
+  and the triggers (`Object Created` of `*/artifact-manifest.json` in the candidate bucket goes to
+  intake, which verifies it, creates the candidate item and starts stage; in the release bucket to the
+  dispatcher, which starts prod);
 - `functions`: the Lambda functions, their layer, log groups and asynchronous-invocation config;
 - `builds`: the CodeBuild projects (deployer per environment, stage tests, prod smoke) and their
   source bundle;

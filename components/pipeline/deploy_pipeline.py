@@ -113,6 +113,8 @@ class DeployPipeline(pulumi.ComponentResource):
                 names=names,
                 dispatcher_arn=functions.function_arns["dispatcher"],
                 dispatcher_name=functions.function_names["dispatcher"],
+                intake_arn=functions.function_arns["intake"],
+                intake_name=functions.function_names["intake"],
                 dead_letter_queue_arn=events.dead_letter_queue_arn,
                 dead_letter_queue_url=events.dead_letter_queue_url,
             ),

@@ -1,6 +1,8 @@
 """Where the pipeline's events go and come from: the custom EventBridge bus the spec's events go to,
-the critical-alerts topic, the dead-letter queue of failed asynchronous invocations, and the triggers
-that start a run when an artifact manifest lands in the candidate (stage) or release (prod) bucket."""
+the critical-alerts topic, the dead-letter queue of failed asynchronous invocations, and the triggers:
+a manifest landing in the candidate bucket goes to intake (it verifies it, creates the candidate item
+and starts the stage run), one landing in the release bucket (written by promotion) to the dispatcher
+(it starts the prod run)."""
 
 from __future__ import annotations
 
@@ -71,8 +73,10 @@ class PipelineEvents(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class PipelineTriggersArgs:
     names: ToolsNames
-    dispatcher_arn: pulumi.Input[str]
+    dispatcher_arn: pulumi.Input[str]  # release manifests: the prod run
     dispatcher_name: pulumi.Input[str]
+    intake_arn: pulumi.Input[str]  # candidate manifests: verified, recorded, the stage run
+    intake_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]  # undeliverable trigger events land here
     dead_letter_queue_url: pulumi.Input[str]
 
@@ -98,11 +102,16 @@ class PipelineTriggers(pulumi.ComponentResource):
         child = adopted(self, opts)
 
         rules = []
+        receivers = {
+            Environment.STAGE: ("intake", args.intake_arn, args.intake_name),
+            Environment.PROD: ("the dispatcher", args.dispatcher_arn, args.dispatcher_name),
+        }
         for environment in Environment:
             bucket = args.names.artifact_bucket(environment)
+            receiver, function_arn, function_name = receivers[environment]
             rule = aws.cloudwatch.EventRule(
                 f"{name}-trigger-{environment}",
-                description=f"artifact manifest uploaded to {bucket}: start the {environment} pipeline",
+                description=f"artifact manifest uploaded to {bucket}: {receiver} starts the {environment} pipeline",
                 event_pattern=manifest_uploaded(bucket),
                 opts=child,
             )
@@ -110,7 +119,7 @@ class PipelineTriggers(pulumi.ComponentResource):
             aws.cloudwatch.EventTarget(
                 f"{name}-trigger-{environment}-target",
                 rule=rule.name,
-                arn=args.dispatcher_arn,
+                arn=function_arn,
                 retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                     maximum_event_age_in_seconds=3600, maximum_retry_attempts=10
                 ),
@@ -120,7 +129,7 @@ class PipelineTriggers(pulumi.ComponentResource):
             aws.lambda_.Permission(
                 f"{name}-trigger-{environment}-invoke",
                 action="lambda:InvokeFunction",
-                function=args.dispatcher_name,
+                function=function_name,
                 principal="events.amazonaws.com",
                 source_arn=rule.arn,
                 opts=child,

@@ -1,5 +1,5 @@
 """The pipeline's Lambda functions (transition, validate, promote, rollback-plan, finalizer,
-dispatcher): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
+dispatcher, intake): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
 shared dependencies layer, and a dead-letter queue for failed asynchronous invocations."""
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ FUNCTION_SPECS = {
     "finalizer": FunctionSpec("finalizer", 300, 256),
     # EventBridge may deliver bursts; the dispatcher only starts executions, a few at a time.
     "dispatcher": FunctionSpec("dispatcher", 30, 256, reserved_concurrency=5),
+    # Reads and verifies one manifest (up to 32 MiB), creates the candidate item, starts the stage run.
+    "intake": FunctionSpec("intake", 120, 1024, reserved_concurrency=10),
 }
 
 

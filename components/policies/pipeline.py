@@ -148,8 +148,32 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
         "dispatcher": lambda: [
             statement("StartPipelineExecutions", ["states:StartExecution"], [names.state_machine_arn]),
         ],
+        "intake": lambda: _intake(names, keys),
     }[function]()
     return document(*common, *own)
+
+
+def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
+    """Read a candidate manifest, read the services' signing public keys, create the candidate item
+    (a conditional PutItem; GetItem for revoked content), start the stage run, report refusals."""
+    return [
+        statement("ReadCandidateManifests", ["s3:GetObject"], [objects(names.bucket_arn(naming.CANDIDATE_BUCKET))]),
+        statement(
+            "DecryptCandidates", ["kms:Decrypt"], [keys.artifacts], conditions={"StringEquals": via("s3", names.region)}
+        ),
+        # One statement for every service's own key (`naming.ci_signer_alias`), so the policy's size does
+        # not grow with the services: keys of this account, selected by their alias.
+        statement(
+            "ReadServiceSigningPublicKeys",
+            ["kms:GetPublicKey"],
+            [f"arn:aws:kms:{names.region}:{names.account}:key/*"],
+            conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": f"{naming.CI_SIGNER_KEY_ALIAS}-*"}},
+        ),
+        *_items(names, keys, ["dynamodb:GetItem", "dynamodb:PutItem"]),
+        statement("StartStageRuns", ["states:StartExecution"], [names.state_machine_arn]),
+        _events(names),
+        statement("CriticalAlerts", ["sns:Publish"], [names.alert_topic_arn]),
+    ]
 
 
 # --- CodeBuild ----------------------------------------------------------------------------------------
@@ -208,7 +232,7 @@ def _decrypt_tooling(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
 
 
 def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
-    functions = [names.function_arn(f) for f in FUNCTIONS if f != "dispatcher"]
+    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake")]
     projects = [names.project_arn(names.deployer_project(e)) for e in Environment] + [
         names.project_arn(names.test_project(e)) for e in Environment
     ]

@@ -42,9 +42,5 @@ class ContextError(Exception):
     """A context could not be generated, published or trusted; the message says which and why."""
 
 
-class PublishConflict(Exception):
-    """The commit is already published with different content; nothing was changed."""
-
-
 class AwsError(Exception):
     """An AWS call failed for a reason other than the artifact (credentials, permissions, network)."""

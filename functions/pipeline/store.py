@@ -14,7 +14,7 @@ from typing import Any
 
 from functions.timestamps import parse_iso
 
-from .lifecycle import SERVICE_RECORD
+from .lifecycle import SERVICE_RECORD, revoked_content_key
 
 
 def seconds_between(start: str | None, end: datetime) -> Decimal | None:
@@ -62,5 +62,34 @@ class MetadataTable:
             raise
         return True
 
+    def create(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Put a new item only if its key is free (`attribute_not_exists`); None if it was created, else
+        the item already there (returned by the failed condition, so no read is needed)."""
+        from botocore.exceptions import ClientError
+
+        from .expressions import to_dynamo
+
+        try:
+            self.table.put_item(
+                Item=to_dynamo(dict(item)),
+                ConditionExpression="attribute_not_exists(service) AND attribute_not_exists(commit_sha)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            found = exc.response.get("Item")
+            if found is None:  # an older SDK without the item: read it
+                return self.get(str(item["service"]), str(item["commit_sha"])) or {}
+            from boto3.dynamodb.types import TypeDeserializer
+
+            deserializer = TypeDeserializer()
+            return plain({k: deserializer.deserialize(v) for k, v in found.items()})
+        return None
+
     def service_record(self, service: str) -> dict[str, Any]:
         return self.get(service, SERVICE_RECORD) or {}
+
+    def revocation(self, service: str, artifact_sha256: str) -> dict[str, Any] | None:
+        """The record of `service`'s revoked content with this hash, whatever commit carried it."""
+        return self.get(service, revoked_content_key(artifact_sha256))

@@ -178,7 +178,10 @@ def expression(context: Context, extra_sets: Mapping[str, Any] | None = None) ->
 
 
 def commit(table: MetadataTable, context: Context, extra_sets: Mapping[str, Any] | None = None) -> bool:
-    key = context.transition.record or context.run.commit_sha
+    record, content = context.transition.record, context.item.get("artifact_sha256")
+    if record and "{artifact_sha256}" in record and not content:
+        return False  # an item without content recorded has no content to revoke
+    key = record.format(artifact_sha256=content) if record else context.run.commit_sha
     return table.update(context.run.service, key, expression(context, extra_sets))
 
 

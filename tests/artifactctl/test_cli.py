@@ -1,5 +1,5 @@
 """`artifactctl`'s contract: commands, flags, output lines and exit codes (0 ok, 1 invalid, 2 usage,
-3 AWS or key, 4 conflict), and never a traceback."""
+3 AWS or key), and never a traceback."""
 
 from __future__ import annotations
 
@@ -169,24 +169,17 @@ def test_verify_with_the_kms_public_key(aws, built, capsys) -> None:
     assert code == 3 and "alias/missing" in err
 
 
-def test_publish_conflict_exits_4(aws, built, signer, capsys) -> None:
-
+def test_publish_uploads_without_a_table_and_refuses_the_removed_table_flag(aws, built, capsys) -> None:
     cdk_out, manifest, public = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    create_metadata_table(boto3.client("dynamodb"), TABLE)
-    publish = ("publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE)
+    publish = ("publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET)
     publish += ("--public-key", str(public))  # checks the provenance beside the manifest
     code, out, _ = run(capsys, *publish, "--json")
-    assert code == 0 and json.loads(out)["files"] == 19
-    (cdk_out / "tree.json").write_text("{}")  # same commit, different artifact
-    code, out, _ = run(
-        capsys, "manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
-        "--cdk-cli-version", CLI_VERSION, "--git-signature-verified", "--out", str(manifest),
-    )  # fmt: skip
-    private = manifest.parent.parent / "signer.pem"
-    run(capsys, "manifest", "sign", "--manifest", str(manifest), "--private-key", str(private))
-    code, _, err = run(capsys, *publish)
-    assert code == 4 and "already published" in err and "nothing was uploaded or changed" in err
+    assert code == 0 and json.loads(out) == {"prefix": f"s3://{BUCKET}/orders/{COMMIT}/", "files": 19}
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []
+    code, _, err = run(capsys, *publish, "--table", TABLE)
+    assert code == 2
+    assert "--table was removed: CI writes nothing in the metadata table; intake records the candidate" in err
 
 
 def test_context_guard_exit_codes(tmp_path, capsys) -> None:
@@ -252,15 +245,26 @@ def test_context_publish_and_fetch_with_default_key_and_bucket(aws, tmp_path, mo
     assert code == 1 and "no blessed context at s3://" in err
 
 
+def _record_as_intake_would(manifest_path: Path) -> None:
+    from functions.artifacts.manifest import parse_manifest
+    from functions.artifacts.metadata import candidate_item
+    from functions.pipeline.store import MetadataTable
+
+    manifest, _ = parse_manifest(manifest_path.read_bytes())
+    item = candidate_item(manifest, artifact_url=f"s3://{BUCKET}/orders/{COMMIT}/", region="us-east-1")
+    assert MetadataTable.named(TABLE).create(item) is None
+
+
 def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
 
     cdk_out, manifest, public = built
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     create_metadata_table(boto3.client("dynamodb"), TABLE)
     run(
-        capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE,
+        capsys, "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET,
         "--public-key", str(public),
     )  # fmt: skip
+    _record_as_intake_would(manifest)
     code, out, _ = run(capsys, "status", "--service", "orders", "--commit", COMMIT)
     assert code == 0
     assert out.splitlines()[0].startswith(f"orders @ {COMMIT[:12]}  status candidate")

@@ -12,10 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devtools.emulator.aws import create_metadata_table
 from functions.artifacts import provenance
 from functions.artifacts.manifest import parse_manifest
-from tests.functions.artifact_support import BUCKET, CLI_VERSION, COMMIT, TABLE, other_signer
+from tests.functions.artifact_support import BUCKET, CLI_VERSION, COMMIT, other_signer
 
 from .test_cli import built, run, verify_args
 
@@ -178,7 +177,7 @@ def test_approved_versions_with_spaces_are_stripped(built, capsys) -> None:
 
 def _publish_args(cdk_out: Path, manifest: Path, *extra: str) -> list[str]:
     return [
-        "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET, "--table", TABLE,
+        "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest), "--bucket", BUCKET,
         *extra,
     ]  # fmt: skip
 
@@ -186,7 +185,6 @@ def _publish_args(cdk_out: Path, manifest: Path, *extra: str) -> list[str]:
 @pytest.fixture
 def storage(aws) -> None:
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    create_metadata_table(boto3.client("dynamodb"), TABLE)
 
 
 def _nothing_published() -> bool:

@@ -107,7 +107,9 @@ class Transition:
     then: Action | None = None  # a transition of the service record once this one applied
     succeeded: bool = False  # the run ends well after it
     default_reason: str | None = None
-    record: str | None = None  # another item than the artifact's (the service record)
+    # another item than the artifact's: the service record, or a template of the artifact's attributes
+    # (`_revoked#{artifact_sha256}`)
+    record: str | None = None
 
 
 @dataclass(frozen=True)

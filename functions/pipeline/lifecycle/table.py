@@ -27,6 +27,9 @@ from .vocabulary import (
     HEALTH,
     KNOWN_GOOD_BUILD_TIME,
     LAST_KNOWN_GOOD,
+    REVOKED_COMMIT,
+    REVOKED_CONTENT_RECORD,
+    REVOKED_REASON,
     ROLLBACK_ATTEMPTS,
     ROLLBACK_FAILURE_REASON,
     ROLLBACK_INITIATED_AT,
@@ -227,6 +230,7 @@ _TABLE: list[Transition] = [
         },
         events=((Event.SMOKE_TEST_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
         metrics=((Metric.TEST_FAILURE_RATE, 1),),
+        then=Action.CONTENT_REVOKED,
     ),
     # A failed or timed-out prod deploy may have left earlier stacks on the new release: prod rolls back.
     Transition(
@@ -240,6 +244,21 @@ _TABLE: list[Transition] = [
         },
         events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
         default_reason="deploy failed",
+        then=Action.CONTENT_REVOKED,
+    ),
+    # A revoked release's bytes are revoked under every commit: intake and Validate look the content up
+    # here (one record per artifact_sha256). The first revocation is kept.
+    Transition(
+        Action.CONTENT_REVOKED,
+        PROD,
+        guard=(Absent(REVOKED_COMMIT),),
+        sets={
+            REVOKED_COMMIT: Ref.COMMIT_SHA,
+            REVOKED_REASON: Text("prod failed and rolled back: {reason}"),
+            "revoked_at": Ref.NOW,
+            "record_type": "revoked_content",
+        },
+        record=REVOKED_CONTENT_RECORD,
     ),
     Transition(
         Action.ROLLBACK_PLANNED,

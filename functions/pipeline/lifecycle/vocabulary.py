@@ -85,6 +85,9 @@ class Metric(StrEnum):
     ROLLBACK_FAILURE_RATE = "RollbackFailureRate"
     ASSET_HASH_MISMATCH = "AssetHashMismatch"
     FINALIZER_CORRECTED = "FinalizerCorrected"
+    # Manifests intake refused (another service's key or prefix, revoked content, a conflicting
+    # re-publish, ...): not asset hash failures, which `AssetHashMismatch` counts.
+    ARTIFACT_REFUSED = "ArtifactRefused"
 
 
 EVENT_SOURCE = "cdk-control-plane"
@@ -107,6 +110,7 @@ class Action(StrEnum):
     PROMOTED = "promoted"
     PROD_SUCCEEDED = "prod_succeeded"
     KNOWN_GOOD = "known_good"
+    CONTENT_REVOKED = "content_revoked"
     SMOKE_FAILED = "smoke_failed"
     PROD_DEPLOY_FAILED = "prod_deploy_failed"
     ROLLBACK_PLANNED = "rollback_planned"
@@ -154,6 +158,15 @@ ENV_STACKS = "environment_states.{env}.stacks"
 # The service-level record beside the artifacts (same table, a key no CI principal can write).
 SERVICE_RECORD = "_service"
 KNOWN_GOOD_BUILD_TIME = "last_known_good_build_time"
+# Revoked content: one record per revoked `artifact_sha256` of a service, so intake and Validate refuse
+# those bytes under any commit with one GetItem (never a Scan). Written by the pipeline's transitions only.
+REVOKED_CONTENT_RECORD = "_revoked#{artifact_sha256}"
+REVOKED_COMMIT = "revoked_commit"
+REVOKED_REASON = "revoked_reason"
+
+
+def revoked_content_key(artifact_sha256: str) -> str:
+    return REVOKED_CONTENT_RECORD.format(artifact_sha256=artifact_sha256)
 
 
 def env_path(path: str, environment: Environment | str) -> str:
@@ -209,6 +222,9 @@ __all__ = [
     "ROLLBACK_BASE_DELAY_SECONDS",
     "ROLLBACK_FAILURE_REASON",
     "ROLLBACK_INITIATED_AT",
+    "REVOKED_COMMIT",
+    "REVOKED_CONTENT_RECORD",
+    "REVOKED_REASON",
     "ROLLBACK_TARGET",
     "SECONDS_METRICS",
     "SERVICE_RECORD",
@@ -219,4 +235,5 @@ __all__ = [
     "TestStatus",
     "env_path",
     "read",
+    "revoked_content_key",
 ]

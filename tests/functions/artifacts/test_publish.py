@@ -1,4 +1,5 @@
-"""`publish`: the candidate item's attributes, the S3 layout, the manifest last, and refusals."""
+"""`publish`: the S3 layout, the manifest last, refusals, and nothing written in DynamoDB; the candidate
+item's attributes (intake writes it)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from typing import Any
 import boto3
 import pytest
 
-from devtools.emulator.aws import create_metadata_table
 from functions.artifacts import metadata, provenance
 from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.manifest import build_manifest, dumps
-from functions.artifacts.publish import PublishConflict, publish
+from functions.artifacts.publish import publish
 from functions.artifacts.signing import sign_manifest, sign_message
 from functions.artifacts.verify import verify_artifact
 from functions.pipeline.lifecycle import EnvStatus, Status, TestStatus
 
-from ..artifact_support import BUCKET, COMMIT, TABLE
+from ..artifact_support import BUCKET, COMMIT
 
 # The spec's Build Process attribute list for the candidate item.
 SPEC_ATTRIBUTES = {
@@ -56,7 +56,7 @@ class RecordingS3:
 @pytest.fixture
 def storage(aws) -> None:
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    create_metadata_table(boto3.client("dynamodb"), TABLE)
+    boto3.client("s3").put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
 
 def _publish(
@@ -66,31 +66,40 @@ def _publish(
         cdk_out,
         data,
         bucket=BUCKET,
-        table=TABLE,
-        region="us-east-1",
         s3=s3 or boto3.client("s3"),
-        dynamodb=boto3.client("dynamodb"),
         provenance_bytes=provenance,
         public_key=public_key,
     )
-
-
-def _item() -> dict[str, Any] | None:
-    found = boto3.client("dynamodb").get_item(
-        TableName=TABLE, Key={"service": {"S": "orders"}, "commit_sha": {"S": COMMIT}}
-    )
-    return metadata.from_attribute_values(found["Item"]) if "Item" in found else None
 
 
 def _objects() -> list[str]:
     return sorted(o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
-def test_candidate_item_has_every_spec_attribute(storage, artifact) -> None:
+def test_publish_needs_no_dynamodb_and_touches_none(storage, artifact, monkeypatch) -> None:
+    """CI has no DynamoDB permission: publishing must not even create a DynamoDB client."""
     cdk_out, manifest = artifact
-    _publish(cdk_out, dumps(manifest))
-    item = _item()
-    assert item is not None
+    real_client = boto3.client
+
+    def client(service: str, *args: Any, **kwargs: Any) -> Any:
+        assert service != "dynamodb", "publish created a DynamoDB client"
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", client)
+    result = _publish(cdk_out, dumps(manifest), s3=real_client("s3"))
+    assert result.uploaded == len(manifest.file_hashes)
+    import inspect
+
+    assert not {"table", "dynamodb", "region"} & set(inspect.signature(publish).parameters)
+
+
+def test_candidate_item_has_every_spec_attribute(artifact) -> None:
+    cdk_out, manifest = artifact
+    item = metadata.from_attribute_values(
+        metadata.to_attribute_values(
+            metadata.candidate_item(manifest, artifact_url=f"s3://{BUCKET}/orders/{COMMIT}/", region="us-east-1")
+        )
+    )
     assert set(item) >= SPEC_ATTRIBUTES
     assert item["service"] == "orders" and item["commit_sha"] == item["git_commit"] == COMMIT
     assert item["status"] == "candidate" and item["artifact_type"] == "cdk"
@@ -131,7 +140,7 @@ def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, a
     result = _publish(cdk_out, dumps(manifest), s3=s3, provenance=envelope, public_key=signer.private_key.public_key())
 
     prefix = f"orders/{COMMIT}/"
-    assert result.uploaded == 19 and not result.resumed
+    assert result.uploaded == 19
     assert s3.keys[-1] == prefix + "artifact-manifest.json"
     assert s3.keys[-2] == prefix + "artifact-provenance.dsse.json"
     assert _objects() == sorted([prefix + "cdk.out/" + p for p in manifest.file_hashes] + s3.keys[-2:])
@@ -139,34 +148,19 @@ def test_files_go_under_the_commit_prefix_and_the_manifest_lands_last(storage, a
     assert uploaded == (cdk_out / "tree.json").read_bytes()
 
 
-def test_republishing_the_same_artifact_resumes(storage, artifact) -> None:
+def test_republishing_the_same_artifact_uploads_the_same_bytes_again(storage, artifact) -> None:
     cdk_out, manifest = artifact
     _publish(cdk_out, dumps(manifest))
-    first_item = _item()
-    result = _publish(cdk_out, dumps(manifest))
-    assert result.resumed
-    assert _item() == first_item  # the item is never overwritten
+    before = _contents()
+    s3 = RecordingS3()
+    result = _publish(cdk_out, dumps(manifest), s3=s3)
+    assert result.uploaded == 19 and s3.keys[-1] == f"orders/{COMMIT}/artifact-manifest.json"
+    assert _contents() == before  # intake then sees the same artifact_sha256: a duplicate, the same run
 
 
-def test_republishing_a_commit_with_another_hash_is_refused_and_changes_nothing(storage, artifact, signer) -> None:
-    cdk_out, manifest = artifact
-    _publish(cdk_out, dumps(manifest))
-    before_item, before_objects = _item(), _objects()
-    before_versions = boto3.client("s3").list_object_versions(Bucket=BUCKET).get("Versions", [])
-
-    (cdk_out / "tree.json").write_text('{"tampered": true}')
-    rebuilt = sign_manifest(
-        build_manifest(
-            cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
-        ),
-        signer,
-    )
-    with pytest.raises(PublishConflict, match=f"orders@{COMMIT} is already published with artifact_sha256"):
-        _publish(cdk_out, dumps(rebuilt))
-
-    assert _item() == before_item
-    assert _objects() == before_objects
-    assert boto3.client("s3").list_object_versions(Bucket=BUCKET).get("Versions", []) == before_versions
+def _contents() -> dict[str, bytes]:
+    s3 = boto3.client("s3")
+    return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in _objects()}
 
 
 def test_unsigned_or_mismatching_artifacts_are_not_published(storage, artifact) -> None:
@@ -176,7 +170,7 @@ def test_unsigned_or_mismatching_artifacts_are_not_published(storage, artifact) 
     (cdk_out / "extra.json").write_text("{}")
     with pytest.raises(InvalidArtifact, match="extra.json: not listed"):
         _publish(cdk_out, dumps(manifest))
-    assert _item() is None and _objects() == []
+    assert _objects() == []
 
 
 def test_publish_refuses_a_tree_with_the_findings_verification_reports(storage, artifact, signer) -> None:
@@ -189,13 +183,13 @@ def test_publish_refuses_a_tree_with_the_findings_verification_reports(storage, 
     verified = verify_artifact(cdk_out, dumps(manifest), signer.private_key.public_key())
     assert refused.value.findings == verified.findings
     assert sorted(f.subject for f in verified.findings) == ["extra.json", "manifest.json", "tree.json"]
-    assert _item() is None and _objects() == []
+    assert _objects() == []
 
 
 def _provenance_refused(cdk_out: Path, data: bytes, envelope: bytes, public_key: Any) -> list[tuple[str, str]]:
     with pytest.raises(InvalidArtifact) as refused:
         _publish(cdk_out, data, provenance=envelope, public_key=public_key)
-    assert _item() is None and _objects() == []  # checked before anything is recorded or uploaded
+    assert _objects() == []  # checked before anything is recorded or uploaded
     return [(f.check, f.detail) for f in refused.value.findings]
 
 
