@@ -115,11 +115,11 @@ def _verified_manifest(upload: Upload, clients: IntakeClients) -> Manifest:
     try:
         public_key = clients.keys.public_key(upload.service)
     except SigningError as exc:
-        raise Refused("signature", f"cannot read {upload.service}'s signing key: {exc}") from None
+        raise Refused("signature", f"cannot read the signing key of {upload.service!r}: {exc}") from None
     if not manifest.signature or not verify_message(public_key, canonical_bytes(manifest), manifest.signature):
         raise Refused(
             "signature",
-            f"the manifest's signature does not verify with {upload.service}'s own key ({alias}); "
+            f"the manifest's signature does not verify with the signing key of {upload.service!r} ({alias}); "
             f"it claims to be signed by {manifest.signing_identity or 'nobody'}",
         )
     revoked = clients.table.revocation(upload.service, manifest.artifact_sha256)

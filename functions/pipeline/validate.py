@@ -25,6 +25,7 @@ def validate(
         raise InvalidArtifact(
             [Finding("commit", run.commit_sha, f"no metadata item for {run.service}@{run.commit_sha}")]
         )
+    _refuse_revoked_content(table, run.service, item.get("artifact_sha256"))
     public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
@@ -45,3 +46,12 @@ def validate(
         raise InvalidArtifact(report.findings)
     commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)))
     return {"verified": True, "files": report.files_checked, "artifact_sha256": item.get("artifact_sha256")}
+
+
+def _refuse_revoked_content(table: MetadataTable, service: str, artifact_sha256: str | None) -> None:
+    """Content revoked after intake recorded it (a race with a prod failure of the same bytes under
+    another commit) is refused here too."""
+    revoked = table.revocation(service, artifact_sha256) if artifact_sha256 else None
+    if revoked is not None:
+        why = f"revoked under commit {revoked.get(lc.REVOKED_COMMIT, '?')}: {revoked.get(lc.REVOKED_REASON, '')}"
+        raise InvalidArtifact([Finding("revoked", f"artifact_sha256 {artifact_sha256}", why)])

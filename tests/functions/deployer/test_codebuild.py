@@ -13,11 +13,13 @@ import pytest
 from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.kms import make_kms_faithful
 from functions.artifacts.manifest import build_manifest, dumps
+from functions.artifacts.metadata import candidate_item
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer import codebuild
 from functions.deployer.request import DeployRequest, Mode, RunVariables
 from functions.pipeline.settings import BuildSettings
+from functions.pipeline.store import MetadataTable
 
 from .conftest import (
     FIXTURE_CDK_OUT,
@@ -116,7 +118,8 @@ def test_a_misconfigured_build_exits_2_before_touching_aws(
 
 
 def publish_artifact(source: Path, tmp_path: Path) -> Path:
-    """CI's part: the cloud assembly signed with the KMS key and published with its metadata."""
+    """CI's part (the cloud assembly signed with the KMS key and published), and the candidate item intake
+    records when the manifest arrives."""
     kms = boto3.client("kms", region_name=REGION)
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(source, cdk_out)
@@ -124,10 +127,9 @@ def publish_artifact(source: Path, tmp_path: Path) -> Path:
         cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
     )
     manifest = sign_manifest(manifest, KmsSigner("alias/cdk-ci-artifact-signer", kms))
-    publish(
-        cdk_out, dumps(manifest), bucket=BUCKET, table=TABLE, region=REGION,
-        s3=boto3.client("s3", region_name=REGION), dynamodb=boto3.client("dynamodb", region_name=REGION),
-    )  # fmt: skip
+    publish(cdk_out, dumps(manifest), bucket=BUCKET, s3=boto3.client("s3", region_name=REGION))
+    item = candidate_item(manifest, artifact_url=f"s3://{BUCKET}/orders/{COMMIT}/", region=REGION)
+    assert MetadataTable(boto3.resource("dynamodb", region_name=REGION).Table(TABLE)).create(item) is None
     return cdk_out
 
 

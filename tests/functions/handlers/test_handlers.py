@@ -36,10 +36,11 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
     configured = replace(settings, state_machine_arn=machine, ci_public_key_pem=_public_key_pem())
     for name, value in configured.to_environ().items():
         monkeypatch.setenv(name, value)
-    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+    caches = (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys)
+    for cached in caches:
         cached.cache_clear()
     yield configured
-    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+    for cached in caches:
         cached.cache_clear()
 
 
@@ -91,15 +92,27 @@ def test_validate_raises_the_error_the_state_machine_catches(environment: Functi
     assert type(raised.value).__name__ == lc.ERROR_INVALID_ARTIFACT and "no metadata item" in str(raised.value)
 
 
-def test_the_dispatcher_starts_the_stage_run(environment: FunctionSettings) -> None:
+def test_the_dispatcher_starts_the_prod_run(environment: FunctionSettings) -> None:
     event = {
         "detail": {
-            "bucket": {"name": environment.candidate_bucket},
+            "bucket": {"name": environment.release_bucket},
             "object": {"key": f"orders/{COMMIT}/artifact-manifest.json"},
         }
     }
     result = _invoke("dispatcher", event)
-    assert result["started"] and result["execution_name"] == f"orders-{COMMIT}-stage-1"
+    assert result["started"] and result["execution_name"] == f"orders-{COMMIT}-prod-1"
+
+
+def test_intake_refuses_with_a_reason_an_event_and_a_metric(
+    environment: FunctionSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = f"orders/{COMMIT}/artifact-manifest.json"
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=environment.candidate_bucket, Key=key, Body=b"{")
+    event = {"detail": {"bucket": {"name": environment.candidate_bucket}, "object": {"key": key}}}
+    result = _invoke("intake", event)
+    assert result["accepted"] is False and result["check"] == "service"
+    assert result["reason"] == "service 'orders' (from the S3 prefix) is not configured in SERVICE_ACCOUNTS"
+    assert _metrics(capsys.readouterr().out) == {"ArtifactRefused": [1.0]}
 
 
 def test_the_rollback_planner_and_the_finalizer_take_plain_documents(environment: FunctionSettings, table) -> None:

@@ -1,4 +1,5 @@
-"""From a manifest upload to exactly one execution: only manifests in the pipeline's buckets start runs."""
+"""From a release manifest upload to exactly one prod execution: only release manifests start runs here
+(candidate manifests go through intake, `test_intake.py`)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ def _upload(bucket: str, key: str) -> dict:
     return {"detail": {"bucket": {"name": bucket}, "object": {"key": key}}}
 
 
-@pytest.mark.parametrize(("bucket", "environment"), [("candidates", "stage"), ("releases", "prod")])
-def test_a_manifest_starts_its_environments_run_once(machine: FunctionSettings, bucket: str, environment: str) -> None:
+def test_a_release_manifest_starts_the_prod_run_once(machine: FunctionSettings) -> None:
+    environment = "prod"
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    event = _upload(bucket, f"orders/{COMMIT}/artifact-manifest.json")
+    event = _upload("releases", f"orders/{COMMIT}/artifact-manifest.json")
     first = dispatch(event, settings=machine, sfn=sfn)
     assert first["started"] and first["execution_name"] == f"orders-{COMMIT}-{environment}-1"
     described = sfn.describe_execution(executionArn=first["execution_arn"])
@@ -48,10 +49,11 @@ def test_a_manifest_starts_its_environments_run_once(machine: FunctionSettings, 
 @pytest.mark.parametrize(
     ("bucket", "key", "reason"),
     [
-        ("candidates", f"orders/{COMMIT}/cdk.out/manifest.json", "not an artifact manifest"),
-        ("candidates", f"Orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
-        ("candidates", f"orders/{COMMIT[:39]}/artifact-manifest.json", "not an artifact manifest"),
-        ("candidates", f"../orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
+        ("releases", f"orders/{COMMIT}/cdk.out/manifest.json", "not an artifact manifest"),
+        ("releases", f"Orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
+        ("releases", f"orders/{COMMIT[:39]}/artifact-manifest.json", "not an artifact manifest"),
+        ("releases", f"../orders/{COMMIT}/artifact-manifest.json", "not an artifact manifest"),
+        ("candidates", f"orders/{COMMIT}/artifact-manifest.json", "its manifests go through intake"),
         ("somebody-elses-bucket", f"orders/{COMMIT}/artifact-manifest.json", "not a pipeline bucket"),
     ],
 )
@@ -66,11 +68,11 @@ def test_commits_sharing_a_prefix_are_two_runs_not_a_duplicate(machine: Function
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     first, second = "0123456789ab" + "c" * 28, "0123456789ab" + "d" * 28
     started = [
-        dispatch(_upload("candidates", f"orders/{commit}/artifact-manifest.json"), settings=machine, sfn=sfn)
+        dispatch(_upload("releases", f"orders/{commit}/artifact-manifest.json"), settings=machine, sfn=sfn)
         for commit in (first, second)
     ]
     assert [s["started"] for s in started] == [True, True], started
-    assert [s["execution_name"] for s in started] == [f"orders-{first}-stage-1", f"orders-{second}-stage-1"]
+    assert [s["execution_name"] for s in started] == [f"orders-{first}-prod-1", f"orders-{second}-prod-1"]
     assert len(sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"]) == 2
 
 
@@ -79,6 +81,6 @@ def test_a_service_name_too_long_for_an_execution_name_starts_nothing(machine: F
 
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     service = "s" * (naming.SERVICE_NAME_MAX + 1)
-    result = dispatch(_upload("candidates", f"{service}/{COMMIT}/artifact-manifest.json"), settings=machine, sfn=sfn)
+    result = dispatch(_upload("releases", f"{service}/{COMMIT}/artifact-manifest.json"), settings=machine, sfn=sfn)
     assert not result["started"] and f"longer than {naming.SERVICE_NAME_MAX} characters" in result["reason"]
     assert sfn.list_executions(stateMachineArn=machine.state_machine_arn)["executions"] == []

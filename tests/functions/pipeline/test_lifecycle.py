@@ -62,6 +62,7 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         "environment_states.{env}.test_status": ("=", "test_running"),
     },
     (A.KNOWN_GOOD, PROD): {"last_known_good_build_time": ("absent or at most", "build_time")},
+    (A.CONTENT_REVOKED, PROD): {"revoked_commit": ("absent",)},
     (A.SMOKE_FAILED, PROD): {
         **OWNED,
         "status": ("=", "promoted"),
@@ -138,9 +139,17 @@ def test_statuses_move_only_along_the_spec_lifecycle(transition: lc.Transition) 
         assert str(env_written) in ENV_EDGES[source], f"{transition.action}: {source} -> {env_written}"
 
 
-def test_only_the_lease_and_the_service_record_do_without_ownership() -> None:
+def test_only_the_lease_and_the_records_beside_the_artifacts_do_without_ownership() -> None:
     unowned = {t.action for t in lc.TRANSITIONS.values() if lc.OWNED not in t.guard}
-    assert unowned == {lc.Action.LEASE, lc.Action.KNOWN_GOOD}
+    assert unowned == {lc.Action.LEASE, lc.Action.KNOWN_GOOD, lc.Action.CONTENT_REVOKED}
+
+
+def test_every_prod_failure_that_revokes_the_release_revokes_its_content() -> None:
+    """Revoked bytes stay revoked under any commit: intake and Validate look them up by artifact_sha256."""
+    revoking = [t for t in lc.TRANSITIONS.values() if t.sets.get(lc.ELIGIBILITY_REVOKED) is True]
+    assert {t.action for t in revoking} == {lc.Action.SMOKE_FAILED, lc.Action.PROD_DEPLOY_FAILED}
+    assert all(t.then is lc.Action.CONTENT_REVOKED for t in revoking)
+    assert lc.transition(lc.Action.CONTENT_REVOKED, PROD).record == "_revoked#{artifact_sha256}"
 
 
 def test_a_release_that_reached_prod_never_expires() -> None:

@@ -19,10 +19,17 @@ def _ids(transition: lc.Transition) -> str:
     return f"{transition.action}-{transition.environment}"
 
 
+def _key(transition: lc.Transition) -> str:
+    """The item the transition writes: the artifact's, or a record beside it (`_service`, `_revoked#...`)."""
+    if transition.record:
+        return transition.record.format(artifact_sha256=item_in(transition.environment)["artifact_sha256"])
+    return COMMIT
+
+
 def _satisfying(transition: lc.Transition) -> dict[str, Any]:
     item = item_in(transition.environment)
     if transition.record:
-        item = {"service": SERVICE, "commit_sha": transition.record}
+        item = {"service": SERVICE, "commit_sha": _key(transition)}
     for clause in transition.guard:
         path = lc.env_path(clause.path, transition.environment)
         if isinstance(clause, lc.Is):
@@ -54,7 +61,7 @@ def _context(transition: lc.Transition, table: MetadataTable) -> Context:
 def test_applies_from_the_states_it_may_leave(table: MetadataTable, transition: lc.Transition) -> None:
     seeded = seed(table, _satisfying(transition))
     assert commit(table, _context(transition, table))
-    after = table.get(SERVICE, transition.record or COMMIT)
+    after = table.get(SERVICE, _key(transition))
     assert after != seeded
     for path, value in transition.sets.items():
         if isinstance(value, lc.Status | lc.EnvStatus | lc.ExecutionStatus | bool | int):
@@ -73,7 +80,7 @@ def test_each_clause_of_the_guard_refuses_alone(
 ) -> None:
     seeded = seed(table, _violating(_satisfying(transition), clause, transition.environment))
     assert not commit(table, _context(transition, table))
-    assert table.get(SERVICE, transition.record or COMMIT) == seeded
+    assert table.get(SERVICE, _key(transition)) == seeded
 
 
 def _lease_call(environment: str) -> dict[str, Any]:
