@@ -5,8 +5,9 @@ stage and prod. The runtime is created from the program's own resource graph (th
 the tools stack): the state machine definition, the functions' names, handlers and environment, the
 buckets, table, bus and topic. Then, with `artifactctl` as CI would use it:
 
-1. the real CDK fixture is built, signed (KMS) and published as commit A; the pipeline deploys it to
-   stage, tests it, promotes it, deploys it to prod and smoke-tests it;
+1. the real CDK fixture is built, signed (the service's own KMS key) and published as commit A (files,
+   manifest last; CI writes no metadata); intake verifies the manifest and records the candidate; the
+   pipeline deploys it to stage, tests it, promotes it, deploys it to prod and smoke-tests it;
 2. commit B is published; it passes stage, but its prod smoke test fails, and the pipeline rolls prod
    back to A on its own.
 
@@ -58,13 +59,13 @@ def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) 
     build += ["--cdk-cli-version", "2.1148.1", "--git-signature-verified", "--out", str(manifest)]
     build += ["--previous-commit", previous] if previous else []
     _say(f"  {_artifactctl(*build)}")
-    key = "alias/cdk-ci-artifact-signer"
+    key = "alias/cdk-ci-artifact-signer-orders"  # the service's own signing key
     signed = _artifactctl("manifest", "sign", "--manifest", str(manifest), "--kms-key-id", key)
     _say(f"  {signed}")
     environment = harness.program.environment
     published = _artifactctl(
         "publish", "--cdk-out", str(cdk_out), "--manifest", str(manifest),
-        "--bucket", environment["CANDIDATE_BUCKET"], "--table", environment["TABLE_NAME"],
+        "--bucket", environment["CANDIDATE_BUCKET"],
     )  # fmt: skip
     _say(f"  {published}")
 
@@ -108,6 +109,9 @@ def _run(harness: Any, environment: str, commit: str, title: str) -> dict[str, A
     _say(f"\n{title}")
     bucket = harness.candidate_bucket if environment == "stage" else harness.release_bucket
     started = harness.trigger(bucket, commit)
+    if environment == "stage":  # the manifest's arrival: intake verified it and recorded the candidate
+        verdict = "recorded the candidate" if started.get("accepted") else f"refused it: {started.get('reason')}"
+        _say(f"    intake verified the manifest with orders' own key and {verdict}")
     result = harness.wait(started["execution_arn"])
     _timeline(harness, started["execution_arn"], harness.events())
     return result

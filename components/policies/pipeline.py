@@ -162,12 +162,13 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
             "DecryptCandidates", ["kms:Decrypt"], [keys.artifacts], conditions={"StringEquals": via("s3", names.region)}
         ),
         # One statement for every service's own key (`naming.ci_signer_alias`), so the policy's size does
-        # not grow with the services: keys of this account, selected by their alias.
+        # not grow with the services: keys of this account, asked for by a service signing-key alias
+        # (`ServiceKeys` always names the key by its alias).
         statement(
             "ReadServiceSigningPublicKeys",
             ["kms:GetPublicKey"],
             [f"arn:aws:kms:{names.region}:{names.account}:key/*"],
-            conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": f"{naming.CI_SIGNER_KEY_ALIAS}-*"}},
+            conditions={"StringLike": {"kms:RequestAlias": f"{naming.CI_SIGNER_KEY_ALIAS}-*"}},
         ),
         *_items(names, keys, ["dynamodb:GetItem", "dynamodb:PutItem"]),
         statement("StartStageRuns", ["states:StartExecution"], [names.state_machine_arn]),

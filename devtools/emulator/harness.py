@@ -17,8 +17,13 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
-- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with the KMS key
-  `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
+- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with its service's own KMS key
+  (`naming.ci_signer_alias`); intake reads that key's public half from KMS. Until Validate resolves the
+  key per service too, `orders`' alias names the key of `CI_SIGNER_KEY_ID` (so Validate verifies it),
+  and every other service has its own key.
+
+A candidate manifest's `Object Created` goes to intake (it records the candidate and starts stage), a
+release manifest's to the dispatcher (prod), as the program's EventBridge rules route them.
 
 The runtime's shape (`program.ProgramGraph`) comes from the program's offline preview.
 """
@@ -44,6 +49,7 @@ from functions import naming
 from functions.artifacts.manifest import Manifest, build_manifest, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
+from functions.pipeline.signers import ServiceKeys
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
@@ -150,7 +156,7 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys):
             cached.cache_clear()
 
     def _resources(self) -> None:
@@ -160,10 +166,8 @@ class Harness:
             s3.create_bucket(Bucket=bucket)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
-        kms = boto3.client("kms", region_name=REGION)
-        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=environment["CI_SIGNER_KEY_ID"], TargetKeyId=key_id)
-        self.signer = KmsSigner(environment["CI_SIGNER_KEY_ID"], boto3.client("kms", region_name=REGION))
+        self._signing_keys()
+        self.signer = self.service_signer("orders")
 
         bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
@@ -202,6 +206,30 @@ class Harness:
             type="STANDARD",
         )["stateMachineArn"]
         assert self.state_machine_arn == environment["STATE_MACHINE_ARN"]
+
+    def _signing_keys(self) -> None:
+        """Each configured service's own signing key under `naming.ci_signer_alias` (created unless the
+        program's keys already exist); `orders` shares the key Validate reads (`CI_SIGNER_KEY_ID`)."""
+        kms = boto3.client("kms", region_name=REGION)
+        aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+
+        def new_key() -> str:
+            return kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+
+        shared = self.program.environment.get("CI_SIGNER_KEY_ID")
+        if shared and shared not in aliases:
+            aliases[shared] = new_key()
+            kms.create_alias(AliasName=shared, TargetKeyId=aliases[shared])
+        for service in json.loads(self.program.environment["SERVICE_ACCOUNTS"]):
+            alias = naming.ci_signer_alias(service)
+            if alias not in aliases:
+                target = aliases[shared] if service == "orders" and shared else new_key()
+                kms.create_alias(AliasName=alias, TargetKeyId=target)
+
+    def service_signer(self, service: str) -> KmsSigner:
+        """What the service's CI signs with: its own KMS key."""
+        alias = ServiceKeys.signing_identity(service).removeprefix("kms:")
+        return KmsSigner(alias, boto3.client("kms", region_name=REGION))
 
     # --- service accounts ---
 
@@ -275,13 +303,18 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> Manifest:
-        cdk_out = self.tmp / commit / "cdk.out"
+    def publish(
+        self, commit: str, previous: str | None = None, signer: Any = None, service: str = "orders", content: str = ""
+    ) -> Manifest:
+        """CI's publish (files, manifest last; no metadata). `content` changes the bytes (the same content
+        under two commits is the same `artifact_sha256`)."""
+        cdk_out = self.tmp / service / commit / "cdk.out"
+        shutil.rmtree(cdk_out, ignore_errors=True)  # a re-publish of the commit
         shutil.copytree(FIXTURE, cdk_out)
-        (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
+        (cdk_out / "build-commit.txt").write_text(content or commit)  # each commit is a distinct artifact
         unsigned = build_manifest(
             cdk_out,
-            service="orders",
+            service=service,
             commit=commit,
             cdk_cli_version=CLI_VERSION,
             previous_commit=previous,
@@ -289,29 +322,24 @@ class Harness:
         )
         self._publish_assets(cdk_out)
         manifest = sign_manifest(unsigned, signer or self.signer)
-        publish(
-            cdk_out,
-            dumps(manifest),
-            bucket=self.candidate_bucket,
-            table=self.program.environment["TABLE_NAME"],
-            region=REGION,
-            s3=boto3.client("s3", region_name=REGION),
-            dynamodb=boto3.client("dynamodb", region_name=REGION),
-        )
+        publish(cdk_out, dumps(manifest), bucket=self.candidate_bucket, s3=boto3.client("s3", region_name=REGION))
         return manifest
 
     # --- running ---
 
-    def trigger(self, bucket: str, commit: str, event_id: str = "evt-1") -> dict[str, Any]:
-        """What EventBridge delivers to the dispatcher for the manifest's Object Created."""
-        from functions.handlers import dispatcher
+    def trigger(self, bucket: str, commit: str, event_id: str = "evt-1", service: str = "orders") -> dict[str, Any]:
+        """What EventBridge delivers for the manifest's Object Created: a candidate's to intake, a
+        release's to the dispatcher (the program's two trigger rules)."""
+        from functions.handlers import dispatcher, intake
 
         event = {
             "id": event_id,
             "detail-type": "Object Created",
             "source": "aws.s3",
-            "detail": {"bucket": {"name": bucket}, "object": {"key": f"orders/{commit}/artifact-manifest.json"}},
+            "detail": {"bucket": {"name": bucket}, "object": {"key": f"{service}/{commit}/artifact-manifest.json"}},
         }
+        if bucket == self.candidate_bucket:
+            return intake.handler(event, LambdaContext(f"{PREFIX}-intake"))
         return dispatcher.handler(event, LambdaContext(f"{PREFIX}-dispatcher"))
 
     def start(self, name: str, commit: str, environment: str, source: str) -> str:
@@ -355,10 +383,10 @@ class Harness:
 
     # --- observing ---
 
-    def item(self, commit: str) -> dict[str, Any]:
+    def item(self, commit: str, service: str = "orders") -> dict[str, Any]:
         from functions.pipeline.store import MetadataTable
 
-        return MetadataTable.named(self.program.environment["TABLE_NAME"]).get("orders", commit) or {}
+        return MetadataTable.named(self.program.environment["TABLE_NAME"]).get(service, commit) or {}
 
     def events(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)

@@ -59,7 +59,7 @@ def _types(pipeline: Harness) -> list[str]:
     return [e["type"] for e in pipeline.events()]
 
 
-def test_bad_signature_is_an_invalid_artifact_and_nothing_is_deployed(pipeline: Harness) -> None:
+def test_bad_signature_is_refused_at_intake_and_nothing_is_recorded_or_deployed(pipeline: Harness) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -71,14 +71,10 @@ def test_bad_signature_is_an_invalid_artifact_and_nothing_is_deployed(pipeline: 
         )
     )
     pipeline.publish(GOOD, signer=impostor)
-    result = pipeline.run("stage", GOOD)
+    result = pipeline.trigger(pipeline.candidate_bucket, GOOD)
 
-    assert result["status"] == "FAILED"
-    assert "RecordInvalidArtifact" in result["states"] and "DeployStage" not in result["states"]
-    item = pipeline.item(GOOD)
-    assert item["status"] == "rejected" and item["integrity_verified"] is False
-    assert item["environment_states"]["stage"]["status"] == "failed"
-    assert "signature" in item["environment_states"]["stage"]["failure_reason"]
+    assert result["accepted"] is False and result["started"] is False and result["check"] == "signature"
+    assert pipeline.item(GOOD) == {}  # intake writes no item for what it refuses
     assert pipeline.deploys() == [] and pipeline.objects(pipeline.release_bucket, GOOD) == []
     assert _types(pipeline) == ["InvalidArtifact"]
 

@@ -11,7 +11,7 @@ from functions.naming import FUNCTIONS
 from functions.pipeline.lifecycle import EVENT_SOURCE
 from functions.pipeline.settings import BuildSettings, FunctionSettings
 
-from .graph import inline_policies, named, of_type, role, statements
+from .graph import as_list, inline_policies, named, of_type, role, statements
 
 TOOLS = "111111111111"
 REGION = "us-east-1"
@@ -112,7 +112,7 @@ def test_build_projects_time_out_after_60_minutes_and_log(graphs: dict) -> None:
     assert json.loads(deploy["STACK_POLICIES"])["orders"]["prod"]["Statement"]
 
 
-def test_manifest_uploads_trigger_the_dispatcher(graphs: dict) -> None:
+def test_candidate_manifests_go_to_intake_and_release_manifests_to_the_dispatcher(graphs: dict) -> None:
     graph = graphs["tools"]
     rules = {
         r["name"]: json.loads(r["inputs"]["eventPattern"]) for r in of_type(graph, "aws:cloudwatch/eventRule:EventRule")
@@ -122,11 +122,28 @@ def test_manifest_uploads_trigger_the_dispatcher(graphs: dict) -> None:
         assert pattern["detail"]["bucket"]["name"] == [f"{bucket}-{TOOLS}-{REGION}"]
         assert pattern["detail"]["object"]["key"] == [{"suffix": "/artifact-manifest.json"}]
         target = named(graph, f"deploy-pipeline-trigger-{environment}-target")["inputs"]
-        assert target["arn"] == f"arn:aws:lambda:{REGION}:{TOOLS}:function:cdkcp-dispatcher"
-    dispatcher = functions(graph)["cdkcp-dispatcher"]["environment"]["variables"]
-    assert (
-        dispatcher["STATE_MACHINE_ARN"] == f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
-    )
+        receiver = "intake" if environment == "stage" else "dispatcher"
+        assert target["arn"] == f"arn:aws:lambda:{REGION}:{TOOLS}:function:cdkcp-{receiver}"
+        permission = named(graph, f"deploy-pipeline-trigger-{environment}-invoke")["inputs"]
+        assert permission["function"] == f"cdkcp-{receiver}"
+    for receiver in ("dispatcher", "intake"):
+        variables = functions(graph)[f"cdkcp-{receiver}"]["environment"]["variables"]
+        machine = f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
+        assert variables["STATE_MACHINE_ARN"] == machine
+
+
+def test_intake_may_create_items_read_candidate_manifests_and_service_public_keys_only(graphs: dict) -> None:
+    [policy] = inline_policies(graphs["tools"], role(graphs["tools"], "cdkcp-fn-intake")).values()
+    allowed = {a: s for s in statements(policy) for a in as_list(s["Action"])}
+    dynamodb = sorted(a for a in allowed if a.startswith("dynamodb:"))
+    assert dynamodb == ["dynamodb:GetItem", "dynamodb:PutItem"]  # never UpdateItem or DeleteItem
+    assert allowed["s3:GetObject"]["Resource"] == [f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*"]
+    assert "s3:PutObject" not in allowed
+    keys = allowed["kms:GetPublicKey"]
+    assert keys["Condition"] == {"StringLike": {"kms:RequestAlias": "alias/cdk-ci-artifact-signer-*"}}
+    assert allowed["states:StartExecution"]["Resource"] == [
+        f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
+    ]
 
 
 def test_events_go_to_the_custom_bus(graphs: dict) -> None:

@@ -151,7 +151,7 @@ def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
 
 def test_every_tools_role_has_the_minimum_session_iam_allows(graphs: dict) -> None:
     roles = of_type(graphs["tools"], ROLE)
-    # deployers x2, functions x6 (finalizer included), test runners x2, state machine, CI,
+    # deployers x2, functions x7 (finalizer and intake included), test runners x2, state machine, CI,
     # context generator, metadata exporter
-    assert len(roles) == 14
+    assert len(roles) == 15
     assert {r["inputs"]["maxSessionDuration"] for r in roles} == {MAX_SESSION_SECONDS} == {3600}
