@@ -30,7 +30,9 @@ class _Removed(argparse.Action):
         self.why = why
         super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option: object = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, _namespace: object, _values: object, option: object = None
+    ) -> None:
         parser.error(f"{option} was removed: {self.why}")
 
 

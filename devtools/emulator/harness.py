@@ -49,9 +49,9 @@ from functions import naming
 from functions.artifacts.manifest import Manifest, build_manifest, dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
-from functions.pipeline.signers import ServiceKeys
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
+from functions.pipeline.signers import ServiceKeys
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
@@ -156,7 +156,8 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys):
+        caches = (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys)
+        for cached in caches:
             cached.cache_clear()
 
     def _resources(self) -> None:

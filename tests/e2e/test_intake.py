@@ -35,8 +35,9 @@ def test_a_payments_artifact_signed_with_the_orders_key_is_refused_at_intake(pip
     result = pipeline.trigger(pipeline.candidate_bucket, GOOD, service="payments")
 
     event = _refused_at_intake(pipeline, result, "signature")
-    assert "does not verify with the signing key of 'payments' (kms:alias/cdk-ci-artifact-signer-payments)" in (
-        event["reason"]
+    assert (
+        "does not verify with the signing key of 'payments' (kms:alias/cdk-ci-artifact-signer-payments)"
+        in (event["reason"])
     )
     assert "claims to be signed by kms:alias/cdk-ci-artifact-signer-orders" in event["reason"]
     assert pipeline.item(GOOD, service="payments") == {} and _executions(pipeline) == []

@@ -14,7 +14,7 @@ import pytest
 
 from functions.artifacts import metadata, provenance
 from functions.artifacts.errors import InvalidArtifact
-from functions.artifacts.manifest import build_manifest, dumps
+from functions.artifacts.manifest import dumps
 from functions.artifacts.publish import publish
 from functions.artifacts.signing import sign_manifest, sign_message
 from functions.artifacts.verify import verify_artifact
