@@ -32,3 +32,23 @@ def create_metadata_table(dynamodb: Any, name: str = naming.METADATA_TABLE) -> N
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def authorize_dynamodb_by_table(monkeypatch: Any) -> None:
+    """moto evaluates IAM policies for DynamoDB calls against the resource `*` (its DynamoDB responses name
+    no resource), so a statement scoped to a table ARN never matches and every call is denied whatever the
+    policy says. Name the table the call acts on, as IAM does (a harness bridge: with it, a policy that
+    allows a write on the table really allows it in the emulator, so a denial means the policy denies)."""
+    import re
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    def resource(handler: Any) -> str:
+        body = getattr(handler, "params", None) or {}
+        tables = [body.get("TableName")] + list(body.get("RequestItems") or {})
+        tables += [op.get("TableName") for item in body.get("TransactItems") or [] for op in item.values()]
+        tables += re.findall(r'"([^"]+)"', body.get("Statement") or "")
+        name = next((t for t in tables if t), None)
+        return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{name}" if name else "*"
+
+    monkeypatch.setattr(DynamoHandler, "_determine_resource", resource, raising=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class ProgramGraph:
     projects: dict[str, dict[str, str]]  # CodeBuild project name -> its environment variables
     state_machine_name: str
     definition: dict[str, Any]
+    # role name -> its inline policy documents (tools roles: CI, the pipeline's functions, ...)
+    role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_preview(cls, graph: dict[str, Any]) -> ProgramGraph:
@@ -52,7 +54,12 @@ class ProgramGraph:
             if r["type"] == "aws:codebuild/project:Project"
         }
         (machine,) = [r for r in graph["resources"] if r["type"] == "aws:sfn/stateMachine:StateMachine"]
-        return cls(functions, projects, machine["inputs"]["name"], json.loads(machine["inputs"]["definition"]))
+        role_policies: dict[str, list[dict[str, Any]]] = {}
+        for r in graph["resources"]:
+            if r["type"] == "aws:iam/rolePolicy:RolePolicy":
+                role_policies.setdefault(r["inputs"]["role"], []).append(json.loads(r["inputs"]["policy"]))
+        name, definition = machine["inputs"]["name"], json.loads(machine["inputs"]["definition"])
+        return cls(functions, projects, name, definition, role_policies)
 
     @classmethod
     def of_program(cls, workdir: Path) -> ProgramGraph:
