@@ -14,7 +14,10 @@ Started by the manifest's `Object Created` event in the candidate bucket (CI upl
 6. starts the stage run (`dispatch.start_run`: a repeated start is the same run, never a second).
 
 Whatever is refused gets a reason, an `InvalidArtifact` event (`phase: intake`), a critical alert and the
-`ArtifactRefused` metric, and no item. Never a traceback: bad bytes are a refusal, not an error.
+`ArtifactRefused` metric, and no item. Never a traceback: bad bytes are a refusal, not an error. A
+failure of the pipeline's own services (DynamoDB, Step Functions) is raised instead, so that Lambda's
+asynchronous retries and then the dead-letter queue take the event: a retry is safe (the item is created
+once, the run started once).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lifecycle import SERVICE_RECORD, Environment
+from .lifecycle import Environment
 
 
 def _short(commit: str | None) -> str:
@@ -71,7 +71,8 @@ def service_items(table: Any, service: str) -> list[dict[str, Any]]:
     arguments: dict[str, Any] = {"KeyConditionExpression": Key("service").eq(service)}
     while True:
         page = table.query(**arguments)
-        items += [plain(i) for i in page.get("Items", []) if i["commit_sha"] != SERVICE_RECORD]
+        # Records beside the artifacts (`_service`, `_revoked#<sha256>`) are keyed `_...`; a commit is hex.
+        items += [plain(i) for i in page.get("Items", []) if not str(i["commit_sha"]).startswith("_")]
         if "LastEvaluatedKey" not in page:
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -237,6 +237,9 @@ def test_a_prod_failure_revokes_the_content_and_validate_refuses_it_under_any_co
     record = table.revocation("orders", seeded["artifact_sha256"])
     assert record[lc.REVOKED_COMMIT] == seeded["commit_sha"]
     assert record[lc.REVOKED_REASON] == "prod failed and rolled back: States.TaskFailed: smoke test: 500"
+    from functions.pipeline.status import service_items
+
+    assert [i["commit_sha"] for i in service_items(table.table, "orders")] == [seeded["commit_sha"]]  # no records
 
     # The same bytes recorded under another commit before the revocation (a race with intake).
     other = "a" * 40
