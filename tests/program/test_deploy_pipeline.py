@@ -206,3 +206,21 @@ def test_what_the_program_writes_is_what_the_code_reads(graphs: dict) -> None:
         assert bool(settings.ci_signer_key_id) == deployer, name
         assert bool(settings.stack_policies) == deployer and bool(settings.test_commands) != deployer, name
         assert settings.service_repositories["orders"] == "acme-corp/orders-service"
+
+
+def test_the_table_and_the_artifacts_key_let_intake_do_its_job(graphs: dict) -> None:
+    """Whatever else the resource policies deny, intake may put items and decrypt candidate manifests."""
+    from fnmatch import fnmatchcase
+
+    intake = f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-intake"
+    table_policy = json.loads(named(graphs["tools"], "metadata-store-table-policy")["inputs"]["policy"])
+    for statement in statements(table_policy):
+        if statement["Effect"] == "Deny" and {"dynamodb:PutItem", "dynamodb:*"} & set(as_list(statement["Action"])):
+            exceptions = as_list(statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", []))
+            assert any(fnmatchcase(intake, pattern) for pattern in exceptions), statement["Sid"]
+    key_policies = [json.loads(k["inputs"]["policy"]) for k in of_type(graphs["tools"], "aws:kms/key:Key")]
+    [artifacts_key] = [
+        p for p in key_policies if "WritersEncryptThroughS3" in json.dumps(p) and "fn-promote" in json.dumps(p)
+    ]
+    readers = [s for s in statements(artifacts_key) if s.get("Sid") == "ReadersDecryptThroughS3"]
+    assert intake in readers[0]["Condition"]["ArnLike"]["aws:PrincipalArn"]
