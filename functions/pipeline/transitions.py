@@ -242,13 +242,22 @@ def apply(run: Run, table: MetadataTable, notify: Notifier, metric: MetricSink) 
     }
     if applied:
         announce(sender, metric, context)
-        if context.transition.then:
-            follow = lc.transition(context.transition.then, run.environment)
-            commit(table, Context(run, item, follow, context.moment))
+    if context.transition.then and (applied or _applied_by_this_run(table, run, context.transition)):
+        follow = lc.transition(context.transition.then, run.environment)
+        commit(table, Context(run, item, follow, context.moment))
     result.update(_loop_state(run, applied))
     if sender.failures:
         result["notification_failures"] = sender.failures
     return result
+
+
+def _applied_by_this_run(table: MetadataTable, run: Run, transition: lc.Transition) -> bool:
+    """A retried call whose transition this run already applied (the function failed after the first
+    write): its follow-up on the record beside the item (known good, revoked content) may still be
+    missing, and is written again (its own guard makes that idempotent)."""
+    status = transition.sets.get(lc.STATUS)
+    fresh = table.get(run.service, run.commit_sha) or {}
+    return status is not None and fresh.get(lc.EXECUTION_ID) == run.execution_id and fresh.get(lc.STATUS) == status
 
 
 def _loop_state(run: Run, applied: bool) -> dict[str, Any]:

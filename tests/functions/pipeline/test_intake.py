@@ -247,3 +247,22 @@ def test_a_prod_failure_revokes_the_content_and_validate_refuses_it_under_any_co
     run = replace(run_of("stage"), commit_sha=other)
     with pytest.raises(InvalidArtifact, match=f"revoked under commit {seeded['commit_sha']}"):
         validate(run, settings=settings, public_key_pem="unused", table=table, s3=None)
+
+
+def test_a_retried_smoke_failure_writes_the_revocation_the_first_attempt_lost(
+    table: MetadataTable, captured: Captured
+) -> None:
+    from functions.pipeline.transitions import apply
+
+    seeded = seed(table, item_in("prod", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"}))
+    run = run_of("prod", "smoke_failed", error={"Error": "States.TaskFailed", "Cause": "smoke"})
+    assert apply(run, table, captured, captured.metric)["applied"]
+    key = lc.revoked_content_key(seeded["artifact_sha256"])
+    table.table.delete_item(Key={"service": "orders", "commit_sha": key})  # the function died in between
+
+    again = apply(run, table, captured, captured.metric)  # Step Functions retries the task
+    assert again["applied"] is False and table.revocation("orders", seeded["artifact_sha256"]) is not None
+    another_run = replace(run, execution_id=run.execution_id + "-other")
+    table.table.delete_item(Key={"service": "orders", "commit_sha": key})
+    apply(another_run, table, captured, captured.metric)  # not this run's transition: nothing written
+    assert table.revocation("orders", seeded["artifact_sha256"]) is None
