@@ -213,6 +213,10 @@ class Service(_Model):
         "job_workflow_ref, see README)",
     )
     cdk_qualifier: CdkQualifier = "hnb659fds"
+    context_lookups: bool = Field(
+        description="required: true when the app makes CDK lookups (Validate then requires the manifest's "
+        "cdk_context_hash to be the service's blessed context), false when it makes none (the hash must be null)",
+    )
     stage: ServiceEnvironment
     prod: ServiceEnvironment
 

@@ -20,6 +20,10 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with the KMS key
   `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
 
+The context generator's part is played by the harness too: `orders` makes lookups (`contextLookups: true`
+in the example config), so a blessed context signed by a key under `alias/cdk-context-signer` is published
+for it, and CI's synth (`publish`) reads it unless a scenario says otherwise.
+
 The runtime's shape (`program.ProgramGraph`) comes from the program's offline preview.
 """
 
@@ -49,6 +53,11 @@ from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
+# What the context generator's lookups in orders' stage and prod accounts found.
+BLESSED_CONTEXT = {
+    "availability-zones:account=222222222222:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
+    "availability-zones:account=333333333333:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
+}
 
 
 INDEFINITE_PATH = re.compile(r"\?\(|\*|:|\.\.|,")  # filters, wildcards, slices, deep scans, unions
@@ -150,7 +159,13 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+        for cached in (
+            clients.settings,
+            clients.client,
+            clients.table,
+            clients.ci_public_key_pem,
+            clients.context_public_key_pem,
+        ):
             cached.cache_clear()
 
     def _resources(self) -> None:
@@ -164,6 +179,7 @@ class Harness:
         key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=environment["CI_SIGNER_KEY_ID"], TargetKeyId=key_id)
         self.signer = KmsSigner(environment["CI_SIGNER_KEY_ID"], boto3.client("kms", region_name=REGION))
+        self._bless_context()
 
         bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
@@ -202,6 +218,27 @@ class Harness:
             type="STANDARD",
         )["stateMachineArn"]
         assert self.state_machine_arn == environment["STATE_MACHINE_ARN"]
+
+    def _bless_context(self) -> None:
+        """The context generator: the contexts bucket, its signing key, and orders' blessed context."""
+        validate = self.program.functions[f"{PREFIX}-validate"]["environment"]
+        self.contexts_bucket = validate["CONTEXTS_BUCKET"]
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=self.contexts_bucket)
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=validate["CONTEXT_SIGNER_KEY_ID"], TargetKeyId=key_id)
+        self.context_signer = KmsSigner(validate["CONTEXT_SIGNER_KEY_ID"], kms)
+        self.blessed_context = self.publish_context(BLESSED_CONTEXT)
+
+    def publish_context(self, content: dict[str, Any], signer: Any = None) -> Path:
+        """`artifactctl context publish --service orders`: the file CI's synth reads from now on."""
+        from functions.artifacts.contexts import publish_context
+
+        path = self.tmp / f"context-{len(list(self.tmp.glob('context-*')))}.json"
+        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        s3 = boto3.client("s3", region_name=REGION)
+        publish_context("orders", path, bucket=self.contexts_bucket, signer=signer or self.context_signer, s3=s3)
+        return path
 
     # --- service accounts ---
 
@@ -275,7 +312,11 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> Manifest:
+    def publish(
+        self, commit: str, previous: str | None = None, signer: Any = None, context: Path | None | str = "blessed"
+    ) -> Manifest:
+        """CI: synth (with the blessed context unless `context` names another file, or None for none),
+        manifest, sign, publish."""
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
@@ -284,6 +325,7 @@ class Harness:
             service="orders",
             commit=commit,
             cdk_cli_version=CLI_VERSION,
+            context_file=self.blessed_context if context == "blessed" else context,  # type: ignore[arg-type]
             previous_commit=previous,
             git_signature_verified=True,
         )

@@ -36,10 +36,22 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
     configured = replace(settings, state_machine_arn=machine, ci_public_key_pem=_public_key_pem())
     for name, value in configured.to_environ().items():
         monkeypatch.setenv(name, value)
-    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+    for cached in (
+        clients.settings,
+        clients.client,
+        clients.table,
+        clients.ci_public_key_pem,
+        clients.context_public_key_pem,
+    ):
         cached.cache_clear()
     yield configured
-    for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+    for cached in (
+        clients.settings,
+        clients.client,
+        clients.table,
+        clients.ci_public_key_pem,
+        clients.context_public_key_pem,
+    ):
         cached.cache_clear()
 
 
