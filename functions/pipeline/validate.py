@@ -4,8 +4,8 @@ context (never the context hash CI itself wrote)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from functions.artifacts.errors import Finding, InvalidArtifact
