@@ -50,6 +50,7 @@ class ServiceDeployRoles(pulumi.ComponentResource):
                 trust_policy=policies.execution_role_trust(ctx),
                 inline_policies={
                     "read-service-assets": policies.execution_role_asset_policy(ctx, args.asset_key_arn),
+                    "pass-own-roles-only": policies.execution_role_pass_role_policy(ctx),
                     **(
                         {
                             "bounded-identities": policies.execution_role_boundary_policy(

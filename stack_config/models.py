@@ -334,6 +334,18 @@ class StackConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _services_clear_of_the_control_plane(self) -> StackConfig:
+        # The execution role never passes a `{namePrefix}-*` role (the control plane's), and passes only
+        # roles under the service's stack prefix: a service named like the prefix could pass neither.
+        for i, service in enumerate(self.services):
+            if f"{service.name}-".startswith(f"{self.name_prefix}-"):
+                raise ValueError(
+                    f"services[{i}].name {service.name!r} starts with namePrefix {self.name_prefix!r}: the roles its "
+                    "stacks create would be named like the control plane's, which no stack may pass; rename one"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _accounts_separate(self) -> StackConfig:
         stage = {s.stage.account_id: f"services[{i}].stage.accountId" for i, s in enumerate(self.services)}
         prod = {s.prod.account_id: f"services[{i}].prod.accountId" for i, s in enumerate(self.services)}

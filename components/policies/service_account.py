@@ -256,6 +256,8 @@ def deploy_policy(ctx: ServiceAccountContext, asset_key_arn: Any) -> dict[str, A
             [f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{ctx.bootstrap.version_parameter}"],
         ),
         statement("DenyStacksOutsideServicePrefix", STACK_MUTATIONS, effect="Deny", not_resources=[ctx.stacks]),
+        # Whatever the drift-detection policies (config) may grant, the only role passed is the execution role.
+        statement("PassNoOtherRole", ["iam:PassRole"], effect="Deny", not_resources=[execution_role]),
         statement("DenyIamWrites", IAM_WRITES, "*", effect="Deny"),
         statement("DenySsmWrites", SSM_WRITES, "*", effect="Deny"),
         statement("DenyOrganizations", ["organizations:*"], "*", effect="Deny"),
@@ -272,6 +274,24 @@ def execution_role_asset_policy(ctx: ServiceAccountContext, asset_key_arn: Any) 
             ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             [ctx.repository_arn],
         ),
+    )
+
+
+def execution_role_pass_role_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
+    """The stacks may hand services (Lambda, ECS, ...) only the roles they create themselves, named by
+    CloudFormation `{stackName}-{logicalId}-{suffix}` under the service's stack prefix, and service-linked
+    roles; never a control-plane or CDK bootstrap role, whatever the configured managed policies allow."""
+    own_roles = f"arn:aws:iam::{ctx.account_id}:role/{ctx.names.stack_prefix}*"
+    service_linked = f"arn:aws:iam::{ctx.account_id}:role/aws-service-role/*"
+    control_plane = [
+        f"arn:aws:iam::{ctx.account_id}:role/{ctx.prefix}-*",
+        f"arn:aws:iam::{ctx.account_id}:role/cdk-*-role-{ctx.account_id}-{ctx.region}",
+    ]
+    return document(
+        statement(
+            "PassOnlyTheServicesOwnRoles", ["iam:PassRole"], effect="Deny", not_resources=[own_roles, service_linked]
+        ),
+        statement("NeverPassControlPlaneRoles", ["iam:PassRole"], control_plane, effect="Deny"),
     )
 
 
@@ -324,6 +344,7 @@ def read_only_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
     return document(
         statement("ReadServiceStacks", READ_ONLY_STACK_ACTIONS, [ctx.stacks]),
         statement("PollDriftDetection", ["cloudformation:DescribeStackDriftDetectionStatus"], "*"),
+        statement("PassNoRole", ["iam:PassRole"], "*", effect="Deny"),  # whatever its managed policies say
     )
 
 
