@@ -130,3 +130,21 @@ def test_a_service_without_lookups_accepts_only_a_null_context_hash(artifact_man
 
 def test_the_matching_blessed_hash_passes(artifact_manifest) -> None:
     assert _context(manifest_with(BLESSED_SHA, artifact_manifest), ExpectedContext(BLESSED_SHA, "blessed")) == []
+
+
+def test_the_no_lookups_list_survives_the_environment(checked) -> None:
+    environ = checked.to_environ()
+    assert environ["SERVICES_WITHOUT_CONTEXT_LOOKUPS"] == "payments" and environ["CONTEXTS_BUCKET"] == CONTEXTS
+    assert FunctionSettings.from_environ(environ) == checked
+    del environ["SERVICES_WITHOUT_CONTEXT_LOOKUPS"]  # absent: every service must match its blessed context
+    assert FunctionSettings.from_environ(environ).services_without_context_lookups == ()
+
+
+def test_the_context_key_is_required_to_read_it(checked, monkeypatch) -> None:
+    from functions.handlers import clients
+
+    monkeypatch.setattr(clients, "settings", lambda: checked)
+    clients.context_public_key_pem.cache_clear()
+    with pytest.raises(SettingsError, match="CONTEXT_SIGNER_KEY_ID is required: blessed contexts are verified"):
+        clients.context_public_key_pem()
+    clients.context_public_key_pem.cache_clear()
