@@ -277,24 +277,6 @@ def execution_role_asset_policy(ctx: ServiceAccountContext, asset_key_arn: Any) 
     )
 
 
-def execution_role_pass_role_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
-    """The stacks may hand services (Lambda, ECS, ...) only the roles they create themselves, named by
-    CloudFormation `{stackName}-{logicalId}-{suffix}` under the service's stack prefix, and service-linked
-    roles; never a control-plane or CDK bootstrap role, whatever the configured managed policies allow."""
-    own_roles = f"arn:aws:iam::{ctx.account_id}:role/{ctx.names.stack_prefix}*"
-    service_linked = f"arn:aws:iam::{ctx.account_id}:role/aws-service-role/*"
-    control_plane = [
-        f"arn:aws:iam::{ctx.account_id}:role/{ctx.prefix}-*",
-        f"arn:aws:iam::{ctx.account_id}:role/cdk-*-role-{ctx.account_id}-{ctx.region}",
-    ]
-    return document(
-        statement(
-            "PassOnlyTheServicesOwnRoles", ["iam:PassRole"], effect="Deny", not_resources=[own_roles, service_linked]
-        ),
-        statement("NeverPassControlPlaneRoles", ["iam:PassRole"], control_plane, effect="Deny"),
-    )
-
-
 # IAM actions whose `iam:PermissionsBoundary` condition key names the boundary the role or user has (or
 # gets): with a boundary configured, the stacks may create and change only identities under it.
 BOUNDED_IDENTITY_ACTIONS = (
