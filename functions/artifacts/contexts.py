@@ -4,15 +4,15 @@ and the guard that fails a change that commits one (spec: Hardened CDK Context H
 Layout in the contexts bucket, per scope (the dated copy first, the `latest` pointer copies last, so
 `latest` never names a context whose signature is not there yet):
 
-    {env}/{stamp}.context.json        {env}/latest.context.json
-    {env}/{stamp}.context.sha256      {env}/latest.context.sha256     "<sha256>  <file name>" (sha256sum -c)
-    {env}/{stamp}.context.json.sig    {env}/latest.context.json.sig   base64 DER ECDSA-SHA256 signature
+    {scope}/{stamp}.context.json      {scope}/latest.context.json
+    {scope}/{stamp}.context.sha256    {scope}/latest.context.sha256    "<sha256>  <file name>" (sha256sum -c)
+    {scope}/{stamp}.context.json.sig  {scope}/latest.context.json.sig  base64 DER ECDSA-SHA256 signature
 
-The scope (`{env}`, the spec's word) is the service: a service's app synthesizes its stage and prod
-stacks in one `cdk synth`, which reads one `.cdk.context.json` holding the lookups of both accounts,
-and the pipeline's Validate step compares every artifact's `cdk_context_hash` with its service's
-`latest` (`blessed_context_sha256`). The spec names the signature `.asc` (GPG armour); ours is a KMS
-ECDSA signature, hence `.sig`.
+The scope (the spec's `{env}`; `--service`, formerly `--env`) is the service: a service's app
+synthesizes its stage and prod stacks in one `cdk synth`, which reads one `.cdk.context.json` holding
+the lookups of both accounts, and the pipeline's Validate step compares every artifact's
+`cdk_context_hash` with its service's `latest` (`blessed_context`). The spec names the signature `.asc`
+(GPG armour); ours is a KMS ECDSA signature, hence `.sig`.
 """
 
 from __future__ import annotations
