@@ -45,6 +45,7 @@ def _pipeline_contract(config: StackConfig) -> PipelineContract:
         approved_cdk_versions=config.approved_cdk_versions,
         max_rollback_attempts=config.max_rollback_attempts,
         ci_public_key_pem=config.ci_signer_public_key_pem,
+        services_without_context_lookups=[s.name for s in services if not s.context_lookups],
     )
 
 
@@ -106,6 +107,8 @@ def _tools(config: StackConfig) -> None:
                 metadata=metadata.key_arn,
                 ci_signer=signing.ci_signer_arn,
                 tooling=store.tooling_key_arn,
+                contexts=store.contexts_key_arn,
+                context_signer=signing.context_signer_arn,
             ),
             service_accounts=config.service_accounts,
         ),

@@ -142,7 +142,13 @@ def _add_context(commands: argparse._SubParsersAction) -> None:
     context_publish = context.add_parser(
         "publish", help="sign and upload a context (optionally regenerating it N times)"
     )
-    context_publish.add_argument("--env", required=True)
+    context_publish.add_argument(
+        "--service",
+        "--env",
+        dest="env",
+        required=True,
+        help="the service whose blessed context this is (its stage and prod lookups; --env is the old name)",
+    )
     context_publish.add_argument("--file", type=Path, required=True)
     context_publish.add_argument(
         "--generator-cmd", help="command that writes --file; run --runs times, outputs must match"
@@ -155,7 +161,13 @@ def _add_context(commands: argparse._SubParsersAction) -> None:
     _json_flag(context_publish)
 
     fetch = context.add_parser("fetch", help="download, verify and write the blessed context")
-    fetch.add_argument("--env", required=True)
+    fetch.add_argument(
+        "--service",
+        "--env",
+        dest="env",
+        required=True,
+        help="the service whose blessed context this is (its stage and prod lookups; --env is the old name)",
+    )
     fetch.add_argument("--out", type=Path, default=Path(".cdk.context.json"))
     _contexts_bucket(fetch)
     fetch.add_argument("--region")

@@ -133,7 +133,9 @@ class ArtifactStore(pulumi.ComponentResource):
             alias=naming.CONTEXTS_BUCKET_KEY_ALIAS,
             description="blessed CDK context files",
             policy=policies.bucket_key_policy(
-                names, writers=[names.context_generator_role_arn], readers=[ci, *names.deployer_role_arns]
+                names,
+                writers=[names.context_generator_role_arn],
+                readers=[ci, *names.deployer_role_arns, names.function_role_arn("validate")],
             ),
             parent=self,
             protect=args.protect,

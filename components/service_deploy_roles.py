@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.policies import service_account as policies
+from components.policies.pass_role import execution_role_pass_role_policy
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from functions.pipeline.lifecycle import Environment
 
@@ -50,6 +51,7 @@ class ServiceDeployRoles(pulumi.ComponentResource):
                 trust_policy=policies.execution_role_trust(ctx),
                 inline_policies={
                     "read-service-assets": policies.execution_role_asset_policy(ctx, args.asset_key_arn),
+                    "pass-own-roles-only": execution_role_pass_role_policy(ctx),
                     **(
                         {
                             "bounded-identities": policies.execution_role_boundary_policy(

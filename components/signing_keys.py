@@ -54,7 +54,7 @@ class SigningKeys(pulumi.ComponentResource):
             f"{name}-context",
             alias=naming.CONTEXT_SIGNER_KEY_ALIAS,
             description="signs blessed .cdk.context.json files (cdk-context-generator only)",
-            policy=signing_key_policy(names, [generator], [ci_role, generator]),
+            policy=signing_key_policy(names, [generator], [ci_role, generator, names.function_role_arn("validate")]),
             parent=self,
             protect=protect,
             signing=True,

@@ -49,14 +49,20 @@ def _artifactctl(*args: str) -> str:
 
 
 def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) -> None:
-    """What the service's CI does: synth (the fixture), cdk-assets publish, manifest build/sign, publish."""
+    """What the service's CI does: fetch the blessed context, synth (the fixture), cdk-assets publish,
+    manifest build/sign, publish."""
     cdk_out = workdir / commit[:12] / "cdk.out"
+    context = cdk_out.parent / ".cdk.context.json"
+    cdk_out.parent.mkdir(parents=True)
+    fetch = ["context", "fetch", "--service", "orders", "--out", str(context)]
+    _say(f"  {_artifactctl(*fetch, '--bucket', harness.contexts_bucket, '--kms-key-id', 'alias/cdk-context-signer')}")
     shutil.copytree(PROJECT_DIR / "tests" / "fixtures" / "cdk.out", cdk_out)
     (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
     harness._publish_assets(cdk_out)
     manifest = cdk_out.parent / "artifact-manifest.json"
     build = ["manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", commit]
     build += ["--cdk-cli-version", "2.1148.1", "--git-signature-verified", "--out", str(manifest)]
+    build += ["--context-file", str(context)]
     build += ["--previous-commit", previous] if previous else []
     _say(f"  {_artifactctl(*build)}")
     key = "alias/cdk-ci-artifact-signer-orders"  # the service's own signing key

@@ -42,6 +42,13 @@ def _key_path(namespace: str, loc: tuple[Any, ...]) -> str:
     return path
 
 
+# Keys that are required because no default is safe for everyone: the error says how to choose.
+_MISSING_HINTS = {
+    "contextLookups": " (true if the service's CDK app makes lookups such as Vpc.fromLookup: Validate then requires "
+    "its blessed context; false if it makes none: the manifest's cdk_context_hash must then be null)",
+}
+
+
 def _describe(error: dict[str, Any], namespace: str) -> str:
     # Model validators raise with loc=() and already name their keys (relative to the namespace).
     if not error["loc"]:
@@ -51,7 +58,8 @@ def _describe(error: dict[str, Any], namespace: str) -> str:
     if kind == "extra_forbidden":
         return f"{key}: unknown key (check the spelling against the README's config reference)"
     if kind == "missing":
-        return f"{key}: required key is missing"
+        hint = _MISSING_HINTS.get(str(error["loc"][-1]), "")
+        return f"{key}: required key is missing{hint}"
     if kind == "string_type":
         return f"{key}: expected a string (quote numbers such as account ids in YAML), got {error.get('input')!r}"
     got = error.get("input")

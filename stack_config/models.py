@@ -213,6 +213,10 @@ class Service(_Model):
         "job_workflow_ref, see README)",
     )
     cdk_qualifier: CdkQualifier = "hnb659fds"
+    context_lookups: bool = Field(
+        description="required: true when the app makes CDK lookups (Validate then requires the manifest's "
+        "cdk_context_hash to be the service's blessed context), false when it makes none (the hash must be null)",
+    )
     stage: ServiceEnvironment
     prod: ServiceEnvironment
 
@@ -327,6 +331,18 @@ class StackConfig(_Model):
                         f"also stacks of services[{i}].name {self.services[i].name!r} in {env.value} ({prefix}*); "
                         "rename one so that no service's stack prefix covers another's"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _services_clear_of_the_control_plane(self) -> StackConfig:
+        # The execution role never passes a `{namePrefix}-*` role (the control plane's), and passes only
+        # roles under the service's stack prefix: a service named like the prefix could pass neither.
+        for i, service in enumerate(self.services):
+            if f"{service.name}-".startswith(f"{self.name_prefix}-"):
+                raise ValueError(
+                    f"services[{i}].name {service.name!r} starts with namePrefix {self.name_prefix!r}: the roles its "
+                    "stacks create would be named like the control plane's, which no stack may pass; rename one"
+                )
         return self
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ FUNCTION_SPECS = {
 
 
 def function_settings(names: ToolsNames, contract: PipelineContract) -> FunctionSettings:
-    """Every function's environment; only Validate adds the CI key pin."""
+    """Every function's environment; only Validate adds the CI key pin and the blessed contexts."""
     settings = FunctionSettings(
         region=names.region,
         table_name=names.metadata_table,
@@ -92,7 +92,9 @@ class PipelineFunctions(pulumi.ComponentResource):
         code = pulumi.AssetArchive(code_files())
         functions = {}
         for function, spec in FUNCTION_SPECS.items():
-            own = replace(settings, **args.contract.ci_key_pin) if function == "validate" else settings
+            own = settings
+            if function == "validate":
+                own = replace(settings, **args.contract.ci_key_pin, **args.contract.context_check(names))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )

@@ -30,6 +30,8 @@ class PipelineKeys:
     metadata: Any
     ci_signer: Any
     tooling: Any
+    contexts: Any  # the contexts bucket's key (Validate reads blessed contexts)
+    context_signer: Any
 
 
 # --- trust --------------------------------------------------------------------------------------------
@@ -85,6 +87,23 @@ def _read_artifacts(names: ToolsNames, keys: PipelineKeys, buckets: list[str]) -
     ]
 
 
+def _read_blessed_contexts(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
+    """Validate's check 6: the blessed contexts (listing, so that a missing one is NoSuchKey, not
+    AccessDenied), their bucket key through S3, and the context signer's public half."""
+    bucket = names.bucket_arn(naming.CONTEXTS_BUCKET)
+    return [
+        statement("ListBlessedContexts", ["s3:ListBucket"], [bucket]),
+        statement("ReadBlessedContexts", ["s3:GetObject"], [objects(bucket)]),
+        statement(
+            "DecryptBlessedContexts",
+            ["kms:Decrypt"],
+            [keys.contexts],
+            conditions={"StringEquals": via("s3", names.region)},
+        ),
+        statement("ReadContextSignerPublicKey", ["kms:GetPublicKey"], [keys.context_signer]),
+    ]
+
+
 def _events(names: ToolsNames) -> dict[str, Any]:
     return statement("PublishEvents", ["events:PutEvents"], [names.event_bus_arn])
 
@@ -120,6 +139,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
             statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
+            *_read_blessed_contexts(names, keys),
         ],
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),

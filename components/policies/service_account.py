@@ -256,6 +256,8 @@ def deploy_policy(ctx: ServiceAccountContext, asset_key_arn: Any) -> dict[str, A
             [f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{ctx.bootstrap.version_parameter}"],
         ),
         statement("DenyStacksOutsideServicePrefix", STACK_MUTATIONS, effect="Deny", not_resources=[ctx.stacks]),
+        # Whatever the drift-detection policies (config) may grant, the only role passed is the execution role.
+        statement("PassNoOtherRole", ["iam:PassRole"], effect="Deny", not_resources=[execution_role]),
         statement("DenyIamWrites", IAM_WRITES, "*", effect="Deny"),
         statement("DenySsmWrites", SSM_WRITES, "*", effect="Deny"),
         statement("DenyOrganizations", ["organizations:*"], "*", effect="Deny"),
@@ -324,6 +326,7 @@ def read_only_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
     return document(
         statement("ReadServiceStacks", READ_ONLY_STACK_ACTIONS, [ctx.stacks]),
         statement("PollDriftDetection", ["cloudformation:DescribeStackDriftDetectionStatus"], "*"),
+        statement("PassNoRole", ["iam:PassRole"], "*", effect="Deny"),  # whatever its managed policies say
     )
 
 

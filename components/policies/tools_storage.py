@@ -72,7 +72,12 @@ def contexts_bucket_statements(
     names: ToolsNames, bucket_arn: Any, security_automation: str | None
 ) -> list[dict[str, Any]]:
     deleters = _deleters(security_automation)
-    readers = [names.ci_builder_role_arn, names.context_generator_role_arn, *names.deployer_role_arns]
+    readers = [
+        names.ci_builder_role_arn,
+        names.context_generator_role_arn,
+        *names.deployer_role_arns,
+        names.function_role_arn("validate"),  # check 6 compares manifests with the blessed contexts
+    ]
     return [
         _deny_unless(
             "OnlyContextGeneratorWrites", OBJECT_WRITES, [objects(bucket_arn)], [names.context_generator_role_arn]

@@ -25,6 +25,10 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 A candidate manifest's `Object Created` goes to intake (it records the candidate and starts stage), a
 release manifest's to the dispatcher (prod), as the program's EventBridge rules route them.
 
+The context generator's part is played by the harness too: `orders` makes lookups (`contextLookups: true`
+in the example config), so a blessed context signed by a key under `alias/cdk-context-signer` is published
+for it, and CI's synth (`publish`) reads it unless a scenario says otherwise.
+
 The runtime's shape (`program.ProgramGraph`) comes from the program's offline preview.
 """
 
@@ -55,6 +59,11 @@ from functions.pipeline.signers import ServiceKeys
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
+# What the context generator's lookups in orders' stage and prod accounts found.
+BLESSED_CONTEXT = {
+    "availability-zones:account=222222222222:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
+    "availability-zones:account=333333333333:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
+}
 
 
 INDEFINITE_PATH = re.compile(r"\?\(|\*|:|\.\.|,")  # filters, wildcards, slices, deep scans, unions
@@ -156,7 +165,14 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        caches = (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys)
+        caches = (
+            clients.settings,
+            clients.client,
+            clients.table,
+            clients.ci_public_key_pem,
+            clients.service_keys,
+            clients.context_public_key_pem,
+        )
         for cached in caches:
             cached.cache_clear()
 
@@ -169,6 +185,7 @@ class Harness:
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
         self._signing_keys()
         self.signer = self.service_signer("orders")
+        self._bless_context()
 
         bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
@@ -231,6 +248,27 @@ class Harness:
         """What the service's CI signs with: its own KMS key."""
         alias = ServiceKeys.signing_identity(service).removeprefix("kms:")
         return KmsSigner(alias, boto3.client("kms", region_name=REGION))
+
+    def _bless_context(self) -> None:
+        """The context generator: the contexts bucket, its signing key, and orders' blessed context."""
+        validate = self.program.functions[f"{PREFIX}-validate"]["environment"]
+        self.contexts_bucket = validate["CONTEXTS_BUCKET"]
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=self.contexts_bucket)
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=validate["CONTEXT_SIGNER_KEY_ID"], TargetKeyId=key_id)
+        self.context_signer = KmsSigner(validate["CONTEXT_SIGNER_KEY_ID"], kms)
+        self.blessed_context = self.publish_context(BLESSED_CONTEXT)
+
+    def publish_context(self, content: dict[str, Any], signer: Any = None) -> Path:
+        """`artifactctl context publish --service orders`: the file CI's synth reads from now on."""
+        from functions.artifacts.contexts import publish_context
+
+        path = self.tmp / f"context-{len(list(self.tmp.glob('context-*')))}.json"
+        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        s3 = boto3.client("s3", region_name=REGION)
+        publish_context("orders", path, bucket=self.contexts_bucket, signer=signer or self.context_signer, s3=s3)
+        return path
 
     # --- service accounts ---
 
@@ -305,10 +343,17 @@ class Harness:
     # --- artifacts ---
 
     def publish(
-        self, commit: str, previous: str | None = None, signer: Any = None, service: str = "orders", content: str = ""
+        self,
+        commit: str,
+        previous: str | None = None,
+        signer: Any = None,
+        service: str = "orders",
+        content: str = "",
+        context: Path | None | str = "blessed",
     ) -> Manifest:
-        """CI's publish (files, manifest last; no metadata). `content` changes the bytes (the same content
-        under two commits is the same `artifact_sha256`)."""
+        """CI: synth (with the blessed context unless `context` names another file, or None for none),
+        manifest, sign, publish (files, manifest last; no metadata). `content` changes the bytes (the
+        same content under two commits is the same `artifact_sha256`)."""
         cdk_out = self.tmp / service / commit / "cdk.out"
         shutil.rmtree(cdk_out, ignore_errors=True)  # a re-publish of the commit
         shutil.copytree(FIXTURE, cdk_out)
@@ -318,6 +363,7 @@ class Harness:
             service=service,
             commit=commit,
             cdk_cli_version=CLI_VERSION,
+            context_file=self.blessed_context if context == "blessed" else context,  # type: ignore[arg-type]
             previous_commit=previous,
             git_signature_verified=True,
         )

@@ -1,14 +1,18 @@
 """Blessed `.cdk.context.json` files: generate deterministically, sign, publish; fetch and verify in CI;
 and the guard that fails a change that commits one (spec: Hardened CDK Context Handling).
 
-Layout in the contexts bucket, per environment (the dated copy first, the `latest` pointer copies
-last, so `latest` never names a context whose signature is not there yet):
+Layout in the contexts bucket, per scope (the dated copy first, the `latest` pointer copies last, so
+`latest` never names a context whose signature is not there yet):
 
-    {env}/{stamp}.context.json        {env}/latest.context.json
-    {env}/{stamp}.context.sha256      {env}/latest.context.sha256     "<sha256>  <file name>" (sha256sum -c)
-    {env}/{stamp}.context.json.sig    {env}/latest.context.json.sig   base64 DER ECDSA-SHA256 signature
+    {scope}/{stamp}.context.json      {scope}/latest.context.json
+    {scope}/{stamp}.context.sha256    {scope}/latest.context.sha256    "<sha256>  <file name>" (sha256sum -c)
+    {scope}/{stamp}.context.json.sig  {scope}/latest.context.json.sig  base64 DER ECDSA-SHA256 signature
 
-The spec names the signature `.asc` (GPG armour); ours is a KMS ECDSA signature, hence `.sig`.
+The scope (the spec's `{env}`; `--service`, formerly `--env`) is the service: a service's app
+synthesizes its stage and prod stacks in one `cdk synth`, which reads one `.cdk.context.json` holding
+the lookups of both accounts, and the pipeline's Validate step compares every artifact's
+`cdk_context_hash` with its service's `latest` (`blessed_context`). The spec names the signature `.asc`
+(GPG armour); ours is a KMS ECDSA signature, hence `.sig`.
 """
 
 from __future__ import annotations
@@ -43,9 +47,26 @@ class PublishedContext:
     keys: tuple[str, ...]
 
 
+class MissingContext(ContextError):
+    """No blessed context under the key (S3 NoSuchKey): the generator never published this scope."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+class ContextUnavailable(ContextError):
+    """S3 refused or failed to return the blessed context (permissions, throttling): retry, not reject."""
+
+
 def _check_env(env: str) -> None:
     if not ENVIRONMENT.match(env):
-        raise ContextError(f"--env {env!r}: expected a lowercase environment name such as stage or prod")
+        raise ContextError(f"--service {env!r}: expected a lowercase service name such as orders")
+
+
+def blessed_key(scope: str, suffix: str = ".context.json") -> str:
+    """The object key of the scope's `latest` blessed context (or of its `.sha256` / `.sig` beside it)."""
+    return f"{scope}/latest{suffix}"
 
 
 def check_determinism(generator_cmd: str, output: Path, runs: int, cwd: Path | None = None) -> str:
@@ -121,6 +142,34 @@ def is_tracked_by_git(path: Path) -> bool:
     return completed.returncode == 0
 
 
+def blessed_context(scope: str, *, bucket: str, public_key: ec.EllipticCurvePublicKey, s3: Any) -> tuple[bytes, str]:
+    """The scope's `latest` context and its sha256, after its `.sha256` file and its signature by the
+    context signer check out. `MissingContext` when it was never published; `ContextError` naming the
+    object for anything else that is wrong with it."""
+    _check_env(scope)
+
+    def get(key: str) -> bytes:
+        try:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
+                raise MissingContext(key, f"no blessed context at s3://{bucket}/{key}") from None
+            raise ContextUnavailable(f"cannot read the blessed context s3://{bucket}/{key}: {exc}") from None
+
+    key = blessed_key(scope)
+    data = get(key)
+    hash_line = get(blessed_key(scope, ".context.sha256")).decode("utf-8", "replace").split()
+    signature = get(blessed_key(scope, ".context.json.sig")).decode("ascii", "replace").strip()
+    digest = hashlib.sha256(data).hexdigest()
+    if not hash_line or hash_line[0] != digest:
+        raise ContextError(f"{key} has sha256 {digest}, its .sha256 file says {hash_line[:1]}")
+    if not verify_message(public_key, data, signature):
+        raise ContextError(f"{key}: signature does not verify with the trusted context key")
+    _validated(data, key)
+    return data, digest
+
+
 def fetch_context(
     env: str,
     out: Path,
@@ -136,24 +185,9 @@ def fetch_context(
         raise ContextError(
             f"{out} is tracked by git: contexts are never committed (git rm --cached {out.name}, then retry)"
         )
-
-    def get(key: str) -> bytes:
-        try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:
-            raise ContextError(f"no blessed context at s3://{bucket}/{key}: {exc}") from None
-
-    data = get(f"{env}/latest.context.json")
-    hash_line = get(f"{env}/latest.context.sha256").decode("utf-8", "replace").split()
-    signature = get(f"{env}/latest.context.json.sig").decode("ascii", "replace").strip()
-    digest = hashlib.sha256(data).hexdigest()
-    if not hash_line or hash_line[0] != digest:
-        raise ContextError(f"{env}/latest.context.json has sha256 {digest}, its .sha256 file says {hash_line[:1]}")
-    if not verify_message(public_key, data, signature):
-        raise ContextError(f"{env}/latest.context.json: signature does not verify with the trusted context key")
+    data, digest = blessed_context(env, bucket=bucket, public_key=public_key, s3=s3)
     if expect_sha256 is not None and digest != expect_sha256:
-        raise ContextError(f"{env}/latest.context.json is {digest}, expected {expect_sha256}")
-    _validated(data, f"{env}/latest.context.json")
+        raise ContextError(f"{blessed_key(env)} is {digest}, expected {expect_sha256}")
     _atomic_write(out, data)
     return digest
 
@@ -201,7 +235,11 @@ def guard(repo: Path, base: str | None = None, run: Callable[..., Any] = subproc
 __all__ = [
     "CONTEXT_FILE",
     "ContextError",
+    "ContextUnavailable",
     "InvalidArtifact",
+    "MissingContext",
+    "blessed_context",
+    "blessed_key",
     "check_determinism",
     "fetch_context",
     "guard",

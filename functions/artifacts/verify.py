@@ -10,7 +10,8 @@ Checks, in the order they are reported:
   commit           the commit was verified as signed in CI (and equals the expected commit)
   service          the manifest is for the expected service
   cdk_cli_version  the CDK CLI version is approved
-  cdk_context_hash the context hash equals the declared input
+  cdk_context_hash the context hash equals the declared input (Validate: the service's blessed context,
+                   or null for a service configured without lookups)
 The same function backs `artifactctl manifest verify` and the pipeline's Validate step.
 """
 
@@ -27,11 +28,22 @@ from .tree import HashJob, artifact_sha256, compare_tree, list_files
 
 
 @dataclass(frozen=True)
+class ExpectedContext:
+    """The context the synth must have read: `sha256` of the blessed file, or None when the service
+    makes no lookups (then the manifest's `cdk_context_hash` must be null). `source` names where the
+    expectation comes from (the S3 key of the blessed context, or the config key), for the finding."""
+
+    sha256: str | None
+    source: str
+
+
+@dataclass(frozen=True)
 class Expectations:
     service: str | None = None
     commit: str | None = None
     artifact_sha256: str | None = None
-    context_hash: str | None = None
+    # A hash: the declared context (`--expect-context-hash`); an ExpectedContext: checked even when null.
+    context_hash: str | ExpectedContext | None = None
     approved_cdk_versions: Sequence[str] | None = None
 
 
@@ -152,12 +164,21 @@ def _expectations(manifest: Manifest, expect: Expectations) -> list[Finding]:
                 f"{manifest.cdk_cli_version} is not an approved version ({', '.join(expect.approved_cdk_versions)})",
             )
         )
-    if expect.context_hash is not None and manifest.cdk_context_hash != expect.context_hash:
-        findings.append(
-            Finding(
-                "cdk_context_hash",
-                "cdk_context_hash",
-                f"{manifest.cdk_context_hash} differs from the declared context {expect.context_hash}",
-            )
-        )
-    return findings
+    return findings + _context(manifest, expect.context_hash)
+
+
+def _context(manifest: Manifest, expected: str | ExpectedContext | None) -> list[Finding]:
+    if expected is None:
+        return []
+    if isinstance(expected, str):
+        expected = ExpectedContext(expected, "the declared context")
+    actual = manifest.cdk_context_hash
+    if actual == expected.sha256:
+        return []
+    if expected.sha256 is None:
+        detail = f"is {actual}, but {expected.source}: the synth must read no context file (expected null)"
+    elif actual is None:
+        detail = f"is null (the synth read no context file), but it must be {expected.sha256} ({expected.source})"
+    else:
+        detail = f"{actual} differs from {expected.sha256} ({expected.source})"
+    return [Finding("cdk_context_hash", "cdk_context_hash", detail)]

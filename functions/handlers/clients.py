@@ -43,6 +43,18 @@ def service_keys() -> ServiceKeys:
     return ServiceKeys(client("kms"))
 
 
+@cache
+def context_public_key_pem() -> str:
+    """The context signer's public half, read from KMS once per cold start (Validate, check 6)."""
+    from functions.artifacts.signing import kms_public_key_pem
+    from functions.pipeline.settings import SettingsError
+
+    key_id = settings().context_signer_key_id
+    if not key_id:
+        raise SettingsError("environment variable CONTEXT_SIGNER_KEY_ID is required: blessed contexts are verified")
+    return kms_public_key_pem(key_id, client("kms")).decode()
+
+
 def notifier() -> Notifier:
     return Notifier(client("events"), client("sns"), settings().event_bus_name, settings().alert_topic_arn)
 

@@ -24,4 +24,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         public_key_pem=clients.ci_public_key_pem(),
         table=clients.table(),
         s3=clients.client("s3"),
+        context_public_key_pem=clients.context_public_key_pem,
     )

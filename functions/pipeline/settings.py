@@ -184,6 +184,14 @@ class FunctionSettings(_Common):
     state_machine_arn: str = _variable("STATE_MACHINE_ARN")
     # Validate fails closed: an artifact built by any other CDK CLI is invalid.
     approved_cdk_versions: tuple[str, ...] = _variable("APPROVED_CDK_VERSIONS", "csv")
+    # Validate's check 6: the blessed contexts (Validate only; `blessed_context.expected_context` requires
+    # them for a service with lookups). A service is listed here only when its config says
+    # `contextLookups: false`; absent, every service must match its blessed context.
+    contexts_bucket: str | None = _variable("CONTEXTS_BUCKET", required=False)
+    context_signer_key_id: str | None = _variable("CONTEXT_SIGNER_KEY_ID", required=False)
+    services_without_context_lookups: tuple[str, ...] = _variable(
+        "SERVICES_WITHOUT_CONTEXT_LOOKUPS", "csv", required=False
+    )
     max_rollback_attempts: int = field(
         default=DEFAULT_MAX_ROLLBACK_ATTEMPTS,
         metadata={"variable": "MAX_ROLLBACK_ATTEMPTS", "kind": "int", "required": False, "minimum": 1},

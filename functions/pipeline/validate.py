@@ -1,8 +1,10 @@
 """The pipeline's Validate step: the same verification `artifactctl manifest verify` runs, against the
-artifact as stored in S3 and the expectations recorded in its metadata item."""
+artifact as stored in S3, the expectations recorded in its metadata item, and the service's blessed
+context (never the context hash CI itself wrote)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +14,20 @@ from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
 from .artifacts import download, scratch_directory
+from .blessed_context import expected_context
 from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import Context, Run, commit
 
 
 def validate(
-    run: Run, *, settings: FunctionSettings, public_key_pem: str, table: MetadataTable, s3: Any
+    run: Run,
+    *,
+    settings: FunctionSettings,
+    public_key_pem: str,
+    table: MetadataTable,
+    s3: Any,
+    context_public_key_pem: Callable[[], str],
 ) -> dict[str, Any]:
     item = table.get(run.service, run.commit_sha)
     if item is None:
@@ -27,6 +36,7 @@ def validate(
         )
     _refuse_revoked_content(table, run.service, item.get("artifact_sha256"))
     public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
+    context = expected_context(run.service, settings=settings, s3=s3, context_public_key_pem=context_public_key_pem)
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
         cdk_out, manifest = download(s3, bucket, run.service, run.commit_sha, Path(scratch))
@@ -38,7 +48,7 @@ def validate(
                 service=run.service,
                 commit=run.commit_sha,
                 artifact_sha256=item.get("artifact_sha256"),
-                context_hash=item.get("cdk_context_hash"),
+                context_hash=context,
                 approved_cdk_versions=settings.approved_cdk_versions,
             ),
         )

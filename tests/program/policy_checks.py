@@ -107,3 +107,35 @@ def parliament_findings(policies: Iterable[Policy], minimum: str = "MEDIUM") -> 
                 continue
             problems.append(f"{p.where()}: {finding.severity} {finding.issue} {finding.detail}")
     return problems
+
+
+PASS_ROLE = "iam:PassRole"
+ANY_ROLE = re.compile(r"^(\*|arn:aws:iam::(\*|\d{12}):role/\*)$")
+
+
+def _grants(action_pattern: str, action: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(action.lower(), action_pattern.lower())
+
+
+def loose_pass_roles(policies: Iterable[Policy]) -> list[str]:
+    """Every Allow of `iam:PassRole` (named, or through a wildcard action) in an identity policy names
+    the roles (no `Resource: *`, no `role/*`, no NotResource) and the service they go to
+    (`iam:PassedToService`: every service that receives a role supports the key)."""
+    problems = []
+    for p in policies:
+        if p.kind != "identity":
+            continue
+        for s in statements(p.document):
+            actions = as_list(s.get("Action", []))
+            if s["Effect"] != "Allow" or (not any(_grants(a, PASS_ROLE) for a in actions) and "NotAction" not in s):
+                continue
+            where = f"{p.where()}: {s.get('Sid')}"
+            resources = as_list(s.get("Resource", []))
+            if "NotResource" in s or not resources or any(ANY_ROLE.match(r) for r in resources if isinstance(r, str)):
+                problems.append(f"{where} passes any role ({s.get('Resource', s.get('NotResource'))!r})")
+            conditions = {k for values in s.get("Condition", {}).values() for k in values}
+            if "iam:PassedToService" not in conditions:
+                problems.append(f"{where} passes roles without an iam:PassedToService condition")
+    return problems

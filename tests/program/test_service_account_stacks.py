@@ -198,7 +198,7 @@ def test_execution_role_is_cloudformations_with_configured_policies_only(graphs:
     assert "arn:aws:iam::aws:policy/AdministratorAccess" not in attachments(graphs[env], execution)
     assert execution["inputs"].get("permissionsBoundary") == configured.permissions_boundary_arn
     bounded = {"bounded-identities"} if configured.permissions_boundary_arn else set()
-    assert set(inline_policies(graphs[env], execution)) == {"read-service-assets"} | bounded
+    assert set(inline_policies(graphs[env], execution)) == {"read-service-assets", "pass-own-roles-only"} | bounded
 
 
 def test_bounded_execution_roles_create_only_identities_under_their_boundary(graphs: dict) -> None:

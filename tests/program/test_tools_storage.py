@@ -74,13 +74,15 @@ def test_contexts_bucket(graphs: dict) -> None:
     assert not parts["events"]
     assert deny_exceptions(by_sid(parts["policy"], "OnlyContextGeneratorWrites")) == [GENERATOR]
     readers = deny_exceptions(by_sid(parts["policy"], "OnlyCiAndGeneratorRead"))
-    assert CI in readers and GENERATOR in readers
+    validate = f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate"  # check 6 reads the blessed contexts
+    assert CI in readers and GENERATOR in readers and validate in readers
     deletes = by_sid(parts["policy"], "NoDeletesButSecurityAutomation")
     assert deletes["Action"] == ["s3:DeleteObject*"] and deny_exceptions(deletes) == [SECURITY]
     _, policy = key_policy(graph, "alias/cdk-contexts-bucket-key")
     assert parts["sse"]["kmsMasterKeyId"].startswith(f"arn:aws:kms:{REGION}:{TOOLS}:key/")
     assert parts["sse"]["kmsMasterKeyId"] != bucket_parts(graph, "artifact-store-candidate")["sse"]["kmsMasterKeyId"]
     assert by_sid(policy, "WritersEncryptThroughS3")["Condition"]["ArnLike"]["aws:PrincipalArn"] == [GENERATOR]
+    assert validate in by_sid(policy, "ReadersDecryptThroughS3")["Condition"]["ArnLike"]["aws:PrincipalArn"]
 
 
 def test_exports_bucket_retains_at_least_180_days(graphs: dict) -> None:
@@ -134,7 +136,7 @@ def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
                 f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-prod",
             ],
         ),
-        ("alias/cdk-context-signer", [GENERATOR], [CI, GENERATOR]),
+        ("alias/cdk-context-signer", [GENERATOR], [CI, GENERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate"]),
         ("alias/cdk-override-signer", [OPERATOR], [OPERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-override"]),
     ],
 )

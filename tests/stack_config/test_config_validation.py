@@ -365,3 +365,23 @@ def test_yaml_merge_keys_still_load_and_the_error_names_the_line(tmp_path: Path)
     path.write_text("config:\n  a: 1\n  a: 2\n")
     with pytest.raises(ConfigError, match=r"Pulumi.tools.yaml:3: duplicate key 'a'"):
         read_stack_file(path)
+
+
+@pytest.mark.parametrize("name", ["cdkcp", "cdkcp-orders"])
+def test_a_service_named_like_the_control_plane_is_refused(stage_bag: dict[str, Any], name: str) -> None:
+    services(stage_bag)[0]["name"] = name
+    message = problems_of(stage_bag)
+    assert f"services[0].name {name!r} starts with namePrefix 'cdkcp'" in message
+
+
+def test_a_service_only_beginning_with_the_prefix_letters_is_accepted(stage_bag: dict[str, Any]) -> None:
+    services(stage_bag)[0]["name"] = "cdkcpx"
+    assert load_stack_config(stage_bag).services[0].name == "cdkcpx"
+
+
+def test_every_service_says_whether_it_makes_context_lookups(stage_bag: dict[str, Any]) -> None:
+    del services(stage_bag)[1]["contextLookups"]
+    message = problems_of(stage_bag)
+    assert f"{NS}:services[1].contextLookups: required key is missing (true if the service's CDK app makes" in message
+    services(stage_bag)[1]["contextLookups"] = "maybe"
+    assert f"{NS}:services[1].contextLookups" in problems_of(stage_bag)

@@ -154,5 +154,5 @@ def test_guard_catches_a_modification_in_the_range_after_removal(repo) -> None:
 
 
 def test_bad_environment_names_are_refused(bucket, tmp_path, signer) -> None:
-    with pytest.raises(ContextError, match="--env '../prod'"):
+    with pytest.raises(ContextError, match="--service '../prod'"):
         publish_context("../prod", tmp_path / "x", bucket=bucket, signer=signer, s3=boto3.client("s3"))

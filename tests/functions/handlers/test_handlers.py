@@ -36,7 +36,14 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
     configured = replace(settings, state_machine_arn=machine, ci_public_key_pem=_public_key_pem())
     for name, value in configured.to_environ().items():
         monkeypatch.setenv(name, value)
-    caches = (clients.settings, clients.client, clients.table, clients.ci_public_key_pem, clients.service_keys)
+    caches = (
+        clients.settings,
+        clients.client,
+        clients.table,
+        clients.ci_public_key_pem,
+        clients.service_keys,
+        clients.context_public_key_pem,
+    )
     for cached in caches:
         cached.cache_clear()
     yield configured

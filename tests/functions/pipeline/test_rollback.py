@@ -75,6 +75,8 @@ def test_the_plan_targets_the_verified_known_good(table: MetadataTable, settings
         ("none", "no earlier last known good"),
         ("itself", "no earlier last known good"),
         ("rejected", "is not a deployed artifact"),
+        ("promoted", "is not a deployed artifact"),  # stage-tested, never deployed in prod
+        ("rollback_failed", "is not a deployed artifact"),
         ("revoked", "was revoked: smoke test failed later"),
         ("no-manifest", "release manifest s3://releases/"),
         ("bad-json", "is invalid"),
@@ -86,8 +88,8 @@ def test_an_untrustworthy_target_is_refused(table: MetadataTable, settings, setu
     seed(table, item_in("prod", status="rollback_initiated"))
     if setup == "itself":
         seed(table, {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, "last_known_good_commit": COMMIT})
-    elif setup == "rejected":
-        _release(table, status="rejected")
+    elif setup in ("rejected", "promoted", "rollback_failed"):
+        _release(table, status=setup)
     elif setup == "revoked":
         _release(table)
         seed(
