@@ -5,8 +5,9 @@ stage and prod. The runtime is created from the program's own resource graph (th
 the tools stack): the state machine definition, the functions' names, handlers and environment, the
 buckets, table, bus and topic. Then, with `artifactctl` as CI would use it:
 
-1. the real CDK fixture is built, signed (KMS) and published as commit A; the pipeline deploys it to
-   stage, tests it, promotes it, deploys it to prod and smoke-tests it;
+1. the real CDK fixture is built, signed (with the orders service's own KMS key) and published as
+   commit A; the pipeline deploys it to stage, tests it, promotes it, deploys it to prod and
+   smoke-tests it;
 2. commit B is published; it passes stage, but its prod smoke test fails, and the pipeline rolls prod
    back to A on its own.
 
@@ -58,7 +59,9 @@ def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) 
     build += ["--cdk-cli-version", "2.1148.1", "--git-signature-verified", "--out", str(manifest)]
     build += ["--previous-commit", previous] if previous else []
     _say(f"  {_artifactctl(*build)}")
-    key = "alias/cdk-ci-artifact-signer"
+    from functions.naming import ci_signer_alias
+
+    key = ci_signer_alias("orders")  # each service's CI signs with its own key only
     signed = _artifactctl("manifest", "sign", "--manifest", str(manifest), "--kms-key-id", key)
     _say(f"  {signed}")
     environment = harness.program.environment

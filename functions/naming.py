@@ -76,6 +76,9 @@ def ci_signer_alias(service: str) -> str:
     return f"{CI_SIGNER_KEY_ALIAS}-{service}"
 
 
+CI_SIGNER_ALIAS_PATTERN = ci_signer_alias("*")  # every service's signing key (`kms:ResourceAliases`)
+
+
 def artifact_prefix(service: str, commit: str) -> str:
     """Where one artifact's objects live in the candidate and release buckets."""
     return f"{service}/{commit}/"
@@ -191,9 +194,21 @@ class ToolsNames:
     def role_arn(self, role_name: str) -> str:
         return role_arn(self.account, role_name)
 
+    def ci_builder_role_arn(self, service: str) -> str:
+        """The service's own CI role (`ci_builder_role(service)`)."""
+        return self.role_arn(ci_builder_role(service))
+
     @property
-    def ci_builder_role_arn(self) -> str:
-        return self.role_arn(CI_BUILDER_ROLE)
+    def ci_builder_role_arn_pattern(self) -> str:
+        """Every service's CI role, for resource policies that must stay one size however many services
+        there are (`ArnLike` on `aws:PrincipalArn`); what each role may do is scoped by its own policy."""
+        return self.role_arn(ci_builder_role("*"))
+
+    @property
+    def ci_signer_key_arn_pattern(self) -> str:
+        """Every KMS key of this account; with `CI_SIGNER_ALIAS_PATTERN` (`kms:ResourceAliases`), every
+        service's signing key."""
+        return self._arn("kms", "key/*")
 
     @property
     def context_generator_role_arn(self) -> str:

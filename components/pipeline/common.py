@@ -10,7 +10,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from functions import naming
 from functions.pipeline.lifecycle import Environment
 
 
@@ -45,14 +44,6 @@ class PipelineContract:
     test_commands: Mapping[str, Mapping[Environment, str]]
     approved_cdk_versions: Sequence[str]
     max_rollback_attempts: int
-    ci_public_key_pem: str | None  # pinned in config; unset: Validate and the deployers read it from KMS
-
-    @property
-    def ci_key_pin(self) -> dict[str, str | None]:
-        """Settings fields of the CI signer's public key, for Validate and the deployers only."""
-        if self.ci_public_key_pem:
-            return {"ci_public_key_pem": self.ci_public_key_pem}
-        return {"ci_signer_key_id": naming.CI_SIGNER_KEY_ALIAS}
 
 
 def adopted(component: pulumi.Resource, opts: pulumi.ResourceOptions | None, **options: Any) -> pulumi.ResourceOptions:

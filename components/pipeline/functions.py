@@ -5,7 +5,7 @@ shared dependencies layer, and a dead-letter queue for failed asynchronous invoc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -90,7 +90,6 @@ class PipelineFunctions(pulumi.ComponentResource):
         code = pulumi.AssetArchive(code_files())
         functions = {}
         for function, spec in FUNCTION_SPECS.items():
-            own = replace(settings, **args.contract.ci_key_pin) if function == "validate" else settings
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )
@@ -107,7 +106,7 @@ class PipelineFunctions(pulumi.ComponentResource):
                 memory_size=spec.memory,
                 ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=spec.ephemeral_storage),
                 reserved_concurrent_executions=spec.reserved_concurrency,
-                environment=aws.lambda_.FunctionEnvironmentArgs(variables=own.to_environ()),
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=settings.to_environ()),
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=group.name),
                 opts=adopted(self, opts, depends_on=[group]),

@@ -28,7 +28,6 @@ class PipelineKeys:
 
     artifacts: Any
     metadata: Any
-    ci_signer: Any
     tooling: Any
 
 
@@ -85,6 +84,18 @@ def _read_artifacts(names: ToolsNames, keys: PipelineKeys, buckets: list[str]) -
     ]
 
 
+def read_service_public_keys(names: ToolsNames) -> dict[str, Any]:
+    """The public half of every service's signing key (`ServiceKeys` resolves it by alias): one statement
+    whatever the number of services. Which key verifies which service is the verifier's rule, and only
+    that service's CI role may sign with it (its key policy)."""
+    return statement(
+        "ReadServiceSignerPublicKeys",
+        ["kms:GetPublicKey"],
+        [names.ci_signer_key_arn_pattern],
+        conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": naming.CI_SIGNER_ALIAS_PATTERN}},
+    )
+
+
 def _events(names: ToolsNames) -> dict[str, Any]:
     return statement("PublishEvents", ["events:PutEvents"], [names.event_bus_arn])
 
@@ -119,7 +130,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
         "validate": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
-            statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
+            read_service_public_keys(names),
         ],
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -171,7 +182,7 @@ def deployer_policy(
         *_items(names, keys, ["dynamodb:GetItem"]),
         _read_tooling(names),
         _decrypt_tooling(names, keys),
-        statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
+        read_service_public_keys(names),
         _logs(names, names.project_log_group(names.deployer_project(environment))),
     )
 

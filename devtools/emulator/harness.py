@@ -17,8 +17,9 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
-- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with the KMS key
-  `alias/cdk-ci-artifact-signer`, and Validate reads its public half from KMS, as configured.
+- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): each service's CI signs with that service's own KMS
+  key (`naming.ci_signer_alias(service)`, one per configured service), and Validate and the deployer read
+  the public half of the key of the service a run is for.
 
 The runtime's shape (`program.ProgramGraph`) comes from the program's offline preview.
 """
@@ -150,7 +151,7 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        for cached in (clients.settings, clients.client, clients.table, clients.ci_public_key_pem):
+        for cached in (clients.settings, clients.client, clients.table, clients.service_keys):
             cached.cache_clear()
 
     def _resources(self) -> None:
@@ -160,10 +161,8 @@ class Harness:
             s3.create_bucket(Bucket=bucket)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
-        kms = boto3.client("kms", region_name=REGION)
-        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=environment["CI_SIGNER_KEY_ID"], TargetKeyId=key_id)
-        self.signer = KmsSigner(environment["CI_SIGNER_KEY_ID"], boto3.client("kms", region_name=REGION))
+        self.signers = self._signing_keys(json.loads(environment["SERVICE_ACCOUNTS"]))
+        self.signer = self.signers["orders"]
 
         bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
@@ -202,6 +201,17 @@ class Harness:
             type="STANDARD",
         )["stateMachineArn"]
         assert self.state_machine_arn == environment["STATE_MACHINE_ARN"]
+
+    @staticmethod
+    def _signing_keys(services: dict[str, Any]) -> dict[str, KmsSigner]:
+        """One KMS signing key per configured service, under its alias, as `SigningKeys` declares them."""
+        kms = boto3.client("kms", region_name=REGION)
+        signers = {}
+        for service in sorted(services):
+            key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=naming.ci_signer_alias(service), TargetKeyId=key_id)
+            signers[service] = KmsSigner(naming.ci_signer_alias(service), kms)
+        return signers
 
     # --- service accounts ---
 
@@ -275,20 +285,24 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> Manifest:
-        cdk_out = self.tmp / commit / "cdk.out"
+    def publish(
+        self, commit: str, previous: str | None = None, signer: Any = None, service: str = "orders"
+    ) -> Manifest:
+        """CI of `service`: build, publish assets, sign (with the service's own key unless `signer` says
+        otherwise) and upload the artifact under `{service}/{commit}/`."""
+        cdk_out = self.tmp / service / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
         unsigned = build_manifest(
             cdk_out,
-            service="orders",
+            service=service,
             commit=commit,
             cdk_cli_version=CLI_VERSION,
             previous_commit=previous,
             git_signature_verified=True,
         )
         self._publish_assets(cdk_out)
-        manifest = sign_manifest(unsigned, signer or self.signer)
+        manifest = sign_manifest(unsigned, signer or self.signers[service])
         publish(
             cdk_out,
             dumps(manifest),
@@ -302,7 +316,7 @@ class Harness:
 
     # --- running ---
 
-    def trigger(self, bucket: str, commit: str, event_id: str = "evt-1") -> dict[str, Any]:
+    def trigger(self, bucket: str, commit: str, event_id: str = "evt-1", service: str = "orders") -> dict[str, Any]:
         """What EventBridge delivers to the dispatcher for the manifest's Object Created."""
         from functions.handlers import dispatcher
 
@@ -310,7 +324,7 @@ class Harness:
             "id": event_id,
             "detail-type": "Object Created",
             "source": "aws.s3",
-            "detail": {"bucket": {"name": bucket}, "object": {"key": f"orders/{commit}/artifact-manifest.json"}},
+            "detail": {"bucket": {"name": bucket}, "object": {"key": f"{service}/{commit}/artifact-manifest.json"}},
         }
         return dispatcher.handler(event, LambdaContext(f"{PREFIX}-dispatcher"))
 
@@ -347,18 +361,18 @@ class Harness:
             if r["mode"] in (Mode.DEPLOY, Mode.ROLLBACK) and environment in (None, r["environment"])
         ]
 
-    def run(self, environment: str, commit: str) -> dict[str, Any]:
+    def run(self, environment: str, commit: str, service: str = "orders") -> dict[str, Any]:
         bucket = self.candidate_bucket if environment == Environment.STAGE else self.release_bucket
-        started = self.trigger(bucket, commit)
+        started = self.trigger(bucket, commit, service=service)
         assert started["started"], started
         return self.wait(started["execution_arn"])
 
     # --- observing ---
 
-    def item(self, commit: str) -> dict[str, Any]:
+    def item(self, commit: str, service: str = "orders") -> dict[str, Any]:
         from functions.pipeline.store import MetadataTable
 
-        return MetadataTable.named(self.program.environment["TABLE_NAME"]).get("orders", commit) or {}
+        return MetadataTable.named(self.program.environment["TABLE_NAME"]).get(service, commit) or {}
 
     def events(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)
@@ -377,6 +391,6 @@ class Harness:
         messages = sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]).get("Subject", "") for m in messages]
 
-    def objects(self, bucket: str, commit: str) -> list[str]:
-        listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"orders/{commit}/")
+    def objects(self, bucket: str, commit: str, service: str = "orders") -> list[str]:
+        listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"{service}/{commit}/")
         return sorted(o["Key"] for o in listed.get("Contents", []))

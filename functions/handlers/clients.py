@@ -8,6 +8,7 @@ from typing import Any
 from functions import naming
 from functions.pipeline.notify import Notifier
 from functions.pipeline.settings import FunctionSettings
+from functions.pipeline.signers import ServiceKeys
 from functions.pipeline.store import MetadataTable
 
 
@@ -31,9 +32,9 @@ def table() -> MetadataTable:
 
 
 @cache
-def ci_public_key_pem() -> str:
-    """The pinned CI public key, or the signing key's public half read from KMS once per cold start."""
-    return settings().ci_signer_public_key_pem(client("kms"))
+def service_keys() -> ServiceKeys:
+    """The services' signing keys, each read from KMS at most once per cold start."""
+    return ServiceKeys(client("kms"))
 
 
 def notifier() -> Notifier:

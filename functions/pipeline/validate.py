@@ -1,5 +1,6 @@
 """The pipeline's Validate step: the same verification `artifactctl manifest verify` runs, against the
-artifact as stored in S3 and the expectations recorded in its metadata item."""
+artifact as stored in S3 and the expectations recorded in its metadata item. The signature is checked with
+the key of the service the run is for (`ServiceKeys`), so another service's key never verifies it."""
 
 from __future__ import annotations
 
@@ -7,25 +8,25 @@ from pathlib import Path
 from typing import Any
 
 from functions.artifacts.errors import Finding, InvalidArtifact
-from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
 from .artifacts import download, scratch_directory
 from .settings import FunctionSettings
+from .signers import ServiceKeys
 from .store import MetadataTable
 from .transitions import Context, Run, commit
 
 
 def validate(
-    run: Run, *, settings: FunctionSettings, public_key_pem: str, table: MetadataTable, s3: Any
+    run: Run, *, settings: FunctionSettings, keys: ServiceKeys, table: MetadataTable, s3: Any
 ) -> dict[str, Any]:
     item = table.get(run.service, run.commit_sha)
     if item is None:
         raise InvalidArtifact(
             [Finding("commit", run.commit_sha, f"no metadata item for {run.service}@{run.commit_sha}")]
         )
-    public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
+    public_key = keys.public_key(run.service)  # SigningError (KMS refused): a failed run, not a rejection
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
         cdk_out, manifest = download(s3, bucket, run.service, run.commit_sha, Path(scratch))
