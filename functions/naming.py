@@ -76,7 +76,7 @@ def ci_signer_alias(service: str) -> str:
     return f"{CI_SIGNER_KEY_ALIAS}-{service}"
 
 
-CI_SIGNER_ALIAS_PATTERN = ci_signer_alias("*")  # every service's signing key (`kms:ResourceAliases`)
+CI_SIGNER_ALIAS_PATTERN = ci_signer_alias("*")  # every service's signing key (`kms:RequestAlias`)
 
 
 def artifact_prefix(service: str, commit: str) -> str:
@@ -206,8 +206,8 @@ class ToolsNames:
 
     @property
     def ci_signer_key_arn_pattern(self) -> str:
-        """Every KMS key of this account; with `CI_SIGNER_ALIAS_PATTERN` (`kms:ResourceAliases`), every
-        service's signing key."""
+        """Every KMS key of this account; requested through `CI_SIGNER_ALIAS_PATTERN` (`kms:RequestAlias`),
+        every service's signing key."""
         return self._arn("kms", "key/*")
 
     @property

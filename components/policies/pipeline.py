@@ -85,14 +85,17 @@ def _read_artifacts(names: ToolsNames, keys: PipelineKeys, buckets: list[str]) -
 
 
 def read_service_public_keys(names: ToolsNames) -> dict[str, Any]:
-    """The public half of every service's signing key (`ServiceKeys` resolves it by alias): one statement
-    whatever the number of services. Which key verifies which service is the verifier's rule, and only
-    that service's CI role may sign with it (its key policy)."""
+    """The public half of every service's signing key, one statement whatever the number of services.
+
+    `ServiceKeys` always names the key by its alias, so `kms:RequestAlias` (which the service authorization
+    reference lists for GetPublicKey; `kms:ResourceAliases` it does not) confines the grant to the
+    services' signing keys. Which key verifies which service is the verifier's rule, and only that
+    service's CI role may sign with it (its key policy)."""
     return statement(
         "ReadServiceSignerPublicKeys",
         ["kms:GetPublicKey"],
         [names.ci_signer_key_arn_pattern],
-        conditions={"ForAnyValue:StringLike": {"kms:ResourceAliases": naming.CI_SIGNER_ALIAS_PATTERN}},
+        conditions={"StringLike": {"kms:RequestAlias": naming.CI_SIGNER_ALIAS_PATTERN}},
     )
 
 
