@@ -112,7 +112,6 @@ def _tools(config: StackConfig) -> None:
                 metadata=metadata.key_arn,
                 tooling=store.tooling_key_arn,
             ),
-            service_accounts=config.service_accounts,
         ),
     )
     ci = _ci_identity(config, names, store, signing)

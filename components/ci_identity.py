@@ -68,9 +68,7 @@ class CiIdentity(pulumi.ComponentResource):
                 role_name=naming.CONTEXT_GENERATOR_ROLE,
                 description="tools CodeBuild: generate, sign and upload blessed .cdk.context.json files",
                 trust_policy=policies.context_generator_trust(names),
-                inline_policies={
-                    "generate-blessed-contexts": policies.context_generator_policy(names, args.keys, args.services)
-                },
+                inline_policies={"generate-blessed-contexts": policies.context_generator_policy(names, args.keys)},
             ),
             opts=child,
         )

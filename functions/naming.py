@@ -79,6 +79,23 @@ def ci_signer_alias(service: str) -> str:
 CI_SIGNER_ALIAS_PATTERN = ci_signer_alias("*")  # every service's signing key (`kms:RequestAlias`)
 
 
+ANY = "*"
+
+
+def service_role_arn_pattern(prefix: str, environment: str, role: str) -> str:
+    """One role (a `ServiceNames` attribute such as `deploy_role`) of every service in `environment`, in
+    any account: what a tools role may assume stays one ARN however many services and accounts there
+    are. Each of those roles trusts exactly one tools role with its own external id, and the tools side
+    computes the account from its configuration, never from input."""
+    return role_arn(ANY, getattr(ServiceNames(prefix, ANY, environment), role))
+
+
+def bootstrap_role_arn_pattern(region: str, role: str) -> str:
+    """One bootstrap role (a `CdkBootstrapNames` attribute such as `lookup_role`) of every qualifier and
+    account in `region` (see `service_role_arn_pattern`)."""
+    return role_arn(ANY, getattr(CdkBootstrapNames(ANY, ANY, region), role))
+
+
 def artifact_prefix(service: str, commit: str) -> str:
     """Where one artifact's objects live in the candidate and release buckets."""
     return f"{service}/{commit}/"

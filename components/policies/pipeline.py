@@ -8,7 +8,6 @@ except the actions AWS authorizes only on `*` (listed in `common.STAR_ONLY_ACTIO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +16,6 @@ from functions.naming import FUNCTIONS, ToolsNames
 from functions.pipeline.lifecycle import Environment
 
 from .common import document, objects, service_trust, statement, via
-
-# service -> environment -> account id (the same map the functions read as SERVICE_ACCOUNTS)
-ServiceAccounts = Mapping[str, Mapping[Environment, str]]
 
 
 @dataclass(frozen=True)
@@ -108,21 +104,17 @@ def _dead_letters(names: ToolsNames) -> dict[str, Any]:
 
 
 def _service_roles(
-    names: ToolsNames, accounts: ServiceAccounts, role: str, environments: tuple[Environment, ...] = tuple(Environment)
+    names: ToolsNames, role: str, environments: tuple[Environment, ...] = tuple(Environment)
 ) -> list[str]:
-    """ARNs of one role (a `ServiceNames` attribute) of every service in `environments`."""
-    arns = set()
-    for service, account_of in accounts.items():
-        for environment in environments:
-            names_in_env = naming.ServiceNames(names.prefix, service, environment)
-            arns.add(naming.role_arn(account_of[environment], getattr(names_in_env, role)))
-    return sorted(arns)
+    """One role (a `ServiceNames` attribute) of every service in `environments`, by name pattern: the
+    policy has the same size for 2 services or 200 (`naming.service_role_arn_pattern`)."""
+    return sorted(naming.service_role_arn_pattern(names.prefix, environment, role) for environment in environments)
 
 
 # --- functions ----------------------------------------------------------------------------------------
 
 
-def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accounts: ServiceAccounts) -> dict[str, Any]:
+def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dict[str, Any]:
     common = [_logs(names, names.function_log_group(function)), _tracing(), _dead_letters(names)]
     own: list[dict[str, Any]] = {
         "transition": lambda: [
@@ -155,9 +147,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
             _events(names),
-            statement(
-                "AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, accounts, "read_only_role")
-            ),
+            statement("AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, "read_only_role")),
         ],
         "dispatcher": lambda: [
             statement("StartPipelineExecutions", ["states:StartExecution"], [names.state_machine_arn]),
@@ -169,9 +159,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
 # --- CodeBuild ----------------------------------------------------------------------------------------
 
 
-def deployer_policy(
-    names: ToolsNames, keys: PipelineKeys, environment: Environment, accounts: ServiceAccounts
-) -> dict[str, Any]:
+def deployer_policy(names: ToolsNames, keys: PipelineKeys, environment: Environment) -> dict[str, Any]:
     """Assume the environment's deploy roles; read the artifacts it deploys (stage: candidates,
     prod and rollbacks: releases) and their expected hashes; write its own logs."""
     bucket = naming.CANDIDATE_BUCKET if environment is Environment.STAGE else naming.RELEASE_BUCKET
@@ -179,7 +167,7 @@ def deployer_policy(
         statement(
             f"AssumeServiceDeployRoles{environment.title()}",
             ["sts:AssumeRole"],
-            _service_roles(names, accounts, "deploy_role", (environment,)),
+            _service_roles(names, "deploy_role", (environment,)),
         ),
         *_read_artifacts(names, keys, [bucket]),
         *_items(names, keys, ["dynamodb:GetItem"]),

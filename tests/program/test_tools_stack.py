@@ -13,7 +13,6 @@ TOOLS = "111111111111"
 REGION = "us-east-1"
 HOST = "token.actions.githubusercontent.com"
 KMS_ALIAS = "aws:kms/alias:Alias"
-SERVICE_ACCOUNTS = {"stage": ("222222222222", "444444444444"), "prod": ("333333333333", "555555555555")}
 
 
 QUALIFIERS = {"orders": "hnb659fds", "payments": "pay01"}
@@ -136,7 +135,7 @@ def test_context_generator_is_a_tools_codebuild_role_that_cannot_deploy_or_publi
     assert by_sid(policy, "DenyArtifactWrites")["Effect"] == "Deny"
     assert by_sid(policy, "DenyDeploys")["Effect"] == "Deny"
     lookups = by_sid(policy, "LookupThroughTargetAccountRoles")["Resource"]
-    assert len(lookups) == 4 and all(":role/cdk-" in arn and "-lookup-role-" in arn for arn in lookups)
+    assert lookups == [f"arn:aws:iam::*:role/cdk-*-lookup-role-*-{REGION}"]  # one pattern for every service
 
 
 @pytest.mark.parametrize("env", ["stage", "prod"])
@@ -149,10 +148,9 @@ def test_deployer_of_an_environment_reaches_only_that_environments_deploy_roles(
     assume = by_sid(policy, f"AssumeServiceDeployRoles{env.title()}")
     assert assume["Action"] == ["sts:AssumeRole"]
     assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume]
-    assert set(assume["Resource"]) == {
-        f"arn:aws:iam::{account}:role/cdkcp-{service}-{env}-deploy"
-        for service, account in zip(("orders", "payments"), SERVICE_ACCOUNTS[env], strict=True)
-    }
+    # One pattern for every service's deploy role of this environment (the policy does not grow with the
+    # services); each deploy role trusts only this deployer, with its own external id.
+    assert assume["Resource"] == [f"arn:aws:iam::*:role/cdkcp-*-{env}-deploy"]
 
 
 def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
@@ -161,7 +159,7 @@ def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
     assert only["Principal"] == {"Service": "lambda.amazonaws.com"}
     (policy,) = inline_policies(graphs["tools"], finalizer).values()
     resources = as_list(by_sid(policy, "AssumeServiceReadOnlyRoles")["Resource"])
-    assert len(resources) == 4 and all(r.endswith("-readonly") for r in resources)
+    assert resources == ["arn:aws:iam::*:role/cdkcp-*-prod-readonly", "arn:aws:iam::*:role/cdkcp-*-stage-readonly"]
     assumed = [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]]
     assert assumed == [by_sid(policy, "AssumeServiceReadOnlyRoles")]
 
