@@ -54,6 +54,22 @@ def test_a_ci_role_trusts_only_its_own_repository_on_main_running_its_workflow(g
     }
 
 
+def test_a_central_release_workflow_replaces_the_services_own_in_the_subject() -> None:
+    from components.policies.tools_identity import github_subject
+    from stack_config import load_stack_config
+    from tests.conftest import stack_bag
+
+    orders = load_stack_config(stack_bag("tools")).services[0]
+    central = "acme-corp/platform/.github/workflows/release.yml@refs/heads/main"
+    assert github_subject("main", orders, central) == (
+        f"repo:acme-corp/orders-service:ref:refs/heads/main:job_workflow_ref:{central}"
+    )
+    assert github_subject("main", orders) == (
+        "repo:acme-corp/orders-service:ref:refs/heads/main:job_workflow_ref:"
+        "acme-corp/orders-service/.github/workflows/release.yml@refs/heads/main"
+    )
+
+
 @pytest.mark.parametrize("service", ["orders", "payments"])
 def test_a_ci_role_has_exactly_the_spec_permissions_on_its_own_prefix_and_no_metadata(
     graphs: dict, service: str
