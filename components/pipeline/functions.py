@@ -42,7 +42,7 @@ FUNCTION_SPECS = {
 
 
 def function_settings(names: ToolsNames, contract: PipelineContract) -> FunctionSettings:
-    """Every function's environment; only Validate adds the CI key pin."""
+    """Every function's environment (the same for all)."""
     settings = FunctionSettings(
         region=names.region,
         table_name=names.metadata_table,
