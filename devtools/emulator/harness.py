@@ -162,7 +162,6 @@ class Harness:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
         self.signers = self._signing_keys(json.loads(environment["SERVICE_ACCOUNTS"]))
-        self.signer = self.signers["orders"]
 
         bus = environment["EVENT_BUS_NAME"]
         events = boto3.client("events", region_name=REGION)
