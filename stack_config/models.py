@@ -70,8 +70,16 @@ GithubRepository = Annotated[
     str,
     _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "owner/name of a GitHub repository"),
 ]
+# Lengths bounded so that the longest CI trust policy stays within IAM's 2,048 characters
+# (tests/program/test_size_quotas.py).
+WORKFLOW_PATH_MAX = 200
 GithubWorkflowPath = Annotated[
-    str, _matching(r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml", "a path like .github/workflows/release.yml")
+    str,
+    _matching(
+        r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml",
+        f"a path like .github/workflows/release.yml (at most {WORKFLOW_PATH_MAX} characters)",
+        max_length=WORKFLOW_PATH_MAX,
+    ),
 ]
 # A reusable workflow as GitHub's `job_workflow_ref` claim names it: owner/repo/path@ref.
 GithubWorkflowRef = Annotated[
@@ -81,6 +89,7 @@ GithubWorkflowRef = Annotated[
         r"@refs/(?:heads|tags)/[A-Za-z0-9._/-]{1,100}",
         "owner/repo/.github/workflows/<file>.yml@refs/heads/<branch> (or @refs/tags/<tag>), "
         "as GitHub's job_workflow_ref claim names a reusable workflow",
+        max_length=500,
     ),
 ]
 IamRoleName = Annotated[str, _matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name (1-64 characters)")]

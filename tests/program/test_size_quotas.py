@@ -198,3 +198,18 @@ def test_a_service_accounts_policies_name_no_other_service(scaled: dict[str, dic
         document = json.dumps(resource["inputs"])
         named = {i for i, (name, account) in marks.items() if name in document or account in document}
         assert len(named) <= 1, f"{resource['name']} names services {sorted(named)}"
+
+
+@pytest.mark.parametrize("central", [False, True])
+def test_the_longest_subject_config_allows_still_fits_the_trust_quota(central: bool) -> None:
+    from components.policies.tools_identity import ci_trust, github_subject
+    from stack_config.models import WORKFLOW_PATH_MAX, Service
+
+    workflow = ".github/workflows/" + "w" * (WORKFLOW_PATH_MAX - len(".github/workflows/") - len(".yml")) + ".yml"
+    longest = Service.model_validate(
+        {**service(0), "githubRepository": "o" * 39 + "/" + "r" * 100, "githubWorkflow": workflow}
+    )
+    release = "o" * 39 + "/" + "r" * 100 + "/.github/workflows/" + "w" * 200 + ".yml@refs/heads/" + "b" * 100
+    subject = github_subject("b" * 100, longest, release if central else None)
+    provider = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+    assert size(ci_trust(subject, provider)) <= TRUST_POLICY_MAX
