@@ -44,7 +44,6 @@ def _pipeline_contract(config: StackConfig) -> PipelineContract:
         test_commands={s.name: {e: s.environment(e).test_command for e in Environment} for s in services},
         approved_cdk_versions=config.approved_cdk_versions,
         max_rollback_attempts=config.max_rollback_attempts,
-        ci_public_key_pem=config.ci_signer_public_key_pem,
         services_without_context_lookups=[s.name for s in services if not s.context_lookups],
     )
 
@@ -71,7 +70,13 @@ def _tools_storage(config: StackConfig, names: ToolsNames) -> tuple[ArtifactStor
         ),
     )
     signing = SigningKeys(
-        "signing-keys", SigningKeysArgs(names, protect=protect, operator_principal_arns=config.operator_principal_arns)
+        "signing-keys",
+        SigningKeysArgs(
+            names,
+            protect=protect,
+            operator_principal_arns=config.operator_principal_arns,
+            services=[service.name for service in config.services],
+        ),
     )
     return store, metadata, signing
 
@@ -80,7 +85,6 @@ def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, s
     keys = ToolsKeys(
         artifacts_bucket_key=store.artifacts_key_arn,
         contexts_bucket_key=store.contexts_key_arn,
-        ci_signer=signing.ci_signer_arn,
         context_signer=signing.context_signer_arn,
     )
     return CiIdentity(
@@ -89,7 +93,9 @@ def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, s
             names,
             keys,
             services=config.services,
+            signer_key_arns=signing.ci_signer_arns,
             github_branch=config.github.branch,
+            release_workflow=config.github.release_workflow,
             existing_oidc_provider_arn=config.github.existing_oidc_provider_arn,
         ),
     )
@@ -105,12 +111,10 @@ def _tools(config: StackConfig) -> None:
             PipelineKeys(
                 artifacts=store.artifacts_key_arn,
                 metadata=metadata.key_arn,
-                ci_signer=signing.ci_signer_arn,
                 tooling=store.tooling_key_arn,
                 contexts=store.contexts_key_arn,
                 context_signer=signing.context_signer_arn,
             ),
-            service_accounts=config.service_accounts,
         ),
     )
     ci = _ci_identity(config, names, store, signing)
@@ -137,10 +141,10 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("contextsBucket", store.contexts_bucket)
     pulumi.export("metadataTable", metadata.table_name)
     pulumi.export("metadataExportsBucket", metadata.exports_bucket)
-    pulumi.export("ciSignerKeyArn", signing.ci_signer_arn)
+    pulumi.export("ciSignerKeyArns", signing.ci_signer_arns)
     pulumi.export("contextSignerKeyArn", signing.context_signer_arn)
     pulumi.export("overrideSignerKeyArn", signing.override_signer_arn)
-    pulumi.export("ciRoleArn", ci.ci_role_arn)
+    pulumi.export("ciRoleArns", ci.ci_role_arns)
     pulumi.export("contextGeneratorRoleArn", ci.context_generator_role_arn)
     pulumi.export("githubOidcProviderArn", ci.oidc_provider_arn)
     pulumi.export("deployerRoleArns", identity.deployer_role_arns)

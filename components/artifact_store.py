@@ -109,7 +109,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def _bucket_keys(self, name: str, args: ArtifactStoreArgs) -> tuple[aws.kms.Key, aws.kms.Key]:
         names = args.names
-        ci, promote = names.ci_builder_role_arn, names.function_role_arn("promote")
+        ci, promote = names.ci_builder_role_arn_pattern, names.function_role_arn("promote")
         # Everything that reads artifacts: intake (candidate manifests), Validate, Promote, the rollback
         # planner (release manifests), the finalizer (stack names from the cloud assembly), the deployers.
         artifact_readers = [

@@ -2,10 +2,10 @@
 
 It creates what templates from CDK's default synthesizer expect, under the names it writes into
 `cdk.out` (or the names config gives): the file-asset bucket, the container-asset repository, the
-file and image publishing roles CI's `cdk-assets publish` assumes, the lookup role the context
-generator assumes, and the `/cdk-bootstrap/{qualifier}/version` parameter that every template's
-`CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates no deploy role with
-AdministratorAccess: deploying is `service_deploy_roles`' job.
+file-publishing role the deployer assumes, the image-publishing role the service's own CI assumes, the
+lookup role the context generator assumes, and the `/cdk-bootstrap/{qualifier}/version` parameter that
+every template's `CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates no deploy role
+with AdministratorAccess: deploying is `service_deploy_roles`' job.
 """
 
 from __future__ import annotations
@@ -112,14 +112,15 @@ class CdkBootstrap(pulumi.ComponentResource):
         )
 
     def _roles(self, name: str, ctx: policies.ServiceAccountContext, asset_key_arn: pulumi.Output[str]) -> None:
-        """The roles CI's `cdk-assets publish` and the context generator's lookups assume."""
+        """The roles that publish assets (the deployer: files; the service's CI: images) and the one the
+        context generator's lookups assume."""
         child = pulumi.ResourceOptions(parent=self)
         ScopedRole(
             f"{name}-file-publishing",
             ScopedRoleArgs(
                 role_name=ctx.bootstrap.file_publishing_role,
-                description=f"cdk-assets uploads {ctx.service} file assets from CI ({ctx.env})",
-                trust_policy=policies.publishing_role_trust(ctx),
+                description=f"the deployer uploads {ctx.service} file assets from the verified artifact ({ctx.env})",
+                trust_policy=policies.file_publishing_role_trust(ctx),
                 inline_policies={"publish-file-assets": policies.file_publishing_policy(ctx, asset_key_arn)},
             ),
             opts=child,
@@ -128,8 +129,8 @@ class CdkBootstrap(pulumi.ComponentResource):
             f"{name}-image-publishing",
             ScopedRoleArgs(
                 role_name=ctx.bootstrap.image_publishing_role,
-                description=f"cdk-assets pushes {ctx.service} container images from CI ({ctx.env})",
-                trust_policy=policies.publishing_role_trust(ctx),
+                description=f"cdk-assets pushes {ctx.service} container images from its own CI ({ctx.env})",
+                trust_policy=policies.image_publishing_role_trust(ctx),
                 inline_policies={"publish-image-assets": policies.image_publishing_policy(ctx)},
             ),
             opts=child,

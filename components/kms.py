@@ -23,8 +23,9 @@ def kms_key(
     """A symmetric key that rotates yearly, or (`signing=True`) an ECC_NIST_P256 signing key.
 
     Asymmetric keys cannot rotate automatically (KMS supports rotation for symmetric keys only): a
-    signing key is rotated by creating a new key, pinning its public key where verifiers read it, and
-    retiring the old alias target.
+    signing key is rotated by creating a new key and moving its alias (the verifiers resolve the key by
+    alias), then retiring the old key. Artifacts signed with the old key no longer verify after the move,
+    so their releases can no longer deploy or serve as rollback targets.
     """
     key = aws.kms.Key(
         f"{name}-key",

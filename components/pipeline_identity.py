@@ -24,7 +24,6 @@ TYPE = "cdk-control-plane:tools:PipelineIdentity"
 class PipelineIdentityArgs:
     names: ToolsNames
     keys: policies.PipelineKeys
-    service_accounts: policies.ServiceAccounts  # whose deploy and read-only roles the pipeline assumes
 
 
 class PipelineIdentity(pulumi.ComponentResource):
@@ -35,7 +34,7 @@ class PipelineIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PipelineIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        names, keys, accounts = args.names, args.keys, args.service_accounts
+        names, keys = args.names, args.keys
         child = pulumi.ResourceOptions(parent=self)
 
         self.function_role_arns = {
@@ -45,7 +44,7 @@ class PipelineIdentity(pulumi.ComponentResource):
                     role_name=names.function_role(function),
                     description=f"pipeline function {names.function_name(function)}",
                     trust_policy=policies.function_trust(names, function),
-                    inline_policies={"function": policies.function_policy(names, keys, function, accounts)},
+                    inline_policies={"function": policies.function_policy(names, keys, function)},
                 ),
                 opts=child,
             ).arn
@@ -58,7 +57,7 @@ class PipelineIdentity(pulumi.ComponentResource):
                     role_name=names.deployer_role(environment),
                     description=f"CodeBuild deployer ({environment}): assumes the services' {environment} deploy roles",
                     trust_policy=policies.project_trust(names, names.deployer_project(environment)),
-                    inline_policies={"deploy": policies.deployer_policy(names, keys, environment, accounts)},
+                    inline_policies={"deploy": policies.deployer_policy(names, keys, environment)},
                 ),
                 opts=child,
             ).arn

@@ -1,8 +1,11 @@
 """The tools account's asymmetric signing keys (spec: Artifact Signing Policy, context signing,
 operator overrides): ECC_NIST_P256, used with ECDSA_SHA_256 on digests.
 
-Each key policy names exactly who may `kms:Sign` and who may `kms:GetPublicKey`. Verification is
-offline with the public half (pinned where verifiers read it), so reading a public key is rare.
+One key per service for its CI's manifests (`naming.ci_signer_alias(service)`): only that service's CI
+role may sign with it, so a manifest of `payments` signed by the orders repository's CI does not verify
+with the payments key (the verifiers resolve the key from the service). Each key policy names exactly who
+may `kms:Sign` and who may `kms:GetPublicKey`, and has the same size however many services there are.
+Verification is offline with the public half, read once per verifier cold start.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ class SigningKeysArgs:
     names: naming.ToolsNames
     protect: bool
     operator_principal_arns: Sequence[str]  # sign override requests, read the public keys
+    services: Sequence[str]  # one CI signing key each
 
 
 class SigningKeys(pulumi.ComponentResource):
-    ci_signer_arn: pulumi.Output[str]
+    ci_signer_arns: dict[str, pulumi.Output[str]]  # service -> its CI signing key
     context_signer_arn: pulumi.Output[str]
     override_signer_arn: pulumi.Output[str]
 
@@ -36,25 +40,29 @@ class SigningKeys(pulumi.ComponentResource):
         names = args.names
         protect = args.protect
         operators = list(args.operator_principal_arns)
-        ci_role, generator = names.ci_builder_role_arn, names.context_generator_role_arn
-
-        ci = kms_key(
-            f"{name}-ci",
-            alias=naming.CI_SIGNER_KEY_ALIAS,
-            description="signs CI's artifact manifests and provenance (cdk-ci-artifact-builder only)",
-            # Validate and the deployers re-verify artifacts; without a pinned key they read it here.
-            policy=signing_key_policy(
-                names, [ci_role], [ci_role, names.function_role_arn("validate"), *names.deployer_role_arns, *operators]
-            ),
-            parent=self,
-            protect=protect,
-            signing=True,
-        )
+        generator = names.context_generator_role_arn
+        self.ci_signer_arns = {
+            service: kms_key(
+                f"{name}-ci-{service}",
+                alias=naming.ci_signer_alias(service),
+                description=f"signs {service}'s artifact manifests ({naming.ci_builder_role(service)} only)",
+                policy=signing_key_policy(
+                    names, [names.ci_builder_role_arn(service)], self._verifiers(names, operators)
+                ),
+                parent=self,
+                protect=protect,
+                signing=True,
+            ).arn
+            for service in args.services
+        }
         context = kms_key(
             f"{name}-context",
             alias=naming.CONTEXT_SIGNER_KEY_ALIAS,
             description="signs blessed .cdk.context.json files (cdk-context-generator only)",
-            policy=signing_key_policy(names, [generator], [ci_role, generator, names.function_role_arn("validate")]),
+            # Every service's CI verifies the contexts it builds with (one pattern, any number of services).
+            policy=signing_key_policy(
+                names, [generator], [names.ci_builder_role_arn_pattern, generator, names.function_role_arn("validate")]
+            ),
             parent=self,
             protect=protect,
             signing=True,
@@ -68,13 +76,23 @@ class SigningKeys(pulumi.ComponentResource):
             protect=protect,
             signing=True,
         )
-        self.ci_signer_arn = ci.arn
         self.context_signer_arn = context.arn
         self.override_signer_arn = override.arn
         self.register_outputs(
             {
-                "ci_signer_arn": self.ci_signer_arn,
+                "ci_signer_arns": self.ci_signer_arns,
                 "context_signer_arn": self.context_signer_arn,
                 "override_signer_arn": self.override_signer_arn,
             }
         )
+
+    @staticmethod
+    def _verifiers(names: naming.ToolsNames, operators: list[str]) -> list[str]:
+        """Who reads a service key's public half: intake and Validate (check 2), the deployers (which
+        verify again before deploying) and the operators."""
+        return [
+            names.function_role_arn("intake"),
+            names.function_role_arn("validate"),
+            *names.deployer_role_arns,
+            *operators,
+        ]

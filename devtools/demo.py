@@ -65,7 +65,9 @@ def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) 
     build += ["--context-file", str(context)]
     build += ["--previous-commit", previous] if previous else []
     _say(f"  {_artifactctl(*build)}")
-    key = "alias/cdk-ci-artifact-signer-orders"  # the service's own signing key
+    from functions.naming import ci_signer_alias
+
+    key = ci_signer_alias("orders")  # each service's CI signs with its own key only
     signed = _artifactctl("manifest", "sign", "--manifest", str(manifest), "--kms-key-id", key)
     _say(f"  {signed}")
     environment = harness.program.environment

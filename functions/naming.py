@@ -76,6 +76,26 @@ def ci_signer_alias(service: str) -> str:
     return f"{CI_SIGNER_KEY_ALIAS}-{service}"
 
 
+CI_SIGNER_ALIAS_PATTERN = ci_signer_alias("*")  # every service's signing key (`kms:RequestAlias`)
+
+
+ANY = "*"
+
+
+def service_role_arn_pattern(prefix: str, environment: str, role: str) -> str:
+    """One role (a `ServiceNames` attribute such as `deploy_role`) of every service in `environment`, in
+    any account: what a tools role may assume stays one ARN however many services and accounts there
+    are. Each of those roles trusts exactly one tools role with its own external id, and the tools side
+    computes the account from its configuration, never from input."""
+    return role_arn(ANY, getattr(ServiceNames(prefix, ANY, environment), role))
+
+
+def bootstrap_role_arn_pattern(region: str, role: str) -> str:
+    """One bootstrap role (a `CdkBootstrapNames` attribute such as `lookup_role`) of every qualifier and
+    account in `region` (see `service_role_arn_pattern`)."""
+    return role_arn(ANY, getattr(CdkBootstrapNames(ANY, ANY, region), role))
+
+
 def artifact_prefix(service: str, commit: str) -> str:
     """Where one artifact's objects live in the candidate and release buckets."""
     return f"{service}/{commit}/"
@@ -191,9 +211,21 @@ class ToolsNames:
     def role_arn(self, role_name: str) -> str:
         return role_arn(self.account, role_name)
 
+    def ci_builder_role_arn(self, service: str) -> str:
+        """The service's own CI role (`ci_builder_role(service)`)."""
+        return self.role_arn(ci_builder_role(service))
+
     @property
-    def ci_builder_role_arn(self) -> str:
-        return self.role_arn(CI_BUILDER_ROLE)
+    def ci_builder_role_arn_pattern(self) -> str:
+        """Every service's CI role, for resource policies that must stay one size however many services
+        there are (`ArnLike` on `aws:PrincipalArn`); what each role may do is scoped by its own policy."""
+        return self.role_arn(ci_builder_role("*"))
+
+    @property
+    def ci_signer_key_arn_pattern(self) -> str:
+        """Every KMS key of this account; requested through `CI_SIGNER_ALIAS_PATTERN` (`kms:RequestAlias`),
+        every service's signing key."""
+        return self._arn("kms", "key/*")
 
     @property
     def context_generator_role_arn(self) -> str:

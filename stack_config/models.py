@@ -70,8 +70,27 @@ GithubRepository = Annotated[
     str,
     _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "owner/name of a GitHub repository"),
 ]
+# Lengths bounded so that the longest CI trust policy stays within IAM's 2,048 characters
+# (tests/program/test_size_quotas.py).
+WORKFLOW_PATH_MAX = 200
 GithubWorkflowPath = Annotated[
-    str, _matching(r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml", "a path like .github/workflows/release.yml")
+    str,
+    _matching(
+        r"\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml",
+        f"a path like .github/workflows/release.yml (at most {WORKFLOW_PATH_MAX} characters)",
+        max_length=WORKFLOW_PATH_MAX,
+    ),
+]
+# A reusable workflow as GitHub's `job_workflow_ref` claim names it: owner/repo/path@ref.
+GithubWorkflowRef = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}/\.github/workflows/[A-Za-z0-9._/-]+\.ya?ml"
+        r"@refs/(?:heads|tags)/[A-Za-z0-9._/-]{1,100}",
+        "owner/repo/.github/workflows/<file>.yml@refs/heads/<branch> (or @refs/tags/<tag>), "
+        "as GitHub's job_workflow_ref claim names a reusable workflow",
+        max_length=500,
+    ),
 ]
 IamRoleName = Annotated[str, _matching(r"[A-Za-z0-9_+=,.@-]{1,64}", "an IAM role name (1-64 characters)")]
 IamRoleArn = Annotated[
@@ -207,10 +226,9 @@ class ServiceEnvironment(_Model):
 class Service(_Model):
     name: ServiceName
     github_repository: GithubRepository = Field(description="owner/name of the repository CI builds from")
-    github_workflow: GithubWorkflowPath | None = Field(
-        default=None,
-        description="bind CI to this workflow file (needs the repository's OIDC subject to include "
-        "job_workflow_ref, see README)",
+    github_workflow: GithubWorkflowPath = Field(
+        description="the workflow file CI publishes from, bound into the CI role's trust (the repository's "
+        "OIDC subject must include job_workflow_ref, see README)",
     )
     cdk_qualifier: CdkQualifier = "hnb659fds"
     context_lookups: bool = Field(
@@ -233,6 +251,11 @@ class GithubSettings(_Model):
         description="an account holds one provider per URL; name the existing one instead of creating it",
     )
     branch: GitBranch = "main"
+    release_workflow: GithubWorkflowRef | None = Field(
+        default=None,
+        description="a central reusable workflow every service's release job calls; when set, each CI role "
+        "accepts this job_workflow_ref instead of the service's own githubWorkflow",
+    )
 
 
 class ObjectLock(_Model):
@@ -272,16 +295,23 @@ class StackConfig(_Model):
         default_factory=list,
         description="CDK CLI versions the Validate step accepts; required in the tools stack (it fails closed)",
     )
-    ci_signer_public_key_pem: str | None = Field(
-        default=None,
-        description="pinned public key of alias/cdk-ci-artifact-signer; unset: read once from KMS at cold start",
-    )
     alert_email_addresses: list[EmailAddress] = Field(
         default_factory=list, description="subscribed to critical alerts (rollback failed)"
     )
     log_retention_days: int = Field(default=90, ge=1)
 
     # --- cross-key checks ---
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_single_ci_key_pin(cls, data: object) -> object:
+        if isinstance(data, dict) and "ciSignerPublicKeyPem" in data:
+            raise ValueError(
+                "ciSignerPublicKeyPem is no longer read: each service signs with its own KMS key "
+                f"({naming.ci_signer_alias('<service>')}) and the verifiers resolve it from the service; "
+                "delete the key (README: signing keys)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _one_region(self) -> StackConfig:

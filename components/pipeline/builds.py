@@ -24,8 +24,8 @@ BUNDLE_KEY = "bundle/control-plane.zip"
 
 
 def build_settings(names: ToolsNames, contract: PipelineContract, kind: str, environment: Environment) -> BuildSettings:
-    """A project's environment: deployers get the stack policies and the CI key pin, test runners the
-    services' test commands."""
+    """A project's environment: deployers get the stack policies, test runners the services' test
+    commands."""
     deployer = kind == naming.DEPLOYER
     settings = BuildSettings(
         region=names.region,
@@ -37,7 +37,6 @@ def build_settings(names: ToolsNames, contract: PipelineContract, kind: str, env
         stack_policies={s: dict(p) for s, p in contract.stack_policies.items()} if deployer else {},
         test_commands={} if deployer else {s: dict(c) for s, c in contract.test_commands.items()},
         service_repositories=dict(contract.service_repositories),
-        **(contract.ci_key_pin if deployer else {}),
     )
     settings.check()
     return settings

@@ -45,16 +45,8 @@ class PipelineContract:
     test_commands: Mapping[str, Mapping[Environment, str]]
     approved_cdk_versions: Sequence[str]
     max_rollback_attempts: int
-    ci_public_key_pem: str | None  # pinned in config; unset: Validate and the deployers read it from KMS
     # Validate's check 6: services configured with `contextLookups: false` (their synth reads no context).
     services_without_context_lookups: Sequence[str] = ()
-
-    @property
-    def ci_key_pin(self) -> dict[str, str | None]:
-        """Settings fields of the CI signer's public key, for Validate and the deployers only."""
-        if self.ci_public_key_pem:
-            return {"ci_public_key_pem": self.ci_public_key_pem}
-        return {"ci_signer_key_id": naming.CI_SIGNER_KEY_ALIAS}
 
     def context_check(self, names: naming.ToolsNames) -> dict[str, Any]:
         """Settings fields of Validate's check 6: the blessed contexts, their signer, who has none."""

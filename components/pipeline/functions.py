@@ -94,7 +94,7 @@ class PipelineFunctions(pulumi.ComponentResource):
         for function, spec in FUNCTION_SPECS.items():
             own = settings
             if function == "validate":
-                own = replace(settings, **args.contract.ci_key_pin, **args.contract.context_check(names))
+                own = replace(settings, **args.contract.context_check(names))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )

@@ -8,7 +8,6 @@ except the actions AWS authorizes only on `*` (listed in `common.STAR_ONLY_ACTIO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,6 @@ from functions.pipeline.lifecycle import Environment
 
 from .common import document, objects, service_trust, statement, via
 
-# service -> environment -> account id (the same map the functions read as SERVICE_ACCOUNTS)
-ServiceAccounts = Mapping[str, Mapping[Environment, str]]
-
 
 @dataclass(frozen=True)
 class PipelineKeys:
@@ -28,7 +24,6 @@ class PipelineKeys:
 
     artifacts: Any
     metadata: Any
-    ci_signer: Any
     tooling: Any
     contexts: Any  # the contexts bucket's key (Validate reads blessed contexts)
     context_signer: Any
@@ -104,6 +99,21 @@ def _read_blessed_contexts(names: ToolsNames, keys: PipelineKeys) -> list[dict[s
     ]
 
 
+def read_service_public_keys(names: ToolsNames) -> dict[str, Any]:
+    """The public half of every service's signing key, one statement whatever the number of services.
+
+    `ServiceKeys` always names the key by its alias, so `kms:RequestAlias` (which the service authorization
+    reference lists for GetPublicKey; `kms:ResourceAliases` it does not) confines the grant to the
+    services' signing keys. Which key verifies which service is the verifier's rule, and only that
+    service's CI role may sign with it (its key policy)."""
+    return statement(
+        "ReadServiceSignerPublicKeys",
+        ["kms:GetPublicKey"],
+        [names.ci_signer_key_arn_pattern],
+        conditions={"StringLike": {"kms:RequestAlias": naming.CI_SIGNER_ALIAS_PATTERN}},
+    )
+
+
 def _events(names: ToolsNames) -> dict[str, Any]:
     return statement("PublishEvents", ["events:PutEvents"], [names.event_bus_arn])
 
@@ -113,21 +123,17 @@ def _dead_letters(names: ToolsNames) -> dict[str, Any]:
 
 
 def _service_roles(
-    names: ToolsNames, accounts: ServiceAccounts, role: str, environments: tuple[Environment, ...] = tuple(Environment)
+    names: ToolsNames, role: str, environments: tuple[Environment, ...] = tuple(Environment)
 ) -> list[str]:
-    """ARNs of one role (a `ServiceNames` attribute) of every service in `environments`."""
-    arns = set()
-    for service, account_of in accounts.items():
-        for environment in environments:
-            names_in_env = naming.ServiceNames(names.prefix, service, environment)
-            arns.add(naming.role_arn(account_of[environment], getattr(names_in_env, role)))
-    return sorted(arns)
+    """One role (a `ServiceNames` attribute) of every service in `environments`, by name pattern: the
+    policy has the same size for 2 services or 200 (`naming.service_role_arn_pattern`)."""
+    return sorted(naming.service_role_arn_pattern(names.prefix, environment, role) for environment in environments)
 
 
 # --- functions ----------------------------------------------------------------------------------------
 
 
-def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accounts: ServiceAccounts) -> dict[str, Any]:
+def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dict[str, Any]:
     common = [_logs(names, names.function_log_group(function)), _tracing(), _dead_letters(names)]
     own: list[dict[str, Any]] = {
         "transition": lambda: [
@@ -138,7 +144,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
         "validate": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
-            statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
+            read_service_public_keys(names),
             *_read_blessed_contexts(names, keys),
         ],
         "promote": lambda: [
@@ -161,9 +167,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
             _events(names),
-            statement(
-                "AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, accounts, "read_only_role")
-            ),
+            statement("AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, "read_only_role")),
         ],
         "dispatcher": lambda: [
             statement("StartPipelineExecutions", ["states:StartExecution"], [names.state_machine_arn]),
@@ -181,15 +185,7 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
         statement(
             "DecryptCandidates", ["kms:Decrypt"], [keys.artifacts], conditions={"StringEquals": via("s3", names.region)}
         ),
-        # One statement for every service's own key (`naming.ci_signer_alias`), so the policy's size does
-        # not grow with the services: keys of this account, asked for by a service signing-key alias
-        # (`ServiceKeys` always names the key by its alias).
-        statement(
-            "ReadServiceSigningPublicKeys",
-            ["kms:GetPublicKey"],
-            [f"arn:aws:kms:{names.region}:{names.account}:key/*"],
-            conditions={"StringLike": {"kms:RequestAlias": f"{naming.CI_SIGNER_KEY_ALIAS}-*"}},
-        ),
+        read_service_public_keys(names),
         *_items(names, keys, ["dynamodb:GetItem", "dynamodb:PutItem"]),
         statement("StartStageRuns", ["states:StartExecution"], [names.state_machine_arn]),
         _events(names),
@@ -200,9 +196,7 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
 # --- CodeBuild ----------------------------------------------------------------------------------------
 
 
-def deployer_policy(
-    names: ToolsNames, keys: PipelineKeys, environment: Environment, accounts: ServiceAccounts
-) -> dict[str, Any]:
+def deployer_policy(names: ToolsNames, keys: PipelineKeys, environment: Environment) -> dict[str, Any]:
     """Assume the environment's deploy roles; read the artifacts it deploys (stage: candidates,
     prod and rollbacks: releases) and their expected hashes; write its own logs."""
     bucket = naming.CANDIDATE_BUCKET if environment is Environment.STAGE else naming.RELEASE_BUCKET
@@ -210,13 +204,13 @@ def deployer_policy(
         statement(
             f"AssumeServiceDeployRoles{environment.title()}",
             ["sts:AssumeRole"],
-            _service_roles(names, accounts, "deploy_role", (environment,)),
+            _service_roles(names, "deploy_role", (environment,)),
         ),
         *_read_artifacts(names, keys, [bucket]),
         *_items(names, keys, ["dynamodb:GetItem"]),
         _read_tooling(names),
         _decrypt_tooling(names, keys),
-        statement("ReadCiSignerPublicKey", ["kms:GetPublicKey"], [keys.ci_signer]),
+        read_service_public_keys(names),
         _logs(names, names.project_log_group(names.deployer_project(environment))),
     )
 

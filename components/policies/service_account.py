@@ -209,8 +209,15 @@ def execution_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
     return service_trust("cloudformation.amazonaws.com", ctx.account_id)
 
 
-def publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    return role_trust(ctx.tools.ci_builder_role_arn, ctx.external_id, sid="CiArtifactBuilderOnly")
+def image_publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
+    """Only this service's own CI role pushes its container images (ECR tags are immutable)."""
+    return role_trust(ctx.tools.ci_builder_role_arn(ctx.service), ctx.external_id, sid="OwnCiArtifactBuilderOnly")
+
+
+def file_publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
+    """File assets and templates are published by this environment's deployer from the verified
+    artifact, never by CI: what CloudFormation reads is what was signed."""
+    return role_trust(ctx.tools.deployer_role_arn(ctx.env), ctx.external_id, sid="ToolsDeployerOnly")
 
 
 def lookup_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:

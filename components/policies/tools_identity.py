@@ -38,7 +38,6 @@ class ToolsKeys:
 
     artifacts_bucket_key: Any
     contexts_bucket_key: Any
-    ci_signer: Any
     context_signer: Any
 
 
@@ -59,65 +58,58 @@ def _sign_with(sid: str, key_arn: Any, alias: str) -> dict[str, Any]:
     )
 
 
-# --- GitHub Actions (cdk-ci-artifact-builder) ---------------------------------------------------------
+# --- GitHub Actions (cdk-ci-artifact-builder-{service}) -----------------------------------------------
 
 
-def github_subjects(branch_name: str, services: Sequence[Service]) -> list[str]:
-    """The exact `sub` claims CI may present: each repository's protected branch, and where a workflow
-    is configured, that workflow file on that branch (the repository's OIDC subject template must
-    then include `job_workflow_ref`; AWS evaluates no other GitHub claim)."""
+def github_subject(branch_name: str, service: Service, release_workflow: str | None = None) -> str:
+    """The one `sub` claim the service's CI role accepts: its repository, on the protected branch, running
+    its own workflow file on that branch, or the central reusable workflow (`github.releaseWorkflow`) when
+    one is configured. The repository's OIDC subject template must include `job_workflow_ref` (README);
+    AWS evaluates no GitHub claim but `aud` and `sub`."""
     branch = f"refs/heads/{branch_name}"
-    subjects = []
-    for service in services:
-        subject = f"repo:{service.github_repository}:ref:{branch}"
-        if service.github_workflow:
-            subject += f":job_workflow_ref:{service.github_repository}/{service.github_workflow}@{branch}"
-        subjects.append(subject)
-    return sorted(set(subjects))
+    workflow = release_workflow or f"{service.github_repository}/{service.github_workflow}@{branch}"
+    return f"repo:{service.github_repository}:ref:{branch}:job_workflow_ref:{workflow}"
 
 
-def ci_trust(subjects: Sequence[str], oidc_provider_arn: Any) -> dict[str, Any]:
+def ci_trust(subject: str, oidc_provider_arn: Any) -> dict[str, Any]:
     host = naming.GITHUB_OIDC_HOST
     return document(
         statement(
             "GithubActionsOnProtectedBranch",
             ["sts:AssumeRoleWithWebIdentity"],
             principal={"Federated": oidc_provider_arn},
-            conditions={
-                "StringEquals": {
-                    f"{host}:aud": naming.GITHUB_OIDC_AUDIENCE,
-                    f"{host}:sub": list(subjects),
-                }
-            },
+            conditions={"StringEquals": {f"{host}:aud": naming.GITHUB_OIDC_AUDIENCE, f"{host}:sub": subject}},
         )
     )
 
 
-def ci_policy(names: ToolsNames, keys: ToolsKeys, services: Sequence[Service]) -> dict[str, Any]:
+def ci_policy(names: ToolsNames, keys: ToolsKeys, service: Service, signer_key_arn: Any) -> dict[str, Any]:
+    """One service's CI: its own candidate prefix, its own signing key, its own accounts' image-publishing
+    roles. No DynamoDB at all: the intake step, not CI, records the candidate (only the orchestrator
+    mutates metadata). File assets are published by the deployer from the verified artifact, not by CI."""
     contexts = names.bucket_arn(naming.CONTEXTS_BUCKET)
-    candidates = names.bucket_arn(naming.CANDIDATE_BUCKET)
+    own_candidates = f"{names.bucket_arn(naming.CANDIDATE_BUCKET)}/{service.name}/*"
     via_s3 = {"StringEquals": via("s3", names.region)}
-    publishing_roles = _bootstrap_role_arns(names, services, lambda b: b.file_publishing_role) + _bootstrap_role_arns(
-        names, services, lambda b: b.image_publishing_role
-    )
+    image_publishing = _bootstrap_role_arns(names, [service], lambda b: b.image_publishing_role)
     return document(
+        # Contexts are blessed per environment (`{env}/latest.context.json`), shared by all services.
         statement("ReadBlessedContexts", ["s3:GetObject"], [objects(contexts)]),
         statement("DecryptBlessedContexts", ["kms:Decrypt"], [keys.contexts_bucket_key], conditions=via_s3),
         statement("VerifyBlessedContexts", ["kms:GetPublicKey"], [keys.context_signer]),
-        statement("UploadCandidateArtifacts", ["s3:AbortMultipartUpload", "s3:PutObject"], [objects(candidates)]),
+        statement("UploadOwnCandidates", ["s3:AbortMultipartUpload", "s3:PutObject"], [own_candidates]),
         statement(
             "EncryptCandidateArtifacts",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             [keys.artifacts_bucket_key],
             conditions=via_s3,
         ),
-        _sign_with("SignArtifactManifests", keys.ci_signer, naming.CI_SIGNER_KEY_ALIAS),
-        statement("RecordCandidateMetadata", ["dynamodb:PutItem"], [names.metadata_table_arn]),
-        statement("PublishAssetsThroughServiceRoles", ["sts:AssumeRole"], sorted(publishing_roles)),
-        # The spec's "cannot": no lookups, no context uploads, nothing on CloudFormation, SSM or IAM.
+        _sign_with("SignOwnManifests", signer_key_arn, naming.ci_signer_alias(service.name)),
+        statement("PublishImagesThroughOwnRoles", ["sts:AssumeRole"], image_publishing),
+        # The spec's "cannot": no lookups, no context uploads, nothing on CloudFormation, SSM or IAM, and
+        # (stricter than the spec's CI-role list, see DESIGN) no pipeline state.
         statement(
             "DenyDeployAndEnvironmentAccess",
-            ["cloudformation:*", "ec2:*", "iam:*", "ssm:*"],
+            ["cloudformation:*", "dynamodb:*", "ec2:*", "iam:*", "ssm:*"],
             "*",
             effect="Deny",
         ),
@@ -136,10 +128,11 @@ def context_generator_trust(names: ToolsNames) -> dict[str, Any]:
     )
 
 
-def context_generator_policy(names: ToolsNames, keys: ToolsKeys, services: Sequence[Service]) -> dict[str, Any]:
+def context_generator_policy(names: ToolsNames, keys: ToolsKeys) -> dict[str, Any]:
     contexts = names.bucket_arn(naming.CONTEXTS_BUCKET)
     via_s3 = {"StringEquals": via("s3", names.region)}
-    lookup_roles = _bootstrap_role_arns(names, services, lambda b: b.lookup_role)
+    # Every service's lookup role by one pattern: the policy's size does not grow with the services.
+    lookup_roles = [naming.bootstrap_role_arn_pattern(names.region, "lookup_role")]
     return document(
         statement("WriteBlessedContexts", ["s3:AbortMultipartUpload", "s3:PutObject"], [objects(contexts)]),
         statement(

@@ -51,7 +51,11 @@ def candidate_bucket_statements(
 ) -> list[dict[str, Any]]:
     deleters = _deleters(security_automation)
     return [
-        _deny_unless("OnlyCiUploadsCandidates", OBJECT_WRITES, [objects(bucket_arn)], [names.ci_builder_role_arn]),
+        # Every service's CI role, by one pattern: the bucket policy stays one size however many services
+        # there are; each role's own policy confines it to its `{service}/` prefix.
+        _deny_unless(
+            "OnlyCiUploadsCandidates", OBJECT_WRITES, [objects(bucket_arn)], [names.ci_builder_role_arn_pattern]
+        ),
         _deny_unless("NoDeletesButSecurityAutomation", OBJECT_DELETES, [objects(bucket_arn)], deleters),
     ]
 
@@ -73,7 +77,7 @@ def contexts_bucket_statements(
 ) -> list[dict[str, Any]]:
     deleters = _deleters(security_automation)
     readers = [
-        names.ci_builder_role_arn,
+        names.ci_builder_role_arn_pattern,
         names.context_generator_role_arn,
         *names.deployer_role_arns,
         names.function_role_arn("validate"),  # check 6 compares manifests with the blessed contexts
@@ -201,15 +205,14 @@ def signing_key_policy(names: ToolsNames, signers: Sequence[str], public_key_rea
 
 
 def table_resource_policy(names: ToolsNames, table_arn: Any) -> dict[str, Any]:
-    """Only the orchestrator mutates items; CI may only put (its put is conditional, see artifactctl)."""
-    resources = [table_arn]
+    """Only the orchestrator writes items (DESIGN: CI writes nothing; the intake step, one of the
+    orchestrator's functions, records candidates)."""
     return document(
-        _deny_unless("OnlyOrchestratorChangesItems", ITEM_WRITES, resources, names.orchestrator_role_arn_patterns),
         _deny_unless(
-            "OnlyOrchestratorAndCiPutItems",
-            ["dynamodb:PutItem"],
-            resources,
-            [*names.orchestrator_role_arn_patterns, names.ci_builder_role_arn],
+            "OnlyOrchestratorChangesItems",
+            [*ITEM_WRITES, "dynamodb:PutItem"],
+            [table_arn],
+            names.orchestrator_role_arn_patterns,
         ),
     )
 

@@ -17,10 +17,9 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
-- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): CI signs with its service's own KMS key
-  (`naming.ci_signer_alias`); intake reads that key's public half from KMS. Until Validate resolves the
-  key per service too, `orders`' alias names the key of `CI_SIGNER_KEY_ID` (so Validate verifies it),
-  and every other service has its own key.
+- KMS `Sign` with `MessageType=DIGEST` (`kms.py`): each service's CI signs with that service's own KMS
+  key (`naming.ci_signer_alias(service)`, one per configured service), and Validate and the deployer read
+  the public half of the key of the service a run is for.
 
 A candidate manifest's `Object Created` goes to intake (it records the candidate and starts stage), a
 release manifest's to the dispatcher (prod), as the program's EventBridge rules route them.
@@ -55,7 +54,6 @@ from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
-from functions.pipeline.signers import ServiceKeys
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
@@ -165,14 +163,7 @@ class Harness:
         assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
 
-        caches = (
-            clients.settings,
-            clients.client,
-            clients.table,
-            clients.ci_public_key_pem,
-            clients.service_keys,
-            clients.context_public_key_pem,
-        )
+        caches = (clients.settings, clients.client, clients.table, clients.service_keys, clients.context_public_key_pem)
         for cached in caches:
             cached.cache_clear()
 
@@ -183,8 +174,7 @@ class Harness:
             s3.create_bucket(Bucket=bucket)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
-        self._signing_keys()
-        self.signer = self.service_signer("orders")
+        self.signers = self._signing_keys(json.loads(environment["SERVICE_ACCOUNTS"]))
         self._bless_context()
 
         bus = environment["EVENT_BUS_NAME"]
@@ -225,29 +215,20 @@ class Harness:
         )["stateMachineArn"]
         assert self.state_machine_arn == environment["STATE_MACHINE_ARN"]
 
-    def _signing_keys(self) -> None:
-        """Each configured service's own signing key under `naming.ci_signer_alias` (created unless the
-        program's keys already exist); `orders` shares the key Validate reads (`CI_SIGNER_KEY_ID`)."""
+    @staticmethod
+    def _signing_keys(services: dict[str, Any]) -> dict[str, KmsSigner]:
+        """One KMS signing key per configured service, under its alias, as `SigningKeys` declares them."""
         kms = boto3.client("kms", region_name=REGION)
-        aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-
-        def new_key() -> str:
-            return kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-
-        shared = self.program.environment.get("CI_SIGNER_KEY_ID")
-        if shared and shared not in aliases:
-            aliases[shared] = new_key()
-            kms.create_alias(AliasName=shared, TargetKeyId=aliases[shared])
-        for service in json.loads(self.program.environment["SERVICE_ACCOUNTS"]):
-            alias = naming.ci_signer_alias(service)
-            if alias not in aliases:
-                target = aliases[shared] if service == "orders" and shared else new_key()
-                kms.create_alias(AliasName=alias, TargetKeyId=target)
+        signers = {}
+        for service in sorted(services):
+            key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=naming.ci_signer_alias(service), TargetKeyId=key_id)
+            signers[service] = KmsSigner(naming.ci_signer_alias(service), kms)
+        return signers
 
     def service_signer(self, service: str) -> KmsSigner:
         """What the service's CI signs with: its own KMS key."""
-        alias = ServiceKeys.signing_identity(service).removeprefix("kms:")
-        return KmsSigner(alias, boto3.client("kms", region_name=REGION))
+        return self.signers[service]
 
     def _bless_context(self) -> None:
         """The context generator: the contexts bucket, its signing key, and orders' blessed context."""
@@ -368,7 +349,7 @@ class Harness:
             git_signature_verified=True,
         )
         self._publish_assets(cdk_out)
-        manifest = sign_manifest(unsigned, signer or self.signer)
+        manifest = sign_manifest(unsigned, signer or self.signers[service])
         publish(cdk_out, dumps(manifest), bucket=self.candidate_bucket, s3=boto3.client("s3", region_name=REGION))
         return manifest
 
@@ -422,9 +403,9 @@ class Harness:
             if r["mode"] in (Mode.DEPLOY, Mode.ROLLBACK) and environment in (None, r["environment"])
         ]
 
-    def run(self, environment: str, commit: str) -> dict[str, Any]:
+    def run(self, environment: str, commit: str, service: str = "orders") -> dict[str, Any]:
         bucket = self.candidate_bucket if environment == Environment.STAGE else self.release_bucket
-        started = self.trigger(bucket, commit)
+        started = self.trigger(bucket, commit, service=service)
         assert started["started"], started
         return self.wait(started["execution_arn"])
 
@@ -452,6 +433,6 @@ class Harness:
         messages = sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]).get("Subject", "") for m in messages]
 
-    def objects(self, bucket: str, commit: str) -> list[str]:
-        listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"orders/{commit}/")
+    def objects(self, bucket: str, commit: str, service: str = "orders") -> list[str]:
+        listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket, Prefix=f"{service}/{commit}/")
         return sorted(o["Key"] for o in listed.get("Contents", []))

@@ -60,7 +60,7 @@ FIELDS: dict[str, str] = {
     "assets": "an object of asset id to asset",
     "build_time": "an ISO 8601 UTC time like 2026-11-23T04:24:49Z",
     "build_duration_seconds": "a non-negative number",
-    "signing_identity": "null (unsigned) or a string such as kms:alias/cdk-ci-artifact-signer",
+    "signing_identity": "null (unsigned) or a string such as kms:alias/cdk-ci-artifact-signer-orders",
     "signature": "null (unsigned) or base64 of a DER ECDSA signature",
 }
 

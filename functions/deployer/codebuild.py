@@ -1,10 +1,11 @@
 """What the deployer CodeBuild projects run: `python -m functions.deployer.codebuild`.
 
 The project's variables (`BuildSettings`: TABLE_NAME, ARTIFACT_BUCKET, SERVICE_ACCOUNTS, STACK_POLICIES,
-the CI key pin, ...) and the run's (`RunVariables`: SERVICE, COMMIT_SHA, ENVIRONMENT, MODE, DEPLOYMENT_ID,
-set by the state machine) are validated first. The build downloads the artifact, verifies it again
-against the metadata's `artifact_sha256` (the file CloudFormation reads is the file that was signed),
-then runs the `DeployRequest` they describe with the service's deploy role in the target account.
+...) and the run's (`RunVariables`: SERVICE, COMMIT_SHA, ENVIRONMENT, MODE, DEPLOYMENT_ID, set by the
+state machine) are validated first. The build downloads the artifact, verifies it again with the
+service's own signing key (`ServiceKeys`) against the metadata's `artifact_sha256` (the file
+CloudFormation reads is the file that was signed), then runs the `DeployRequest` they describe with the
+service's deploy role in the target account.
 
 Exit codes: those of `functions.deployer.runner`, plus 2 for a misconfigured build (a variable
 missing or wrong, named on stderr) and 5 for an invalid artifact.
@@ -26,10 +27,10 @@ from typing import Any
 
 from functions import naming
 from functions.artifacts.errors import SigningError
-from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
 from functions.pipeline.settings import BuildSettings, SettingsError
+from functions.pipeline.signers import ServiceKeys
 from functions.pipeline.store import MetadataTable
 
 from .errors import DRIFT_CLEAN, DRIFT_FOUND, EXIT_DRIFT, EXIT_INVALID_ARTIFACT, EXIT_KINDS, EXIT_SUCCESS, EXIT_USAGE
@@ -86,6 +87,7 @@ def main(
     environ: Mapping[str, str] | None = None,
     *,
     s3: Any = None,
+    kms: Any = None,
     base_session: Any = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
@@ -98,26 +100,33 @@ def main(
         if variables.mode not in DEPLOYER_MODES:
             expected = ", ".join(DEPLOYER_MODES)
             raise SettingsError(f"environment variable MODE={variables.mode.value!r}: the deployer runs {expected}")
-        if not (settings.ci_public_key_pem or settings.ci_signer_key_id):
-            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID: the deployer verifies the artifact")
     except SettingsError as exc:
         print(f"codebuild: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pem = settings.ci_signer_public_key_pem()
+        public_key = _service_key(settings, variables.service, kms)
     except SigningError as exc:
-        print(f"codebuild: cannot read the CI signer's public key: {exc}", file=sys.stderr)
+        print(f"codebuild: cannot read {variables.service}'s signing key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT
     with tempfile.TemporaryDirectory() as scratch:
-        cdk_out = _verified_artifact(settings, variables, pem, Path(scratch), s3)
+        cdk_out = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
         if cdk_out is None:
             return EXIT_INVALID_ARTIFACT
         request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds)
         return run(request, base_session=base_session, clock=clock, sleep=sleep).exit_code
 
 
+def _service_key(settings: BuildSettings, service: str, kms: Any) -> Any:
+    """The service's own signing key: a manifest signed with another service's key does not verify."""
+    if kms is None:
+        import boto3
+
+        kms = boto3.client("kms", region_name=settings.region)
+    return ServiceKeys(kms).public_key(service)
+
+
 def _verified_artifact(
-    settings: BuildSettings, variables: RunVariables, pem: str, scratch: Path, s3: Any
+    settings: BuildSettings, variables: RunVariables, public_key: Any, scratch: Path, s3: Any
 ) -> Path | None:
     """The artifact's `cdk.out`, downloaded and verified; None (the findings printed) when it fails."""
     import boto3
@@ -128,7 +137,7 @@ def _verified_artifact(
     report = verify_artifact(
         cdk_out,
         manifest,
-        load_public_key(pem.encode(), "the CI signer public key"),
+        public_key,
         Expectations(service=service, commit=commit, artifact_sha256=item.get("artifact_sha256")),
         jobs=os.cpu_count() or 1,
     )

@@ -32,14 +32,8 @@ def table() -> MetadataTable:
 
 
 @cache
-def ci_public_key_pem() -> str:
-    """The pinned CI public key, or the signing key's public half read from KMS once per cold start."""
-    return settings().ci_signer_public_key_pem(client("kms"))
-
-
-@cache
 def service_keys() -> ServiceKeys:
-    """Each service's own signing key, its public half read from KMS once per cold start."""
+    """The services' signing keys, each read from KMS at most once per cold start."""
     return ServiceKeys(client("kms"))
 
 

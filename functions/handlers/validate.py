@@ -21,7 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return core.validate(
         Run.from_event(event),
         settings=clients.settings(),
-        public_key_pem=clients.ci_public_key_pem(),
+        keys=clients.service_keys(),
         table=clients.table(),
         s3=clients.client("s3"),
         context_public_key_pem=clients.context_public_key_pem,

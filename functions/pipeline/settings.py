@@ -133,27 +133,6 @@ class _EnvironModel:
                 raise SettingsError(
                     f"environment variable SERVICE_ACCOUNTS: {service!r} needs a 12-digit stage and prod account"
                 )
-        if self.ci_public_key_pem and self.ci_signer_key_id:
-            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID, not both")
-        if self.ci_public_key_pem:
-            from functions.artifacts.errors import SigningError
-            from functions.artifacts.signing import load_public_key
-
-            try:
-                load_public_key(self.ci_public_key_pem.encode(), "environment variable CI_PUBLIC_KEY_PEM")
-            except SigningError as exc:
-                raise SettingsError(str(exc)) from None
-
-    def ci_signer_public_key_pem(self, kms: Any = None) -> str:
-        """The CI signer's public key: the pinned PEM, or the KMS key's public half (one GetPublicKey;
-        `SigningError` names the key when KMS refuses)."""
-        if self.ci_public_key_pem:
-            return self.ci_public_key_pem
-        if not self.ci_signer_key_id:
-            raise SettingsError("set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID: the artifact's signature is verified")
-        from functions.artifacts.signing import kms_public_key_pem
-
-        return kms_public_key_pem(self.ci_signer_key_id, kms).decode()
 
     def service_account(self, service: str, environment: Environment | str) -> str:
         try:
@@ -168,9 +147,8 @@ class _Common(_EnvironModel):
     name_prefix: str = _variable("NAME_PREFIX")
     tools_account_id: str = _variable("TOOLS_ACCOUNT_ID")
     service_accounts: dict[str, dict[str, str]] = _variable("SERVICE_ACCOUNTS", "json")
-    # The CI signer's public key: pinned in config, or read from KMS once (Validate and the deployer).
-    ci_public_key_pem: str | None = _variable("CI_PUBLIC_KEY_PEM", required=False)
-    ci_signer_key_id: str | None = _variable("CI_SIGNER_KEY_ID", required=False)
+    # No signer key here: a service's artifacts verify with that service's own key, which the verifiers
+    # resolve by its alias (`functions.pipeline.signers.ServiceKeys`).
 
 
 @dataclass(frozen=True, kw_only=True)

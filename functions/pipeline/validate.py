@@ -1,6 +1,7 @@
 """The pipeline's Validate step: the same verification `artifactctl manifest verify` runs, against the
 artifact as stored in S3, the expectations recorded in its metadata item, and the service's blessed
-context (never the context hash CI itself wrote)."""
+context (never the context hash CI itself wrote). The signature is checked with the key of the
+service the run is for (`ServiceKeys`), so another service's key never verifies it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from functions.artifacts.errors import Finding, InvalidArtifact
-from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
 from .artifacts import download, scratch_directory
 from .blessed_context import expected_context
 from .settings import FunctionSettings
+from .signers import ServiceKeys
 from .store import MetadataTable
 from .transitions import Context, Run, commit
 
@@ -24,7 +25,7 @@ def validate(
     run: Run,
     *,
     settings: FunctionSettings,
-    public_key_pem: str,
+    keys: ServiceKeys,
     table: MetadataTable,
     s3: Any,
     context_public_key_pem: Callable[[], str],
@@ -35,7 +36,7 @@ def validate(
             [Finding("commit", run.commit_sha, f"no metadata item for {run.service}@{run.commit_sha}")]
         )
     _refuse_revoked_content(table, run.service, item.get("artifact_sha256"))
-    public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
+    public_key = keys.public_key(run.service)  # SigningError (KMS refused): a failed run, not a rejection
     context = expected_context(run.service, settings=settings, s3=s3, context_public_key_pem=context_public_key_pem)
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from devtools.emulator.harness import Harness
-from functions.naming import execution_name
+from functions.naming import ci_signer_alias, execution_name
 
 GOOD = "a" * 40
 BAD = "b" * 40
@@ -336,7 +336,7 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
 
 def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry_succeeds(pipeline: Harness) -> None:
     kms = boto3.client("kms", region_name="us-east-1")
-    alias = pipeline.program.environment["CI_SIGNER_KEY_ID"]
+    alias = ci_signer_alias("orders")
     pipeline.publish(GOOD)
     key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == alias)
     kms.delete_alias(AliasName=alias)  # KMS refuses: not the artifact's fault

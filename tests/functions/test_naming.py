@@ -89,3 +89,26 @@ def test_service_stacks_share_one_prefix_rule() -> None:
         "arn:aws:cloudformation:us-east-1:333333333333:stack/orders-prod-*/*"
     )
     assert names.deploy_role == "cdkcp-orders-prod-deploy"
+
+
+def test_each_service_has_its_own_ci_role_and_signing_key_and_one_pattern_names_them_all() -> None:
+    assert NAMES.ci_builder_role_arn("orders") == "arn:aws:iam::111111111111:role/cdk-ci-artifact-builder-orders"
+    assert NAMES.ci_builder_role_arn_pattern == "arn:aws:iam::111111111111:role/cdk-ci-artifact-builder-*"
+    assert naming.ci_signer_alias("payments") == "alias/cdk-ci-artifact-signer-payments"
+    assert naming.CI_SIGNER_ALIAS_PATTERN == "alias/cdk-ci-artifact-signer-*"
+    assert NAMES.ci_signer_key_arn_pattern == "arn:aws:kms:us-east-1:111111111111:key/*"
+    longest = "s" * naming.SERVICE_NAME_MAX
+    assert len(naming.ci_builder_role(longest)) <= naming.IAM_ROLE_NAME_MAX
+
+
+def test_role_patterns_are_spelled_by_the_same_rules_as_the_roles() -> None:
+    deploy = naming.service_role_arn_pattern("cdkcp", "stage", "deploy_role")
+    assert deploy == "arn:aws:iam::*:role/cdkcp-*-stage-deploy"
+    assert ServiceNames("cdkcp", "orders", "stage").deploy_role == deploy.split("/")[1].replace("*", "orders")
+    assert (
+        naming.service_role_arn_pattern("cdkcp", "prod", "read_only_role")
+        == "arn:aws:iam::*:role/cdkcp-*-prod-readonly"
+    )
+    assert naming.bootstrap_role_arn_pattern("us-east-1", "lookup_role") == (
+        "arn:aws:iam::*:role/cdk-*-lookup-role-*-us-east-1"
+    )

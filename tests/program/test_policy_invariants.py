@@ -120,7 +120,7 @@ def test_trust_without_principal_arn_or_condition_is_caught(graphs: dict[str, di
 
 def test_web_identity_without_sub_is_caught(graphs: dict[str, dict[str, Any]]) -> None:
     broken = copy.deepcopy(graphs["tools"])
-    ci = next(r for r in of_type(broken, ROLE) if r["inputs"]["name"] == "cdk-ci-artifact-builder")
+    ci = next(r for r in of_type(broken, ROLE) if r["inputs"]["name"] == "cdk-ci-artifact-builder-orders")
     document = json.loads(ci["inputs"]["assumeRolePolicy"])
     del document["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     ci["inputs"]["assumeRolePolicy"] = json.dumps(document)

@@ -300,12 +300,15 @@ def test_container_repository_is_immutable_and_scanned(graphs: dict, env: str) -
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("service", SERVICES)
-def test_publishing_roles_are_trusted_by_the_ci_builder_only(graphs: dict, env: str, service: str) -> None:
+def test_image_publishing_is_trusted_by_the_services_own_ci_only_and_file_publishing_by_the_deployer(
+    graphs: dict, env: str, service: str
+) -> None:
     acct, qualifier = account(service, env), QUALIFIER[service]
-    for kind in ("file", "image"):
+    trusted = {"image": f"cdk-ci-artifact-builder-{service}", "file": f"cdkcp-deployer-{env}"}
+    for kind, principal in trusted.items():
         publishing = role(graphs[env], f"cdk-{qualifier}-{kind}-publishing-role-{acct}-{REGION}")
         (only,) = statements(trust(publishing))
-        assert only["Principal"] == {"AWS": f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder"}
+        assert only["Principal"] == {"AWS": f"arn:aws:iam::{TOOLS}:role/{principal}"}
         assert only["Condition"] == {"StringEquals": {"sts:ExternalId": f"cdkcp:{TOOLS}:{service}:{env}"}}
     file_policy = inline_policies(
         graphs[env], role(graphs[env], f"cdk-{qualifier}-file-publishing-role-{acct}-{REGION}")

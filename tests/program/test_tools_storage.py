@@ -14,7 +14,13 @@ from .graph import BUCKET, KMS_KEY, by_sid, named, of_type, statements
 
 TOOLS = "111111111111"
 REGION = "us-east-1"
-CI = f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder"
+CI = f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder-*"  # every service's CI role, one pattern
+
+
+def ci_role(service: str) -> str:
+    return f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder-{service}"
+
+
 GENERATOR = f"arn:aws:iam::{TOOLS}:role/cdk-context-generator"
 SECURITY = f"arn:aws:iam::{TOOLS}:role/security-automation"
 OPERATOR = f"arn:aws:iam::{TOOLS}:role/oncall-operator"
@@ -85,6 +91,12 @@ def test_contexts_bucket(graphs: dict) -> None:
     assert validate in by_sid(policy, "ReadersDecryptThroughS3")["Condition"]["ArnLike"]["aws:PrincipalArn"]
 
 
+def test_artifacts_key_encrypts_for_every_services_ci_by_one_pattern(graphs: dict) -> None:
+    _, policy = key_policy(graphs["tools"], "alias/cdk-artifacts-bucket-key")
+    writers = by_sid(policy, "WritersEncryptThroughS3")["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert writers == sorted([CI, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-promote"])
+
+
 def test_exports_bucket_retains_at_least_180_days(graphs: dict) -> None:
     parts = bucket_parts(graphs["tools"], "metadata-store-exports")
     assert parts["bucket"]["bucket"] == f"cdk-artifact-metadata-exports-{TOOLS}-{REGION}"
@@ -114,7 +126,9 @@ def test_every_bucket_in_every_stack_is_locked_down(graphs: dict) -> None:
 
 def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
     keys = [k for stack in STACKS for k in of_type(graphs[stack], KMS_KEY)]
-    assert len(keys) == 12  # 8 tools (3 signing, artifacts, contexts, tooling, metadata, logs) + 2 stage + 2 prod
+    # 9 tools (a signing key per service x2, context and override signing, artifacts, contexts, tooling,
+    # metadata, logs) + 2 stage + 2 prod
+    assert len(keys) == 13
     for key in keys:
         if key["inputs"]["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT":
             assert key["inputs"]["enableKeyRotation"] is True, key["name"]
@@ -125,16 +139,19 @@ def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
 @pytest.mark.parametrize(
     ("alias", "signers", "readers"),
     [
-        (
-            "alias/cdk-ci-artifact-signer",
-            [CI],
-            [
-                CI,
-                OPERATOR,
-                f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate",
-                f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-stage",
-                f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-prod",
-            ],
+        *(
+            (
+                f"alias/cdk-ci-artifact-signer-{service}",
+                [ci_role(service)],
+                [
+                    OPERATOR,
+                    f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-intake",
+                    f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate",
+                    f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-stage",
+                    f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-prod",
+                ],
+            )
+            for service in ("orders", "payments")
         ),
         ("alias/cdk-context-signer", [GENERATOR], [CI, GENERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate"]),
         ("alias/cdk-override-signer", [OPERATOR], [OPERATOR, f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-override"]),
@@ -171,18 +188,14 @@ def test_metadata_table(graphs: dict) -> None:
     assert [k["attributeName"] for k in index["keySchemas"]] == ["sweep_phase", "sweep_since"]
 
 
-def test_only_the_orchestrator_changes_items_and_ci_only_puts(graphs: dict) -> None:
+def test_only_the_orchestrator_writes_items_ci_not_even_puts(graphs: dict) -> None:
     policy = json.loads(named(graphs["tools"], "metadata-store-table-policy")["inputs"]["policy"])
-    changes = by_sid(policy, "OnlyOrchestratorChangesItems")
-    assert (
-        changes["Effect"] == "Deny"
-        and "dynamodb:UpdateItem" in changes["Action"]
-        and "dynamodb:DeleteItem" in changes["Action"]
-    )
+    (changes,) = statements(policy)
+    assert changes["Sid"] == "OnlyOrchestratorChangesItems" and changes["Effect"] == "Deny"
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= set(changes["Action"])
     orchestrators = deny_exceptions(changes)
-    assert f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-*" in orchestrators and CI not in orchestrators
-    puts = by_sid(policy, "OnlyOrchestratorAndCiPutItems")
-    assert puts["Action"] == ["dynamodb:PutItem"] and sorted(deny_exceptions(puts)) == sorted([*orchestrators, CI])
+    assert f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-*" in orchestrators
+    assert not [arn for arn in orchestrators if "ci-artifact-builder" in arn]
 
 
 def test_table_is_exported_every_6_hours(graphs: dict) -> None:

@@ -181,6 +181,44 @@ def test_github_repository_must_be_owner_slash_name(stage_bag: dict[str, Any]) -
     assert f"{NS}:services[0].githubRepository: expected owner/name" in problems_of(stage_bag)
 
 
+def test_a_service_without_a_github_workflow_is_refused(stage_bag: dict[str, Any]) -> None:
+    del services(stage_bag)[1]["githubWorkflow"]
+    assert f"{NS}:services[1].githubWorkflow: required key is missing" in problems_of(stage_bag)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "acme-corp/platform/.github/workflows/release.yml@refs/heads/main",
+        "acme-corp/platform/.github/workflows/cdk/release.yaml@refs/tags/v2",
+    ],
+)
+def test_a_central_release_workflow_is_a_job_workflow_ref(stage_bag: dict[str, Any], good: str) -> None:
+    stage_bag[f"{NS}:github"] = {"releaseWorkflow": good}
+    assert load_stack_config(stage_bag).github.release_workflow == good
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ".github/workflows/release.yml",  # a path in the service's own repository: that is githubWorkflow
+        "acme-corp/platform/.github/workflows/release.yml",  # no ref
+        "acme-corp/platform/.github/workflows/release.yml@main",  # not a full ref
+        "acme-corp/platform/release.yml@refs/heads/main",  # not under .github/workflows
+    ],
+)
+def test_a_release_workflow_that_is_not_a_job_workflow_ref_is_refused(stage_bag: dict[str, Any], bad: str) -> None:
+    stage_bag[f"{NS}:github"] = {"releaseWorkflow": bad}
+    assert f"{NS}:github.releaseWorkflow: expected owner/repo/.github/workflows/" in problems_of(stage_bag)
+
+
+def test_the_single_ci_key_pin_is_refused_with_the_reason(stage_bag: dict[str, Any]) -> None:
+    stage_bag[f"{NS}:ciSignerPublicKeyPem"] = "-----BEGIN PUBLIC KEY-----"
+    message = problems_of(stage_bag)
+    assert "ciSignerPublicKeyPem is no longer read: each service signs with its own KMS key" in message
+    assert "alias/cdk-ci-artifact-signer-<service>" in message
+
+
 def test_external_audit_email_is_mandatory(stage_bag: dict[str, Any]) -> None:
     del stage_bag[f"{NS}:auditEmailAddresses"]
     assert f"{NS}:auditEmailAddresses: required key is missing" in problems_of(stage_bag)

@@ -18,6 +18,7 @@ from functions.artifacts.publish import publish
 from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer import codebuild
 from functions.deployer.request import DeployRequest, Mode, RunVariables
+from functions.naming import ci_signer_alias
 from functions.pipeline.settings import BuildSettings
 from functions.pipeline.store import MetadataTable
 
@@ -51,7 +52,6 @@ def environ(**extra: str) -> dict[str, str]:
         "SERVICE_ACCOUNTS": json.dumps({"orders": {"stage": "222222222222", "prod": "333333333333"}}),
         "ARTIFACT_BUCKET": BUCKET,
         "TABLE_NAME": TABLE,
-        "CI_SIGNER_KEY_ID": "alias/cdk-ci-artifact-signer",
         "AWS_REGION": REGION,
         **extra,
     }
@@ -104,7 +104,6 @@ def test_a_missing_variable_exits_2_naming_it(variable: str, capsys: pytest.Capt
         ({"ENVIRONMENT": "dev"}, "ENVIRONMENT='dev': expected one of stage, prod"),
         ({"COMMIT_SHA": "main"}, "COMMIT_SHA='main'"),
         ({"SERVICE": "billing"}, "SERVICE_ACCOUNTS has no prod account for 'billing'"),
-        ({"CI_SIGNER_KEY_ID": ""}, "set CI_PUBLIC_KEY_PEM or CI_SIGNER_KEY_ID"),
         ({"STACK_POLICIES": "[1]"}, "STACK_POLICIES: expected a JSON object"),
     ],
 )
@@ -117,16 +116,17 @@ def test_a_misconfigured_build_exits_2_before_touching_aws(
     assert message in err and "Traceback" not in err
 
 
-def publish_artifact(source: Path, tmp_path: Path) -> Path:
-    """CI's part (the cloud assembly signed with the KMS key and published), and the candidate item intake
-    records when the manifest arrives."""
+def publish_artifact(source: Path, tmp_path: Path, signed_by: str = "orders") -> Path:
+    """CI's part (the cloud assembly signed with a service's KMS key — the orders service's own, unless
+    `signed_by` names another — and published), and the candidate item intake records when the
+    manifest arrives."""
     kms = boto3.client("kms", region_name=REGION)
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(source, cdk_out)
     manifest = build_manifest(
         cdk_out, service="orders", commit=COMMIT, cdk_cli_version="2.1148.1", git_signature_verified=True
     )
-    manifest = sign_manifest(manifest, KmsSigner("alias/cdk-ci-artifact-signer", kms))
+    manifest = sign_manifest(manifest, KmsSigner(ci_signer_alias(signed_by), kms))
     publish(cdk_out, dumps(manifest), bucket=BUCKET, s3=boto3.client("s3", region_name=REGION))
     item = candidate_item(manifest, artifact_url=f"s3://{BUCKET}/orders/{COMMIT}/", region=REGION)
     assert MetadataTable(boto3.resource("dynamodb", region_name=REGION).Table(TABLE)).create(item) is None
@@ -135,11 +135,12 @@ def publish_artifact(source: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tools(aws, monkeypatch) -> None:
-    """The tools account's side: the CI signing key, the artifact bucket and the metadata table."""
+    """The tools account's side: each service's signing key, the artifact bucket and the metadata table."""
     make_kms_faithful(monkeypatch)
     kms = boto3.client("kms", region_name=REGION)
-    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-    kms.create_alias(AliasName="alias/cdk-ci-artifact-signer", TargetKeyId=key)
+    for service in ("orders", "payments"):
+        key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=ci_signer_alias(service), TargetKeyId=key)
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     create_metadata_table(boto3.client("dynamodb", region_name=REGION), TABLE)
 
@@ -158,6 +159,23 @@ def test_a_tampered_artifact_is_refused_before_any_deploy(published, capsys) -> 
     from moto.cloudformation.models import cloudformation_backends
 
     assert cloudformation_backends["333333333333"][REGION].stacks == {}  # the prod account was not touched
+
+
+def test_an_artifact_signed_with_another_services_key_is_refused_before_any_deploy(
+    tools, tmp_path: Path, capsys
+) -> None:
+    publish_artifact(FIXTURE_CDK_OUT, tmp_path, signed_by="payments")
+
+    assert codebuild.main(environ=environ()) == codebuild.EXIT_INVALID_ARTIFACT
+    assert "FAIL signature: signature: does not verify" in capsys.readouterr().err
+    from moto.cloudformation.models import cloudformation_backends
+
+    assert cloudformation_backends["333333333333"][REGION].stacks == {}
+
+
+def test_a_service_without_a_signing_key_is_refused_naming_its_alias(aws, capsys) -> None:
+    assert codebuild.main(environ=environ()) == codebuild.EXIT_INVALID_ARTIFACT
+    assert "alias/cdk-ci-artifact-signer-orders" in capsys.readouterr().err
 
 
 def test_drift_gate_checks_the_prod_stacks_and_deploys_nothing(published, capsys, monkeypatch) -> None:

@@ -33,14 +33,13 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
         roleArn="arn:aws:iam::123456789012:role/r",
     )["stateMachineArn"]
     boto3.client("events", region_name="us-east-1").create_event_bus(Name=settings.event_bus_name)
-    configured = replace(settings, state_machine_arn=machine, ci_public_key_pem=_public_key_pem())
+    configured = replace(settings, state_machine_arn=machine)
     for name, value in configured.to_environ().items():
         monkeypatch.setenv(name, value)
     caches = (
         clients.settings,
         clients.client,
         clients.table,
-        clients.ci_public_key_pem,
         clients.service_keys,
         clients.context_public_key_pem,
     )
@@ -49,14 +48,6 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
     yield configured
     for cached in caches:
         cached.cache_clear()
-
-
-def _public_key_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    public = ec.generate_private_key(ec.SECP256R1()).public_key()
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _invoke(module: str, event: dict[str, Any]) -> Any:

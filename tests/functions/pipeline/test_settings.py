@@ -28,10 +28,9 @@ def _function_settings(**overrides: object) -> FunctionSettings:
 
 
 def test_what_the_program_writes_is_what_the_code_reads() -> None:
-    written = _function_settings(ci_signer_key_id="alias/k")
+    written = _function_settings()
     environ = written.to_environ()
     assert FunctionSettings.from_environ({**environ, "AWS_REGION": "us-east-1"}) == written
-    assert "CI_PUBLIC_KEY_PEM" not in environ, "an unset value is absent, never an empty string"
     assert all(value for value in environ.values())
 
 
@@ -63,18 +62,11 @@ def test_required_variables_are_named() -> None:
         ("SERVICE_ACCOUNTS", '{"orders": {"stage": "1"}}', "'orders' needs a 12-digit stage and prod account"),
         ("TOOLS_ACCOUNT_ID", "tools", "TOOLS_ACCOUNT_ID='tools': expected 12 digits"),
         ("APPROVED_CDK_VERSIONS", " , ", "APPROVED_CDK_VERSIONS=',': expected comma-separated values"),
-        ("CI_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----", "CI_PUBLIC_KEY_PEM: cannot load a PEM public key"),
     ],
 )
 def test_bad_values_are_named(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         FunctionSettings.from_environ({**_function_settings().to_environ(), variable: value})
-
-
-def test_a_key_is_pinned_or_read_from_kms_not_both() -> None:
-    environ = _function_settings(ci_signer_key_id="alias/k").to_environ()
-    with pytest.raises(SettingsError, match="not both"):
-        FunctionSettings.from_environ({**environ, "CI_PUBLIC_KEY_PEM": "pem"})
 
 
 def test_defaults_follow_the_spec() -> None:
