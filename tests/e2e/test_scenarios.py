@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 
@@ -334,12 +336,27 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]
 
 
-def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry_succeeds(pipeline: Harness) -> None:
-    kms = boto3.client("kms", region_name="us-east-1")
+def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry_succeeds(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake read the key; Validate (its own function, its own role) is refused by KMS, say by a key
+    policy that lost its grant: not the artifact's fault, so the run fails without rejecting it."""
+    from functions.artifacts.errors import SigningError
+    from functions.pipeline import validate as core
+
     alias = ci_signer_alias("orders")
+    verify = core.validate
+    refused = {"on": True}
+
+    class RefusingKms:
+        def public_key(self, service: str) -> None:
+            raise SigningError(f"KMS GetPublicKey for {ci_signer_alias(service)} failed: AccessDeniedException")
+
+    def validate(run: Any, **kwargs: Any) -> Any:
+        return verify(run, **{**kwargs, **({"keys": RefusingKms()} if refused["on"] else {})})
+
+    monkeypatch.setattr(core, "validate", validate)
     pipeline.publish(GOOD)
-    key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == alias)
-    kms.delete_alias(AliasName=alias)  # KMS refuses: not the artifact's fault
     result = pipeline.run("stage", GOOD)
 
     assert result["status"] == "FAILED" and "RecordFailed" in result["states"] and "DeployStage" not in result["states"]
@@ -348,6 +365,6 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     assert alias in item["environment_states"]["stage"]["failure_reason"]
     assert _types(pipeline) == ["DeployFailed"]
 
-    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    refused["on"] = False
     retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))
     assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"

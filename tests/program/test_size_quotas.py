@@ -48,6 +48,7 @@ def service(index: int) -> dict[str, Any]:
         "name": name,
         "githubRepository": f"acme-corp/{name}-service-repository",
         "githubWorkflow": ".github/workflows/release-to-production.yml",
+        "contextLookups": index % 2 == 0,
         "stage": {
             "accountId": stage,
             "executionPolicyArns": [f"arn:aws:iam::{stage}:policy/{name}-cfn-resources"],

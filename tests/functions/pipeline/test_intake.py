@@ -246,7 +246,7 @@ def test_a_prod_failure_revokes_the_content_and_validate_refuses_it_under_any_co
     seed(table, {**item_in("stage"), "commit_sha": other})
     run = replace(run_of("stage"), commit_sha=other)
     with pytest.raises(InvalidArtifact, match=f"revoked under commit {seeded['commit_sha']}"):
-        validate(run, settings=settings, public_key_pem="unused", table=table, s3=None)
+        validate(run, settings=settings, keys=None, table=table, s3=None, context_public_key_pem=str)  # type: ignore[arg-type]
 
 
 def test_a_retried_smoke_failure_writes_the_revocation_the_first_attempt_lost(
