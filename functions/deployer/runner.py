@@ -7,7 +7,8 @@ the verified `cdk.out` and checked (`signed_assets`); the report's `assets` sect
 Exit codes: 0 deployed (or no drift), 1 deploy failed (including the deploy role not assumable), 2 usage
 error (the request, its stack policy, a cloud assembly that cannot be deployed as asked), 3 drift
 detected, 4 manual intervention required, 6 an asset is not the signed content (nothing deployed).
-Expected errors print one readable message, never a traceback. With a `result_path` the outcome is written there as JSON whatever it is.
+Expected errors print one readable message, never a traceback. With a `result_path` the outcome is
+written there as JSON whatever it is.
 """
 
 from __future__ import annotations
