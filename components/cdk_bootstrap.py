@@ -1,11 +1,12 @@
 """The `cdk bootstrap` equivalent for one service in one account, least privilege by construction.
 
 It creates what templates from CDK's default synthesizer expect, under the names it writes into
-`cdk.out` (or the names config gives): the file-asset bucket, the container-asset repository, the
-file and image publishing roles CI's `cdk-assets publish` assumes, the lookup role the context
-generator assumes, and the `/cdk-bootstrap/{qualifier}/version` parameter that every template's
-`CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates no deploy role with
-AdministratorAccess: deploying is `service_deploy_roles`' job.
+`cdk.out` (or the names config gives): the file-asset bucket (object writes only through the
+file-publishing role), the container-asset repository, the file-publishing role the deployer assumes
+to publish the verified file assets, the image-publishing role CI's `cdk-assets publish` assumes to push
+images, the lookup role the context generator assumes, and the `/cdk-bootstrap/{qualifier}/version`
+parameter that every template's `CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates
+no deploy role with AdministratorAccess: deploying is `service_deploy_roles`' job.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class CdkBootstrap(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=ctx.asset_bucket,
                 kms_key_arn=key.arn,
+                extra_policy_statements=policies.asset_bucket_statements(ctx, ctx.asset_bucket_arn),
                 protect=args.protect,
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -112,14 +114,15 @@ class CdkBootstrap(pulumi.ComponentResource):
         )
 
     def _roles(self, name: str, ctx: policies.ServiceAccountContext, asset_key_arn: pulumi.Output[str]) -> None:
-        """The roles CI's `cdk-assets publish` and the context generator's lookups assume."""
+        """The roles the deployer (files), CI's `cdk-assets publish` (images) and the context generator's
+        lookups assume."""
         child = pulumi.ResourceOptions(parent=self)
         ScopedRole(
             f"{name}-file-publishing",
             ScopedRoleArgs(
                 role_name=ctx.bootstrap.file_publishing_role,
-                description=f"cdk-assets uploads {ctx.service} file assets from CI ({ctx.env})",
-                trust_policy=policies.publishing_role_trust(ctx),
+                description=f"the deployer publishes {ctx.service} file assets from the verified cdk.out ({ctx.env})",
+                trust_policy=policies.file_publishing_role_trust(ctx),
                 inline_policies={"publish-file-assets": policies.file_publishing_policy(ctx, asset_key_arn)},
             ),
             opts=child,

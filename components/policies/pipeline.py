@@ -105,6 +105,11 @@ def _service_roles(
     return sorted(arns)
 
 
+def file_publishing_role_pattern(region: str) -> str:
+    """Every CDK file-publishing role (`cdk-{qualifier}-file-publishing-role-{account}-{region}`)."""
+    return naming.role_arn("*", naming.CdkBootstrapNames("*", "*", region).file_publishing_role)
+
+
 # --- functions ----------------------------------------------------------------------------------------
 
 
@@ -158,8 +163,9 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
 def deployer_policy(
     names: ToolsNames, keys: PipelineKeys, environment: Environment, accounts: ServiceAccounts
 ) -> dict[str, Any]:
-    """Assume the environment's deploy roles; read the artifacts it deploys (stage: candidates,
-    prod and rollbacks: releases) and their expected hashes; write its own logs."""
+    """Assume the environment's deploy roles and file-publishing roles (it publishes the verified file
+    assets itself); read the artifacts it deploys (stage: candidates, prod and rollbacks: releases) and
+    their expected hashes; write its own logs."""
     bucket = naming.CANDIDATE_BUCKET if environment is Environment.STAGE else naming.RELEASE_BUCKET
     return document(
         statement(
@@ -167,6 +173,9 @@ def deployer_policy(
             ["sts:AssumeRole"],
             _service_roles(names, accounts, "deploy_role", (environment,)),
         ),
+        # One pattern, whatever the number of services: each file-publishing role trusts only the deployer
+        # of its own environment, with its service's external id (the boundary is the role's trust).
+        statement("AssumeFilePublishingRoles", ["sts:AssumeRole"], [file_publishing_role_pattern(names.region)]),
         *_read_artifacts(names, keys, [bucket]),
         *_items(names, keys, ["dynamodb:GetItem"]),
         _read_tooling(names),

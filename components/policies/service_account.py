@@ -210,7 +210,15 @@ def execution_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
 
 
 def publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
+    """The image-publishing role: CI pushes container images through it (`cdk-assets publish`)."""
     return role_trust(ctx.tools.ci_builder_role_arn, ctx.external_id, sid="CiArtifactBuilderOnly")
+
+
+def file_publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
+    """The file-publishing role: only the deployer of this environment, which publishes the file assets
+    and templates from the verified `cdk.out` before each change set. Not CI: what CI could write here
+    after signing is what CloudFormation would read."""
+    return role_trust(ctx.tools.deployer_role_arn(ctx.env), ctx.external_id, sid="ToolsDeployerOnly")
 
 
 def lookup_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
@@ -250,6 +258,8 @@ def deploy_policy(ctx: ServiceAccountContext, asset_key_arn: Any) -> dict[str, A
             conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         ),
         *_asset_read(ctx, asset_key_arn),
+        # The deployer checks each container image's digest against the signed manifest before deploying.
+        statement("CheckImageDigests", ["ecr:DescribeImages"], [ctx.repository_arn]),
         statement(
             "ResolveBootstrapVersionParameter",
             ["ssm:GetParameters"],
@@ -413,6 +423,33 @@ def asset_key_policy(ctx: ServiceAccountContext) -> dict[str, Any]:
             },
         ),
     )
+
+
+# Object writes: new objects and versions (PutObject also covers copies and multipart uploads), deletes
+# (deleting the current version would make an older, unchecked one current) and replication.
+OBJECT_WRITES = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObject",
+    "s3:ReplicateDelete",
+    "s3:ReplicateObject",
+    "s3:RestoreObject",
+)
+
+
+def asset_bucket_statements(ctx: ServiceAccountContext, bucket_arn: Any) -> list[dict[str, Any]]:
+    """The asset bucket accepts object writes from the file-publishing role only (which only the deployer
+    assumes): what CloudFormation reads changes only through the deployer's publish-and-check."""
+    return [
+        statement(
+            "OnlyTheFilePublishingRoleWritesObjects",
+            OBJECT_WRITES,
+            [objects(bucket_arn)],
+            effect="Deny",
+            principal="*",
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": ctx.role_arn(ctx.bootstrap.file_publishing_role)}},
+        )
+    ]
 
 
 def repository_policy(ctx: ServiceAccountContext) -> dict[str, Any]:

@@ -150,6 +150,12 @@ def test_deploy_role_reads_only_its_services_assets(graphs: dict, env: str) -> N
     decrypt = by_sid(policy, "DecryptServiceAssets")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert decrypt["Resource"][0].startswith(f"arn:aws:kms:{REGION}:{account('orders', env)}:key/")
+    # It checks image digests in its own repository and writes no asset (the file-publishing role does).
+    repository = f"cdk-hnb659fds-container-assets-{account('orders', env)}-{REGION}"
+    assert by_sid(policy, "CheckImageDigests")["Resource"] == [
+        f"arn:aws:ecr:{REGION}:{account('orders', env)}:repository/{repository}"
+    ]
+    assert {a for a in allowed_actions(policy) if a.startswith("ecr:")} == {"ecr:DescribeImages"}
 
 
 def test_prod_deploy_policy_is_tighter_than_stage(graphs: dict) -> None:
@@ -258,6 +264,12 @@ def test_asset_bucket_has_the_cdk_default_name_and_the_baseline(graphs: dict, en
     )
     assert named(graph, f"{name}-ownership")["inputs"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     policy = json.loads(named(graph, f"{name}-policy")["inputs"]["policy"])
+    writes = by_sid(policy, "OnlyTheFilePublishingRoleWritesObjects")
+    assert writes["Effect"] == "Deny" and writes["Principal"] == "*"
+    assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(writes["Action"])
+    assert writes["Resource"] == [f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}/*"]
+    publisher = f"arn:aws:iam::{acct}:role/cdk-{qualifier}-file-publishing-role-{acct}-{REGION}"
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
     tls = by_sid(policy, "DenyInsecureTransport")
     assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -300,12 +312,13 @@ def test_container_repository_is_immutable_and_scanned(graphs: dict, env: str) -
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("service", SERVICES)
-def test_publishing_roles_are_trusted_by_the_ci_builder_only(graphs: dict, env: str, service: str) -> None:
+def test_file_publishing_role_is_the_deployers_and_image_publishing_ci_s(graphs: dict, env: str, service: str) -> None:
     acct, qualifier = account(service, env), QUALIFIER[service]
-    for kind in ("file", "image"):
+    trusted = {"file": f"cdkcp-deployer-{env}", "image": "cdk-ci-artifact-builder"}
+    for kind, principal in trusted.items():
         publishing = role(graphs[env], f"cdk-{qualifier}-{kind}-publishing-role-{acct}-{REGION}")
         (only,) = statements(trust(publishing))
-        assert only["Principal"] == {"AWS": f"arn:aws:iam::{TOOLS}:role/cdk-ci-artifact-builder"}
+        assert only["Principal"] == {"AWS": f"arn:aws:iam::{TOOLS}:role/{principal}"}
         assert only["Condition"] == {"StringEquals": {"sts:ExternalId": f"cdkcp:{TOOLS}:{service}:{env}"}}
     file_policy = inline_policies(
         graphs[env], role(graphs[env], f"cdk-{qualifier}-file-publishing-role-{acct}-{REGION}")

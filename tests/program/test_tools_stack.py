@@ -130,8 +130,11 @@ def test_deployer_of_an_environment_reaches_only_that_environments_deploy_roles(
     assert only["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":project/cdkcp-deployer-{env}")
     (policy,) = inline_policies(graphs["tools"], deployer).values()
     assume = by_sid(policy, f"AssumeServiceDeployRoles{env.title()}")
+    publish = by_sid(policy, "AssumeFilePublishingRoles")
     assert assume["Action"] == ["sts:AssumeRole"]
-    assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume]
+    assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume, publish]
+    # One pattern however many services (each role trusts only its own environment's deployer).
+    assert publish["Resource"] == [f"arn:aws:iam::*:role/cdk-*-file-publishing-role-*-{REGION}"]
     assert set(assume["Resource"]) == {
         f"arn:aws:iam::{account}:role/cdkcp-{service}-{env}-deploy"
         for service, account in zip(("orders", "payments"), SERVICE_ACCOUNTS[env], strict=True)

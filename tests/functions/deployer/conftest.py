@@ -224,7 +224,8 @@ def _asset_manifest(spec: StackSpec, template_file: str) -> dict[str, Any]:
     files: dict[str, Any] = {}
     if spec.template_url:
         bucket, key = spec.template_url.removeprefix("s3://").split("/", 1)
-        role = f"arn:${{AWS::Partition}}:iam::{spec.account}:role/cdk-hnb659fds-file-publishing-role-{spec.account}-{spec.region}"
+        publisher = f"cdk-hnb659fds-file-publishing-role-{spec.account}-{spec.region}"
+        role = f"arn:${{AWS::Partition}}:iam::{spec.account}:role/{publisher}"
         files["template"] = {
             "source": {"path": template_file, "packaging": "file"},
             "destinations": {"d": {"bucketName": bucket, "objectKey": key, "assumeRoleArn": role}},
