@@ -129,6 +129,12 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str, accoun
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET]),
+            # The manifest is copied at the version Validate verified (CopySource with a VersionId).
+            statement(
+                "ReadVerifiedManifestVersions",
+                ["s3:GetObjectVersion"],
+                [objects(names.bucket_arn(naming.CANDIDATE_BUCKET))],
+            ),
             statement("WriteReleases", ["s3:PutObject"], [objects(names.bucket_arn(naming.RELEASE_BUCKET))]),
             statement(
                 "EncryptReleases",

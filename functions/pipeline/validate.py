@@ -11,7 +11,7 @@ from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
-from .artifacts import download, scratch_directory
+from .artifacts import download_versioned, scratch_directory
 from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import Context, Run, commit
@@ -28,7 +28,7 @@ def validate(
     public_key = load_public_key(public_key_pem.encode(), "the CI signer public key")
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
-        cdk_out, manifest = download(s3, bucket, run.service, run.commit_sha, Path(scratch))
+        cdk_out, manifest, version = download_versioned(s3, bucket, run.service, run.commit_sha, Path(scratch))
         report = verify_artifact(
             cdk_out,
             manifest,
@@ -43,5 +43,7 @@ def validate(
         )
     if not report.ok:
         raise InvalidArtifact(report.findings)
-    commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)))
+    # The manifest version that verified: promotion copies exactly that one.
+    pinned = {lc.MANIFEST_VERSION_ID: version} if version else None
+    commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)), pinned)
     return {"verified": True, "files": report.files_checked, "artifact_sha256": item.get("artifact_sha256")}

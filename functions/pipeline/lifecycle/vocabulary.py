@@ -135,6 +135,8 @@ DEPLOY_BUILD_ID = "deploy_build_id"
 # True once the deployer checked every object CloudFormation reads against the signed bytes; False when
 # that check refused the deploy (the spec's `asset_verification_passed`; Validate does not set it).
 ASSET_VERIFICATION_PASSED = "asset_verification_passed"
+# The version of the manifest object Validate verified in this environment's bucket (promotion copies it).
+MANIFEST_VERSION_ID = "environment_states.{env}.manifest_version_id"
 HEALTH = "global_health_status"
 ELIGIBILITY_REVOKED = "eligibility_revoked"
 ELIGIBILITY_REVOKED_REASON = "eligibility_revoked_reason"
@@ -183,6 +185,7 @@ __all__ = [
     "DEPLOYMENT_ID",
     "DEPLOY_BUILD_ID",
     "ASSET_VERIFICATION_PASSED",
+    "MANIFEST_VERSION_ID",
     "ELIGIBILITY_REVOKED",
     "ELIGIBILITY_REVOKED_REASON",
     "ENV_DEPLOY_STARTED_AT",
