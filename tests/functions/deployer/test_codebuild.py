@@ -204,6 +204,10 @@ def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
         ("deploy", 0, ("succeeded", 0)),
         ("deploy", 3, ("drift_detected", 3)),  # a deploy that aborts on drift fails its build
         ("rollback", 4, ("manual_intervention_required", 4)),
+        # an asset that is not the signed content: the deploy says so as a succeeded build (the pipeline
+        # records AssetHashMismatch); a rollback's refusal fails the build (the attempt is retried)
+        ("deploy", 6, ("asset_mismatch", 0)),
+        ("rollback", 6, ("asset_mismatch", 6)),
         ("deploy", 9, ("failed", 9)),
     ],
 )
