@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.kms import kms_key
 from components.policies import service_account as policies
+from components.policies.asset_bucket import asset_bucket_statements
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 
@@ -62,7 +63,7 @@ class CdkBootstrap(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=ctx.asset_bucket,
                 kms_key_arn=key.arn,
-                extra_policy_statements=policies.asset_bucket_statements(ctx, ctx.asset_bucket_arn),
+                extra_policy_statements=asset_bucket_statements(ctx, ctx.asset_bucket_arn),
                 protect=args.protect,
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(

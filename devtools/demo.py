@@ -48,11 +48,11 @@ def _artifactctl(*args: str) -> str:
 
 
 def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) -> None:
-    """What the service's CI does: synth (the fixture), cdk-assets publish, manifest build/sign, publish."""
+    """What the service's CI does: synth (the fixture), manifest build/sign, publish. (It publishes no
+    file asset: the deployer does, from the verified artifact; CI would push container images.)"""
     cdk_out = workdir / commit[:12] / "cdk.out"
     shutil.copytree(PROJECT_DIR / "tests" / "fixtures" / "cdk.out", cdk_out)
     (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
-    harness._publish_assets(cdk_out)
     manifest = cdk_out.parent / "artifact-manifest.json"
     build = ["manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", commit]
     build += ["--cdk-cli-version", "2.1148.1", "--git-signature-verified", "--out", str(manifest)]
