@@ -237,3 +237,12 @@ def test_the_deploy_buildspec_exports_only_the_outcome_the_state_machine_reads()
     commands = spec["phases"]["build"]["commands"]
     assert commands[0] == "python -m functions.deployer.codebuild || DEPLOYER_EXIT=$?"
     assert commands[-1].startswith(f'{OUTCOME_VARIABLE}="$(python -m functions.deployer.codebuild outcome "$MODE"')
+
+
+def test_the_image_digests_of_the_request_are_the_verified_manifests() -> None:
+    assets = {
+        "api-image": {"type": "docker", "hash": "x", "destinations": [], "digest": "sha256:" + "1" * 64},
+        "worker-image": {"type": "docker", "hash": "y", "destinations": []},  # refused by the deployer later
+        "code": {"type": "file", "hash": "z", "destinations": []},
+    }
+    assert codebuild.image_digests(assets) == {"api-image": "sha256:" + "1" * 64}
