@@ -93,6 +93,7 @@ def plan_assets(cdk_out: Path, stacks: list[Stack], *, account: str, region: str
     images: dict[str, ImageAsset] = {}
     for stack in stacks:
         published: set[str] = set()
+        _refuse_legacy_assets(stack, artifacts.get(stack.artifact_id) or {})
         for dependency in artifacts.get(stack.artifact_id, {}).get("dependencies") or []:
             artifact = artifacts.get(dependency)
             if not isinstance(artifact, dict) or artifact.get("type") != ASSET_MANIFEST_TYPE:
@@ -109,6 +110,17 @@ def plan_assets(cdk_out: Path, stacks: list[Stack], *, account: str, region: str
                 "stack, so the deployer cannot make it the signed template"
             )
     return AssetPlan(tuple(files.values()), tuple(images.values()))
+
+
+def _refuse_legacy_assets(stack: Stack, artifact: dict[str, Any]) -> None:
+    """Assets of the legacy synthesizer (`aws:cdk:asset` metadata, locations passed as parameters) are
+    in no asset manifest: the deployer could not make them the signed bytes."""
+    entries = [e for es in (artifact.get("metadata") or {}).values() if isinstance(es, list) for e in es]
+    if any(isinstance(e, dict) and e.get("type") == "aws:cdk:asset" for e in entries):
+        raise AssemblyError(
+            f"{stack.name}: assets of the legacy stack synthesizer (aws:cdk:asset metadata) cannot be published "
+            "by the deployer; synthesize with DefaultStackSynthesizer"
+        )
 
 
 def _asset_manifest(cdk_out: Path, stack: Stack, file: Any) -> dict[str, Any]:

@@ -179,3 +179,14 @@ def test_an_image_without_a_recorded_digest_is_refused_saying_how_to_record_it(t
     cdk_out = assembly(tmp_path, images={"image": image_asset("v1")})
     with pytest.raises(AssemblyError, match="has no recorded digest: .*artifactctl manifest build .* --image-digests"):
         run(cdk_out)
+
+
+def test_assets_of_the_legacy_synthesizer_are_refused(tmp_path: Path, aws: None) -> None:
+    cdk_out = assembly(tmp_path)
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    legacy = {"type": "aws:cdk:asset", "data": {"packaging": "zip", "path": "asset.code", "id": "code"}}
+    manifest["artifacts"]["orders-stage-api"]["metadata"] = {"/orders-stage-api/Handler/Code": [legacy]}
+    (cdk_out / "manifest.json").write_text(json.dumps(manifest))
+    stacks = select_stacks(cdk_out, service="orders", environment="stage", account=STAGE_ACCOUNT, region=REGION)
+    with pytest.raises(AssemblyError, match="legacy stack synthesizer"):
+        plan_assets(cdk_out, stacks, account=STAGE_ACCOUNT, region=REGION)
