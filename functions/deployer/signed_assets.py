@@ -100,7 +100,9 @@ def plan_assets(cdk_out: Path, stacks: list[Stack], *, account: str, region: str
                 continue
             document = _asset_manifest(cdk_out, stack, (artifact.get("properties") or {}).get("file"))
             for asset in _files(cdk_out, document, account=account, region=region):
-                files.setdefault(asset.location, asset)
+                earlier = files.setdefault(asset.location, asset)
+                if (earlier.source, earlier.packaging) != (asset.source, asset.packaging):
+                    raise AssemblyError(f"assets {earlier.asset_id} and {asset.asset_id} both publish {asset.location}")
                 published.add(asset.location)
             for image in _images(document, account=account, region=region):
                 images.setdefault(image.location, image)
@@ -145,8 +147,12 @@ def _files(cdk_out: Path, document: dict[str, Any], *, account: str, region: str
         except (KeyError, TypeError, AttributeError):
             raise AssemblyError(f"file asset {asset_id}: no source path or destinations") from None
         path = (cdk_out / str(source)).resolve()
-        if not path.is_relative_to(cdk_out.resolve()) or packaging not in ("file", "zip"):
-            raise AssemblyError(f"file asset {asset_id}: source {source!r} ({packaging}) is not in the assembly")
+        exists = {"file": path.is_file, "zip": path.is_dir}.get(packaging, lambda: False)()
+        if not path.is_relative_to(cdk_out.resolve()) or not exists:
+            raise AssemblyError(
+                f"file asset {asset_id}: source {source!r} is not a {'directory' if packaging == 'zip' else 'file'} "
+                f"of the assembly (packaging {packaging!r}: file or zip)"
+            )
         for destination_id, spec in sorted(destinations):
             values = {k: substitute(str(spec.get(k, "")), account=account, region=region) for k in _FILE_KEYS}
             if role_account(values["assumeRoleArn"]) != account or not values["bucketName"] or not values["objectKey"]:

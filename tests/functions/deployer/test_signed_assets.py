@@ -190,3 +190,24 @@ def test_assets_of_the_legacy_synthesizer_are_refused(tmp_path: Path, aws: None)
     stacks = select_stacks(cdk_out, service="orders", environment="stage", account=STAGE_ACCOUNT, region=REGION)
     with pytest.raises(AssemblyError, match="legacy stack synthesizer"):
         plan_assets(cdk_out, stacks, account=STAGE_ACCOUNT, region=REGION)
+
+
+def test_a_source_that_is_not_in_the_assembly_or_two_sources_for_one_object_are_refused(
+    tmp_path: Path, aws: None
+) -> None:
+    def plan(files: dict[str, Any]) -> Any:
+        cdk_out = assembly(tmp_path / str(len(list(tmp_path.iterdir()))), files=files)
+        stacks = select_stacks(cdk_out, service="orders", environment="stage", account=STAGE_ACCOUNT, region=REGION)
+        return plan_assets(cdk_out, stacks, account=STAGE_ACCOUNT, region=REGION)
+
+    with pytest.raises(AssemblyError, match="source '../outside' is not a file of the assembly"):
+        plan({"x": file_asset("../outside", "file", "x.json")})
+    with pytest.raises(AssemblyError, match="source 'nested.template.json' is not a directory"):
+        plan({"x": file_asset("nested.template.json", "zip", "x.zip")})
+    with pytest.raises(AssemblyError, match=f"assets a and b both publish s3://{BUCKET}/same.json"):
+        plan(
+            {
+                "a": file_asset("nested.template.json", "file", "same.json"),
+                "b": file_asset("asset.code", "zip", "same.json"),
+            }
+        )
