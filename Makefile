@@ -52,7 +52,7 @@ lambda-layer: $(STAMP) lambda-requirements.txt
 	rm -rf build/lambda/python
 	$(BIN)/python -m pip install --quiet --target build/lambda/python --platform manylinux2014_x86_64 \
 		--implementation cp --python-version 3.12 --only-binary=:all: --no-compile -r lambda-requirements.txt
-	$(BIN)/python -m devtools.deterministic_zip build/lambda/python build/lambda/layer.zip --prefix python/
+	$(BIN)/python -m functions.deterministic_zip build/lambda/python build/lambda/layer.zip --prefix python/
 
 # The README's generated parts: the state machine's diagram and each stack's resource count.
 diagram: $(STAMP)

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 from datetime import datetime
+from pathlib import Path
 
 from .common import (
     EXIT_INVALID,
@@ -17,6 +18,7 @@ from .common import (
     lazy_public_key,
     print_findings,
     progress_for,
+    read_file,
     read_manifest,
     signer_for,
     write_atomic,
@@ -56,6 +58,7 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
         raise UsageError(f"--context-file {args.context_file}: no such file")
     check_output_path(args.out, "--out")
     started_at = _started_at(args.build_started_at)
+    digests = _image_digests(args.image_digests)
     progress = progress_for(args.cdk_out, args.progress)
     manifest = build_manifest(
         args.cdk_out,
@@ -68,6 +71,7 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
         build_started_at=started_at,
         jobs=args.jobs,
         on_file=progress,
+        image_digests=digests,
     )
     progress.finish()
     write_atomic(args.out, dumps(manifest), "--out")
@@ -82,6 +86,23 @@ def cmd_manifest_build(args: argparse.Namespace) -> int:
         else f"wrote {args.out}: {summary['files']} files, artifact_sha256 {summary['artifact_sha256']}"
     )
     return EXIT_OK
+
+
+MAX_IMAGE_DIGESTS_BYTES = 1024 * 1024
+
+
+def _image_digests(path: Path | None) -> dict[str, str]:
+    """`--image-digests FILE`: a JSON object of asset id to digest (checked by `build_manifest`)."""
+    if path is None:
+        return {}
+    raw = read_file(path, "--image-digests", limit=MAX_IMAGE_DIGESTS_BYTES)
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--image-digests {path}: not JSON ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f"--image-digests {path}: expected a JSON object of asset id to digest string")
+    return value
 
 
 def cmd_manifest_sign(args: argparse.Namespace) -> int:

@@ -85,6 +85,11 @@ def _add_manifest(commands: argparse._SubParsersAction) -> None:
         "--build-started-at", help="synth start (epoch seconds or ISO 8601); default: oldest output file"
     )
     build.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1)
+    build.add_argument(
+        "--image-digests",
+        type=Path,
+        help="JSON object of container image asset id to the sha256:... digest CI pushed (the deployer checks it)",
+    )
     build.add_argument("--out", type=Path, required=True)
     build.set_defaults(handler=cmd_manifest_build)
 

@@ -1,11 +1,12 @@
 """The `cdk bootstrap` equivalent for one service in one account, least privilege by construction.
 
 It creates what templates from CDK's default synthesizer expect, under the names it writes into
-`cdk.out` (or the names config gives): the file-asset bucket, the container-asset repository, the
-file-publishing role the deployer assumes, the image-publishing role the service's own CI assumes, the
-lookup role the context generator assumes, and the `/cdk-bootstrap/{qualifier}/version` parameter that
-every template's `CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates no deploy role
-with AdministratorAccess: deploying is `service_deploy_roles`' job.
+`cdk.out` (or the names config gives): the file-asset bucket (object writes only through the
+file-publishing role), the container-asset repository, the file-publishing role the deployer assumes
+to publish the verified file assets, the image-publishing role the service's own CI assumes to push
+images, the lookup role the context generator assumes, and the `/cdk-bootstrap/{qualifier}/version`
+parameter that every template's `CheckBootstrapVersion` rule reads. Unlike `cdk bootstrap` it creates
+no deploy role with AdministratorAccess: deploying is `service_deploy_roles`' job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pulumi_aws as aws
 
 from components.kms import kms_key
 from components.policies import service_account as policies
+from components.policies.asset_bucket import asset_bucket_statements
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 
@@ -61,6 +63,7 @@ class CdkBootstrap(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=ctx.asset_bucket,
                 kms_key_arn=key.arn,
+                extra_policy_statements=asset_bucket_statements(ctx, ctx.asset_bucket_arn),
                 protect=args.protect,
                 lifecycle_rules=[
                     aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -119,7 +122,7 @@ class CdkBootstrap(pulumi.ComponentResource):
             f"{name}-file-publishing",
             ScopedRoleArgs(
                 role_name=ctx.bootstrap.file_publishing_role,
-                description=f"the deployer uploads {ctx.service} file assets from the verified artifact ({ctx.env})",
+                description=f"the deployer publishes {ctx.service} file assets from the verified cdk.out ({ctx.env})",
                 trust_policy=policies.file_publishing_role_trust(ctx),
                 inline_policies={"publish-file-assets": policies.file_publishing_policy(ctx, asset_key_arn)},
             ),

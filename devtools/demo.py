@@ -49,8 +49,9 @@ def _artifactctl(*args: str) -> str:
 
 
 def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) -> None:
-    """What the service's CI does: fetch the blessed context, synth (the fixture), cdk-assets publish,
-    manifest build/sign, publish."""
+    """What the service's CI does: fetch the blessed context, synth (the fixture), manifest build/sign,
+    publish. (It publishes no file asset: the deployer does, from the verified artifact; CI would push
+    container images.)"""
     cdk_out = workdir / commit[:12] / "cdk.out"
     context = cdk_out.parent / ".cdk.context.json"
     cdk_out.parent.mkdir(parents=True)
@@ -58,7 +59,6 @@ def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) 
     _say(f"  {_artifactctl(*fetch, '--bucket', harness.contexts_bucket, '--kms-key-id', 'alias/cdk-context-signer')}")
     shutil.copytree(PROJECT_DIR / "tests" / "fixtures" / "cdk.out", cdk_out)
     (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
-    harness._publish_assets(cdk_out)
     manifest = cdk_out.parent / "artifact-manifest.json"
     build = ["manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", commit]
     build += ["--cdk-cli-version", "2.1148.1", "--git-signature-verified", "--out", str(manifest)]

@@ -4,7 +4,8 @@
 serializes it with `Output.json_dumps`; tests hand it strings, render it, and execute it in moto.
 
     Lease{Stage,Prod} (conditional write) -> Validate -> [prod: DriftGate -> DriftCheckOutcome: clean, or
-      RecordDriftAborted, or RecordDriftCheckFailed (prod pending again)] -> Deploy -> RecordDeployed
+      RecordDriftAborted, or RecordDriftCheckFailed (prod pending again)] -> Deploy -> DeployOutcome:
+      RecordDeployed, or RecordAssetMismatch (an asset was not the signed content; nothing deployed)
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
          on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
                                               -> RollbackDeploy -> RecordRollbackSucceeded, or
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.deployer.errors import DRIFT_CLEAN, DRIFT_FOUND
+from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND
 from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.expressions import asl_update
@@ -42,6 +43,11 @@ DRIFT_CLEAN_STATE = "NoDrift"
 DRIFT_FOUND_STATE = "DriftFound"
 DRIFT_UNANSWERED = "DriftCheckUnanswered"
 DEPLOY = "Deploy"
+CHOOSE_DEPLOY_OUTCOME = "DeployOutcome"
+DEPLOY_DONE = "DeployDone"
+ASSET_MISMATCH_FOUND = "AssetMismatchFound"
+ASSET_MISMATCH_REASON = "AssetMismatchReason"
+RECORD_ASSET_MISMATCH = "RecordAssetMismatch"
 RECORD_DEPLOYED = "RecordDeployed"
 TEST = "Test"
 CHOOSE_TEST = "TestChoice"
@@ -299,6 +305,33 @@ def _drift_gate(r: PipelineResources) -> dict[str, Any]:
     }
 
 
+# What a succeeded deploy build says it did (`DEPLOYER_OUTCOME`): deployed, or refused before any
+# change set because an asset was not the signed content (`asset_mismatch`).
+DEPLOY_OUTCOME = "$.deploy.Build.ExportedEnvironmentVariables[0].Value"
+ASSET_MISMATCH_CAUSE = "an object CloudFormation reads was not the signed content; nothing was deployed (see the log)"
+
+
+def _deploy_outcome(r: PipelineResources) -> dict[str, Any]:
+    """Where a succeeded deploy build leads; its Build is replaced by id and status (as in the drift gate)."""
+    summary = {"Type": "Pass", "ResultPath": "$.deploy"}
+    summary["Parameters"] = {"build_id.$": "$.deploy.Build.Id", "status.$": "$.deploy.Build.BuildStatus"}
+    found = {"Variable": DEPLOY_OUTCOME, "StringEquals": ASSET_MISMATCH, "Next": ASSET_MISMATCH_FOUND}
+    absent = {"Variable": DEPLOY_OUTCOME, "IsPresent": False, "Next": DEPLOY_DONE}
+    reason = {"Error": "AssetMismatch", "Cause": ASSET_MISMATCH_CAUSE}
+    return {
+        CHOOSE_DEPLOY_OUTCOME: {"Type": "Choice", "Choices": [absent, found], "Default": DEPLOY_DONE},
+        DEPLOY_DONE: {**summary, "Next": RECORD_DEPLOYED},
+        ASSET_MISMATCH_FOUND: {**summary, "Next": ASSET_MISMATCH_REASON},
+        ASSET_MISMATCH_REASON: {
+            "Type": "Pass",
+            "Result": reason,
+            "ResultPath": "$.error",
+            "Next": RECORD_ASSET_MISMATCH,
+        },
+        RECORD_ASSET_MISMATCH: _transition(r, lc.Action.ASSET_MISMATCH, FINALIZE),
+    }
+
+
 def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
     deploys = {
         # A failed or timed-out prod deploy may leave some stacks on the new release: prod rolls back to
@@ -306,14 +339,12 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
         PROD: _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED)),
         STAGE: _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
     }
+    builds = {env: _build(r.deploy_projects[env], CHOOSE_DEPLOY_OUTCOME, Mode.DEPLOY, deploys[env]) for env in deploys}
+    for build in builds.values():
+        del build["ResultSelector"]  # the Choice tests for the outcome's presence first (see the drift gate)
     return {
-        **{
-            f"{DEPLOY}{env.title()}": {
-                **_build(r.deploy_projects[env], RECORD_DEPLOYED, Mode.DEPLOY, deploys[env]),
-                "ResultPath": "$.deploy",
-            }
-            for env in lc.Environment
-        },
+        **{f"{DEPLOY}{env.title()}": {**build, "ResultPath": "$.deploy"} for env, build in builds.items()},
+        **_deploy_outcome(r),
         RECORD_DEPLOYED: _transition(r, lc.Action.DEPLOYED, CHOOSE_TEST),
         CHOOSE_TEST: _by_environment(f"{TEST}{PROD.title()}", f"{TEST}{STAGE.title()}"),
         **{

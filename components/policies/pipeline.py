@@ -130,6 +130,11 @@ def _service_roles(
     return sorted(naming.service_role_arn_pattern(names.prefix, environment, role) for environment in environments)
 
 
+def file_publishing_role_pattern(region: str) -> str:
+    """Every CDK file-publishing role (`cdk-{qualifier}-file-publishing-role-{account}-{region}`)."""
+    return naming.role_arn("*", naming.CdkBootstrapNames("*", "*", region).file_publishing_role)
+
+
 # --- functions ----------------------------------------------------------------------------------------
 
 
@@ -150,6 +155,12 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET]),
+            # The manifest is copied at the version Validate verified (CopySource with a VersionId).
+            statement(
+                "ReadVerifiedManifestVersions",
+                ["s3:GetObjectVersion"],
+                [objects(names.bucket_arn(naming.CANDIDATE_BUCKET))],
+            ),
             statement("WriteReleases", ["s3:PutObject"], [objects(names.bucket_arn(naming.RELEASE_BUCKET))]),
             statement(
                 "EncryptReleases",
@@ -197,8 +208,9 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
 
 
 def deployer_policy(names: ToolsNames, keys: PipelineKeys, environment: Environment) -> dict[str, Any]:
-    """Assume the environment's deploy roles; read the artifacts it deploys (stage: candidates,
-    prod and rollbacks: releases) and their expected hashes; write its own logs."""
+    """Assume the environment's deploy roles and file-publishing roles (it publishes the verified file
+    assets itself); read the artifacts it deploys (stage: candidates, prod and rollbacks: releases) and
+    their expected hashes; write its own logs."""
     bucket = naming.CANDIDATE_BUCKET if environment is Environment.STAGE else naming.RELEASE_BUCKET
     return document(
         statement(
@@ -206,6 +218,9 @@ def deployer_policy(names: ToolsNames, keys: PipelineKeys, environment: Environm
             ["sts:AssumeRole"],
             _service_roles(names, "deploy_role", (environment,)),
         ),
+        # One pattern, whatever the number of services: each file-publishing role trusts only the deployer
+        # of its own environment, with its service's external id (the boundary is the role's trust).
+        statement("AssumeFilePublishingRoles", ["sts:AssumeRole"], [file_publishing_role_pattern(names.region)]),
         *_read_artifacts(names, keys, [bucket]),
         *_items(names, keys, ["dynamodb:GetItem"]),
         _read_tooling(names),

@@ -215,8 +215,9 @@ def image_publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
 
 
 def file_publishing_role_trust(ctx: ServiceAccountContext) -> dict[str, Any]:
-    """File assets and templates are published by this environment's deployer from the verified
-    artifact, never by CI: what CloudFormation reads is what was signed."""
+    """The file-publishing role: only the deployer of this environment, which publishes the file assets
+    and templates from the verified `cdk.out` before each change set. Not CI: what CI could write here
+    after signing is what CloudFormation would read."""
     return role_trust(ctx.tools.deployer_role_arn(ctx.env), ctx.external_id, sid="ToolsDeployerOnly")
 
 
@@ -257,6 +258,8 @@ def deploy_policy(ctx: ServiceAccountContext, asset_key_arn: Any) -> dict[str, A
             conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         ),
         *_asset_read(ctx, asset_key_arn),
+        # The deployer checks each container image's digest against the signed manifest before deploying.
+        statement("CheckImageDigests", ["ecr:DescribeImages"], [ctx.repository_arn]),
         statement(
             "ResolveBootstrapVersionParameter",
             ["ssm:GetParameters"],

@@ -12,7 +12,8 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - CodeBuild tasks fail with States.Runtime: `state_task_service_for("codebuild")` returns the service
   of `builds.py`, which runs the build in-process and answers like `startBuild.sync`;
 - CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
-  `ContinueUpdateRollback` (`cloudformation.py`); CI's `cdk-assets publish` is done by the harness;
+  `ContinueUpdateRollback` (`cloudformation.py`); the deployer publishes the file assets itself
+  (moto lets any caller assume the file-publishing role and ignores the bucket policy; AWS enforces both);
 - Wait states would really sleep: the rollback backoff is recorded instead of waited;
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
@@ -172,6 +173,8 @@ class Harness:
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (self.candidate_bucket, self.release_bucket):
             s3.create_bucket(Bucket=bucket)
+            # Versioned, as the program's SecureBucket makes them: promotion copies verified versions.
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
         self.signers = self._signing_keys(json.loads(environment["SERVICE_ACCOUNTS"]))
@@ -287,28 +290,6 @@ class Harness:
                     Name=names.version_parameter, Value="21", Type="String"
                 )
 
-    def _publish_assets(self, cdk_out: Path) -> None:
-        """CI's `cdk-assets publish`: every file asset to its destination, in the destination's account."""
-        import io
-        import zipfile
-
-        for assets_file in sorted(cdk_out.glob("*.assets.json")):
-            for asset in json.loads(assets_file.read_text()).get("files", {}).values():
-                source = cdk_out / asset["source"]["path"]
-                if asset["source"].get("packaging") == "zip":
-                    buffer = io.BytesIO()
-                    with zipfile.ZipFile(buffer, "w") as archive:
-                        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                            archive.write(path, path.relative_to(source).as_posix())
-                    body = buffer.getvalue()
-                else:
-                    body = source.read_bytes()
-                for destination in asset["destinations"].values():
-                    account = re.search(r"\d{12}", destination["bucketName"]).group()
-                    self.account_client("s3", account).put_object(
-                        Bucket=destination["bucketName"], Key=destination["objectKey"], Body=body
-                    )
-
     def account_client(self, service: str, account: str) -> Any:
         credentials = boto3.client("sts", region_name=REGION).assume_role(
             RoleArn=f"arn:aws:iam::{account}:role/harness", RoleSessionName="harness"
@@ -331,14 +312,19 @@ class Harness:
         service: str = "orders",
         content: str = "",
         context: Path | None | str = "blessed",
+        prepare: Any = None,
     ) -> Manifest:
-        """CI: synth (with the blessed context unless `context` names another file, or None for none),
-        manifest, sign, publish (files, manifest last; no metadata). `content` changes the bytes (the
-        same content under two commits is the same `artifact_sha256`)."""
+        """CI: synthesize (a copy of the fixture, with the blessed context unless `context` names another
+        file, or None for none; `prepare(cdk_out)` may change it before it is signed), build and sign
+        the manifest, upload (files, manifest last; no metadata). `content` changes the bytes (the same
+        content under two commits is the same `artifact_sha256`). CI publishes no file asset: the
+        deployer does, from the verified artifact, through the file-publishing role that trusts only it."""
         cdk_out = self.tmp / service / commit / "cdk.out"
         shutil.rmtree(cdk_out, ignore_errors=True)  # a re-publish of the commit
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(content or commit)  # each commit is a distinct artifact
+        if prepare is not None:
+            prepare(cdk_out)
         unsigned = build_manifest(
             cdk_out,
             service=service,
@@ -348,13 +334,12 @@ class Harness:
             previous_commit=previous,
             git_signature_verified=True,
         )
-        self._publish_assets(cdk_out)
         manifest = sign_manifest(unsigned, signer or self.signers[service])
         publish(cdk_out, dumps(manifest), bucket=self.candidate_bucket, s3=boto3.client("s3", region_name=REGION))
         return manifest
 
     def _context_file(self, service: str, context: Path | None | str) -> Path | None:
-        """"blessed": the service's blessed context if it makes lookups (only orders does in the example
+        """ "blessed": the service's blessed context if it makes lookups (only orders does in the example
         config), none otherwise; or the file (or None) a scenario names."""
         if context == "blessed":
             return self.blessed_context if service == "orders" else None

@@ -43,6 +43,7 @@ SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 SERVICE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?\Z")
+IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 BUILD_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z\Z")
 
 # field -> (required, description of the expected value)
@@ -57,7 +58,7 @@ FIELDS: dict[str, str] = {
     "cdk_library_versions": "an object of package name to version",
     "cdk_context_hash": "null or 64 lowercase hex characters",
     "file_hashes": "a non-empty object of relative path to sha256",
-    "assets": "an object of asset id to asset",
+    "assets": "an object of asset id to asset (a container image's may record its pushed `digest`)",
     "build_time": "an ISO 8601 UTC time like 2026-11-23T04:24:49Z",
     "build_duration_seconds": "a non-negative number",
     "signing_identity": "null (unsigned) or a string such as kms:alias/cdk-ci-artifact-signer-orders",
@@ -131,9 +132,12 @@ def build_manifest(
     build_started_at: float | None = None,
     jobs: int = 1,
     on_file: Any = None,
+    image_digests: Mapping[str, str] | None = None,
 ) -> Manifest:
     """An unsigned manifest of every file under `cdk_out`. Raises InvalidArtifact if the tree or an
-    argument cannot be trusted (symlinks, odd names, a bad commit)."""
+    argument cannot be trusted (symlinks, odd names, a bad commit). `image_digests` (asset id -> the
+    `sha256:...` digest of the image CI pushed) are recorded on the container image assets: the
+    deployer refuses an image asset without one, and an image whose digest differs."""
     problems: list[Finding] = []
     if not SERVICE.match(service):
         problems.append(Finding("structure", "service", f"expected {FIELDS['service']}, got {service!r}"))
@@ -166,10 +170,27 @@ def build_manifest(
         cdk_library_versions=library_versions(cdk_out),
         cdk_context_hash=sha256_file(context_file) if context_file else None,
         file_hashes=dict(sorted(file_hashes.items(), key=lambda item: item[0].encode("utf-8"))),
-        assets=collect_assets(cdk_out, files),
+        assets=with_image_digests(collect_assets(cdk_out, files), image_digests or {}),
         build_time=utc_iso(),
         build_duration_seconds=round(max(0.0, finished - started), 3),
     )
+
+
+def with_image_digests(assets: dict[str, dict[str, Any]], digests: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """`assets` with each image's digest recorded; a digest for no image asset, or not `sha256:` and 64
+    lowercase hex digits, is an InvalidArtifact naming it."""
+    problems = []
+    for asset_id, digest in sorted(digests.items()):
+        where = f"image digest of {printable(str(asset_id))}"
+        if (assets.get(asset_id) or {}).get("type") != "docker":
+            problems.append(Finding("assets", where, "no container image asset has this id"))
+        elif not isinstance(digest, str) or not IMAGE_DIGEST.match(digest):
+            problems.append(Finding("assets", where, "expected sha256: and 64 lowercase hex digits"))
+        else:
+            assets[asset_id]["digest"] = digest
+    if problems:
+        raise InvalidArtifact(problems)
+    return assets
 
 
 def _earliest_mtime(root: Path, files: list[str]) -> float:
@@ -295,7 +316,13 @@ def _asset_problems(assets: dict[str, Any]) -> list[Finding]:
             problems.append(Finding("structure", where, "expected type 'file' or 'docker'"))
         elif not isinstance(asset.get("destinations"), list):
             problems.append(Finding("structure", where, "expected a 'destinations' list"))
+        elif "digest" in asset and (asset["type"] != "docker" or not _is_digest(asset["digest"])):
+            problems.append(Finding("structure", f"{where}.digest", "expected an image's sha256:<64 hex> digest"))
     return problems
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and bool(IMAGE_DIGEST.match(value))
 
 
 def _is_str(value: Any) -> bool:

@@ -9,6 +9,7 @@ options parse.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -46,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", type=Mode, choices=DEPLOYER_MODES, default=Mode.DEPLOY, help=MODE_HELP)
     p.add_argument("--stack-policy", type=Path, help="JSON stack policy applied to every stack")
     p.add_argument("--allow-drift", action="store_true", help="deploy despite drift (signed override)")
+    p.add_argument(
+        "--image-digests",
+        type=Path,
+        help="JSON object of container image asset id to its sha256:... digest (the signed manifest's); "
+        "each image is checked against it, and an image asset without one is refused",
+    )
     p.add_argument("--result", type=Path, help="write the result JSON here")
     p.add_argument(
         "--deployment-id",
@@ -70,6 +77,11 @@ def main(
     except SystemExit as exc:  # argparse has printed the usage; --help exits 0
         return int(exc.code or 0)
     request = request_from_arguments(args)
+    if args.image_digests is not None:
+        try:
+            request = replace(request, image_digests=_image_digests(args.image_digests))
+        except UsageError as error:
+            return fail(request, error).exit_code
     if args.stack_policy is not None:
         try:
             request.check()  # the options first, as `run` would, then the file they name
@@ -97,6 +109,16 @@ def request_from_arguments(args: argparse.Namespace) -> DeployRequest:
         poll_seconds=args.poll_seconds,
         result_path=args.result,
     )
+
+
+def _image_digests(path: Path) -> dict[str, str]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--image-digests {path}: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f"--image-digests {path}: expected a JSON object of asset id to digest")
+    return value
 
 
 def _default_deployment_id() -> str:

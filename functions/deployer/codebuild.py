@@ -33,7 +33,17 @@ from functions.pipeline.settings import BuildSettings, SettingsError
 from functions.pipeline.signers import ServiceKeys
 from functions.pipeline.store import MetadataTable
 
-from .errors import DRIFT_CLEAN, DRIFT_FOUND, EXIT_DRIFT, EXIT_INVALID_ARTIFACT, EXIT_KINDS, EXIT_SUCCESS, EXIT_USAGE
+from .errors import (
+    ASSET_MISMATCH,
+    DRIFT_CLEAN,
+    DRIFT_FOUND,
+    EXIT_ASSET_MISMATCH,
+    EXIT_DRIFT,
+    EXIT_INVALID_ARTIFACT,
+    EXIT_KINDS,
+    EXIT_SUCCESS,
+    EXIT_USAGE,
+)
 from .request import DEFAULT_POLL_SECONDS, DEPLOYER_MODES, DeployRequest, Mode, RunVariables, StackPolicy
 from .runner import run
 
@@ -49,15 +59,25 @@ def build_outcome(mode: Mode | str, exit_code: int) -> tuple[str, int]:
     variables in `Build.ExportedEnvironmentVariables`, the output the state machine routes on). Every
     other ending fails the build with the deployer's code: for a drift check that means it could not
     tell (the deploy role not assumable, an AWS call failed), which is no finding against the release.
+    A deploy refused because an asset was not the signed content (nothing deployed) ends the same way
+    as a drift finding: a succeeded build exporting `asset_mismatch`, so the pipeline can record it as
+    what it is (`AssetHashMismatch`). A rollback's refusal fails the build: the rollback is retried.
     """
     kind = EXIT_KINDS.get(exit_code, "failed")
     if Mode(mode) is Mode.DRIFT_CHECK and exit_code in (EXIT_SUCCESS, EXIT_DRIFT):
         return (DRIFT_CLEAN if exit_code == EXIT_SUCCESS else DRIFT_FOUND), EXIT_SUCCESS
+    if Mode(mode) is Mode.DEPLOY and exit_code == EXIT_ASSET_MISMATCH:
+        return ASSET_MISMATCH, EXIT_SUCCESS
     return kind, exit_code
 
 
 def deploy_request(
-    settings: BuildSettings, variables: RunVariables, cdk_out: Path, *, poll_seconds: float = DEFAULT_POLL_SECONDS
+    settings: BuildSettings,
+    variables: RunVariables,
+    cdk_out: Path,
+    *,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    image_digests: Mapping[str, str] | None = None,
 ) -> DeployRequest:
     """The request a build describes: the service's deploy and execution roles in its account of this
     environment, the external id its deploy role trusts, and its stack policy (if configured)."""
@@ -80,6 +100,7 @@ def deploy_request(
         poll_seconds=poll_seconds,
         result_path=RESULT_FILE,
         drift_gated=True,  # the state machine's DriftGate runs before every prod deploy
+        image_digests=dict(image_digests or {}),
     )
 
 
@@ -109,10 +130,11 @@ def main(
         print(f"codebuild: cannot read {variables.service}'s signing key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT
     with tempfile.TemporaryDirectory() as scratch:
-        cdk_out = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
-        if cdk_out is None:
+        verified = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
+        if verified is None:
             return EXIT_INVALID_ARTIFACT
-        request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds)
+        cdk_out, digests = verified
+        request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds, image_digests=digests)
         return run(request, base_session=base_session, clock=clock, sleep=sleep).exit_code
 
 
@@ -127,8 +149,9 @@ def _service_key(settings: BuildSettings, service: str, kms: Any) -> Any:
 
 def _verified_artifact(
     settings: BuildSettings, variables: RunVariables, public_key: Any, scratch: Path, s3: Any
-) -> Path | None:
-    """The artifact's `cdk.out`, downloaded and verified; None (the findings printed) when it fails."""
+) -> tuple[Path, dict[str, str]] | None:
+    """The artifact's `cdk.out`, downloaded and verified, and the image digests its signed manifest
+    records; None (the findings printed) when it fails."""
     import boto3
 
     service, commit = variables.service, variables.commit_sha
@@ -141,11 +164,16 @@ def _verified_artifact(
         Expectations(service=service, commit=commit, artifact_sha256=item.get("artifact_sha256")),
         jobs=os.cpu_count() or 1,
     )
-    if not report.ok:
+    if not report.ok or report.manifest is None:
         for finding in report.findings:
             print(finding.line(), file=sys.stderr)
         return None
-    return cdk_out
+    return cdk_out, image_digests(report.manifest.assets)
+
+
+def image_digests(assets: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """asset id -> digest of every container image asset whose digest the manifest records."""
+    return {aid: a["digest"] for aid, a in assets.items() if a.get("type") == "docker" and a.get("digest")}
 
 
 def report_outcome(arguments: list[str]) -> int:

@@ -73,6 +73,33 @@ class DeployFailed(DeployerError):
         }
 
 
+class AssetMismatch(DeployerError):
+    """An object CloudFormation would read (a template, a file asset, a container image) is not the
+    signed bytes after the deployer published them: something else wrote it. Nothing was deployed."""
+
+    kind = "asset_mismatch"
+
+    def __init__(self, location: str, asset_id: str, expected: str, found: str | None) -> None:
+        self.location = location
+        self.asset_id = asset_id
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"{location} (asset {asset_id}) is not the signed content: expected {expected}, found "
+            f"{found or 'no checksum'}; nothing was deployed"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "location": self.location,
+            "asset_id": self.asset_id,
+            "expected": self.expected,
+            "found": self.found,
+        }
+
+
 class DeployTimeout(DeployFailed):
     """The deadline passed while waiting; CloudFormation keeps going server-side."""
 
@@ -129,6 +156,7 @@ EXIT_USAGE = 2
 EXIT_DRIFT = 3
 EXIT_MANUAL = 4
 EXIT_INVALID_ARTIFACT = 5
+EXIT_ASSET_MISMATCH = 6
 
 # What each exit code means, as the deploy builds export it (`DEPLOYER_OUTCOME`, see
 # `functions.deployer.codebuild.build_outcome`).
@@ -139,6 +167,7 @@ EXIT_KINDS = {
     EXIT_DRIFT: DriftDetected.kind,
     EXIT_MANUAL: ManualInterventionRequired.kind,
     EXIT_INVALID_ARTIFACT: "invalid_artifact",
+    EXIT_ASSET_MISMATCH: AssetMismatch.kind,
 }
 
 # Most specific first: DeployTimeout is a DeployFailed.
@@ -146,6 +175,7 @@ EXIT_CODES: tuple[tuple[type[DeployerError], int], ...] = (
     (UsageError, EXIT_USAGE),
     (AssemblyError, EXIT_USAGE),
     (DriftDetected, EXIT_DRIFT),
+    (AssetMismatch, EXIT_ASSET_MISMATCH),
     (ManualInterventionRequired, EXIT_MANUAL),
     (DeployFailed, EXIT_DEPLOY_FAILED),
     (AssumeRoleFailed, EXIT_DEPLOY_FAILED),
@@ -164,3 +194,4 @@ def exit_code(error: DeployerError) -> int:
 OUTCOME_VARIABLE = "DEPLOYER_OUTCOME"
 DRIFT_CLEAN = "clean"
 DRIFT_FOUND = EXIT_KINDS[EXIT_DRIFT]
+ASSET_MISMATCH = EXIT_KINDS[EXIT_ASSET_MISMATCH]

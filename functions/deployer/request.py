@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -92,6 +92,9 @@ class DeployRequest:
     # The pipeline ran its drift gate just before (a drift-check build): a second check during the deploy
     # could only fail the deploy, which prod answers with a rollback over the drifted stacks.
     drift_gated: bool = False
+    # asset id -> image digest (`sha256:...`), from the verified manifest: what each container image
+    # asset must be in the repository. A docker asset without one is refused.
+    image_digests: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A caller may pass the wire strings ("prod", "drift-check"): hold the enums.

@@ -1,10 +1,14 @@
 """Execute one `DeployRequest`: select the stacks, assume the deploy role, deploy them (or only check
 their drift), and report.
 
+Before any change set (deploys and rollbacks), the assets CloudFormation will read are published from
+the verified `cdk.out` and checked (`signed_assets`); the report's `assets` section says what was.
+
 Exit codes: 0 deployed (or no drift), 1 deploy failed (including the deploy role not assumable), 2 usage
 error (the request, its stack policy, a cloud assembly that cannot be deployed as asked), 3 drift
-detected, 4 manual intervention required. Expected errors print one readable message, never a
-traceback. With a `result_path` the outcome is written there as JSON whatever it is.
+detected, 4 manual intervention required, 6 an asset is not the signed content (nothing deployed).
+Expected errors print one readable message, never a traceback. With a `result_path` the outcome is
+written there as JSON whatever it is.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .assembly import select_stacks
 from .deploy import check_drift, deploy_stacks
 from .errors import EXIT_SUCCESS, AssumeRoleFailed, DeployerError, exit_code
 from .request import DeployRequest, Mode
+from .signed_assets import make_signed, plan_assets
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def _execute(
     if request.mode is Mode.DRIFT_CHECK:
         drift = check_drift(session, stacks, allow_drift=request.allow_drift, **waiting)
         return {"outcome": "succeeded", "drift": drift}
+    assets = _signed_assets(request, stacks, base_session, session, log)
     result = deploy_stacks(
         session,
         stacks,
@@ -111,7 +117,33 @@ def _execute(
         f"done in {totals['seconds']:.0f}s: {totals['created']} created, {totals['updated']} updated, "
         f"{totals['unchanged']} unchanged"
     )
-    return {**result.to_dict(), "outcome": "succeeded"}
+    return {**result.to_dict(), "assets": assets, "outcome": "succeeded"}
+
+
+def _signed_assets(
+    request: DeployRequest, stacks: list[Any], base_session: Any, deploy_session: Any, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Publish and check every asset of `stacks` (files through their publishing roles, assumed from
+    the deployer's own credentials with the service's external id; images with the deploy role)."""
+    plan = plan_assets(request.cdk_out, stacks, account=request.account, region=request.region)
+    sessions: dict[str, Any] = {}
+
+    def session_for(role_arn: str) -> Any:
+        if role_arn not in sessions:
+            log(f"assuming {role_arn} to publish assets")
+            sessions[role_arn] = assume_role_session(
+                role_arn,
+                external_id=request.external_id,
+                region=request.region,
+                role_session_name=session_name("cdkcp-publish", request.service, request.environment),
+                base_session=base_session,
+                error=AssumeRoleFailed,
+            )
+        return sessions[role_arn]
+
+    return make_signed(
+        plan, session_for=session_for, deploy_session=deploy_session, image_digests=request.image_digests, log=log
+    )
 
 
 def _report(request: DeployRequest) -> dict[str, Any]:

@@ -21,6 +21,15 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 def download(s3: Any, bucket: str, service: str, commit_sha: str, target: Path) -> tuple[Path, bytes]:
     """The artifact's cdk.out tree under `target` and its manifest's bytes."""
+    cdk_out, manifest, _ = download_versioned(s3, bucket, service, commit_sha, target)
+    return cdk_out, manifest
+
+
+def download_versioned(
+    s3: Any, bucket: str, service: str, commit_sha: str, target: Path
+) -> tuple[Path, bytes, str | None]:
+    """`download`, and the version id of the manifest object whose bytes were read (None when the bucket
+    is not versioned): promotion copies exactly that version."""
     prefix = artifact_prefix(service, commit_sha)
     keys = list_keys(s3, bucket, prefix)
     if prefix + MANIFEST_NAME not in keys:
@@ -40,8 +49,9 @@ def download(s3: Any, bucket: str, service: str, commit_sha: str, target: Path) 
             s3.download_file(bucket, key, str(destination))
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:  # `x` beside `x/y`
             raise InvalidArtifact([Finding("files", relative, f"object key clashes with another: {exc}")]) from None
-    manifest = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_NAME)["Body"].read()
-    return cdk_out, manifest
+    response = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_NAME)
+    version = response.get("VersionId")
+    return cdk_out, response["Body"].read(), (version if version and version != "null" else None)
 
 
 def copy_artifact(
@@ -53,12 +63,16 @@ def copy_artifact(
     *,
     include_manifest: bool = True,
     only_manifest: bool = False,
+    manifest_version: str | None = None,
 ) -> int:
-    """Copy the artifact's objects, the manifest last (its upload triggers the next pipeline run)."""
+    """Copy the artifact's objects, the manifest last (its upload triggers the next pipeline run), at
+    `manifest_version` when given: the manifest Validate verified, whatever was written since. The other
+    objects are copied as they are now: the next run's Validate verifies them against that manifest."""
     prefix = artifact_prefix(service, commit_sha)
     manifest = prefix + MANIFEST_NAME
     if only_manifest:
-        s3.copy_object(Bucket=target_bucket, Key=manifest, CopySource={"Bucket": source_bucket, "Key": manifest})
+        source = {"Bucket": source_bucket, "Key": manifest}
+        s3.copy_object(Bucket=target_bucket, Key=manifest, CopySource=source | _version(manifest_version))
         return 1
     keys = list_keys(s3, source_bucket, prefix)
     ordered = sorted(k for k in keys if k != manifest)
@@ -67,6 +81,10 @@ def copy_artifact(
     for key in ordered:
         s3.copy_object(Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key})
     return len(ordered)
+
+
+def _version(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
 
 
 def scratch_directory() -> tempfile.TemporaryDirectory:

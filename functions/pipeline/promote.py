@@ -1,5 +1,10 @@
 """Promotion after stage tests pass: the artifact moves to the release bucket (whose manifest event
-starts the prod run) and its item becomes `promoted` (lifecycle: `Action.PROMOTED`)."""
+starts the prod run) and its item becomes `promoted` (lifecycle: `Action.PROMOTED`).
+
+The manifest copied is the version stage's Validate verified (its version id is on the item); the
+other objects are copied as they are, and the prod run's Validate verifies them against that manifest
+and the item's `artifact_sha256`: an object changed in the candidate bucket during stage tests makes
+the prod run an invalid artifact, never a deploy."""
 
 from __future__ import annotations
 
@@ -28,8 +33,12 @@ def promote(
     already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
     if not (already_claimed or commit(table, context)):
         return refused
-    # 3. the manifest last: its upload starts the prod run, which finds the item promoted.
-    copied += copy_artifact(s3, source, target, run.service, run.commit_sha, only_manifest=True)
+    # 3. the manifest last, the version Validate verified in stage: its upload starts the prod run, which
+    # finds the item promoted and verifies every object copied in 1 against it again.
+    verified = lc.read(item, lc.MANIFEST_VERSION_ID, lc.Environment.STAGE)
+    copied += copy_artifact(
+        s3, source, target, run.service, run.commit_sha, only_manifest=True, manifest_version=verified
+    )
     sender = BestEffort(notify)
     announce(sender, metric, context, artifact_sha256=item.get("artifact_sha256"), objects=copied)
     result = {"action": lc.Action.PROMOTED.value, "applied": True, "succeeded": True, "objects": copied}

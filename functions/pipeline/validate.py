@@ -13,7 +13,7 @@ from functions.artifacts.errors import Finding, InvalidArtifact
 from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
-from .artifacts import download, scratch_directory
+from .artifacts import download_versioned, scratch_directory
 from .blessed_context import expected_context
 from .settings import FunctionSettings
 from .signers import ServiceKeys
@@ -40,7 +40,7 @@ def validate(
     context = expected_context(run.service, settings=settings, s3=s3, context_public_key_pem=context_public_key_pem)
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
-        cdk_out, manifest = download(s3, bucket, run.service, run.commit_sha, Path(scratch))
+        cdk_out, manifest, version = download_versioned(s3, bucket, run.service, run.commit_sha, Path(scratch))
         report = verify_artifact(
             cdk_out,
             manifest,
@@ -55,7 +55,9 @@ def validate(
         )
     if not report.ok:
         raise InvalidArtifact(report.findings)
-    commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)))
+    # The manifest version that verified: promotion copies exactly that one.
+    pinned = {lc.MANIFEST_VERSION_ID: version} if version else None
+    commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)), pinned)
     return {"verified": True, "files": report.files_checked, "artifact_sha256": item.get("artifact_sha256")}
 
 

@@ -273,3 +273,52 @@ def test_status_shows_the_lifecycle_at_a_glance(aws, built, capsys) -> None:
     assert code == 0 and [i["commit_sha"] for i in json.loads(out)] == [COMMIT]
     code, _, err = run(capsys, "status", "--service", "orders", "--commit", "f" * 40)
     assert code == 2 and "no artifact orders@ffff" in err
+
+
+def _image_app(tmp_path: Path) -> Path:
+    """A cloud assembly with one container image asset (`api-image`)."""
+    cdk_out = tmp_path / "cdk.out"
+    cdk_out.mkdir()
+    (cdk_out / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {}}))
+    destination = {"repositoryName": "cdk-hnb659fds-container-assets-222222222222-us-east-1", "imageTag": "t1"}
+    images = {
+        "api-image": {"source": {"directory": "asset.image"}, "destinations": {"222222222222-us-east-1": destination}}
+    }
+    (cdk_out / "app.assets.json").write_text(json.dumps({"version": "55.0.0", "files": {}, "dockerImages": images}))
+    return cdk_out
+
+
+def test_build_records_the_image_digests_ci_pushed_and_refuses_bad_ones(tmp_path, capsys) -> None:
+    from functions.artifacts.manifest import parse_manifest
+
+    cdk_out, out = _image_app(tmp_path), tmp_path / "m.json"
+    digests = tmp_path / "digests.json"
+    build = ("manifest", "build", "--cdk-out", str(cdk_out), "--service", "orders", "--commit", COMMIT,
+             "--cdk-cli-version", CLI_VERSION, "--out", str(out), "--image-digests", str(digests))  # fmt: skip
+    digest = "sha256:" + "ab" * 32
+    digests.write_text(json.dumps({"api-image": digest}))
+    assert run(capsys, *build)[0] == 0
+    manifest, problems = parse_manifest(out.read_bytes())
+    assert problems == [] and manifest is not None and manifest.assets["api-image"]["digest"] == digest
+
+    for wrong, expected in (
+        ({"api-image": "sha256:ABC"}, "expected sha256: and 64 lowercase hex digits"),
+        ({"other": digest}, "no container image asset has this id"),
+    ):
+        digests.write_text(json.dumps(wrong))
+        code, printed, _ = run(capsys, *build)
+        assert code == 1 and expected in printed
+    digests.write_text("[1, 2]")
+    code, _, err = run(capsys, *build)
+    assert code == 2 and "--image-digests" in err
+
+
+def test_a_manifest_with_a_malformed_digest_is_structurally_invalid(tmp_path) -> None:
+    from functions.artifacts.manifest import build_manifest, dumps, parse_manifest
+
+    manifest = build_manifest(_image_app(tmp_path), service="orders", commit=COMMIT, cdk_cli_version=CLI_VERSION)
+    assert "digest" not in manifest.assets["api-image"]  # still valid: the deployer refuses the image
+    document = json.loads(dumps(manifest))
+    document["assets"]["api-image"]["digest"] = "latest"
+    _, problems = parse_manifest(json.dumps(document).encode())
+    assert [p.subject for p in problems] == ["assets['api-image'].digest"]

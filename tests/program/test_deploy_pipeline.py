@@ -6,7 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from devtools.deterministic_zip import write_zip
+from functions.deterministic_zip import write_zip
 from functions.naming import FUNCTIONS
 from functions.pipeline.lifecycle import EVENT_SOURCE
 from functions.pipeline.settings import BuildSettings, FunctionSettings

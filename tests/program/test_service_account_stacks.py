@@ -150,6 +150,12 @@ def test_deploy_role_reads_only_its_services_assets(graphs: dict, env: str) -> N
     decrypt = by_sid(policy, "DecryptServiceAssets")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert decrypt["Resource"][0].startswith(f"arn:aws:kms:{REGION}:{account('orders', env)}:key/")
+    # It checks image digests in its own repository and writes no asset (the file-publishing role does).
+    repository = f"cdk-hnb659fds-container-assets-{account('orders', env)}-{REGION}"
+    assert by_sid(policy, "CheckImageDigests")["Resource"] == [
+        f"arn:aws:ecr:{REGION}:{account('orders', env)}:repository/{repository}"
+    ]
+    assert {a for a in allowed_actions(policy) if a.startswith("ecr:")} == {"ecr:DescribeImages"}
 
 
 def test_prod_deploy_policy_is_tighter_than_stage(graphs: dict) -> None:
@@ -258,6 +264,12 @@ def test_asset_bucket_has_the_cdk_default_name_and_the_baseline(graphs: dict, en
     )
     assert named(graph, f"{name}-ownership")["inputs"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     policy = json.loads(named(graph, f"{name}-policy")["inputs"]["policy"])
+    writes = by_sid(policy, "OnlyTheFilePublishingRoleWritesObjects")
+    assert writes["Effect"] == "Deny" and writes["Principal"] == "*"
+    assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(writes["Action"])
+    assert writes["Resource"] == [f"arn:aws:s3:::cdk-{qualifier}-assets-{acct}-{REGION}/*"]
+    publisher = f"arn:aws:iam::{acct}:role/cdk-{qualifier}-file-publishing-role-{acct}-{REGION}"
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
     tls = by_sid(policy, "DenyInsecureTransport")
     assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -162,11 +162,14 @@ def test_deployer_of_an_environment_reaches_only_that_environments_deploy_roles(
     assert only["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":project/cdkcp-deployer-{env}")
     (policy,) = inline_policies(graphs["tools"], deployer).values()
     assume = by_sid(policy, f"AssumeServiceDeployRoles{env.title()}")
+    publish = by_sid(policy, "AssumeFilePublishingRoles")
     assert assume["Action"] == ["sts:AssumeRole"]
-    assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume]
-    # One pattern for every service's deploy role of this environment (the policy does not grow with the
-    # services); each deploy role trusts only this deployer, with its own external id.
+    assert [s for s in statements(policy) if "sts:AssumeRole" in s["Action"]] == [assume, publish]
+    # One pattern for every service's deploy role of this environment and one for every file-publishing
+    # role (the policy does not grow with the services); each role trusts only this deployer, with its own
+    # external id.
     assert assume["Resource"] == [f"arn:aws:iam::*:role/cdkcp-*-{env}-deploy"]
+    assert publish["Resource"] == [f"arn:aws:iam::*:role/cdk-*-file-publishing-role-*-{REGION}"]
 
 
 def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .model import OWNED, Absent, AbsentOrAtMost, Clause, IfRunning, Ref, Repair, Text, Transition, is_
 from .vocabulary import (
+    ASSET_VERIFICATION_PASSED,
     DEPLOY_BUILD_ID,
     DEPLOYMENT_ID,
     ELIGIBILITY_REVOKED,
@@ -97,7 +98,7 @@ def _failure(action: Action, event: Event, *, rejects: bool = False, **extra: An
                 **extra,
             },
             events=((event, {"reason": Ref.REASON}),),
-            metrics=((Metric.ASSET_HASH_MISMATCH, 1),) if event is Event.INVALID_ARTIFACT else (),
+            metrics=((Metric.ASSET_HASH_MISMATCH, 1),) if action is Action.ASSET_MISMATCH else (),
             default_reason=action.value,
         )
         for environment in Environment
@@ -141,7 +142,9 @@ _TABLE: list[Transition] = [
     *_each_environment(
         Action.VALIDATED,
         guard=(OWNED,),
-        sets={"integrity_verified": True, "asset_verification_passed": True, "validated_at": Ref.NOW},
+        # The artifact verifies; whether CloudFormation reads those bytes is the deployer's check
+        # (`asset_verification_passed`, set by `deployed` and `asset_mismatch`).
+        sets={"integrity_verified": True, "validated_at": Ref.NOW},
     ),
     *_each_environment(
         Action.DEPLOYED,
@@ -153,6 +156,8 @@ _TABLE: list[Transition] = [
             ENV_TEST_STARTED_AT: Ref.NOW,
             "{env}_deploy_duration_seconds": Ref.DEPLOY_SECONDS,
             DEPLOY_BUILD_ID: Ref.BUILD_ID,
+            # The deployer deploys only after every object CloudFormation reads was checked to be signed.
+            ASSET_VERIFICATION_PASSED: True,
         },
         events=((Event.DEPLOY_SUCCEEDED, {"phase": "deploy"}),),
         succeeded=True,
@@ -317,6 +322,10 @@ _TABLE: list[Transition] = [
     *_failure(Action.INVALID_ARTIFACT, Event.INVALID_ARTIFACT, rejects=True, integrity_verified=False),
     *_failure(Action.DEPLOY_FAILED, Event.DEPLOY_FAILED),
     *_failure(Action.DRIFT_DETECTED, Event.DEPLOY_FAILED, stack_drift_detected=True),
+    # The deployer refused before any change set: an object in the service's asset bucket (or an image)
+    # was not the signed content after it published it. Nothing was deployed, so prod does not roll
+    # back; the release itself verified, so stage does not reject it (a retry publishes again).
+    *_failure(Action.ASSET_MISMATCH, Event.DEPLOY_FAILED, **{ASSET_VERIFICATION_PASSED: False}),
     # The drift gate could not tell (the deploy role not assumable, the build or an AWS call failed, it
     # timed out): nothing was deployed and nothing is known against the release, so prod goes back to the
     # `pending` promotion left it in, the only state a prod lease takes. The next attempt (an operator,
@@ -365,6 +374,7 @@ RECORDED_BY_THE_STATE_MACHINE = frozenset(
         Action.DEPLOY_FAILED,
         Action.DRIFT_DETECTED,
         Action.DRIFT_CHECK_FAILED,
+        Action.ASSET_MISMATCH,
         Action.TIMED_OUT,
         Action.FAILED,
     }

@@ -121,6 +121,7 @@ class Action(StrEnum):
     DEPLOY_FAILED = "deploy_failed"
     DRIFT_DETECTED = "drift_detected"
     DRIFT_CHECK_FAILED = "drift_check_failed"
+    ASSET_MISMATCH = "asset_mismatch"
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     FINALIZED = "finalized"
@@ -135,6 +136,11 @@ EXECUTION_STARTED_AT = "execution_started_at"
 EXECUTION_COMPLETED_AT = "execution_completed_at"
 DEPLOYMENT_ID = "deployment_id"
 DEPLOY_BUILD_ID = "deploy_build_id"
+# True once the deployer checked every object CloudFormation reads against the signed bytes; False when
+# that check refused the deploy (the spec's `asset_verification_passed`; Validate does not set it).
+ASSET_VERIFICATION_PASSED = "asset_verification_passed"
+# The version of the manifest object Validate verified in this environment's bucket (promotion copies it).
+MANIFEST_VERSION_ID = "environment_states.{env}.manifest_version_id"
 HEALTH = "global_health_status"
 ELIGIBILITY_REVOKED = "eligibility_revoked"
 ELIGIBILITY_REVOKED_REASON = "eligibility_revoked_reason"
@@ -191,6 +197,8 @@ __all__ = [
     "DEFAULT_MAX_ROLLBACK_ATTEMPTS",
     "DEPLOYMENT_ID",
     "DEPLOY_BUILD_ID",
+    "ASSET_VERIFICATION_PASSED",
+    "MANIFEST_VERSION_ID",
     "ELIGIBILITY_REVOKED",
     "ELIGIBILITY_REVOKED_REASON",
     "ENV_DEPLOY_STARTED_AT",

@@ -194,7 +194,9 @@ def write_assembly(directory: Path, specs: list[StackSpec], extra: dict[str, Any
         template_file = f"{spec.name}.template.json"
         body = spec.template if isinstance(spec.template, str) else json.dumps(spec.template, indent=1)
         (directory / template_file).write_text(body)
-        artifacts[f"{spec.name}.assets"] = {"type": "cdk:asset-manifest", "properties": {"file": f"{spec.name}.a"}}
+        asset_manifest = f"{spec.name}.assets.json"
+        (directory / asset_manifest).write_text(json.dumps(_asset_manifest(spec, template_file)))
+        artifacts[f"{spec.name}.assets"] = {"type": "cdk:asset-manifest", "properties": {"file": asset_manifest}}
         properties: dict[str, Any] = {"templateFile": template_file, "terminationProtection": False}
         for key, value in (
             ("stackTemplateAssetObjectUrl", spec.template_url),
@@ -215,6 +217,20 @@ def write_assembly(directory: Path, specs: list[StackSpec], extra: dict[str, Any
     manifest = {"version": "55.0.0", "artifacts": artifacts}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return directory
+
+
+def _asset_manifest(spec: StackSpec, template_file: str) -> dict[str, Any]:
+    """The stack's asset manifest: its template as a file asset when it is published by URL."""
+    files: dict[str, Any] = {}
+    if spec.template_url:
+        bucket, key = spec.template_url.removeprefix("s3://").split("/", 1)
+        publisher = f"cdk-hnb659fds-file-publishing-role-{spec.account}-{spec.region}"
+        role = f"arn:${{AWS::Partition}}:iam::{spec.account}:role/{publisher}"
+        files["template"] = {
+            "source": {"path": template_file, "packaging": "file"},
+            "destinations": {"d": {"bucketName": bucket, "objectKey": key, "assumeRoleArn": role}},
+        }
+    return {"version": "55.0.0", "files": files, "dockerImages": {}}
 
 
 def write_policy(directory: Path) -> Path:

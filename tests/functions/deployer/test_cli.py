@@ -135,6 +135,14 @@ def test_bad_stack_policy_exits_2(tmp_path: Path, aws: None, capsys: pytest.Capt
     assert "not a stack policy" in capsys.readouterr().err
 
 
+def test_bad_image_digests_file_exits_2(tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    cdk_out = write_assembly(tmp_path / "cdk.out", specs("stage"))
+    digests = tmp_path / "digests.json"
+    digests.write_text('["sha256:abc"]')
+    assert run(arguments(cdk_out, "stage", tmp_path / "r.json", "--image-digests", str(digests))) == 2
+    assert "--image-digests" in capsys.readouterr().err
+
+
 def test_assembly_error_exits_2_naming_the_stack(tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     cdk_out = write_assembly(
         tmp_path / "cdk.out", [*specs("stage"), StackSpec("billing-stage-data", topic_template("T"))]

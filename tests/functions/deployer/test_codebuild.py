@@ -224,6 +224,10 @@ def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
         ("deploy", 0, ("succeeded", 0)),
         ("deploy", 3, ("drift_detected", 3)),  # a deploy that aborts on drift fails its build
         ("rollback", 4, ("manual_intervention_required", 4)),
+        # an asset that is not the signed content: the deploy says so as a succeeded build (the pipeline
+        # records AssetHashMismatch); a rollback's refusal fails the build (the attempt is retried)
+        ("deploy", 6, ("asset_mismatch", 0)),
+        ("rollback", 6, ("asset_mismatch", 6)),
         ("deploy", 9, ("failed", 9)),
     ],
 )
@@ -253,3 +257,12 @@ def test_the_deploy_buildspec_exports_only_the_outcome_the_state_machine_reads()
     commands = spec["phases"]["build"]["commands"]
     assert commands[0] == "python -m functions.deployer.codebuild || DEPLOYER_EXIT=$?"
     assert commands[-1].startswith(f'{OUTCOME_VARIABLE}="$(python -m functions.deployer.codebuild outcome "$MODE"')
+
+
+def test_the_image_digests_of_the_request_are_the_verified_manifests() -> None:
+    assets = {
+        "api-image": {"type": "docker", "hash": "x", "destinations": [], "digest": "sha256:" + "1" * 64},
+        "worker-image": {"type": "docker", "hash": "y", "destinations": []},  # refused by the deployer later
+        "code": {"type": "file", "hash": "z", "destinations": []},
+    }
+    assert codebuild.image_digests(assets) == {"api-image": "sha256:" + "1" * 64}

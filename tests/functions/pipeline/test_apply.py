@@ -120,11 +120,26 @@ def test_an_invalid_artifact_is_rejected_in_stage_only(table: MetadataTable, cap
     item = table.get(SERVICE, COMMIT)
     assert item["status"] == "rejected" and item["integrity_verified"] is False
     assert item["environment_states"]["stage"]["failure_reason"] == "InvalidArtifact: signature: does not verify"
-    assert captured.metrics == [("AssetHashMismatch", 1.0)]
+    assert captured.metrics == []  # AssetHashMismatch counts the deployer's asset check only
+    assert "asset_verification_passed" not in item
 
     seed(table, item_in("prod"))
     _apply(table, captured, run_of("prod", "invalid_artifact", error=error))
     assert table.get(SERVICE, COMMIT)["status"] == "promoted"
+
+
+def test_an_asset_mismatch_counts_asset_hash_mismatch_and_keeps_the_release(
+    table: MetadataTable, captured: Captured
+) -> None:
+    error = {"Error": "AssetMismatch", "Cause": "an object CloudFormation reads was not the signed content"}
+    for environment, status in (("stage", "candidate"), ("prod", "promoted")):
+        seed(table, item_in(environment))
+        _apply(table, captured, run_of(environment, "asset_mismatch", error=error))
+        item = table.get(SERVICE, COMMIT)
+        assert item["status"] == status and item["asset_verification_passed"] is False
+        assert item["environment_states"][environment]["status"] == "failed"
+        assert item["environment_states"][environment]["failure_reason"].startswith("AssetMismatch: ")
+    assert captured.metrics == [("AssetHashMismatch", 1.0)] * 2
 
 
 def test_a_failure_while_testing_leaves_the_tests_not_tested(table: MetadataTable, captured: Captured) -> None:

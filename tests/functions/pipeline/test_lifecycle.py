@@ -88,7 +88,7 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
     (A.INVALID_ARTIFACT, PROD): {**OWNED, **FAILING},
     **{
         (action, e): {**OWNED, **FAILING}
-        for action in (A.DEPLOY_FAILED, A.DRIFT_DETECTED, A.TIMED_OUT, A.FAILED)
+        for action in (A.DEPLOY_FAILED, A.DRIFT_DETECTED, A.ASSET_MISMATCH, A.TIMED_OUT, A.FAILED)
         for e in lc.Environment
     },
     **{(A.FINALIZED, e): OWNED for e in lc.Environment},

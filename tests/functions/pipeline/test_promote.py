@@ -66,3 +66,21 @@ def test_a_refused_claim_never_copies_the_manifest(table: MetadataTable, capture
     assert _promote(table, captured, settings)["applied"] is False
     assert "artifact-manifest.json" not in _released()  # so no prod run starts
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
+
+
+def test_the_manifest_promoted_is_the_version_validate_verified(
+    table: MetadataTable, captured: Captured, settings
+) -> None:
+    """A manifest overwritten in the candidate bucket after stage's Validate is not what reaches the
+    release bucket: promotion copies the version id the item records."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    candidates = settings.candidate_bucket
+    s3.put_bucket_versioning(Bucket=candidates, VersioningConfiguration={"Status": "Enabled"})
+    verified = s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=b'{"verified": 1}')
+    s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=b'{"forged": 1}')
+    testing = _testing()
+    testing["environment_states"]["stage"]["manifest_version_id"] = verified["VersionId"]
+    seed(table, testing)
+    assert _promote(table, captured, settings)["succeeded"]
+    released = s3.get_object(Bucket="releases", Key=PREFIX + "artifact-manifest.json")["Body"].read()
+    assert released == b'{"verified": 1}'
