@@ -319,7 +319,7 @@ class Harness:
         the manifest, upload (files, manifest last; no metadata). `content` changes the bytes (the same
         content under two commits is the same `artifact_sha256`). CI publishes no file asset: the
         deployer does, from the verified artifact, through the file-publishing role that trusts only it."""
-        cdk_out = self.tmp / service / commit / "cdk.out"
+        cdk_out = self.cdk_out(commit, service)
         shutil.rmtree(cdk_out, ignore_errors=True)  # a re-publish of the commit
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(content or commit)  # each commit is a distinct artifact
@@ -337,6 +337,10 @@ class Harness:
         manifest = sign_manifest(unsigned, signer or self.signers[service])
         publish(cdk_out, dumps(manifest), bucket=self.candidate_bucket, s3=boto3.client("s3", region_name=REGION))
         return manifest
+
+    def cdk_out(self, commit: str, service: str = "orders") -> Path:
+        """Where CI synthesized `service@commit` (what it signed)."""
+        return self.tmp / service / commit / "cdk.out"
 
     def _context_file(self, service: str, context: Path | None | str) -> Path | None:
         """ "blessed": the service's blessed context if it makes lookups (only orders does in the example

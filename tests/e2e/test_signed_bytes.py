@@ -92,7 +92,7 @@ def kind_of(key: str, body: bytes) -> str:
 @pytest.mark.parametrize("swapped", ["nested-template", "large-template", "lambda-zip", "all"])
 def test_objects_swapped_after_signing_are_never_deployed(pipeline: Harness, swapped: str) -> None:
     pipeline.publish(GOOD, prepare=pad_api_templates)
-    cdk_out = pipeline.tmp / GOOD / "cdk.out"
+    cdk_out = pipeline.cdk_out(GOOD)
     signed = signed_assets_of(cdk_out, "stage")
     # The nested template, the api template (over 51,200 bytes: passed by TemplateURL) and the Lambda zip.
     assert sorted(kind_of(k, b) for k, b in signed.items()) == ["lambda-zip", "large-template", "nested-template"]
@@ -122,7 +122,7 @@ def test_an_object_overwritten_between_publish_and_check_refuses_the_deploy(
     """The attacker wins the race against the upload: the check after it sees the object is not the signed
     one, and the deploy stops before any change set, as an asset-hash mismatch."""
     pipeline.publish(GOOD, prepare=pad_api_templates)
-    signed = signed_assets_of(pipeline.tmp / GOOD / "cdk.out", "stage")
+    signed = signed_assets_of(pipeline.cdk_out(GOOD), "stage")
     (nested_key,) = [key for key, body in signed.items() if b"AWS::SQS::Queue" in body and len(body) < 51_200]
     check_files = signed_assets.check_files
 
@@ -169,7 +169,7 @@ def test_a_rollback_republishes_the_known_good_releases_own_signed_bytes(pipelin
     assert pipeline.run("prod", GOOD)["status"] == "SUCCEEDED"
     pipeline.publish(NEXT, previous=GOOD, prepare=pad_with("next"))
     assert pipeline.run("stage", NEXT)["status"] == "SUCCEEDED"
-    good = signed_assets_of(pipeline.tmp / GOOD / "cdk.out", "prod")
+    good = signed_assets_of(pipeline.cdk_out(GOOD), "prod")
     deploy = pipeline.script.deployer
 
     def attacked_before_rollback(project: str, variables: dict[str, str]) -> int:
@@ -186,7 +186,7 @@ def test_a_rollback_republishes_the_known_good_releases_own_signed_bytes(pipelin
     for key, body in good.items():
         assert stored(pipeline, "prod", key) == body, key
     api = deployed_templates(pipeline, "prod")["orders-prod-api"]
-    assert api == json.loads((pipeline.tmp / GOOD / "cdk.out" / "orders-prod-api.template.json").read_text())
+    assert api == json.loads((pipeline.cdk_out(GOOD) / "orders-prod-api.template.json").read_text())
     assert api["Metadata"]["Padding"].startswith("good ")
 
 
