@@ -13,7 +13,12 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
   of `builds.py`, which runs the build in-process and answers like `startBuild.sync`;
 - CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
   `ContinueUpdateRollback` (`cloudformation.py`); CI's `cdk-assets publish` is done by the harness;
-- Wait states would really sleep: the rollback backoff is recorded instead of waited;
+- Wait states would really sleep: the rollback backoff is recorded instead of waited; a run waiting
+  for its environment's lock (`WaitForLock`, 30 s) sleeps `LOCK_WAIT_SLEEP` seconds, so that the
+  executions that hold and wait for a lock really run at the same time, and is counted in `lock_waits`;
+- executions run at the same time (each in its own thread, as in Step Functions): moto's DynamoDB
+  transactions are made isolated, and `$$.State.EnteredTime` written as Step Functions does
+  (`concurrency.py`);
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
@@ -38,6 +43,7 @@ import boto3
 
 from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
+from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
 from devtools.emulator.lambdas import LambdaContext
 from devtools.emulator.program import ACCOUNTS, PREFIX, PROJECT_DIR, REGION, TOOLS, ProgramGraph
 from functions import naming
@@ -47,6 +53,8 @@ from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
+LOCK_WAIT_STATE = "WaitForLock"
+LOCK_WAIT_SLEEP = 0.05
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
 
@@ -80,6 +88,7 @@ class Harness:
         self.tmp = tmp
         self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
+        self.lock_waits: list[str] = []  # the execution of each wait for a lock
         self.executions: list[tuple[str, list[str]]] = []  # (execution name, states entered in order)
         self.build_logs: list[str] | None = None  # set to a list to keep the builds' output off the console
         self._patch(monkeypatch)
@@ -120,6 +129,11 @@ class Harness:
         monkeypatch.setattr(state_task_factory, "state_task_service_for", service_for)
 
         def no_wait(wait_self: Any, env: Any, wait_seconds: int) -> None:
+            context = env.states.context_object.context_object_data
+            if context["State"]["Name"] == LOCK_WAIT_STATE:
+                self.lock_waits.append(context["Execution"]["Name"])
+                time.sleep(LOCK_WAIT_SLEEP)
+                return
             self.waits.append(wait_seconds)
 
         monkeypatch.setattr(WaitFunction, "_wait_interval", no_wait)
@@ -138,6 +152,8 @@ class Harness:
 
         monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
         _definite_paths_name_one_value(monkeypatch)
+        serialise_dynamodb(monkeypatch)
+        step_functions_entered_time(monkeypatch)
 
     def _environment(self, monkeypatch: Any) -> None:
         for key, value in self.program.environment.items():
