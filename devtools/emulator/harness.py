@@ -30,6 +30,7 @@ The runtime's shape (`program.ProgramGraph`) comes from the program's offline pr
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -291,7 +292,9 @@ class Harness:
 
     # --- artifacts ---
 
-    def publish(self, commit: str, previous: str | None = None, signer: Any = None) -> Manifest:
+    def publish(
+        self, commit: str, previous: str | None = None, signer: Any = None, build_time: str | None = None
+    ) -> Manifest:
         cdk_out = self.tmp / commit / "cdk.out"
         shutil.copytree(FIXTURE, cdk_out)
         (cdk_out / "build-commit.txt").write_text(commit)  # each commit is a distinct artifact
@@ -303,6 +306,8 @@ class Harness:
             previous_commit=previous,
             git_signature_verified=True,
         )
+        if build_time:  # CI built it then (builds published in one second would tie)
+            unsigned = dataclasses.replace(unsigned, build_time=build_time)
         self._publish_assets(cdk_out)
         manifest = sign_manifest(unsigned, signer or self.signer)
         publish(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lifecycle import SERVICE_RECORD, Environment
+from .lifecycle import LOCK_RECORD, SERVICE_RECORD, Environment
+
+PIPELINE_RECORD_PREFIX = "_"
+assert SERVICE_RECORD.startswith(PIPELINE_RECORD_PREFIX) and LOCK_RECORD.startswith(PIPELINE_RECORD_PREFIX)
 
 
 def _short(commit: str | None) -> str:
@@ -71,7 +74,8 @@ def service_items(table: Any, service: str) -> list[dict[str, Any]]:
     arguments: dict[str, Any] = {"KeyConditionExpression": Key("service").eq(service)}
     while True:
         page = table.query(**arguments)
-        items += [plain(i) for i in page.get("Items", []) if i["commit_sha"] != SERVICE_RECORD]
+        # the pipeline's own records (`_service`, `_lock#{env}`) are not artifacts
+        items += [plain(i) for i in page.get("Items", []) if not i["commit_sha"].startswith(PIPELINE_RECORD_PREFIX)]
         if "LastEvaluatedKey" not in page:
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
