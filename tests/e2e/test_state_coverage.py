@@ -2,7 +2,8 @@
 least one end-to-end scenario: a path no scenario takes is a path nobody has seen work.
 
 Runs after the scenarios (pytest runs this module after `test_scenarios.py` and `test_serialisation.py`)
-and reads what their executions entered (`tests/e2e/conftest.py:ENTERED`); with only some scenarios selected it is skipped.
+and reads what their executions entered (`tests/e2e/conftest.py:ENTERED`); with only some scenarios
+selected it is skipped.
 """
 
 from __future__ import annotations
