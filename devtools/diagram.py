@@ -59,7 +59,7 @@ def mermaid(definition: dict[str, Any]) -> str:
         if "Default" in state:
             lines.append(f"    {name} -->|otherwise| {state['Default']}")
         for catch in state.get("Catch", []):
-            errors = ", ".join(e.removeprefix("States.").removeprefix("DynamoDB.").removeprefix("DynamoDb.") for e in catch["ErrorEquals"])
+            errors = ", ".join(e.split(".", 1)[-1] for e in catch["ErrorEquals"])  # States., DynamoDb., ...
             lines.append(f"    {name} -.->|{errors}| {catch['Next']}")
     return "\n".join(lines) + "\n"
 
