@@ -166,3 +166,27 @@ def test_a_run_that_waits_too_long_for_the_lock_stays_retryable(pipeline: Harnes
     [event] = pipeline.events()
     assert (event["type"], event["phase"], event["retryable"]) == ("DeployFailed", "lock_wait", True)
     assert _lock(pipeline, "stage")["holder_execution_id"] == holder  # someone else's lock is never released
+
+
+def test_an_older_release_waiting_for_prod_is_refused_once_the_newer_one_is_known_good(pipeline: Harness) -> None:
+    import time
+
+    pipeline.publish(OLDER, build_time="2026-11-20T10:00:00Z")
+    pipeline.publish(NEWER, previous=OLDER, build_time="2026-11-21T10:00:00Z")
+    for commit in (OLDER, NEWER):
+        assert pipeline.run("stage", commit)["status"] == "SUCCEEDED"
+    newer = pipeline.start(execution_name("orders", NEWER, "prod"), NEWER, "prod", source="s3")
+    deadline = time.monotonic() + 30
+    while _lock(pipeline, "prod").get("holder_commit_sha") != NEWER:  # the newer one holds prod
+        assert time.monotonic() < deadline, "the newer release never took the prod lock"
+        time.sleep(0.01)
+    older = pipeline.start(execution_name("orders", OLDER, "prod"), OLDER, "prod", source="s3")
+
+    assert pipeline.wait(newer, timeout=120)["status"] == "SUCCEEDED"
+    result = pipeline.wait(older, timeout=120)
+    # It waited while the newer one deployed, and its next lease found the newer known good.
+    assert result["status"] == "FAILED" and "WaitForLock" in result["states"]
+    assert execution_name("orders", OLDER, "prod") in pipeline.lock_waits
+    assert pipeline.item(OLDER)["environment_states"]["prod"]["status"] == "superseded"
+    assert [r["commit"] for r in pipeline.deploys("prod")] == [NEWER]
+    assert "holder_execution_id" not in _lock(pipeline, "prod")
