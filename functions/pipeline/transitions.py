@@ -305,7 +305,9 @@ def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
 def lease_terms(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
     """What the lease writes that the state machine cannot compute: when this run's lock expires (its
     start + LOCK_EXPIRY_SECONDS, in the ISO 8601 form every time here is written in, which orders as a
-    string against Step Functions' `$$.State.EnteredTime`) and the build time the prod ordering compares."""
+    string against Step Functions' `$$.State.EnteredTime`) and the build time the prod ordering compares.
+    Written to the second, `...:00Z` still sorts after every `...:00.fffZ` of that second ('Z' after '.'):
+    the lock never expires before the execution's own timeout (the same bound from the same start)."""
     started = parse_iso(run.started_at) if run.started_at else datetime.now(UTC)
     context = Context(run, item, lc.transition(lc.Action.LEASE, run.environment))
     return {
