@@ -265,3 +265,11 @@ def test_a_conflict_with_every_condition_met_is_tried_again(table: MetadataTable
     seed(table, _pending("prod"))
     result = _apply(table, captured, run_of("prod", "lease_lost"))
     assert result["outcome"] == lc.LOCK_BUSY and result["holder"] is None
+
+
+def test_a_lock_expires_no_earlier_than_the_execution_times_out() -> None:
+    """`expires_at` is written to the second; Step Functions' `EnteredTime` has milliseconds. Within the
+    second it names, the lock is not expired ('Z' sorts after '.'), so it expires at the next second."""
+    expires = "2026-11-21T12:00:00Z"  # an execution started at 10:00:00.900 times out at 12:00:00.900
+    assert not expires < "2026-11-21T12:00:00.999Z"
+    assert expires < "2026-11-21T12:00:01.000Z"
