@@ -23,13 +23,16 @@ STACKS = ("tools", "stage", "prod")
 
 
 def _choice_label(rule: dict[str, Any]) -> str:
+    if "And" in rule:  # presence checks guard the comparison that says what the rule means
+        return " and ".join(_choice_label(r) for r in rule["And"] if "IsPresent" not in r)
     variable = rule.get("Variable", "").removeprefix("$.").removesuffix(".possible")
     if rule.get("IsPresent") is False:
         return f"no {variable.split('.')[-1]}"
-    for operator in ("StringEquals", "BooleanEquals", "NumericLessThan"):
+    operators = {"StringEquals": "=", "BooleanEquals": "=", "NumericLessThan": "<", "NumericLessThanEquals": "<="}
+    for operator, sign in operators.items():
         if operator in rule:
             value = rule[operator]
-            return f"{variable.split('.')[-1]} = {str(value).lower() if isinstance(value, bool) else value}"
+            return f"{variable.split('.')[-1]} {sign} {str(value).lower() if isinstance(value, bool) else value}"
     return "condition"
 
 
@@ -56,7 +59,7 @@ def mermaid(definition: dict[str, Any]) -> str:
         if "Default" in state:
             lines.append(f"    {name} -->|otherwise| {state['Default']}")
         for catch in state.get("Catch", []):
-            errors = ", ".join(e.removeprefix("States.").removeprefix("DynamoDB.") for e in catch["ErrorEquals"])
+            errors = ", ".join(e.split(".", 1)[-1] for e in catch["ErrorEquals"])  # States., DynamoDb., ...
             lines.append(f"    {name} -.->|{errors}| {catch['Next']}")
     return "\n".join(lines) + "\n"
 

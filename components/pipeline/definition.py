@@ -3,7 +3,9 @@
 `build_definition` is pure: no Pulumi, no AWS. The component hands it Pulumi Outputs for the ARNs and
 serializes it with `Output.json_dumps`; tests hand it strings, render it, and execute it in moto.
 
-    Lease{Stage,Prod} (conditional write) -> Validate -> [prod: DriftGate -> DriftCheckOutcome: clean, or
+    LeaseTerms -> Lease{Stage,Prod} (one transaction: the artifact's lease, the environment's lock, in prod
+      not older than the known good; cancelled -> LostRace: lock busy -> WaitForLock and lease again, up to
+      the budget, then RecordLockWaitTimedOut) -> Validate -> [prod: DriftGate -> DriftCheckOutcome: clean, or
       RecordDriftAborted, or RecordDriftCheckFailed (prod pending again)] -> Deploy -> DeployOutcome:
       RecordDeployed, or RecordAssetMismatch (an asset was not the signed content; nothing deployed)
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
@@ -21,20 +23,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.pipeline import lease
 from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND
 from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
-from functions.pipeline.expressions import asl_update
 
 STAGE, PROD = lc.Environment.STAGE, lc.Environment.PROD
 
 # --- state names -------------------------------------------------------------------------------------
 
 INITIALIZE = "Initialize"
+LEASE_TERMS = "LeaseTerms"
 CHOOSE_LEASE = "ChooseEnvironment"
 LEASE_STAGE = "LeaseStage"
 LEASE_PROD = "LeaseProd"
 LOST_RACE = "LostRace"
+CHOOSE_LOCK_BUSY, COUNT_LOCK_WAIT, CHOOSE_LOCK_WAIT, WAIT_FOR_LOCK = lease.LOCK_WAIT_STATES
+RECORD_LOCK_WAIT_TIMED_OUT = "RecordLockWaitTimedOut"
 VALIDATE = "Validate"
 CHOOSE_DRIFT_GATE = "ChooseDriftGate"
 DRIFT_GATE = "DriftGate"
@@ -83,12 +88,6 @@ LAMBDA_RETRYABLE = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
-]
-DYNAMODB_RETRYABLE = [
-    "DynamoDB.ProvisionedThroughputExceededException",
-    "DynamoDB.RequestLimitExceeded",
-    "DynamoDB.ThrottlingException",
-    "DynamoDB.InternalServerErrorException",
 ]
 CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
 
@@ -196,20 +195,20 @@ def _build(
 
 
 def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[str, Any]:
-    """Take the environment for this execution, or lose the race: the conditional write of the lifecycle
-    table's `lease` transition, rendered from the table."""
+    """Take the environment for this execution in one transaction (`lease.transaction`), or learn why
+    not (`LostRace`). Either all of it is written or nothing is."""
     return {
         "Type": "Task",
-        "Resource": "arn:aws:states:::dynamodb:updateItem",
-        "Parameters": {
-            "TableName": resources.table_name,
-            "Key": {"service": {"S.$": "$.service"}, "commit_sha": {"S.$": "$.commit_sha"}},
-            **asl_update(lc.transition(lc.Action.LEASE, environment)),
-        },
+        "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+        "Parameters": {"TransactItems": lease.transaction(resources.table_name, environment)},
         "ResultPath": None,
         "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
-        "Retry": _retry(DYNAMODB_RETRYABLE),
-        "Catch": _catch(([lc.ERROR_LOST_RACE], LOST_RACE), (["States.ALL"], RECORD_FAILED)),
+        "Retry": _retry(lease.DYNAMODB_RETRYABLE),
+        # The refusal is kept apart from $.error: a run that waits and then leases carries no stale error.
+        "Catch": [
+            *_catch(([lc.ERROR_LEASE_REFUSED], LOST_RACE), result_path="$.lease_refusal"),
+            *_catch((["States.ALL"], RECORD_FAILED)),
+        ],
         "Next": VALIDATE,
     }
 
@@ -239,11 +238,22 @@ ON_FAILURE = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], REC
 def _start(r: PipelineResources) -> dict[str, Any]:
     """Lease, validate, and in prod the drift gate."""
     return {
+        # What the lease writes that the state machine cannot compute: when the lock expires, and the
+        # artifact's build time for the prod ordering check.
+        LEASE_TERMS: _lambda(
+            r.transition_function,
+            CHOOSE_LEASE,
+            payload={"action": lc.Action.LEASE_TERMS.value},
+            result_path="$.lease",
+            catch=_catch((["States.ALL"], RECORD_FAILED)),
+        ),
         CHOOSE_LEASE: _by_environment(LEASE_PROD, LEASE_STAGE),
         LEASE_STAGE: _lease(r, STAGE),
         LEASE_PROD: _lease(r, PROD),
-        # The lease's condition failed: say why (another run holds it, or the artifact may not run).
-        LOST_RACE: _transition(r, lc.Action.LEASE_LOST, FINALIZE),
+        # The lease's transaction was cancelled: say why (the lock is busy: wait; a duplicate; a refusal).
+        LOST_RACE: _transition(r, lc.Action.LEASE_LOST, CHOOSE_LOCK_BUSY),
+        **lease.lock_wait(lease_again=CHOOSE_LEASE, timed_out=RECORD_LOCK_WAIT_TIMED_OUT, otherwise=FINALIZE),
+        RECORD_LOCK_WAIT_TIMED_OUT: _transition(r, lc.Action.LOCK_WAIT_TIMED_OUT, FINALIZE),
         VALIDATE: _lambda(
             r.validate_function,
             CHOOSE_DRIFT_GATE,
@@ -432,12 +442,15 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             "deploy": None,
             "rollback": None,
             "outcome": None,
+            "lock_wait": {"count": 0},
         },
-        "Next": CHOOSE_LEASE,
+        "Next": LEASE_TERMS,
     }
     return {
         "Comment": "DeployArtifactPipeline: artifact -> stage -> tests -> promote -> prod -> smoke (+ rollback)",
         "StartAt": INITIALIZE,
+        # No execution outlives the lock it took (taken until its start + LOCK_EXPIRY_SECONDS).
+        "TimeoutSeconds": lc.LOCK_EXPIRY_SECONDS,
         "States": {
             INITIALIZE: initialize,
             **_start(resources),

@@ -268,7 +268,10 @@ def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any
     ]
     return document(
         statement("InvokePipelineFunctions", ["lambda:InvokeFunction"], [*functions, *[f"{f}:*" for f in functions]]),
-        *_items(names, keys, ["dynamodb:UpdateItem"]),
+        # The lease's TransactWriteItems is authorized per item: `Update` (the artifact, the environment's
+        # lock) as dynamodb:UpdateItem, the prod ordering's `ConditionCheck` (the service record) as
+        # dynamodb:ConditionCheckItem. Nothing is put or deleted.
+        *_items(names, keys, ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"]),
         statement("RunBuilds", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], projects),
         # `startBuild.sync` learns of build completion through this managed rule.
         statement(

@@ -11,6 +11,7 @@ succeeded, so a drift check that found drift is a succeeded build exporting `dri
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,15 @@ class BuildScript:
         environment, commit = variables["ENVIRONMENT"], variables["COMMIT_SHA"]
         status = self.outcomes.get((mode, environment, commit), self.outcomes.get((mode, environment, "*")))
         record = {"project": project, "mode": mode.value, "environment": environment, "commit": commit}
+        started = time.monotonic()
         if status is None and mode is not Mode.TEST and self.deployer is not None:
             exit_code = self.deployer(project, variables)
             outcome, build_exit = build_outcome(mode, exit_code)
             record.update(exit_code=str(exit_code), outcome=outcome)
             status = "SUCCEEDED" if build_exit == 0 else "FAILED"
         record["status"] = status or "SUCCEEDED"
+        # When the build ran (monotonic seconds), to show which builds overlapped.
+        record.update(started=started, ended=time.monotonic())
         self.runs.append(record)
         return record
 

@@ -14,7 +14,12 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
   `ContinueUpdateRollback` (`cloudformation.py`); the deployer publishes the file assets itself
   (moto lets any caller assume the file-publishing role and ignores the bucket policy; AWS enforces both);
-- Wait states would really sleep: the rollback backoff is recorded instead of waited;
+- Wait states would really sleep: the rollback backoff is recorded instead of waited; a run waiting
+  for its environment's lock (`WaitForLock`, 30 s) sleeps `LOCK_WAIT_SLEEP` seconds, so that the
+  executions that hold and wait for a lock really run at the same time, and is counted in `lock_waits`;
+- executions run at the same time (each in its own thread, as in Step Functions): moto's DynamoDB
+  transactions are made isolated, and `$$.State.EnteredTime` written as Step Functions does
+  (`concurrency.py`);
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
@@ -34,6 +39,7 @@ The runtime's shape (`program.ProgramGraph`) comes from the program's offline pr
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -47,6 +53,7 @@ import boto3
 
 from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
+from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
 from devtools.emulator.lambdas import LambdaContext
 from devtools.emulator.program import ACCOUNTS, PREFIX, PROJECT_DIR, REGION, TOOLS, ProgramGraph
 from functions import naming
@@ -56,6 +63,8 @@ from functions.artifacts.signing import KmsSigner, sign_manifest
 from functions.deployer.request import Mode
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment
 
+LOCK_WAIT_STATE = "WaitForLock"
+LOCK_WAIT_SLEEP = 0.05
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "cdk.out"
 CLI_VERSION = "2.1148.1"
 # What the context generator's lookups in orders' stage and prod accounts found.
@@ -94,6 +103,7 @@ class Harness:
         self.tmp = tmp
         self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
+        self.lock_waits: list[str] = []  # the execution of each wait for a lock
         self.executions: list[tuple[str, list[str]]] = []  # (execution name, states entered in order)
         self.build_logs: list[str] | None = None  # set to a list to keep the builds' output off the console
         self._patch(monkeypatch)
@@ -134,6 +144,11 @@ class Harness:
         monkeypatch.setattr(state_task_factory, "state_task_service_for", service_for)
 
         def no_wait(wait_self: Any, env: Any, wait_seconds: int) -> None:
+            context = env.states.context_object.context_object_data
+            if context["State"]["Name"] == LOCK_WAIT_STATE:
+                self.lock_waits.append(context["Execution"]["Name"])
+                time.sleep(LOCK_WAIT_SLEEP)
+                return
             self.waits.append(wait_seconds)
 
         monkeypatch.setattr(WaitFunction, "_wait_interval", no_wait)
@@ -152,6 +167,8 @@ class Harness:
 
         monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
         _definite_paths_name_one_value(monkeypatch)
+        serialise_dynamodb(monkeypatch)
+        step_functions_entered_time(monkeypatch)
 
     def _environment(self, monkeypatch: Any) -> None:
         for key, value in self.program.environment.items():
@@ -313,11 +330,13 @@ class Harness:
         content: str = "",
         context: Path | None | str = "blessed",
         prepare: Any = None,
+        build_time: str | None = None,
     ) -> Manifest:
         """CI: synthesize (a copy of the fixture, with the blessed context unless `context` names another
         file, or None for none; `prepare(cdk_out)` may change it before it is signed), build and sign
         the manifest, upload (files, manifest last; no metadata). `content` changes the bytes (the same
-        content under two commits is the same `artifact_sha256`). CI publishes no file asset: the
+        content under two commits is the same `artifact_sha256`); `build_time` when CI built it (builds
+        published in one second would tie). CI publishes no file asset: the
         deployer does, from the verified artifact, through the file-publishing role that trusts only it."""
         cdk_out = self.cdk_out(commit, service)
         shutil.rmtree(cdk_out, ignore_errors=True)  # a re-publish of the commit
@@ -334,6 +353,8 @@ class Harness:
             previous_commit=previous,
             git_signature_verified=True,
         )
+        if build_time:  # CI built it then (builds published in one second would tie)
+            unsigned = dataclasses.replace(unsigned, build_time=build_time)
         manifest = sign_manifest(unsigned, signer or self.signers[service])
         publish(cdk_out, dumps(manifest), bucket=self.candidate_bucket, s3=boto3.client("s3", region_name=REGION))
         return manifest

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from .lifecycle import Absent, AbsentOrAtMost, Clause, Environment, Is, Ref, Transition, env_path
+from .lifecycle import Absent, AbsentOrAtMost, AnyOf, Before, Clause, Environment, Is, Ref, Transition, env_path
 
 Encode = Callable[[Any], Any]
 
@@ -37,7 +37,11 @@ class Expression:
         return alias
 
     def clause(self, clause: Clause, environment: Environment | str) -> str:
+        if isinstance(clause, AnyOf):
+            return "(" + " OR ".join(self.clause(c, environment) for c in clause.clauses) + ")"
         path = self.name(env_path(clause.path, environment))
+        if isinstance(clause, Before):
+            return f"{path} < {self.value(clause.value)}"
         if isinstance(clause, Absent):
             return f"attribute_not_exists({path})"
         if isinstance(clause, AbsentOrAtMost):
@@ -90,10 +94,15 @@ def to_dynamo(value: Any) -> Any:
 
 
 # What the state machine knows when it takes the lease: its execution's context object.
+# and the lease's terms (`$.lease`, computed by the transition function's `lease_terms` before the lease).
 _CONTEXT_PATHS = {
     Ref.EXECUTION_ID: "$$.Execution.Id",
     Ref.EXECUTION_NAME: "$$.Execution.Name",
     Ref.EXECUTION_START: "$$.Execution.StartTime",
+    Ref.NOW: "$$.State.EnteredTime",
+    Ref.COMMIT_SHA: "$.commit_sha",
+    Ref.LOCK_EXPIRES_AT: "$.lease.expires_at",
+    Ref.BUILD_TIME: "$.lease.build_time",
 }
 
 
@@ -113,7 +122,7 @@ def asl_value(raw: Any) -> dict[str, Any]:
 
 
 def asl_update(transition: Transition) -> dict[str, Any]:
-    """The `dynamodb:updateItem` parameters (but the key and table) of a transition the ASL takes."""
+    """The `Update` parameters (but the key and table) of a transition the ASL takes."""
     return render(
         transition.environment,
         guard=transition.guard,
@@ -122,3 +131,10 @@ def asl_update(transition: Transition) -> dict[str, Any]:
         removes=transition.removes,
         encode=asl_value,
     )
+
+
+def asl_condition(transition: Transition) -> dict[str, Any]:
+    """A transaction's `ConditionCheck` parameters (but the key and table): the transition's guard alone."""
+    rendered = render(transition.environment, guard=transition.guard, sets={}, encode=asl_value)
+    del rendered["UpdateExpression"]
+    return rendered

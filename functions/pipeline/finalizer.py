@@ -18,7 +18,7 @@ from functions import naming
 from . import lifecycle as lc
 from .notify import Notifier
 from .store import MetadataTable
-from .transitions import BestEffort, Context, MetricSink, Run, announce, commit
+from .transitions import BestEffort, Context, MetricSink, Run, announce, commit, release_lock
 
 FAILED_STACK = re.compile(r"(_FAILED|^ROLLBACK_COMPLETE|^ROLLBACK_IN_PROGRESS)$")
 UNAVAILABLE = "<unavailable>"
@@ -76,11 +76,29 @@ def finalize(
     cloudformation_for: Callable[[str, str], Any],
     cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
 ) -> dict[str, Any]:
+    """Finalize the run's item, then release the environment's lock, whatever happened to the item: the
+    release is conditional on this run holding the lock, so a run that never took it releases nothing."""
     run = Run.from_event(event)
     outcome = event.get("outcome") or {}
     if outcome.get("action") == lc.Action.LEASE_LOST:
-        # This run never owned the item: nothing of it to finalize.
+        # This run never owned the item nor took the lock (one transaction): nothing of it to finalize.
         return {"succeeded": bool(outcome.get("succeeded")), "lease_lost": outcome.get("reason"), "corrections": []}
+    try:
+        result = _finalize_item(run, outcome, table, notify, metric, cloudformation_for, cloud_assembly_for)
+    finally:
+        released = release_lock(table, run)
+    return {**result, "lock_released": released}
+
+
+def _finalize_item(
+    run: Run,
+    outcome: Mapping[str, Any],
+    table: MetadataTable,
+    notify: Notifier,
+    metric: MetricSink,
+    cloudformation_for: Callable[[str, str], Any],
+    cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
+) -> dict[str, Any]:
     item = table.get(run.service, run.commit_sha)
     if item is None or item.get(lc.EXECUTION_ID) != run.execution_id:
         return {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lifecycle import Environment
+from .lifecycle import LOCK_RECORD, SERVICE_RECORD, Environment
+
+PIPELINE_RECORD_PREFIX = "_"
+assert SERVICE_RECORD.startswith(PIPELINE_RECORD_PREFIX) and LOCK_RECORD.startswith(PIPELINE_RECORD_PREFIX)
 
 
 def _short(commit: str | None) -> str:
@@ -71,8 +74,11 @@ def service_items(table: Any, service: str) -> list[dict[str, Any]]:
     arguments: dict[str, Any] = {"KeyConditionExpression": Key("service").eq(service)}
     while True:
         page = table.query(**arguments)
-        # Records beside the artifacts (`_service`, `_revoked#<sha256>`) are keyed `_...`; a commit is hex.
-        items += [plain(i) for i in page.get("Items", []) if not str(i["commit_sha"]).startswith("_")]
+        # The pipeline's own records beside the artifacts (`_service`, `_lock#{env}`, `_revoked#<sha256>`)
+        # are keyed `_...`; a commit is hex.
+        items += [
+            plain(i) for i in page.get("Items", []) if not str(i["commit_sha"]).startswith(PIPELINE_RECORD_PREFIX)
+        ]
         if "LastEvaluatedKey" not in page:
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from functions.artifacts.manifest import COMMIT, SERVICE
-from functions.timestamps import utc_iso
+from functions.timestamps import parse_iso, utc_iso
 
 from . import lifecycle as lc
 from .expressions import render, to_dynamo
@@ -39,6 +39,7 @@ class Run:
     error: Mapping[str, Any] | None = None
     deploy: Mapping[str, Any] | None = None
     rollback: Mapping[str, Any] | None = None  # the rollback plan of this attempt
+    started_at: str | None = None  # the execution's start (Step Functions' ISO 8601)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], *, needs_action: bool = False) -> Run:
@@ -66,6 +67,7 @@ class Run:
             error=event.get("error") or None,
             deploy=event.get("deploy") or None,
             rollback=event.get("rollback") or None,
+            started_at=event.get("execution_started_at") or None,
         )
 
     def error_text(self) -> str:
@@ -181,7 +183,9 @@ def commit(table: MetadataTable, context: Context, extra_sets: Mapping[str, Any]
     record, content = context.transition.record, context.item.get("artifact_sha256")
     if record and "{artifact_sha256}" in record and not content:
         return False  # an item without content recorded has no content to revoke
-    key = record.format(artifact_sha256=content) if record else context.run.commit_sha
+    key = context.run.commit_sha
+    if record:  # a record beside the artifacts: `_service`, `_lock#{env}`, `_revoked#{artifact_sha256}`
+        key = lc.env_path(record, context.run.environment).replace("{artifact_sha256}", str(content))
     return table.update(context.run.service, key, expression(context, extra_sets))
 
 
@@ -228,10 +232,12 @@ def apply(run: Run, table: MetadataTable, notify: Notifier, metric: MetricSink) 
     if run.action not in lc.RECORDED_BY_THE_STATE_MACHINE:
         raise ValueError(f"the transition function does not record {run.action}: the state machine never asks")
     item = table.get(run.service, run.commit_sha)
+    if run.action is lc.Action.LEASE_TERMS:
+        return lease_terms(run, item or {})
     if item is None:
         return {"action": run.action.value, "succeeded": False, "applied": False, "reason": "no metadata item"}
     if run.action is lc.Action.LEASE_LOST:
-        return explain_lease_lost(run, item)
+        return explain_lease_refused(run, item, table, BestEffort(notify), metric)
     context = Context(run, item, lc.transition(run.action, run.environment))
     sender = BestEffort(notify)
     applied = commit(table, context)
@@ -304,3 +310,78 @@ def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
         needed = " or ".join(str(v) for v in expected.values)
         return lost(False, f"status is {status}; a {run.environment} run needs {needed}")
     return lost(False, f"{run.environment} is {env_status}")
+
+
+# --- the lease's transaction (the state machine writes it; these compute its terms and explain it) ------
+
+
+def lease_terms(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the lease writes that the state machine cannot compute: when this run's lock expires (its
+    start + LOCK_EXPIRY_SECONDS, in the ISO 8601 form every time here is written in, which orders as a
+    string against Step Functions' `$$.State.EnteredTime`) and the build time the prod ordering compares.
+    Written to the second, `...:00Z` still sorts after every `...:00.fffZ` of that second ('Z' after '.'):
+    the lock never expires before the execution's own timeout (the same bound from the same start)."""
+    started = parse_iso(run.started_at) if run.started_at else datetime.now(UTC)
+    context = Context(run, item, lc.transition(lc.Action.LEASE, run.environment))
+    return {
+        "action": lc.Action.LEASE_TERMS.value,
+        "expires_at": utc_iso(started + timedelta(seconds=lc.LOCK_EXPIRY_SECONDS)),
+        "build_time": context.resolve(lc.Ref.BUILD_TIME),
+    }
+
+
+def explain_lease_refused(
+    run: Run, item: Mapping[str, Any], table: MetadataTable, sender: BestEffort, metric: MetricSink
+) -> dict[str, Any]:
+    """Why the lease's transaction was cancelled, from the items it wrote, re-read in its order of
+    consequence: the artifact may not run (`explain_lease_lost`); in prod, it is older than the known good
+    (recorded as `superseded`); else the lock is busy (or a concurrent transaction conflicted): wait."""
+    lease = lc.transition(lc.Action.LEASE, run.environment)
+    context = Context(run, item, lease)
+    if not all(c.holds(item, run.environment, context.resolve) for c in lease.guard):
+        return explain_lease_lost(run, item)
+    if run.environment is lc.Environment.PROD:
+        known_good = lc.transition(lc.Action.KNOWN_GOOD, run.environment)
+        record = table.service_record(run.service)
+        if not all(c.holds(record, run.environment, context.resolve) for c in known_good.guard):
+            return supersede(run, item, record, table, sender, metric)
+    lock = table.get(run.service, lc.env_path(lc.LOCK_RECORD, run.environment)) or {}
+    holder = lock.get(lc.LOCK_HOLDER)
+    if holder:
+        reason = (
+            f"{run.environment} of {run.service} is locked by {lock.get(lc.LOCK_HOLDER_NAME, holder)} "
+            f"(commit {lock.get(lc.LOCK_COMMIT)}) until {lock.get(lc.LOCK_EXPIRES_AT)}"
+        )
+    else:
+        reason = "the lease's transaction was cancelled with its conditions met (a concurrent transaction)"
+    busy = {"action": lc.Action.LEASE_LOST.value, "outcome": lc.LOCK_BUSY, "succeeded": False, "applied": False}
+    return {**busy, "reason": reason, "holder": holder}
+
+
+def supersede(
+    run: Run,
+    item: Mapping[str, Any],
+    record: Mapping[str, Any],
+    table: MetadataTable,
+    sender: BestEffort,
+    metric: MetricSink,
+) -> dict[str, Any]:
+    """A prod run of a build older than the service's known good: refused before anything is deployed,
+    and recorded (`superseded`, guarded on the artifact still being the pending release it was)."""
+    known_good = record.get(lc.LAST_KNOWN_GOOD)
+    reason = (
+        f"build {item.get(lc.BUILD_TIME)} is older than the prod known good {known_good} "
+        f"(built {record.get(lc.KNOWN_GOOD_BUILD_TIME)}): an older release never overwrites a newer one "
+        "(a signed override may allow it)"
+    )
+    context = Context(run, item, lc.transition(lc.Action.SUPERSEDED, run.environment))
+    applied = commit(table, context, {lc.ENV_FAILURE_REASON: reason})
+    if applied:
+        announce(sender, metric, context, reason=reason, known_good_commit=known_good)
+    outcome = {"action": lc.Action.LEASE_LOST.value, "outcome": "superseded", "succeeded": False}
+    return {**outcome, "applied": applied, "reason": reason}
+
+
+def release_lock(table: MetadataTable, run: Run) -> bool:
+    """The finalizer's release: only the lock this run holds (never another run's)."""
+    return commit(table, Context(run, {}, lc.transition(lc.Action.UNLOCK, run.environment)))

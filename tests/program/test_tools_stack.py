@@ -189,3 +189,14 @@ def test_every_tools_role_has_the_minimum_session_iam_allows(graphs: dict) -> No
     # (one per service), context generator, metadata exporter
     assert len(roles) == 16
     assert {r["inputs"]["maxSessionDuration"] for r in roles} == {MAX_SESSION_SECONDS} == {3600}
+
+
+def test_the_state_machine_takes_the_lease_and_the_lock_and_nothing_more_on_the_table(graphs: dict) -> None:
+    """The lease's TransactWriteItems is authorized item by item: `Update` as UpdateItem, the prod
+    ordering's `ConditionCheck` as ConditionCheckItem. No put, no delete, no read."""
+    (policy,) = inline_policies(graphs["tools"], role(graphs["tools"], "cdkcp-pipeline")).values()
+    items = by_sid(policy, "MetadataItems")
+    assert sorted(as_list(items["Action"])) == ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"]
+    assert as_list(items["Resource"]) == [f"arn:aws:dynamodb:{REGION}:{TOOLS}:table/cdk-artifact-metadata"]
+    table_actions = {a for a in allowed_actions(policy) if a.startswith("dynamodb:")}
+    assert table_actions == {"dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"}

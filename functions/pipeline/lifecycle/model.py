@@ -30,6 +30,7 @@ class Ref(StrEnum):
     ATTEMPTS = "attempts"  # the item's rollback attempts so far
     BUILD_TIME = "build_time"  # the artifact's build time
     END_STATUS = "end_status"  # how the run ended: timeout or failed
+    LOCK_EXPIRES_AT = "lock_expires_at"  # when this run's lock expires (its start + LOCK_EXPIRY_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,29 @@ class AbsentOrAtMost:
         return recorded is None or recorded <= resolve(self.value)
 
 
-Clause = Is | Absent | AbsentOrAtMost
+@dataclass(frozen=True)
+class Before:
+    """`path < value`: for ISO 8601 times, earlier (an absent attribute is never before anything)."""
+
+    path: str
+    value: Any
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        recorded = read(item, self.path, environment)
+        return recorded is not None and recorded < resolve(self.value)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of its clauses holds."""
+
+    clauses: tuple[Is | Absent | AbsentOrAtMost | Before, ...]
+
+    def holds(self, item: Mapping[str, Any], environment: str, resolve: Any) -> bool:
+        return any(c.holds(item, environment, resolve) for c in self.clauses)
+
+
+Clause = Is | Absent | AbsentOrAtMost | Before | AnyOf
 
 
 def is_(path: str, *values: Any) -> Is:
@@ -126,6 +149,8 @@ class Repair:
 __all__ = [
     "Absent",
     "AbsentOrAtMost",
+    "AnyOf",
+    "Before",
     "Clause",
     "IfRunning",
     "Is",

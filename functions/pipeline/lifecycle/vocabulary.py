@@ -33,6 +33,8 @@ class EnvStatus(StrEnum):
     FAILED = "failed"
     ROLLBACK_SUCCEEDED = "rollback_succeeded"
     ROLLBACK_FAILED = "rollback_failed"
+    # prod only: an older build than the service's prod known good is never deployed over it
+    SUPERSEDED = "superseded"
 
 
 class TestStatus(StrEnum):
@@ -103,7 +105,12 @@ class Action(StrEnum):
     """Every transition of an item (and of the service record); the wire names the ASL passes."""
 
     LEASE = "lease"
-    LEASE_LOST = "lease_lost"
+    LEASE_TERMS = "lease_terms"  # what the lease writes that only a function can compute (no write)
+    LEASE_LOST = "lease_lost"  # the lease's transaction was cancelled: why (no write, but for `superseded`)
+    LOCK = "lock"  # the environment's lock, taken in the lease's transaction
+    UNLOCK = "unlock"  # released by the finalizer, only by its holder
+    LOCK_WAIT_TIMED_OUT = "lock_wait_timed_out"
+    SUPERSEDED = "superseded"
     VALIDATED = "validated"
     DEPLOYED = "deployed"
     TEST_FAILED = "test_failed"
@@ -175,6 +182,29 @@ def revoked_content_key(artifact_sha256: str) -> str:
     return REVOKED_CONTENT_RECORD.format(artifact_sha256=artifact_sha256)
 
 
+# The lock of a service and environment: one record per environment beside the artifacts (a key no CI
+# principal can write, like `_service`), taken in the same transaction as the lease, held through tests
+# and rollback, released by the finalizer (or, once expired, taken over by the next run or broken by the
+# watchdog of the self-healing issue).
+LOCK_RECORD = "_lock#{env}"
+LOCK_HOLDER = "holder_execution_id"
+LOCK_HOLDER_NAME = "holder_deployment_id"
+LOCK_COMMIT = "holder_commit_sha"
+LOCK_TAKEN_AT = "taken_at"
+# ISO 8601 like every time here (not the table's TTL attribute `expire_at`: TTL never deletes a lock).
+LOCK_EXPIRES_AT = "expires_at"
+# A lock expires this long after its execution started. Longer than any legitimate run: the state
+# machine's own timeout is the same bound (`definition.py`), so no execution outlives its lock, and the
+# spec's watchdog stops a run in flight for 65 minutes and releases its lock long before; an expired lock
+# means its run is gone, and the next run (or the watchdog) takes it over.
+LOCK_EXPIRY_SECONDS = 2 * 3600
+# A run that finds the lock held waits its turn: LOCK_WAIT_SECONDS between attempts, at most
+# LOCK_WAIT_ATTEMPTS times (10 minutes), then ends leaving the artifact retryable for the sweeper. Short
+# against a run, so that waiting never eats the watchdog's 65 minutes.
+LOCK_WAIT_SECONDS = 30
+LOCK_WAIT_ATTEMPTS = 20
+
+
 def env_path(path: str, environment: Environment | str) -> str:
     return path.replace("{env}", str(environment))
 
@@ -190,8 +220,25 @@ def read(item: Mapping[str, Any], path: str, environment: Environment | str) -> 
 # Errors the functions raise and the state machine catches by name.
 ERROR_INVALID_ARTIFACT = "InvalidArtifact"
 ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"
+# The lease's TransactWriteItems (an AWS SDK integration: `DynamoDb.`, Step Functions' PascalCase of the
+# service, and the exception's name) cancelled: a condition failed (the lease's guard, the lock, or the
+# prod ordering) or a concurrent transaction conflicted. `LostRace` re-reads and tells which.
+ERROR_LEASE_REFUSED = "DynamoDb.TransactionCanceledException"
+# What the lease's explanation answers when the lock is held: wait and try again.
+LOCK_BUSY = "lock_busy"
 
 __all__ = [
+    "LOCK_WAIT_SECONDS",
+    "LOCK_WAIT_ATTEMPTS",
+    "LOCK_TAKEN_AT",
+    "LOCK_RECORD",
+    "LOCK_HOLDER_NAME",
+    "LOCK_HOLDER",
+    "LOCK_EXPIRY_SECONDS",
+    "LOCK_EXPIRES_AT",
+    "LOCK_COMMIT",
+    "LOCK_BUSY",
+    "ERROR_LEASE_REFUSED",
     "Action",
     "BUILD_TIME",
     "DEFAULT_MAX_ROLLBACK_ATTEMPTS",

@@ -50,7 +50,7 @@ def test_sdk_and_lambda_tasks_retry_throttling() -> None:
         if state["Resource"].startswith("arn:aws:lambda:"):
             assert "Lambda.TooManyRequestsException" in errors, name
         if "dynamodb" in state["Resource"]:
-            assert "DynamoDB.ThrottlingException" in errors, name
+            assert "DynamoDb.ThrottlingException" in errors, name  # an AWS SDK integration's name
 
 
 def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
@@ -85,12 +85,50 @@ def test_codebuild_phases_run_synchronously() -> None:
     assert all(s["Resource"] == "arn:aws:states:::codebuild:startBuild.sync" for s in builds)
 
 
-def test_leases_are_conditional_writes_that_lose_races_gracefully() -> None:
+def test_leases_are_one_transaction_with_the_lock_and_refusals_are_explained() -> None:
     states = definition()["States"]
-    for name in (d.LEASE_STAGE, d.LEASE_PROD):
+    for name, environment in ((d.LEASE_STAGE, "stage"), (d.LEASE_PROD, "prod")):
         lease = states[name]
-        assert lease["Resource"] == "arn:aws:states:::dynamodb:updateItem"
-        assert lease["Catch"][0] == {"ErrorEquals": [lc.ERROR_LOST_RACE], "Next": d.LOST_RACE, "ResultPath": "$.error"}
+        assert lease["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
+        assert lease["Catch"][0] == {
+            "ErrorEquals": ["DynamoDb.TransactionCanceledException"],
+            "Next": d.LOST_RACE,
+            "ResultPath": "$.lease_refusal",  # not $.error: a run that waits and then leases has no stale error
+        }
+        items = lease["Parameters"]["TransactItems"]
+        keys = [(kind, item["Key"]["commit_sha"]) for entry in items for kind, item in entry.items()]
+        assert keys == [
+            ("Update", {"S.$": "$.commit_sha"}),
+            ("Update", {"S": f"_lock#{environment}"}),
+            *([("ConditionCheck", {"S": "_service"})] if environment == "prod" else []),
+        ]
+        assert all(item["TableName"] == "cdk-artifact-metadata" for e in items for item in e.values())
+    assert states[d.LEASE_TERMS]["Next"] == d.CHOOSE_LEASE and states[d.INITIALIZE]["Next"] == d.LEASE_TERMS
+    assert states[d.LEASE_TERMS]["ResultPath"] == "$.lease"
+
+
+def test_a_busy_lock_is_waited_for_within_a_budget_then_the_run_ends_retryable() -> None:
+    states = definition()["States"]
+    assert states[d.LOST_RACE]["Next"] == d.CHOOSE_LOCK_BUSY
+    busy = states[d.CHOOSE_LOCK_BUSY]
+    assert busy["Choices"][0]["Next"] == d.COUNT_LOCK_WAIT and busy["Default"] == d.FINALIZE
+    assert {"Variable": "$.outcome.outcome", "StringEquals": lc.LOCK_BUSY} in busy["Choices"][0]["And"]
+    assert states[d.COUNT_LOCK_WAIT]["Parameters"] == {"count.$": "States.MathAdd($.lock_wait.count, 1)"}
+    assert states[d.INITIALIZE]["Parameters"]["lock_wait"] == {"count": 0}
+    budget = states[d.CHOOSE_LOCK_WAIT]
+    assert budget["Choices"] == [
+        {"Variable": "$.lock_wait.count", "NumericLessThanEquals": lc.LOCK_WAIT_ATTEMPTS, "Next": d.WAIT_FOR_LOCK}
+    ]
+    assert budget["Default"] == d.RECORD_LOCK_WAIT_TIMED_OUT
+    assert states[d.WAIT_FOR_LOCK] == {"Type": "Wait", "Seconds": lc.LOCK_WAIT_SECONDS, "Next": d.CHOOSE_LEASE}
+    assert states[d.RECORD_LOCK_WAIT_TIMED_OUT]["Parameters"]["action"] == "lock_wait_timed_out"
+    # waiting is short against a run: the watchdog (65 minutes in flight) never stops a waiting run
+    assert lc.LOCK_WAIT_SECONDS * lc.LOCK_WAIT_ATTEMPTS <= 10 * 60
+
+
+def test_no_execution_outlives_the_lock_it_took() -> None:
+    assert definition()["TimeoutSeconds"] == lc.LOCK_EXPIRY_SECONDS
+    assert lc.LOCK_EXPIRY_SECONDS > 65 * 60  # longer than the spec's watchdog lets a run live
 
 
 def readable(parameters: dict[str, Any], expression: str) -> str:
@@ -116,12 +154,23 @@ def readable(parameters: dict[str, Any], expression: str) -> str:
     ],
 )
 def test_the_lease_is_the_lifecycle_tables_guard(state: str, condition: str) -> None:
-    parameters = definition()["States"][state]["Parameters"]
+    items = definition()["States"][state]["Parameters"]["TransactItems"]
+    parameters = items[0]["Update"]
     assert readable(parameters, "ConditionExpression") == condition
     update = readable(parameters, "UpdateExpression")
     environment = "stage" if state == d.LEASE_STAGE else "prod"
     assert f"environment_states.{environment}.status = 'deploying'" in update
     assert "execution_id = '$$.Execution.Id'" in update and update.endswith("REMOVE sweep_phase")
+    lock = items[1]["Update"]
+    assert readable(lock, "ConditionExpression") == (
+        "(attribute_not_exists(holder_execution_id) OR holder_execution_id = '$$.Execution.Id'"
+        " OR expires_at < '$$.State.EnteredTime')"
+    )
+    assert "expires_at = '$.lease.expires_at'" in readable(lock, "UpdateExpression")
+    if environment == "prod":
+        assert readable(items[2]["ConditionCheck"], "ConditionExpression") == (
+            "(attribute_not_exists(last_known_good_build_time) OR last_known_good_build_time <= '$.lease.build_time')"
+        )
 
 
 def test_functions_get_plain_documents() -> None:
@@ -130,7 +179,8 @@ def test_functions_get_plain_documents() -> None:
     for name, state in task_states(document).items():
         if state["Resource"].startswith("arn:aws:lambda:"):
             assert "ResultSelector" not in state and "Payload" not in state["Parameters"], name
-    choices = [c["Variable"] for s in document["States"].values() for c in s.get("Choices", [])]
+    rules = [c for s in document["States"].values() for c in s.get("Choices", [])]
+    choices = [r["Variable"] for c in rules for r in c.get("And", [c])]
     assert not [c for c in choices if ".value." in c]
 
 

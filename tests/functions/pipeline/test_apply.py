@@ -10,7 +10,7 @@ import pytest
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.store import MetadataTable
 from functions.pipeline.transitions import Run, apply, explain_lease_lost
-from tests.functions.pipeline.conftest import COMMIT, EXECUTION, SERVICE, Captured, item_in, run_of, seed
+from tests.functions.pipeline.conftest import BUILD_TIME, COMMIT, EXECUTION, SERVICE, Captured, item_in, run_of, seed
 
 SMOKE_ERROR = {"Error": "States.TaskFailed", "Cause": '{"errorMessage": "smoke test: 500 from /health"}'}
 
@@ -222,3 +222,69 @@ def test_a_failed_build_is_reported_by_its_id_and_phase_not_its_json() -> None:
     }
     run = run_of("prod", "smoke_failed", error={"Error": "States.TaskFailed", "Cause": json.dumps(cause)})
     assert run.error_text() == "States.TaskFailed: build cdkcp-smoke-prod:7 FAILED in BUILD (see its log)"
+
+
+# --- the lease's terms and why its transaction was cancelled --------------------------------------------
+
+
+def _pending(environment: str) -> dict:
+    return item_in(environment, execution_id=None, execution_status=None, **{lc.ENV_STATUS: "pending"})
+
+
+def test_the_lease_terms_are_the_locks_expiry_and_the_build_time(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _pending("prod"))
+    run = run_of("prod", "lease_terms", execution_started_at="2026-11-21T10:00:00.123Z")
+    result = _apply(table, captured, run)
+    assert result == {"action": "lease_terms", "expires_at": "2026-11-21T12:00:00Z", "build_time": BUILD_TIME}
+    assert lc.LOCK_EXPIRY_SECONDS == 2 * 3600 and captured.events == []
+
+
+def test_the_lease_terms_are_given_even_without_an_item(table: MetadataTable, captured: Captured) -> None:
+    # the lease then fails on the item's guard, and LostRace says why; the terms must not break the run
+    result = _apply(table, captured, run_of("stage", "lease_terms", execution_started_at="2026-11-21T10:00:00Z"))
+    assert result["expires_at"] == "2026-11-21T12:00:00Z" and result["build_time"]
+
+
+def test_a_held_lock_is_waited_for(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _pending("stage"))
+    holder = {lc.LOCK_HOLDER: "arn:other", lc.LOCK_HOLDER_NAME: "orders-dddd-stage-1", lc.LOCK_COMMIT: "d" * 40}
+    seed(table, {"service": SERVICE, "commit_sha": "_lock#stage", **holder, lc.LOCK_EXPIRES_AT: "2999-01-01T00:00:00Z"})
+    result = _apply(table, captured, run_of("stage", "lease_lost"))
+    assert result["outcome"] == lc.LOCK_BUSY and result["holder"] == "arn:other"
+    assert "locked by orders-dddd-stage-1" in result["reason"] and not result["succeeded"]
+    assert captured.events == []
+
+
+def test_a_duplicate_is_not_told_to_wait_even_while_the_lock_is_held(table: MetadataTable, captured: Captured) -> None:
+    seed(table, item_in("stage", execution_id="arn:other"))  # deploying, by the lock's holder
+    seed(table, {"service": SERVICE, "commit_sha": "_lock#stage", lc.LOCK_HOLDER: "arn:other"})
+    result = _apply(table, captured, run_of("stage", "lease_lost"))
+    assert result["outcome"] == "duplicate" and result["succeeded"] is True
+
+
+def test_an_older_build_than_the_prod_known_good_is_superseded(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _pending("prod"))
+    record = {lc.LAST_KNOWN_GOOD: "f" * 40, lc.KNOWN_GOOD_BUILD_TIME: "2026-11-20T10:00:01Z"}
+    seed(table, {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, **record})
+    result = _apply(table, captured, run_of("prod", "lease_lost"))
+    assert (result["outcome"], result["applied"], result["succeeded"]) == ("superseded", True, False)
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "promoted" and item["environment_states"]["prod"]["status"] == "superseded"
+    assert "f" * 40 in item["environment_states"]["prod"]["failure_reason"]
+    assert captured.types == ["DeployFailed"]
+    detail = captured.events[0][1]
+    assert (detail["phase"], detail["retryable"], detail["known_good_commit"]) == ("prod_ordering", False, "f" * 40)
+
+
+def test_a_conflict_with_every_condition_met_is_tried_again(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _pending("prod"))
+    result = _apply(table, captured, run_of("prod", "lease_lost"))
+    assert result["outcome"] == lc.LOCK_BUSY and result["holder"] is None
+
+
+def test_a_lock_expires_no_earlier_than_the_execution_times_out() -> None:
+    """`expires_at` is written to the second; Step Functions' `EnteredTime` has milliseconds. Within the
+    second it names, the lock is not expired ('Z' sorts after '.'), so it expires at the next second."""
+    expires = "2026-11-21T12:00:00Z"  # an execution started at 10:00:00.900 times out at 12:00:00.900
+    assert not expires < "2026-11-21T12:00:00.999Z"
+    assert expires < "2026-11-21T12:00:01.000Z"

@@ -55,17 +55,27 @@ def test_the_state_machine_gets_typed_values_and_its_context_paths() -> None:
     assert asl_value(lc.Status.CANDIDATE) == {"S": "candidate"}
     assert asl_value(True) == {"BOOL": True} and asl_value(3) == {"N": "3"}
     assert asl_value(lc.Ref.EXECUTION_ID) == {"S.$": "$$.Execution.Id"}
+    assert asl_value(lc.Ref.NOW) == {"S.$": "$$.State.EnteredTime"}  # when the state was entered
+    assert asl_value(lc.Ref.LOCK_EXPIRES_AT) == {"S.$": "$.lease.expires_at"}  # the lease's terms
     with pytest.raises(ValueError, match="only a function knows it"):
-        asl_value(lc.Ref.NOW)
+        asl_value(lc.Ref.REASON)
 
 
-def test_only_the_lease_can_be_written_by_the_state_machine() -> None:
-    """Everything else needs what only a function knows (the time, the error, the plan)."""
-    writable = []
-    for transition in lc.TRANSITIONS.values():
-        try:
-            asl_update(transition)
-            writable.append(transition.action)
-        except ValueError:
-            pass
-    assert set(writable) == {lc.Action.LEASE}
+def test_the_state_machine_writes_only_the_lease_and_the_lock() -> None:
+    """Both render from what the execution knows; every transition the functions record needs what only
+    a function knows (the error, the plan, a duration), or is never asked of the state machine."""
+    from components.pipeline import lease
+
+    written = {
+        (kind, item.get("UpdateExpression", "")[:20])
+        for environment in lc.Environment
+        for entry in lease.transaction("table", environment)
+        for kind, item in entry.items()
+    }
+    assert {kind for kind, _ in written} == {"Update", "ConditionCheck"}
+    for environment in lc.Environment:
+        for action in (lc.Action.LEASE, lc.Action.LOCK):
+            asl_update(lc.transition(action, environment))
+    for action in (lc.Action.DEPLOYED, lc.Action.FAILED, lc.Action.ROLLBACK_FAILED):
+        with pytest.raises(ValueError, match="only a function knows it"):
+            asl_update(lc.transition(action, lc.Environment.PROD))

@@ -55,7 +55,7 @@ def test_only_the_environments_stacks_are_read() -> None:
 def test_a_clean_run_is_recorded_without_corrections(table: MetadataTable, captured: Captured) -> None:
     seed(table, item_in("stage", status="promoted", execution_status="succeeded", **{lc.ENV_STATUS: "deployed"}))
     result = _finalize(table, captured, HEALTHY, outcome={"action": "promoted", "succeeded": True})
-    assert result == {"succeeded": True, "corrections": [], "stacks": HEALTHY}
+    assert result == {"succeeded": True, "corrections": [], "stacks": HEALTHY, "lock_released": False}
     item = table.get(SERVICE, COMMIT)
     assert item["finalizer_ran"] is True and item["finalizer_correction_applied"] is False
     assert item["environment_states"]["stage"]["stacks"] == HEALTHY
@@ -104,7 +104,12 @@ def test_an_unreachable_account_still_finalizes(table: MetadataTable, captured: 
 def test_another_runs_item_is_left_alone(table: MetadataTable, captured: Captured, holder: str | None) -> None:
     seeded = seed(table, item_in("stage", execution_id=holder))
     result = _finalize(table, captured, HEALTHY)
-    assert result == {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}
+    assert result == {
+        "succeeded": False,
+        "corrections": [],
+        "reason": "the item belongs to another execution",
+        "lock_released": False,
+    }
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
 
 
@@ -113,3 +118,49 @@ def test_a_lost_lease_is_not_finalized(table: MetadataTable, captured: Captured)
     outcome = {"action": "lease_lost", "outcome": "duplicate", "succeeded": True, "reason": "another run holds stage"}
     assert _finalize(table, captured, HEALTHY, outcome=outcome)["succeeded"] is True
     assert table.get(SERVICE, COMMIT) == seeded
+
+
+LOCK = "_lock#stage"
+
+
+def _lock(holder: str) -> dict:
+    return {"service": SERVICE, "commit_sha": LOCK, lc.LOCK_HOLDER: holder, lc.LOCK_EXPIRES_AT: "2999-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [{"action": "promoted", "succeeded": True}, {"action": "deploy_failed", "succeeded": False}, None],
+    ids=["succeeded", "failed", "no-outcome"],
+)
+def test_the_lock_is_released_by_its_holder_however_the_run_ended(
+    table: MetadataTable, captured: Captured, outcome: dict | None
+) -> None:
+    seed(table, item_in("stage", status="promoted", execution_status="succeeded", **{lc.ENV_STATUS: "deployed"}))
+    seed(table, _lock(EXECUTION))
+    assert _finalize(table, captured, HEALTHY, outcome=outcome)["lock_released"] is True
+    released = table.get(SERVICE, LOCK)
+    assert lc.LOCK_HOLDER not in released and lc.LOCK_EXPIRES_AT not in released
+    assert released["released_by"] == EXECUTION
+
+
+def test_the_lock_is_released_even_when_finalizing_the_item_fails(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _lock(EXECUTION))
+
+    class Broken:
+        def get(self, *args: object) -> None:
+            raise RuntimeError("DynamoDB is down")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(table, name)
+
+    with pytest.raises(RuntimeError, match="DynamoDB is down"):
+        _finalize(Broken(), captured, HEALTHY)  # type: ignore[arg-type]
+    assert lc.LOCK_HOLDER not in table.get(SERVICE, LOCK)
+
+
+@pytest.mark.parametrize("outcome", [None, {"action": "lease_lost", "outcome": "duplicate", "succeeded": True}])
+def test_another_runs_lock_is_never_released(table: MetadataTable, captured: Captured, outcome: dict | None) -> None:
+    seed(table, item_in("stage", execution_id="arn:the-first-run"))
+    held = seed(table, _lock("arn:the-first-run"))
+    assert not _finalize(table, captured, HEALTHY, outcome=outcome).get("lock_released")
+    assert table.get(SERVICE, LOCK) == held

@@ -23,25 +23,30 @@ STATUS_EDGES = {
 }
 # An environment: pending (or a failed stage, retried) -> deploying -> deployed | failed; deployed -> failed.
 ENV_EDGES = {
-    "pending": {"deploying"},
     "failed": {"deploying"},
     # a drift check that could not run deployed nothing: prod is handed back for the next attempt
     "deploying": {"deployed", "failed", "pending"},
     "deployed": {"failed"},
+    # prod never deploys a build older than its known good: the pending release is superseded
+    "pending": {"deploying", "superseded"},
 }
 
 # Every guard, written out: the refusal each transition makes. Removing a clause from the table fails here.
-EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
-    (A.LEASE, STAGE): {
+EXPECTED_LEASE = {
+    STAGE: {
         "status": ("=", "candidate"),
         "environment_states.{env}.status": ("in", {"pending", "failed"}),
         "eligibility_revoked": ("absent",),
     },
-    (A.LEASE, PROD): {
+    PROD: {
         "status": ("=", "promoted"),
         "environment_states.{env}.status": ("=", "pending"),
         "eligibility_revoked": ("absent",),
     },
+}
+EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
+    (A.LEASE, STAGE): EXPECTED_LEASE[STAGE],
+    (A.LEASE, PROD): EXPECTED_LEASE[PROD],
     **{(A.VALIDATED, e): OWNED for e in lc.Environment},
     **{(A.DEPLOYED, e): {**OWNED, "environment_states.{env}.status": ("=", "deploying")} for e in lc.Environment},
     (A.TEST_FAILED, STAGE): {
@@ -92,6 +97,15 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         for e in lc.Environment
     },
     **{(A.FINALIZED, e): OWNED for e in lc.Environment},
+    # The environment's lock: free, this run's, or expired; released only by its holder.
+    **{
+        (A.LOCK, e): {"any of": ("absent holder_execution_id", "holder_execution_id = <this run>", "expires_at < now")}
+        for e in lc.Environment
+    },
+    **{(A.UNLOCK, e): {"holder_execution_id": ("=", "<this run>")} for e in lc.Environment},
+    # Written without owning the item: the run never leased it, so only while it is still leasable.
+    **{(A.LOCK_WAIT_TIMED_OUT, e): EXPECTED_LEASE[e] for e in lc.Environment},
+    (A.SUPERSEDED, PROD): EXPECTED_LEASE[PROD],
 }
 
 
@@ -101,7 +115,9 @@ def _summary(transition: lc.Transition) -> dict[str, Any]:
 
     summary: dict[str, Any] = {}
     for clause in transition.guard:
-        if isinstance(clause, lc.Absent):
+        if isinstance(clause, lc.AnyOf):
+            summary["any of"] = tuple(_readable(c, value) for c in clause.clauses)
+        elif isinstance(clause, lc.Absent):
             summary[clause.path] = ("absent",)
         elif isinstance(clause, lc.AbsentOrAtMost):
             summary[clause.path] = ("absent or at most", value(clause.value))
@@ -112,9 +128,19 @@ def _summary(transition: lc.Transition) -> dict[str, Any]:
     return summary
 
 
+def _readable(clause: lc.Clause, value: Any) -> str:
+    if isinstance(clause, lc.Absent):
+        return f"absent {clause.path}"
+    if isinstance(clause, lc.Before):
+        return f"{clause.path} < {value(clause.value)}"
+    assert isinstance(clause, lc.Is) and len(clause.values) == 1
+    return f"{clause.path} = {value(clause.values[0])}"
+
+
 def test_every_transition_of_the_table_is_expected_and_every_expected_one_is_there() -> None:
     assert set(lc.TRANSITIONS) == set(EXPECTED_GUARDS)
-    assert {a for a, _ in lc.TRANSITIONS} == set(lc.Action) - {lc.Action.LEASE_LOST}
+    # the lease's terms and its explanation write nothing (but a superseded release, its own row)
+    assert {a for a, _ in lc.TRANSITIONS} == set(lc.Action) - {lc.Action.LEASE_LOST, lc.Action.LEASE_TERMS}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED_GUARDS, key=str), ids=lambda k: f"{k[0]}-{k[1]}")
@@ -139,9 +165,28 @@ def test_statuses_move_only_along_the_spec_lifecycle(transition: lc.Transition) 
         assert str(env_written) in ENV_EDGES[source], f"{transition.action}: {source} -> {env_written}"
 
 
-def test_only_the_lease_and_the_records_beside_the_artifacts_do_without_ownership() -> None:
+def test_only_the_lease_the_pipelines_records_and_runs_that_never_leased_do_without_ownership() -> None:
     unowned = {t.action for t in lc.TRANSITIONS.values() if lc.OWNED not in t.guard}
-    assert unowned == {lc.Action.LEASE, lc.Action.KNOWN_GOOD, lc.Action.CONTENT_REVOKED}
+    assert unowned == {A.LEASE, A.KNOWN_GOOD, A.CONTENT_REVOKED, A.LOCK, A.UNLOCK, A.LOCK_WAIT_TIMED_OUT, A.SUPERSEDED}
+    for action in (A.LOCK_WAIT_TIMED_OUT, A.SUPERSEDED):  # only while the release is what a lease takes
+        for transition in (t for t in lc.TRANSITIONS.values() if t.action is action):
+            assert transition.guard == lc.transition(A.LEASE, transition.environment).guard
+    # the pipeline's records: the service's known good, the environment's lock, revoked content
+    records = {t.record for t in lc.TRANSITIONS.values() if t.record}
+    assert records == {lc.SERVICE_RECORD, lc.LOCK_RECORD, lc.REVOKED_CONTENT_RECORD}
+
+
+def test_a_release_waiting_too_long_for_the_lock_stays_leasable_and_swept() -> None:
+    for environment in lc.Environment:
+        timed_out = lc.transition(A.LOCK_WAIT_TIMED_OUT, environment)
+        assert lc.STATUS not in timed_out.sets and lc.ENV_STATUS not in timed_out.sets
+        assert timed_out.sets[lc.SWEEP_PHASE] == environment.value
+
+
+def test_a_superseded_release_leaves_the_sweep_for_good() -> None:
+    superseded = lc.transition(A.SUPERSEDED, PROD)
+    assert superseded.sets[lc.ENV_STATUS] is lc.EnvStatus.SUPERSEDED and lc.SWEEP_PHASE in superseded.removes
+    assert lc.EnvStatus.SUPERSEDED not in _guarded(lc.transition(A.LEASE, PROD), lc.ENV_STATUS)
 
 
 def test_every_prod_failure_that_revokes_the_release_revokes_its_content() -> None:

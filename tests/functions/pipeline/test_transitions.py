@@ -10,9 +10,15 @@ import pytest
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.store import MetadataTable
 from functions.pipeline.transitions import Context, commit
-from tests.functions.pipeline.conftest import COMMIT, EXECUTION, SERVICE, item_in, put, run_of, seed
+from tests.functions.pipeline.conftest import BUILD_TIME, COMMIT, EXECUTION, SERVICE, item_in, put, run_of, seed
 
-WRITTEN_BY_FUNCTIONS = [t for t in lc.TRANSITIONS.values() if t.action is not lc.Action.LEASE]
+# The lease and the lock are written only by the state machine's transaction (tested below).
+WRITTEN_BY_THE_STATE_MACHINE = {lc.Action.LEASE, lc.Action.LOCK}
+WRITTEN_BY_FUNCTIONS = [t for t in lc.TRANSITIONS.values() if t.action not in WRITTEN_BY_THE_STATE_MACHINE]
+
+
+def _key(transition: lc.Transition) -> str:
+    return lc.env_path(transition.record, transition.environment) if transition.record else COMMIT
 
 
 def _ids(transition: lc.Transition) -> str:
@@ -140,3 +146,109 @@ def test_the_rendered_lease_refuses(table: MetadataTable, environment: str, over
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         boto3.client("dynamodb", region_name="us-east-1").update_item(**_lease_call(environment))
     assert table.get(SERVICE, COMMIT) == seeded
+
+
+# --- the lease's transaction: the artifact, the environment's lock and (prod) the ordering check --------
+
+NOW = "2026-11-21T10:00:00.000Z"
+EXPIRES = "2026-11-21T12:00:00Z"
+OTHER_RUN = EXECUTION.replace("stage-1", "stage-2").replace("cccc", "dddd")
+
+
+def _filled(value: Any, paths: dict[str, str]) -> Any:
+    """The state machine's parameters with the execution's values filled in, as DynamoDB receives them."""
+    if isinstance(value, dict):
+        if set(value) == {"S.$"}:
+            return {"S": paths[value["S.$"]]}
+        return {k: _filled(v, paths) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, paths) for v in value]
+    return value
+
+
+def _transaction(environment: str, build_time: str = BUILD_TIME) -> list[dict[str, Any]]:
+    from components.pipeline.lease import transaction
+
+    paths = {
+        "$.service": SERVICE,
+        "$.commit_sha": COMMIT,
+        "$$.Execution.Id": EXECUTION,
+        "$$.Execution.Name": "orders-cccc-stage-1",
+        "$$.Execution.StartTime": "2026-11-21T09:59:59.000Z",
+        "$$.State.EnteredTime": NOW,
+        "$.lease.expires_at": EXPIRES,
+        "$.lease.build_time": build_time,
+    }
+    return _filled(transaction("metadata", lc.Environment(environment)), paths)
+
+
+def _transact(environment: str, **kwargs: Any) -> None:
+    import boto3
+
+    boto3.client("dynamodb", region_name="us-east-1").transact_write_items(
+        TransactItems=_transaction(environment, **kwargs)
+    )
+
+
+def _lock_of(environment: str, **attributes: Any) -> dict[str, Any]:
+    return {"service": SERVICE, "commit_sha": lc.env_path(lc.LOCK_RECORD, environment), **attributes}
+
+
+@pytest.mark.parametrize("environment", ["stage", "prod"])
+@pytest.mark.parametrize(
+    "lock",
+    [
+        {},  # never taken
+        {"released_by": OTHER_RUN},  # released
+        {lc.LOCK_HOLDER: EXECUTION, lc.LOCK_EXPIRES_AT: EXPIRES},  # this run's already
+        {lc.LOCK_HOLDER: OTHER_RUN, lc.LOCK_EXPIRES_AT: "2026-11-21T09:59:59Z"},  # expired
+    ],
+    ids=["free", "released", "own", "expired"],
+)
+def test_the_lease_takes_the_artifact_and_the_lock_together(
+    table: MetadataTable, environment: str, lock: dict[str, Any]
+) -> None:
+    seed(table, _leasable(environment))
+    if lock:
+        seed(table, _lock_of(environment, **lock))
+    _transact(environment)
+    item = table.get(SERVICE, COMMIT)
+    assert item["execution_id"] == EXECUTION and item["environment_states"][environment]["status"] == "deploying"
+    taken = table.get(SERVICE, lc.env_path(lc.LOCK_RECORD, environment))
+    assert taken[lc.LOCK_HOLDER] == EXECUTION and taken[lc.LOCK_COMMIT] == COMMIT
+    assert (taken[lc.LOCK_TAKEN_AT], taken[lc.LOCK_EXPIRES_AT]) == (NOW, EXPIRES)
+
+
+@pytest.mark.parametrize(
+    ("environment", "lock", "known_good", "artifact"),
+    [
+        ("stage", {lc.LOCK_HOLDER: OTHER_RUN, lc.LOCK_EXPIRES_AT: EXPIRES}, None, {}),  # busy
+        ("prod", {lc.LOCK_HOLDER: OTHER_RUN, lc.LOCK_EXPIRES_AT: EXPIRES}, None, {}),
+        ("prod", {}, "2026-11-20T10:00:01Z", {}),  # the known good is newer
+        ("stage", {}, None, {lc.ENV_STATUS: "deploying"}),  # the artifact is not leasable
+    ],
+    ids=["stage-busy", "prod-busy", "prod-older-than-known-good", "not-leasable"],
+)
+def test_the_lease_writes_nothing_unless_all_of_it_holds(
+    table: MetadataTable, environment: str, lock: dict, known_good: str | None, artifact: dict
+) -> None:
+    from botocore.exceptions import ClientError
+
+    item = _leasable(environment)
+    for path, value in artifact.items():
+        put(item, lc.env_path(path, environment), value)
+    seeded = seed(table, item)
+    held = seed(table, _lock_of(environment, **lock)) if lock else None
+    if known_good:
+        seed(table, {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, lc.KNOWN_GOOD_BUILD_TIME: known_good})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        _transact(environment)
+    assert table.get(SERVICE, COMMIT) == seeded
+    assert table.get(SERVICE, lc.env_path(lc.LOCK_RECORD, environment)) == held
+
+
+def test_prod_takes_a_build_as_new_as_the_known_good(table: MetadataTable) -> None:
+    seed(table, _leasable("prod"))
+    seed(table, {"service": SERVICE, "commit_sha": lc.SERVICE_RECORD, lc.KNOWN_GOOD_BUILD_TIME: BUILD_TIME})
+    _transact("prod")
+    assert table.get(SERVICE, COMMIT)["environment_states"]["prod"]["status"] == "deploying"
