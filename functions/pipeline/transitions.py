@@ -185,7 +185,7 @@ def commit(table: MetadataTable, context: Context, extra_sets: Mapping[str, Any]
         return False  # an item without content recorded has no content to revoke
     key = context.run.commit_sha
     if record:  # a record beside the artifacts: `_service`, `_lock#{env}`, `_revoked#{artifact_sha256}`
-        key = lc.env_path(record, context.run.environment).replace("{artifact_sha256}", str(content))
+        key = lc.record_key(record, context.run.environment, content)
     return table.update(context.run.service, key, expression(context, extra_sets))
 
 

@@ -40,7 +40,8 @@ def _spans(pipeline: Harness, environment: str) -> dict[str, tuple[float, float]
 def test_two_commits_for_one_stage_run_one_after_the_other(pipeline: Harness) -> None:
     pipeline.publish(FIRST)
     pipeline.publish(SECOND, previous=FIRST)
-    started = [pipeline.start(execution_name("orders", c, "stage"), c, "stage", source="s3") for c in (FIRST, SECOND)]
+    # Intake records each and starts its stage run at once: the two runs start together.
+    started = [pipeline.trigger(pipeline.candidate_bucket, c)["execution_arn"] for c in (FIRST, SECOND)]
     results = [pipeline.wait(arn, timeout=180) for arn in started]
 
     assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"], results
@@ -97,19 +98,8 @@ def test_an_older_release_cannot_overwrite_a_newer_one_in_prod(pipeline: Harness
     assert "holder_execution_id" not in _lock(pipeline, "prod")  # the refused run never took the lock
 
 
-def _impostor():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from functions.artifacts.signing import LocalKeySigner
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return LocalKeySigner.from_pem(pem)
-
-
 def test_the_finalizer_releases_the_lock_on_every_ending(pipeline: Harness) -> None:
-    pipeline.publish(FIRST, signer=_impostor())  # invalid
+    pipeline.publish(FIRST, context=None)  # invalid: orders makes lookups, its manifest declares no context
     pipeline.publish(SECOND)  # its deploy fails
     pipeline.script.outcomes[("deploy", "stage", SECOND)] = "FAILED"
     pipeline.publish(OLDER)  # succeeds
@@ -153,14 +143,13 @@ def test_a_run_that_waits_too_long_for_the_lock_stays_retryable(pipeline: Harnes
     lock = {"service": "orders", "commit_sha": "_lock#stage", "holder_execution_id": holder}
     table.put_item(Item={**lock, "holder_commit_sha": SECOND, "expires_at": "2999-01-01T00:00:00Z"})
     pipeline.publish(FIRST)
-    before = pipeline.item(FIRST)
     result = pipeline.run("stage", FIRST)
 
     assert result["status"] == "FAILED" and "RecordLockWaitTimedOut" in result["states"]
     assert len(pipeline.lock_waits) == lc.LOCK_WAIT_ATTEMPTS and "DeployStage" not in result["states"]
     item = pipeline.item(FIRST)
     assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "pending"
-    assert item["sweep_phase"] == "stage" and item["sweep_since"] >= before["sweep_since"]
+    assert item["sweep_phase"] == "stage" and item["sweep_since"] >= item["recorded_at"]
     assert "timed out waiting for the lock" in item["environment_states"]["stage"]["failure_reason"]
     assert item.get("execution_id") is None  # never leased
     [event] = pipeline.events()

@@ -209,6 +209,12 @@ def env_path(path: str, environment: Environment | str) -> str:
     return path.replace("{env}", str(environment))
 
 
+def record_key(record: str, environment: Environment | str, artifact_sha256: str | None) -> str:
+    """The sort key of a record beside the artifacts (`_service`, `_lock#{env}`,
+    `_revoked#{artifact_sha256}`) for one environment and artifact content."""
+    return env_path(record, environment).replace("{artifact_sha256}", str(artifact_sha256))
+
+
 def read(item: Mapping[str, Any], path: str, environment: Environment | str) -> Any:
     """The value at an attribute path of a plain item (None where any part is missing)."""
     value: Any = item
@@ -289,6 +295,7 @@ __all__ = [
     "Status",
     "TestStatus",
     "env_path",
+    "record_key",
     "read",
     "revoked_content_key",
 ]

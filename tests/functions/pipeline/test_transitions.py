@@ -26,9 +26,12 @@ def _ids(transition: lc.Transition) -> str:
 
 
 def _key(transition: lc.Transition) -> str:
-    """The item the transition writes: the artifact's, or a record beside it (`_service`, `_revoked#...`)."""
+    """The item the transition writes: the artifact's, or a record beside it (`_service`, `_lock#...`,
+    `_revoked#...`)."""
     if transition.record:
-        return transition.record.format(artifact_sha256=item_in(transition.environment)["artifact_sha256"])
+        return lc.record_key(
+            transition.record, transition.environment, item_in(transition.environment)["artifact_sha256"]
+        )
     return COMMIT
 
 
