@@ -24,6 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.pipeline import lease
+from components.pipeline.shapes import (
+    build_task,
+    by_environment,
+    catch_to,
+    is_true,
+    lambda_task,
+    retry_on,
+)
 from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND
 from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
@@ -82,15 +90,6 @@ CHOOSE_END = "ChooseEnd"
 COMPLETED = "Completed"
 PIPELINE_FAILED = "PipelineFailed"
 
-LAMBDA_RETRYABLE = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-]
-CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
-
 
 @dataclass(frozen=True)
 class PipelineResources:
@@ -110,88 +109,20 @@ class PipelineResources:
 # --- shapes -------------------------------------------------------------------------------------------
 
 
-def _retry(errors: list[str]) -> list[dict[str, Any]]:
-    return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 5}]
-
-
-def _catch(*routes: tuple[list[str], str], result_path: str = "$.error") -> list[dict[str, Any]]:
-    return [{"ErrorEquals": errors, "Next": target, "ResultPath": result_path} for errors, target in routes]
-
-
-def _context() -> dict[str, Any]:
-    """What every function receives besides its own arguments."""
-    return {
-        "service.$": "$.service",
-        "commit_sha.$": "$.commit_sha",
-        "environment.$": "$.environment",
-        "execution_id.$": "$$.Execution.Id",
-        "execution_started_at.$": "$$.Execution.StartTime",
-    }
-
-
-def _lambda(
-    function: Any,
-    next_state: str | None,
-    *,
-    payload: dict[str, Any] | None = None,
-    result_path: str | None = None,
-    catch: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The function invoked by its ARN: it receives exactly `Parameters` and its result is exactly what it
-    returns, so handlers read and write plain documents (no `Payload` envelope to unwrap)."""
-    state: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": function,
-        "Parameters": {**_context(), **(payload or {})},
-        "ResultPath": result_path,
-        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
-        "Retry": _retry(LAMBDA_RETRYABLE),
-        "Catch": catch,
-    }
-    state.update({"Next": next_state} if next_state else {"End": True})
-    return state
-
-
 def _transition(
     resources: PipelineResources, action: lc.Action, next_state: str, on_error: str = FINALIZE
 ) -> dict[str, Any]:
     """A guarded metadata transition (and its events); its result is the run's outcome so far. If the
     recording itself fails, the run still goes where it must (`on_error`): a failed smoke test still
     rolls back, a failed rollback attempt still ends in the critical alert."""
-    return _lambda(
+    return lambda_task(
         resources.transition_function,
         next_state,
         payload={"action": action.value, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
         # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
-        catch=_catch((["States.ALL"], on_error), result_path="$.recording_error"),
+        catch=catch_to((["States.ALL"], on_error), result_path="$.recording_error"),
     )
-
-
-def _build(
-    project: Any, next_state: str, mode: Mode, catch: list[dict[str, Any]], commit_path: str = "$.commit_sha"
-) -> dict[str, Any]:
-    """CodeBuild, synchronously; the build's own timeout is 60 minutes too. The run's variables: what to
-    deploy (or test) and how (`MODE`)."""
-    variables = {
-        "SERVICE": "$.service",
-        "COMMIT_SHA": commit_path,
-        "ENVIRONMENT": "$.environment",
-        "DEPLOYMENT_ID": "$$.Execution.Name",
-    }
-    overrides = [{"Name": name, "Type": "PLAINTEXT", "Value.$": path} for name, path in variables.items()]
-    overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode.value})
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::codebuild:startBuild.sync",
-        "Parameters": {"ProjectName": project, "EnvironmentVariablesOverride": overrides},
-        "ResultSelector": {"build_id.$": "$.Build.Id", "status.$": "$.Build.BuildStatus"},
-        "ResultPath": "$.build",
-        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
-        "Retry": _retry(CODEBUILD_RETRYABLE),
-        "Catch": catch,
-        "Next": next_state,
-    }
 
 
 def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[str, Any]:
@@ -203,36 +134,20 @@ def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[st
         "Parameters": {"TransactItems": lease.transaction(resources.table_name, environment)},
         "ResultPath": None,
         "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
-        "Retry": _retry(lease.DYNAMODB_RETRYABLE),
+        "Retry": retry_on(lease.DYNAMODB_RETRYABLE),
         # The refusal is kept apart from $.error: a run that waits and then leases carries no stale error.
         "Catch": [
-            *_catch(([lc.ERROR_LEASE_REFUSED], LOST_RACE), result_path="$.lease_refusal"),
-            *_catch((["States.ALL"], RECORD_FAILED)),
+            *catch_to(([lc.ERROR_LEASE_REFUSED], LOST_RACE), result_path="$.lease_refusal"),
+            *catch_to((["States.ALL"], RECORD_FAILED)),
         ],
         "Next": VALIDATE,
-    }
-
-
-def _by_environment(prod: str, stage: str) -> dict[str, Any]:
-    return {
-        "Type": "Choice",
-        "Choices": [{"Variable": "$.environment", "StringEquals": PROD.value, "Next": prod}],
-        "Default": stage,
-    }
-
-
-def _is_true(variable: str, then: str, otherwise: str) -> dict[str, Any]:
-    return {
-        "Type": "Choice",
-        "Choices": [{"Variable": variable, "BooleanEquals": True, "Next": then}],
-        "Default": otherwise,
     }
 
 
 # --- the machine --------------------------------------------------------------------------------------
 
 
-ON_FAILURE = _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
+ON_FAILURE = catch_to((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_FAILED))
 
 
 def _start(r: PipelineResources) -> dict[str, Any]:
@@ -240,29 +155,29 @@ def _start(r: PipelineResources) -> dict[str, Any]:
     return {
         # What the lease writes that the state machine cannot compute: when the lock expires, and the
         # artifact's build time for the prod ordering check.
-        LEASE_TERMS: _lambda(
+        LEASE_TERMS: lambda_task(
             r.transition_function,
             CHOOSE_LEASE,
             payload={"action": lc.Action.LEASE_TERMS.value},
             result_path="$.lease",
-            catch=_catch((["States.ALL"], RECORD_FAILED)),
+            catch=catch_to((["States.ALL"], RECORD_FAILED)),
         ),
-        CHOOSE_LEASE: _by_environment(LEASE_PROD, LEASE_STAGE),
+        CHOOSE_LEASE: by_environment(LEASE_PROD, LEASE_STAGE),
         LEASE_STAGE: _lease(r, STAGE),
         LEASE_PROD: _lease(r, PROD),
         # The lease's transaction was cancelled: say why (the lock is busy: wait; a duplicate; a refusal).
         LOST_RACE: _transition(r, lc.Action.LEASE_LOST, CHOOSE_LOCK_BUSY),
         **lease.lock_wait(lease_again=CHOOSE_LEASE, timed_out=RECORD_LOCK_WAIT_TIMED_OUT, otherwise=FINALIZE),
         RECORD_LOCK_WAIT_TIMED_OUT: _transition(r, lc.Action.LOCK_WAIT_TIMED_OUT, FINALIZE),
-        VALIDATE: _lambda(
+        VALIDATE: lambda_task(
             r.validate_function,
             CHOOSE_DRIFT_GATE,
             result_path="$.validation",
-            catch=_catch(
+            catch=catch_to(
                 ([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in ON_FAILURE]
             ),
         ),
-        CHOOSE_DRIFT_GATE: _by_environment(DRIFT_GATE, f"{DEPLOY}{STAGE.title()}"),
+        CHOOSE_DRIFT_GATE: by_environment(DRIFT_GATE, f"{DEPLOY}{STAGE.title()}"),
         **_drift_gate(r),
     }
 
@@ -286,11 +201,11 @@ def _drift_gate(r: PipelineResources) -> dict[str, Any]:
     failed or timed-out build (the deploy role not assumable, an AWS error, no answer in 60 minutes)
     found nothing against the release: it is recorded as retryable, prod goes back to `pending`.
     """
-    gate = _build(
+    gate = build_task(
         r.deploy_projects[PROD],
         CHOOSE_DRIFT_OUTCOME,
         Mode.DRIFT_CHECK,
-        _catch((["States.ALL"], RECORD_DRIFT_CHECK_FAILED)),
+        catch_to((["States.ALL"], RECORD_DRIFT_CHECK_FAILED)),
     )
     # The whole Build: a ResultSelector naming a field the build lacks would be a States.Runtime error,
     # which no Catch takes; the Choice tests for presence first.
@@ -346,29 +261,31 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
     deploys = {
         # A failed or timed-out prod deploy may leave some stacks on the new release: prod rolls back to
         # the last known good; a failed stage deploy just fails.
-        PROD: _catch((["States.ALL"], RECORD_PROD_DEPLOY_FAILED)),
-        STAGE: _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
+        PROD: catch_to((["States.ALL"], RECORD_PROD_DEPLOY_FAILED)),
+        STAGE: catch_to((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], RECORD_DEPLOY_FAILED)),
     }
-    builds = {env: _build(r.deploy_projects[env], CHOOSE_DEPLOY_OUTCOME, Mode.DEPLOY, deploys[env]) for env in deploys}
+    builds = {
+        env: build_task(r.deploy_projects[env], CHOOSE_DEPLOY_OUTCOME, Mode.DEPLOY, deploys[env]) for env in deploys
+    }
     for build in builds.values():
         del build["ResultSelector"]  # the Choice tests for the outcome's presence first (see the drift gate)
     return {
         **{f"{DEPLOY}{env.title()}": {**build, "ResultPath": "$.deploy"} for env, build in builds.items()},
         **_deploy_outcome(r),
         RECORD_DEPLOYED: _transition(r, lc.Action.DEPLOYED, CHOOSE_TEST),
-        CHOOSE_TEST: _by_environment(f"{TEST}{PROD.title()}", f"{TEST}{STAGE.title()}"),
+        CHOOSE_TEST: by_environment(f"{TEST}{PROD.title()}", f"{TEST}{STAGE.title()}"),
         **{
-            f"{TEST}{env.title()}": _build(
+            f"{TEST}{env.title()}": build_task(
                 r.test_projects[env],
                 CHOOSE_AFTER_TEST,
                 Mode.TEST,
-                _catch((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
+                catch_to((["States.Timeout"], RECORD_TIMED_OUT), (["States.ALL"], CHOOSE_TEST_FAILURE)),
             )
             for env in lc.Environment
         },
-        CHOOSE_AFTER_TEST: _by_environment(RECORD_PROD_SUCCEEDED, PROMOTE),
-        CHOOSE_TEST_FAILURE: _by_environment(RECORD_SMOKE_FAILED, RECORD_TEST_FAILED),
-        PROMOTE: _lambda(r.promote_function, FINALIZE, result_path="$.outcome", catch=ON_FAILURE),
+        CHOOSE_AFTER_TEST: by_environment(RECORD_PROD_SUCCEEDED, PROMOTE),
+        CHOOSE_TEST_FAILURE: by_environment(RECORD_SMOKE_FAILED, RECORD_TEST_FAILED),
+        PROMOTE: lambda_task(r.promote_function, FINALIZE, result_path="$.outcome", catch=ON_FAILURE),
         RECORD_PROD_SUCCEEDED: _transition(r, lc.Action.PROD_SUCCEEDED, FINALIZE),
         RECORD_TEST_FAILED: _transition(r, lc.Action.TEST_FAILED, FINALIZE),
     }
@@ -379,21 +296,21 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
     return {
         RECORD_SMOKE_FAILED: _transition(r, lc.Action.SMOKE_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
         RECORD_PROD_DEPLOY_FAILED: _transition(r, lc.Action.PROD_DEPLOY_FAILED, PLAN_ROLLBACK, on_error=PLAN_ROLLBACK),
-        PLAN_ROLLBACK: _lambda(
+        PLAN_ROLLBACK: lambda_task(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,
             payload={"max_attempts": r.max_rollback_attempts, "rollback.$": "$.rollback"},
             result_path="$.rollback",
-            catch=_catch((["States.ALL"], RECORD_ROLLBACK_FAILED)),
+            catch=catch_to((["States.ALL"], RECORD_ROLLBACK_FAILED)),
         ),
-        CHOOSE_ROLLBACK: _is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
+        CHOOSE_ROLLBACK: is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
         ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
         ROLLBACK_DEPLOY: {
-            **_build(
+            **build_task(
                 r.deploy_projects[PROD],
                 RECORD_ROLLBACK_SUCCEEDED,
                 Mode.ROLLBACK,
-                _catch((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
+                catch_to((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
                 commit_path="$.rollback.target_commit",
             ),
             "ResultPath": "$.deploy",
@@ -402,7 +319,7 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
             r, lc.Action.ROLLBACK_ATTEMPT_FAILED, CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
         ),
-        CHOOSE_ROLLBACK_RETRY: _is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
+        CHOOSE_ROLLBACK_RETRY: is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
         RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
     }
 
@@ -416,14 +333,14 @@ def _endings(r: PipelineResources) -> dict[str, Any]:
         RECORD_DEPLOY_FAILED: _transition(r, lc.Action.DEPLOY_FAILED, FINALIZE),
         RECORD_TIMED_OUT: _transition(r, lc.Action.TIMED_OUT, FINALIZE),
         RECORD_FAILED: _transition(r, lc.Action.FAILED, FINALIZE),
-        FINALIZE: _lambda(
+        FINALIZE: lambda_task(
             r.finalizer_function,
             CHOOSE_END,
             payload={"outcome.$": "$.outcome", "error.$": "$.error"},
             result_path="$.final",
-            catch=_catch((["States.ALL"], PIPELINE_FAILED)),
+            catch=catch_to((["States.ALL"], PIPELINE_FAILED)),
         ),
-        CHOOSE_END: _is_true("$.final.succeeded", COMPLETED, PIPELINE_FAILED),
+        CHOOSE_END: is_true("$.final.succeeded", COMPLETED, PIPELINE_FAILED),
         COMPLETED: {"Type": "Succeed"},
         PIPELINE_FAILED: {"Type": "Fail", "Error": "PipelineFailed", "Cause": "see the artifact's metadata item"},
     }

@@ -43,7 +43,6 @@ import dataclasses
 import importlib
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -54,6 +53,7 @@ import boto3
 from devtools.emulator.aws import create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
 from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
+from devtools.emulator.jsonpath import definite_paths_name_one_value
 from devtools.emulator.lambdas import LambdaContext
 from devtools.emulator.program import ACCOUNTS, PREFIX, PROJECT_DIR, REGION, TOOLS, ProgramGraph
 from functions import naming
@@ -72,27 +72,6 @@ BLESSED_CONTEXT = {
     "availability-zones:account=222222222222:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
     "availability-zones:account=333333333333:region=us-east-1": ["us-east-1a", "us-east-1b", "us-east-1c"],
 }
-
-
-INDEFINITE_PATH = re.compile(r"\?\(|\*|:|\.\.|,")  # filters, wildcards, slices, deep scans, unions
-
-
-def _definite_paths_name_one_value(monkeypatch: Any) -> None:
-    """A definite JSONPath (no filter, wildcard, slice, deep scan or union) names one value, as in Step
-    Functions; moto returns `[value]` when the path goes through an array index (`$.a[0].b`)."""
-    from jsonpath_ng.ext import parse
-    from moto.stepfunctions.parser.asl.component.common.string import string_expression
-
-    original = string_expression.extract_json
-
-    def extract_json(path: str, data: Any) -> Any:
-        if not INDEFINITE_PATH.search(path):
-            matches = parse(path).find(data)
-            if len(matches) == 1:
-                return matches[0].value
-        return original(path, data)
-
-    monkeypatch.setattr(string_expression, "extract_json", extract_json)
 
 
 class Harness:
@@ -166,7 +145,7 @@ class Harness:
             return env
 
         monkeypatch.setattr(ExecutionWorker, "_get_evaluation_environment", iso_start_time)
-        _definite_paths_name_one_value(monkeypatch)
+        definite_paths_name_one_value(monkeypatch)
         serialise_dynamodb(monkeypatch)
         step_functions_entered_time(monkeypatch)
 

@@ -1,0 +1,102 @@
+"""The repeated shapes of the pipeline's states: a Lambda task, a CodeBuild task, their Retry/Catch and
+Timeout, and the two Choices every branch uses. Pure data, as `definition` is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.deployer.request import Mode
+from functions.pipeline import lifecycle as lc
+
+LAMBDA_RETRYABLE = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
+
+
+def retry_on(errors: list[str]) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 5}]
+
+
+def catch_to(*routes: tuple[list[str], str], result_path: str = "$.error") -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "Next": target, "ResultPath": result_path} for errors, target in routes]
+
+
+def task_context() -> dict[str, Any]:
+    """What every function receives besides its own arguments."""
+    return {
+        "service.$": "$.service",
+        "commit_sha.$": "$.commit_sha",
+        "environment.$": "$.environment",
+        "execution_id.$": "$$.Execution.Id",
+        "execution_started_at.$": "$$.Execution.StartTime",
+    }
+
+
+def lambda_task(
+    function: Any,
+    next_state: str | None,
+    *,
+    payload: dict[str, Any] | None = None,
+    result_path: str | None = None,
+    catch: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The function invoked by its ARN: it receives exactly `Parameters` and its result is exactly what it
+    returns, so handlers read and write plain documents (no `Payload` envelope to unwrap)."""
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": function,
+        "Parameters": {**task_context(), **(payload or {})},
+        "ResultPath": result_path,
+        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
+        "Retry": retry_on(LAMBDA_RETRYABLE),
+        "Catch": catch,
+    }
+    state.update({"Next": next_state} if next_state else {"End": True})
+    return state
+
+
+def build_task(
+    project: Any, next_state: str, mode: Mode, catch: list[dict[str, Any]], commit_path: str = "$.commit_sha"
+) -> dict[str, Any]:
+    """CodeBuild, synchronously; the build's own timeout is 60 minutes too. The run's variables: what to
+    deploy (or test) and how (`MODE`)."""
+    variables = {
+        "SERVICE": "$.service",
+        "COMMIT_SHA": commit_path,
+        "ENVIRONMENT": "$.environment",
+        "DEPLOYMENT_ID": "$$.Execution.Name",
+    }
+    overrides = [{"Name": name, "Type": "PLAINTEXT", "Value.$": path} for name, path in variables.items()]
+    overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode.value})
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::codebuild:startBuild.sync",
+        "Parameters": {"ProjectName": project, "EnvironmentVariablesOverride": overrides},
+        "ResultSelector": {"build_id.$": "$.Build.Id", "status.$": "$.Build.BuildStatus"},
+        "ResultPath": "$.build",
+        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
+        "Retry": retry_on(CODEBUILD_RETRYABLE),
+        "Catch": catch,
+        "Next": next_state,
+    }
+
+
+def by_environment(prod: str, stage: str) -> dict[str, Any]:
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.environment", "StringEquals": lc.Environment.PROD.value, "Next": prod}],
+        "Default": stage,
+    }
+
+
+def is_true(variable: str, then: str, otherwise: str) -> dict[str, Any]:
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": variable, "BooleanEquals": True, "Next": then}],
+        "Default": otherwise,
+    }
