@@ -44,7 +44,7 @@ FUNCTION_SPECS = {
 
 
 def function_settings(names: ToolsNames, contract: PipelineContract) -> FunctionSettings:
-    """Every function's environment; only Validate adds the CI key pin and the blessed contexts."""
+    """Every function's environment; only Validate adds where the blessed contexts are and who has none."""
     settings = FunctionSettings(
         region=names.region,
         table_name=names.metadata_table,

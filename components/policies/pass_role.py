@@ -27,4 +27,20 @@ def execution_role_pass_role_policy(ctx: ServiceAccountContext) -> dict[str, Any
             "PassOnlyTheServicesOwnRoles", ["iam:PassRole"], effect="Deny", not_resources=[own_roles, service_linked]
         ),
         statement("NeverPassControlPlaneRoles", ["iam:PassRole"], control_plane, effect="Deny"),
+        # The same line for changing a role: a stack may change the trust and the policies of its own
+        # roles only, never make another role of the account (the control plane's, the bootstrap's, or
+        # any unbounded one) assumable or more powerful.
+        statement("ChangeOnlyTheServicesOwnRoles", OTHER_ROLE_CHANGES, effect="Deny", not_resources=[own_roles]),
     )
+
+
+# Actions that change an existing role's trust or permissions (creating a role is bounded elsewhere).
+OTHER_ROLE_CHANGES = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+)

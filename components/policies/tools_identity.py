@@ -92,8 +92,9 @@ def ci_policy(names: ToolsNames, keys: ToolsKeys, service: Service, signer_key_a
     via_s3 = {"StringEquals": via("s3", names.region)}
     image_publishing = _bootstrap_role_arns(names, [service], lambda b: b.image_publishing_role)
     return document(
-        # Contexts are blessed per environment (`{env}/latest.context.json`), shared by all services.
-        statement("ReadBlessedContexts", ["s3:GetObject"], [objects(contexts)]),
+        # Contexts are blessed per service (`{service}/latest.context.json`, `contexts.blessed_key`): a
+        # service's CI reads its own, never another service's lookups (accounts, VPCs, subnets, AMIs).
+        statement("ReadOwnBlessedContexts", ["s3:GetObject"], [f"{contexts}/{service.name}/*"]),
         statement("DecryptBlessedContexts", ["kms:Decrypt"], [keys.contexts_bucket_key], conditions=via_s3),
         statement("VerifyBlessedContexts", ["kms:GetPublicKey"], [keys.context_signer]),
         statement("UploadOwnCandidates", ["s3:AbortMultipartUpload", "s3:PutObject"], [own_candidates]),

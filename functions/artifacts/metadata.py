@@ -42,7 +42,8 @@ def candidate_item(
         "commit_sha": manifest.commit,
         "git_commit": manifest.commit,
         "previous_commit_sha": manifest.previous_commit,
-        "build_time": manifest.build_time,
+        # To the second, as every time the pipeline writes: releases are ordered by comparing it as a string.
+        "build_time": utc_iso(parse_iso(manifest.build_time)),
         "build_duration_seconds": manifest.build_duration_seconds,
         "commit_signature_verified": manifest.git_signature_verified,
         "artifact_sha256": manifest.artifact_sha256,

@@ -9,6 +9,7 @@ or `test_running`), and `deployed` recorded while a stack is failed. Corrections
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -85,9 +86,17 @@ def finalize(
         return {"succeeded": bool(outcome.get("succeeded")), "lease_lost": outcome.get("reason"), "corrections": []}
     try:
         result = _finalize_item(run, outcome, table, notify, metric, cloudformation_for, cloud_assembly_for)
-    finally:
-        released = release_lock(table, run)
-    return {**result, "lock_released": released}
+    except Exception:
+        # The item's failure is the one to report (the task fails and is caught); a failure to release
+        # on top of it must not hide it (the lock then expires, or the watchdog breaks it).
+        try:
+            release_lock(table, run)
+        except Exception as release_error:  # noqa: BLE001 - reported beside the original, never instead
+            logging.getLogger(__name__).error(
+                "releasing the lock of %s failed too: %s", run.execution_id, release_error
+            )
+        raise
+    return {**result, "lock_released": release_lock(table, run)}
 
 
 def _finalize_item(

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.artifacts.errors import SigningError
 from functions.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, canonical_bytes, parse_manifest
 from functions.artifacts.metadata import candidate_item
 from functions.artifacts.signing import verify_message
+from functions.timestamps import parse_iso, utc_iso
 
 from . import lifecycle as lc
 from .dispatch import MANIFEST_KEY, start_run, uploaded_object
@@ -132,7 +134,24 @@ def _verified_manifest(upload: Upload, clients: IntakeClients) -> Manifest:
             f"artifact_sha256 {manifest.artifact_sha256} was revoked under commit "
             f"{revoked.get(lc.REVOKED_COMMIT, '?')}: {revoked.get(lc.REVOKED_REASON, 'revoked')}",
         )
+    _refuse_future_build(manifest.build_time)
     return manifest
+
+
+# Prod never deploys a build older than its known good, ordered by the signed `build_time`: a build
+# claiming a time in the future would block every later release until an override. CI's clock may run a
+# little ahead of ours, no more.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _refuse_future_build(build_time: str) -> None:
+    now = datetime.now(UTC)
+    if parse_iso(build_time) > now + MAX_CLOCK_SKEW:
+        raise Refused(
+            "build_time",
+            f"build_time {build_time} is in the future (now {utc_iso(now)}, allowed skew "
+            f"{int(MAX_CLOCK_SKEW.total_seconds())} s): releases are ordered by it",
+        )
 
 
 def _read(upload: Upload, s3: Any) -> bytes:

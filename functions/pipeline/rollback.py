@@ -53,6 +53,13 @@ def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: A
         return {}, f"last known good {target} is not a deployed artifact"
     if target_item.get(lc.ELIGIBILITY_REVOKED):
         return {}, f"last known good {target} was revoked: {target_item.get(lc.ELIGIBILITY_REVOKED_REASON, '')}"
+    content = target_item.get("artifact_sha256")
+    revoked = table.revocation(run.service, content) if content else None
+    if revoked is not None:  # the same bytes failed in prod under another commit (perhaps this very run)
+        return (
+            {},
+            f"last known good {target} has revoked content {content} (revoked under {revoked.get(lc.REVOKED_COMMIT)})",
+        )
     key = artifact_prefix(run.service, target) + MANIFEST_NAME
     try:
         manifest_bytes = s3.get_object(Bucket=settings.release_bucket, Key=key)["Body"].read()

@@ -146,10 +146,6 @@ def test_no_ci_principal_can_change_or_create_any_item(pipeline: Harness, monkey
             )
 
     granted = {role: _dynamodb_grants(policies) for role, policies in _ci_roles(pipeline).items()}
-    if any(granted.values()):
-        # The CI role of this graph still has its DynamoDB statement (components/policies/tools_identity.py,
-        # changed by the per-service CI identity part of issue 9): the enforcement shows the hole.
-        assert any(o["PutItem _service"] == "allowed" for o in outcomes.values()), outcomes
-        pytest.xfail(f"the program still grants CI {granted}")
+    assert granted and not any(granted.values()), f"a CI role is granted DynamoDB actions: {granted}"
     assert outcomes and all(set(o.values()) == {"AccessDenied"} for o in outcomes.values()), outcomes
     assert {c: pipeline.item(c) for c in before} == before

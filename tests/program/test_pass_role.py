@@ -83,6 +83,10 @@ def test_execution_role_passes_only_its_services_own_roles(graphs: dict, env: st
         f"arn:aws:iam::{account}:role/cdkcp-*",
         f"arn:aws:iam::{account}:role/cdk-*-role-{account}-us-east-1",
     ]
+    # Nor may a stack change another role's trust or permissions (make it assumable, or more powerful).
+    changes = by_sid(policy, "ChangeOnlyTheServicesOwnRoles")
+    assert changes["Effect"] == "Deny" and changes["NotResource"] == [f"arn:aws:iam::{account}:role/{service}-{env}-*"]
+    assert {"iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"} <= set(changes["Action"])
 
 
 @pytest.mark.parametrize("env", ENVS)

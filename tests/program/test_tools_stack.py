@@ -86,8 +86,9 @@ def test_a_ci_role_has_exactly_the_spec_permissions_on_its_own_prefix_and_no_met
         "kms:GetPublicKey",  # verify fetched contexts with the context signer's public key
         "sts:AssumeRole",  # cdk-assets publish of container images through the service's own roles
     }
-    contexts = f"arn:aws:s3:::cdk-contexts-{TOOLS}-{REGION}/*"
-    assert by_sid(policy, "ReadBlessedContexts")["Resource"] == [contexts]
+    # its own service's blessed context only (`{service}/latest.context.json` and its hash and signature)
+    contexts = f"arn:aws:s3:::cdk-contexts-{TOOLS}-{REGION}/{service}/*"
+    assert by_sid(policy, "ReadOwnBlessedContexts")["Resource"] == [contexts]
     assert by_sid(policy, "UploadOwnCandidates")["Resource"] == [
         f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/{service}/*"
     ]

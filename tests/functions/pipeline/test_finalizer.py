@@ -158,6 +158,20 @@ def test_the_lock_is_released_even_when_finalizing_the_item_fails(table: Metadat
     assert lc.LOCK_HOLDER not in table.get(SERVICE, LOCK)
 
 
+def test_a_failed_release_never_hides_the_items_failure(table: MetadataTable, captured: Captured) -> None:
+    seed(table, _lock(EXECUTION))
+
+    class Broken:
+        def get(self, *args: object) -> None:
+            raise RuntimeError("DynamoDB is down")
+
+        def update(self, *args: object) -> None:
+            raise RuntimeError("and the lock cannot be released")
+
+    with pytest.raises(RuntimeError, match="DynamoDB is down"):  # the item's failure, not the release's
+        _finalize(Broken(), captured, HEALTHY)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("outcome", [None, {"action": "lease_lost", "outcome": "duplicate", "succeeded": True}])
 def test_another_runs_lock_is_never_released(table: MetadataTable, captured: Captured, outcome: dict | None) -> None:
     seed(table, item_in("stage", execution_id="arn:the-first-run"))

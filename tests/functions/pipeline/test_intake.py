@@ -266,3 +266,21 @@ def test_a_retried_smoke_failure_writes_the_revocation_the_first_attempt_lost(
     table.table.delete_item(Key={"service": "orders", "commit_sha": key})
     apply(another_run, table, captured, captured.metric)  # not this run's transition: nothing written
     assert table.revocation("orders", seeded["artifact_sha256"]) is None
+
+
+def test_a_build_claiming_a_time_in_the_future_is_refused(
+    world: IntakeClients, artifact_manifest: Manifest, signers, captured: Captured
+) -> None:
+    """Releases are ordered by build_time in prod: a future one would block every later release."""
+    future = _manifest(artifact_manifest, signers["orders"], build_time="2999-01-01T00:00:00Z")
+    reason = _refused(world, captured, _deliver(world, dumps(future)), "build_time")
+    assert "build_time 2999-01-01T00:00:00Z is in the future" in reason
+
+
+def test_the_recorded_build_time_is_to_the_second_so_that_strings_order_releases(
+    world: IntakeClients, artifact_manifest: Manifest, signers
+) -> None:
+    """`…:00.5Z` would sort before `…:00Z` as a string; the item records whole seconds."""
+    manifest = _manifest(artifact_manifest, signers["orders"], build_time="2026-11-20T10:00:00.5Z")
+    assert _deliver(world, dumps(manifest))["accepted"]
+    assert world.table.get("orders", COMMIT)["build_time"] == "2026-11-20T10:00:00Z"

@@ -78,6 +78,7 @@ def test_the_plan_targets_the_verified_known_good(table: MetadataTable, settings
         ("promoted", "is not a deployed artifact"),  # stage-tested, never deployed in prod
         ("rollback_failed", "is not a deployed artifact"),
         ("revoked", "was revoked: smoke test failed later"),
+        ("revoked-content", f"has revoked content {TARGET_SHA} (revoked under {COMMIT})"),
         ("no-manifest", "release manifest s3://releases/"),
         ("bad-json", "is invalid"),
         ("other-commit", "does not match its metadata"),
@@ -103,6 +104,10 @@ def test_an_untrustworthy_target_is_refused(table: MetadataTable, settings, setu
                 "eligibility_revoked_reason": "smoke test failed later",
             },
         )
+    elif setup == "revoked-content":  # the same bytes failed in prod under another commit
+        _release(table)
+        record = lc.record_key(lc.REVOKED_CONTENT_RECORD, "prod", TARGET_SHA)
+        seed(table, {"service": SERVICE, "commit_sha": record, lc.REVOKED_COMMIT: COMMIT})
     elif setup == "no-manifest":
         _release(table)
         boto3.client("s3").delete_object(Bucket="releases", Key=f"{SERVICE}/{TARGET}/artifact-manifest.json")
