@@ -38,6 +38,7 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     caches = (
         clients.settings,
+        clients.catalog,
         clients.client,
         clients.table,
         clients.service_keys,
@@ -109,7 +110,7 @@ def test_intake_refuses_with_a_reason_an_event_and_a_metric(
     event = {"detail": {"bucket": {"name": environment.candidate_bucket}, "object": {"key": key}}}
     result = _invoke("intake", event)
     assert result["accepted"] is False and result["check"] == "service"
-    assert result["reason"] == "service 'orders' (from the S3 prefix) is not configured in SERVICE_ACCOUNTS"
+    assert result["reason"] == "service 'orders' (from the S3 prefix) is not configured in the service catalog"
     assert _metrics(capsys.readouterr().out) == {"ArtifactRefused": [1.0]}
 
 
