@@ -108,7 +108,10 @@ def _read_catalog(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]
             "ReadServiceCatalog", ["s3:GetObject"], [f"{naming.bucket_arn(names.tooling_bucket)}/{catalog.CATALOG_KEY}"]
         ),
         statement(
-            "DecryptServiceCatalog", ["kms:Decrypt"], [keys.tooling], conditions={"StringEquals": via("s3", names.region)}
+            "DecryptServiceCatalog",
+            ["kms:Decrypt"],
+            [keys.tooling],
+            conditions={"StringEquals": via("s3", names.region)},
         ),
     ]
 

@@ -51,7 +51,11 @@ def test_the_functions_environment_has_the_catalogs_pin_not_the_catalog() -> Non
 )
 def test_the_builds_keep_the_accounts_checked_by_the_catalogs_rule(value: str, message: str) -> None:
     written = BuildSettings(
-        table_name="t", name_prefix="cdkcp", tools_account_id="123456789012", service_accounts=ACCOUNTS, artifact_bucket="a"
+        table_name="t",
+        name_prefix="cdkcp",
+        tools_account_id="123456789012",
+        service_accounts=ACCOUNTS,
+        artifact_bucket="a",
     )
     with pytest.raises(SettingsError, match=message):
         BuildSettings.from_environ({**written.to_environ(), "SERVICE_ACCOUNTS": value})
