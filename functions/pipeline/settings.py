@@ -173,7 +173,7 @@ class FunctionSettings(_Common):
 
     def check(self) -> None:
         super().check()
-        from .catalog import check_pin
+        from .catalog import check_pin  # here, not at the top: the catalog raises this module's SettingsError
 
         check_pin(self.service_catalog_uri, self.service_catalog_sha256)
 
