@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from functions import naming
+from functions.pipeline.catalog import ServiceCatalog
 from functions.pipeline.lifecycle import Environment
 
 
@@ -36,8 +37,8 @@ def log_group(
 
 @dataclass(frozen=True)
 class PipelineContract:
-    """What the functions and builds are told through their environment (beyond deterministic names);
-    `functions.pipeline.settings` writes and reads it."""
+    """What the functions and builds are told (beyond deterministic names): through their environment
+    (`functions.pipeline.settings`), and for the functions the service catalog (`catalog()`)."""
 
     service_accounts: Mapping[str, Mapping[Environment, str]]
     service_repositories: Mapping[str, str]
@@ -48,12 +49,16 @@ class PipelineContract:
     # Validate's check 6: services configured with `contextLookups: false` (their synth reads no context).
     services_without_context_lookups: Sequence[str] = ()
 
+    def catalog(self) -> ServiceCatalog:
+        """What the functions read from the tooling bucket (`functions.pipeline.catalog`), not from env."""
+        return ServiceCatalog.of(self.service_accounts, self.services_without_context_lookups)
+
     def context_check(self, names: naming.ToolsNames) -> dict[str, Any]:
-        """Settings fields of Validate's check 6: the blessed contexts, their signer, who has none."""
+        """Settings fields of Validate's check 6: the blessed contexts and their signer (who has no
+        lookups is in the catalog)."""
         return {
             "contexts_bucket": names.contexts_bucket,
             "context_signer_key_id": naming.CONTEXT_SIGNER_KEY_ALIAS,
-            "services_without_context_lookups": tuple(sorted(self.services_without_context_lookups)),
         }
 
 

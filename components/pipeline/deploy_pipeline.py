@@ -68,7 +68,6 @@ class DeployPipeline(pulumi.ComponentResource):
             protect=args.protect,
         )
         logs = LogSettings(retention_days=args.log_retention_days, kms_key_arn=logs_key.arn)
-
         events = PipelineEvents(name, PipelineEventsArgs(names, args.alert_email_addresses), opts=child)
         functions = PipelineFunctions(
             name,
@@ -76,6 +75,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 names=names,
                 contract=args.contract,
                 role_arns=roles.functions,
+                tooling_bucket=args.tooling_bucket,
                 dead_letter_queue_arn=events.dead_letter_queue_arn,
                 logs=logs,
             ),

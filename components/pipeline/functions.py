@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from components.pipeline.common import LogSettings, PipelineContract, adopted, log_group
 from components.pipeline.packaging import code_files, layer_archive
 from functions.naming import ToolsNames
+from functions.pipeline import catalog
 from functions.pipeline.settings import FunctionSettings
 
 TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
@@ -44,13 +45,15 @@ FUNCTION_SPECS = {
 
 
 def function_settings(names: ToolsNames, contract: PipelineContract) -> FunctionSettings:
-    """Every function's environment; only Validate adds where the blessed contexts are and who has none."""
+    """Every function's environment: the service catalog's location and pinned SHA-256 (not the catalog,
+    Lambda allows 4 KB); only Validate adds the blessed contexts."""
     settings = FunctionSettings(
         region=names.region,
         table_name=names.metadata_table,
         name_prefix=names.prefix,
         tools_account_id=names.account,
-        service_accounts={s: dict(accounts) for s, accounts in contract.service_accounts.items()},
+        service_catalog_uri=catalog.location(names.tooling_bucket),
+        service_catalog_sha256=contract.catalog().sha256,
         event_bus_name=names.event_bus_name,
         alert_topic_arn=names.alert_topic_arn,
         candidate_bucket=names.candidate_bucket,
@@ -68,6 +71,7 @@ class PipelineFunctionsArgs:
     names: ToolsNames
     contract: PipelineContract
     role_arns: Mapping[str, pulumi.Input[str]]  # function -> its role (PipelineIdentity)
+    tooling_bucket: pulumi.Input[str]  # where the service catalog goes (`names.tooling_bucket`)
     dead_letter_queue_arn: pulumi.Input[str]
     logs: LogSettings
 
@@ -87,6 +91,15 @@ class PipelineFunctions(pulumi.ComponentResource):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="cryptography, rfc8785, Powertools (lambda-requirements.txt)",
+            opts=adopted(self, opts),
+        )
+        # The functions read the catalog at cold start: it exists before them, with the bytes they pin.
+        catalog_object = aws.s3.BucketObjectv2(
+            f"{name}-service-catalog",
+            bucket=args.tooling_bucket,
+            key=catalog.CATALOG_KEY,
+            content=args.contract.catalog().to_bytes().decode(),
+            content_type="application/json",
             opts=adopted(self, opts),
         )
         code = pulumi.AssetArchive(code_files())
@@ -114,7 +127,7 @@ class PipelineFunctions(pulumi.ComponentResource):
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=own.to_environ()),
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=group.name),
-                opts=adopted(self, opts, depends_on=[group]),
+                opts=adopted(self, opts, depends_on=[group, catalog_object]),
             )
             aws.lambda_.FunctionEventInvokeConfig(
                 f"{name}-{function}-async",

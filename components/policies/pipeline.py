@@ -13,6 +13,7 @@ from typing import Any
 
 from functions import naming
 from functions.naming import FUNCTIONS, ToolsNames
+from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
 
 from .common import document, objects, service_trust, statement, via
@@ -96,6 +97,22 @@ def _read_blessed_contexts(names: ToolsNames, keys: PipelineKeys) -> list[dict[s
             conditions={"StringEquals": via("s3", names.region)},
         ),
         statement("ReadContextSignerPublicKey", ["kms:GetPublicKey"], [keys.context_signer]),
+    ]
+
+
+def _read_catalog(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
+    """The service catalog, one object in the tooling bucket (its key through S3): the same two
+    statements whatever the number of services."""
+    return [
+        statement(
+            "ReadServiceCatalog", ["s3:GetObject"], [f"{naming.bucket_arn(names.tooling_bucket)}/{catalog.CATALOG_KEY}"]
+        ),
+        statement(
+            "DecryptServiceCatalog",
+            ["kms:Decrypt"],
+            [keys.tooling],
+            conditions={"StringEquals": via("s3", names.region)},
+        ),
     ]
 
 
@@ -185,7 +202,8 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         ],
         "intake": lambda: _intake(names, keys),
     }[function]()
-    return document(*common, *own)
+    reads = _read_catalog(names, keys) if function in catalog.READERS else []
+    return document(*common, *own, *reads)
 
 
 def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:

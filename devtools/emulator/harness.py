@@ -157,10 +157,19 @@ class Harness:
         self.candidate_bucket = environment["CANDIDATE_BUCKET"]
         self.release_bucket = environment["RELEASE_BUCKET"]
         assert environment["TOOLS_ACCOUNT_ID"] == TOOLS
-        assert json.loads(environment["SERVICE_ACCOUNTS"])["orders"] == ACCOUNTS["orders"]
         from functions.handlers import clients
+        from functions.pipeline.catalog import ServiceCatalog
 
-        caches = (clients.settings, clients.client, clients.table, clients.service_keys, clients.context_public_key_pem)
+        self.catalog = ServiceCatalog.from_bytes(self.program.catalog_bytes)
+        assert self.catalog.services["orders"].accounts == ACCOUNTS["orders"]
+        caches = (
+            clients.settings,
+            clients.catalog,
+            clients.client,
+            clients.table,
+            clients.service_keys,
+            clients.context_public_key_pem,
+        )
         for cached in caches:
             cached.cache_clear()
 
@@ -171,9 +180,14 @@ class Harness:
             s3.create_bucket(Bucket=bucket)
             # Versioned, as the program's SecureBucket makes them: promotion copies verified versions.
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # What `pulumi up` writes into the tooling bucket for the functions: the service catalog.
+        for (bucket, key), content in self.program.objects.items():
+            if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+                s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=content.encode())
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_metadata_table(dynamodb, environment["TABLE_NAME"])
-        self.signers = self._signing_keys(json.loads(environment["SERVICE_ACCOUNTS"]))
+        self.signers = self._signing_keys(self.catalog.services)
         self._bless_context()
 
         bus = environment["EVENT_BUS_NAME"]

@@ -37,6 +37,8 @@ class ProgramGraph:
     definition: dict[str, Any]
     # role name -> its inline policy documents (tools roles: CI, the pipeline's functions, ...)
     role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # (bucket, key) -> content of each object the program writes with inline content (the service catalog)
+    objects: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_preview(cls, graph: dict[str, Any]) -> ProgramGraph:
@@ -58,8 +60,13 @@ class ProgramGraph:
         for r in graph["resources"]:
             if r["type"] == "aws:iam/rolePolicy:RolePolicy":
                 role_policies.setdefault(r["inputs"]["role"], []).append(json.loads(r["inputs"]["policy"]))
+        objects = {
+            (r["inputs"]["bucket"], r["inputs"]["key"]): r["inputs"]["content"]
+            for r in graph["resources"]
+            if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2" and "content" in r["inputs"]
+        }
         name, definition = machine["inputs"]["name"], json.loads(machine["inputs"]["definition"])
-        return cls(functions, projects, name, definition, role_policies)
+        return cls(functions, projects, name, definition, role_policies, objects)
 
     @classmethod
     def of_program(cls, workdir: Path) -> ProgramGraph:
@@ -96,3 +103,10 @@ class ProgramGraph:
         for function in self.functions.values():
             merged.update(function["environment"])
         return merged
+
+    @property
+    def catalog_bytes(self) -> bytes:
+        """The service catalog as the program writes it, where the functions' environment says it is."""
+        from functions.pipeline.catalog import split_location
+
+        return self.objects[split_location(self.environment["SERVICE_CATALOG_URI"])].encode()

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from functions import naming
+from functions.pipeline.catalog import ServiceCatalog, read_catalog
 from functions.pipeline.notify import Notifier
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.signers import ServiceKeys
@@ -15,6 +16,14 @@ from functions.pipeline.store import MetadataTable
 @cache
 def settings() -> FunctionSettings:
     return FunctionSettings.from_environ()
+
+
+@cache
+def catalog() -> ServiceCatalog:
+    """The service catalog from the tooling bucket, read once per cold start, only if its bytes are the
+    ones the program pinned (SERVICE_CATALOG_SHA256)."""
+    config = settings()
+    return read_catalog(config.service_catalog_uri, config.service_catalog_sha256, client("s3"))
 
 
 @cache
@@ -66,7 +75,7 @@ def read_only_cloudformation(service: str, environment: str) -> Any:
     from functions.sessions import assume_role_session, session_name
 
     config = settings()
-    account = config.service_account(service, environment)
+    account = catalog().account(service, environment)
     role = naming.role_arn(account, naming.ServiceNames(config.name_prefix, service, environment).read_only_role)
     session = assume_role_session(
         role,

@@ -21,6 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event,
         IntakeClients(
             settings=clients.settings(),
+            catalog=clients.catalog(),
             s3=clients.client("s3"),
             keys=clients.service_keys(),
             table=clients.table(),

@@ -21,6 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return core.validate(
         Run.from_event(event),
         settings=clients.settings(),
+        catalog=clients.catalog(),
         keys=clients.service_keys(),
         table=clients.table(),
         s3=clients.client("s3"),

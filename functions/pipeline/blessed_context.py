@@ -18,18 +18,24 @@ from functions.artifacts.errors import ContextError, Finding, InvalidArtifact
 from functions.artifacts.signing import load_public_key
 from functions.artifacts.verify import ExpectedContext
 
+from .catalog import ServiceCatalog
 from .settings import FunctionSettings, SettingsError
 
 NO_LOOKUPS_SOURCE = "services[].contextLookups is false for {service}"
 
 
 def expected_context(
-    service: str, *, settings: FunctionSettings, s3: Any, context_public_key_pem: Callable[[], str]
+    service: str,
+    *,
+    settings: FunctionSettings,
+    catalog: ServiceCatalog,
+    s3: Any,
+    context_public_key_pem: Callable[[], str],
 ) -> ExpectedContext:
     """What the manifest's `cdk_context_hash` must be; `InvalidArtifact` naming the S3 key when the
     blessed context is missing or cannot be trusted. `context_public_key_pem` is called only for a
     service with lookups (the context signer's public half, one KMS call per cold start)."""
-    if service in settings.services_without_context_lookups:
+    if not catalog.context_lookups(service):
         return ExpectedContext(None, NO_LOOKUPS_SOURCE.format(service=service))
     if not settings.contexts_bucket:
         raise SettingsError(f"environment variable CONTEXTS_BUCKET is required: {service} makes context lookups")

@@ -4,7 +4,7 @@ metadata"; CI has no DynamoDB permission at all).
 Started by the manifest's `Object Created` event in the candidate bucket (CI uploads it last), intake:
 1. reads the manifest (at most `MAX_MANIFEST_BYTES`) and parses it strictly;
 2. checks that the S3 key's service and commit, the manifest's `service` and `commit` agree, and that the
-   service is configured (`SERVICE_ACCOUNTS`);
+   service is configured (in the service catalog, `catalog.ServiceCatalog`);
 3. verifies the signature with the key of the service the S3 prefix names (`signers.ServiceKeys`): a
    `payments` manifest signed with the `orders` key, or an `orders` manifest under `payments/`, fails;
 4. refuses content whose `artifact_sha256` was revoked, under whatever commit it comes back;
@@ -34,6 +34,7 @@ from functions.artifacts.signing import verify_message
 from functions.timestamps import parse_iso, utc_iso
 
 from . import lifecycle as lc
+from .catalog import ServiceCatalog
 from .dispatch import MANIFEST_KEY, start_run, uploaded_object
 from .settings import FunctionSettings
 from .signers import ServiceKeys
@@ -62,6 +63,7 @@ class Upload:
 @dataclass(frozen=True)
 class IntakeClients:
     settings: FunctionSettings
+    catalog: ServiceCatalog
     s3: Any
     keys: ServiceKeys
     table: MetadataTable
@@ -73,7 +75,7 @@ class IntakeClients:
 def intake(event: dict[str, Any], clients: IntakeClients) -> dict[str, Any]:
     bucket, key = uploaded_object(event)
     try:
-        upload = _upload(bucket, key, clients.settings)
+        upload = _upload(bucket, key, clients.settings, clients.catalog)
         manifest = _verified_manifest(upload, clients)
         recorded = _record(upload, manifest, clients)
     except Refused as refused:
@@ -90,15 +92,15 @@ def intake(event: dict[str, Any], clients: IntakeClients) -> dict[str, Any]:
     return {"accepted": True, "recorded": recorded, "artifact_sha256": manifest.artifact_sha256, **run}
 
 
-def _upload(bucket: str, key: str, settings: FunctionSettings) -> Upload:
+def _upload(bucket: str, key: str, settings: FunctionSettings, catalog: ServiceCatalog) -> Upload:
     if bucket != settings.candidate_bucket:
         raise Refused("bucket", f"{bucket!r} is not the candidate bucket {settings.candidate_bucket!r}")
     match = MANIFEST_KEY.match(key)
     if not match:
         raise Refused("key", f"{key!r} is not {{service}}/{{40-hex commit}}/artifact-manifest.json")
     service = match["service"]
-    if service not in settings.service_accounts:
-        raise Refused("service", f"service {service!r} (from the S3 prefix) is not configured in SERVICE_ACCOUNTS")
+    if service not in catalog:
+        raise Refused("service", f"service {service!r} (from the S3 prefix) is not configured in the service catalog")
     return Upload(bucket, key, service, match["commit"])
 
 

@@ -126,19 +126,6 @@ class _EnvironModel:
                 raise SettingsError(f"environment variable {name}={value}: expected at least {minimum}")
         if not _ACCOUNT.match(self.tools_account_id):
             raise SettingsError(f"environment variable TOOLS_ACCOUNT_ID={self.tools_account_id!r}: expected 12 digits")
-        for service, accounts in self.service_accounts.items():
-            if not isinstance(accounts, dict) or any(
-                not isinstance(accounts.get(e), str) or not _ACCOUNT.match(accounts[e]) for e in Environment
-            ):
-                raise SettingsError(
-                    f"environment variable SERVICE_ACCOUNTS: {service!r} needs a 12-digit stage and prod account"
-                )
-
-    def service_account(self, service: str, environment: Environment | str) -> str:
-        try:
-            return self.service_accounts[service][Environment(environment)]
-        except (KeyError, ValueError):
-            raise SettingsError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,7 +133,6 @@ class _Common(_EnvironModel):
     table_name: str = _variable("TABLE_NAME")
     name_prefix: str = _variable("NAME_PREFIX")
     tools_account_id: str = _variable("TOOLS_ACCOUNT_ID")
-    service_accounts: dict[str, dict[str, str]] = _variable("SERVICE_ACCOUNTS", "json")
     # No signer key here: a service's artifacts verify with that service's own key, which the verifiers
     # resolve by its alias (`functions.pipeline.signers.ServiceKeys`).
 
@@ -162,14 +148,15 @@ class FunctionSettings(_Common):
     state_machine_arn: str = _variable("STATE_MACHINE_ARN")
     # Validate fails closed: an artifact built by any other CDK CLI is invalid.
     approved_cdk_versions: tuple[str, ...] = _variable("APPROVED_CDK_VERSIONS", "csv")
+    # The services' accounts and context lookups live in the service catalog, an object in the tooling
+    # bucket (Lambda's 4 KB of variables hold about 58 services): only its location and the SHA-256 the
+    # program pinned are here (`functions.pipeline.catalog`).
+    service_catalog_uri: str = _variable("SERVICE_CATALOG_URI")
+    service_catalog_sha256: str = _variable("SERVICE_CATALOG_SHA256")
     # Validate's check 6: the blessed contexts (Validate only; `blessed_context.expected_context` requires
-    # them for a service with lookups). A service is listed here only when its config says
-    # `contextLookups: false`; absent, every service must match its blessed context.
+    # them for a service the catalog says makes lookups).
     contexts_bucket: str | None = _variable("CONTEXTS_BUCKET", required=False)
     context_signer_key_id: str | None = _variable("CONTEXT_SIGNER_KEY_ID", required=False)
-    services_without_context_lookups: tuple[str, ...] = _variable(
-        "SERVICES_WITHOUT_CONTEXT_LOOKUPS", "csv", required=False
-    )
     max_rollback_attempts: int = field(
         default=DEFAULT_MAX_ROLLBACK_ATTEMPTS,
         metadata={"variable": "MAX_ROLLBACK_ATTEMPTS", "kind": "int", "required": False, "minimum": 1},
@@ -184,6 +171,12 @@ class FunctionSettings(_Common):
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
 
+    def check(self) -> None:
+        super().check()
+        from .catalog import check_pin  # here, not at the top: the catalog raises this module's SettingsError
+
+        check_pin(self.service_catalog_uri, self.service_catalog_sha256)
+
     def bucket_of(self, environment: Environment | str) -> str:
         """The bucket an environment deploys from: stage the candidates, prod the releases."""
         return self.candidate_bucket if Environment(environment) is Environment.STAGE else self.release_bucket
@@ -194,7 +187,22 @@ class BuildSettings(_Common):
     """Every CodeBuild project of the pipeline (deployers, stage tests, prod smoke tests)."""
 
     artifact_bucket: str = _variable("ARTIFACT_BUCKET")
+    # CodeBuild has no 4 KB limit: the builds keep the services' accounts in their environment.
+    service_accounts: dict[str, dict[str, str]] = _variable("SERVICE_ACCOUNTS", "json")
     # service -> environment -> stack policy document (deployers) / test command (test runners)
     stack_policies: dict[str, dict[str, Any]] = _variable("STACK_POLICIES", "json", required=False)
     test_commands: dict[str, dict[str, str]] = _variable("TEST_COMMANDS", "json", required=False)
     service_repositories: dict[str, str] = _variable("SERVICE_REPOSITORIES", "json", required=False)
+
+    def check(self) -> None:
+        super().check()
+        from .catalog import check_accounts
+
+        for service, accounts in self.service_accounts.items():
+            check_accounts(service, accounts, "environment variable SERVICE_ACCOUNTS")
+
+    def service_account(self, service: str, environment: Environment | str) -> str:
+        try:
+            return self.service_accounts[service][Environment(environment)]
+        except (KeyError, ValueError):
+            raise SettingsError(f"SERVICE_ACCOUNTS has no {environment} account for {service!r}") from None

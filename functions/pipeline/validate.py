@@ -15,6 +15,7 @@ from functions.artifacts.verify import Expectations, verify_artifact
 from . import lifecycle as lc
 from .artifacts import download_versioned, scratch_directory
 from .blessed_context import expected_context
+from .catalog import ServiceCatalog
 from .settings import FunctionSettings
 from .signers import ServiceKeys
 from .store import MetadataTable
@@ -25,6 +26,7 @@ def validate(
     run: Run,
     *,
     settings: FunctionSettings,
+    catalog: ServiceCatalog,
     keys: ServiceKeys,
     table: MetadataTable,
     s3: Any,
@@ -37,7 +39,9 @@ def validate(
         )
     _refuse_revoked_content(table, run.service, item.get("artifact_sha256"))
     public_key = keys.public_key(run.service)  # SigningError (KMS refused): a failed run, not a rejection
-    context = expected_context(run.service, settings=settings, s3=s3, context_public_key_pem=context_public_key_pem)
+    context = expected_context(
+        run.service, settings=settings, catalog=catalog, s3=s3, context_public_key_pem=context_public_key_pem
+    )
     with scratch_directory() as scratch:
         bucket = settings.bucket_of(run.environment)
         cdk_out, manifest, version = download_versioned(s3, bucket, run.service, run.commit_sha, Path(scratch))

@@ -137,7 +137,11 @@ def test_intake_may_create_items_read_candidate_manifests_and_service_public_key
     allowed = {a: s for s in statements(policy) for a in as_list(s["Action"])}
     dynamodb = sorted(a for a in allowed if a.startswith("dynamodb:"))
     assert dynamodb == ["dynamodb:GetItem", "dynamodb:PutItem"]  # never UpdateItem or DeleteItem
-    assert allowed["s3:GetObject"]["Resource"] == [f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*"]
+    reads = sorted(r for s in statements(policy) if "s3:GetObject" in as_list(s["Action"]) for r in s["Resource"])
+    assert reads == [
+        f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*",
+        f"arn:aws:s3:::cdkcp-tooling-{TOOLS}-{REGION}/catalog/service-catalog.json",  # the service catalog
+    ]
     assert "s3:PutObject" not in allowed
     keys = allowed["kms:GetPublicKey"]
     assert keys["Condition"] == {"StringLike": {"kms:RequestAlias": "alias/cdk-ci-artifact-signer-*"}}
@@ -194,7 +198,7 @@ def test_what_the_program_writes_is_what_the_code_reads(graphs: dict) -> None:
         assert (
             settings.state_machine_arn == f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
         )
-        assert settings.service_account("orders", "prod") == "333333333333"
+        assert settings.service_catalog_uri == f"s3://cdkcp-tooling-{TOOLS}-{REGION}/catalog/service-catalog.json"
         assert not {"CI_PUBLIC_KEY_PEM", "CI_SIGNER_KEY_ID"} & set(inputs["environment"]["variables"]), name
     for project in of_type(graph, "aws:codebuild/project:Project"):
         name = project["inputs"]["name"]

@@ -4,12 +4,14 @@ signs them, which services make no lookups, and the permissions to read and veri
 from __future__ import annotations
 
 from functions import naming
+from functions.pipeline.catalog import CATALOG_KEY, ServiceCatalog
 from functions.pipeline.settings import FunctionSettings
 
 from .graph import by_sid, inline_policies, of_type, role
 
 TOOLS = "111111111111"
 REGION = "us-east-1"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 
 
 def _environments(graph: dict) -> dict[str, FunctionSettings]:
@@ -24,11 +26,15 @@ def test_only_validate_is_told_about_blessed_contexts(graphs: dict) -> None:
     validate = settings.pop("cdkcp-validate")
     assert validate.contexts_bucket == f"cdk-contexts-{TOOLS}-{REGION}"
     assert validate.context_signer_key_id == naming.CONTEXT_SIGNER_KEY_ALIAS
-    # The example config: orders makes lookups (contextLookups: true), payments none.
-    assert validate.services_without_context_lookups == ("payments",)
     for name, other in settings.items():
         assert (other.contexts_bucket, other.context_signer_key_id) == (None, None), name
-        assert other.services_without_context_lookups == (), name
+
+
+def test_the_catalog_says_which_services_make_no_lookups(graphs: dict) -> None:
+    """The example config: orders makes lookups (contextLookups: true), payments none."""
+    (written,) = [o for o in of_type(graphs["tools"], OBJECT) if o["inputs"]["key"] == CATALOG_KEY]
+    catalog = ServiceCatalog.from_bytes(written["inputs"]["content"].encode())
+    assert catalog.context_lookups("orders") and not catalog.context_lookups("payments")
 
 
 def test_validate_may_read_and_verify_the_blessed_contexts_and_nothing_more(graphs: dict) -> None:

@@ -38,6 +38,7 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     caches = (
         clients.settings,
+        clients.catalog,
         clients.client,
         clients.table,
         clients.service_keys,
@@ -109,7 +110,7 @@ def test_intake_refuses_with_a_reason_an_event_and_a_metric(
     event = {"detail": {"bucket": {"name": environment.candidate_bucket}, "object": {"key": key}}}
     result = _invoke("intake", event)
     assert result["accepted"] is False and result["check"] == "service"
-    assert result["reason"] == "service 'orders' (from the S3 prefix) is not configured in SERVICE_ACCOUNTS"
+    assert result["reason"] == "service 'orders' (from the S3 prefix) is not configured in the service catalog"
     assert _metrics(capsys.readouterr().out) == {"ArtifactRefused": [1.0]}
 
 
@@ -135,3 +136,24 @@ def test_a_misconfigured_function_fails_at_cold_start_naming_the_variable(settin
     )
     assert completed.returncode != 0
     assert "environment variable EVENT_BUS_NAME is required" in completed.stderr
+
+
+def test_a_function_refuses_a_catalog_that_is_not_the_one_the_program_pinned(environment: FunctionSettings) -> None:
+    """Someone with write access to the tooling bucket adds `orders` to the catalog: the function reads
+    the object, its hash differs from SERVICE_CATALOG_SHA256, and the invocation fails naming both."""
+    from functions.pipeline.catalog import ServiceCatalog, split_location
+    from functions.pipeline.settings import SettingsError
+
+    forged = ServiceCatalog.of({"orders": {"stage": "222222222222", "prod": "333333333333"}})
+    bucket, key = split_location(environment.service_catalog_uri)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key=key, Body=forged.to_bytes())
+    manifest = f"orders/{COMMIT}/artifact-manifest.json"
+    s3.put_object(Bucket=environment.candidate_bucket, Key=manifest, Body=b"{")
+    event = {"detail": {"bucket": {"name": environment.candidate_bucket}, "object": {"key": manifest}}}
+    with pytest.raises(SettingsError) as refused:
+        _invoke("intake", event)
+    assert f"the service catalog {environment.service_catalog_uri} is not the one the program wrote" in str(
+        refused.value
+    )
+    assert forged.sha256 in str(refused.value) and environment.service_catalog_sha256 in str(refused.value)

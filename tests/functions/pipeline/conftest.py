@@ -10,6 +10,7 @@ import pytest
 
 from devtools.emulator.aws import create_metadata_table, use_fake_credentials
 from functions.pipeline import lifecycle as lc
+from functions.pipeline.catalog import CATALOG_KEY, ServiceCatalog, location
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
 from functions.pipeline.transitions import Run
@@ -126,6 +127,17 @@ def seed(table: MetadataTable, item: dict[str, Any]) -> dict[str, Any]:
     return table.get(item["service"], item["commit_sha"]) or {}
 
 
+def write_catalog(catalog: ServiceCatalog, bucket: str = "tooling") -> tuple[str, str]:
+    """What `pulumi up` writes into the tooling bucket: the catalog's object; its location and hash."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=CATALOG_KEY, Body=catalog.to_bytes())
+    return location(bucket), catalog.sha256
+
+
 @pytest.fixture
 def settings(table: MetadataTable) -> FunctionSettings:
     """The functions' settings, with an empty candidate and release bucket."""
@@ -134,11 +146,13 @@ def settings(table: MetadataTable) -> FunctionSettings:
     s3 = boto3.client("s3", region_name="us-east-1")
     for bucket in ("candidates", "releases"):
         s3.create_bucket(Bucket=bucket)
+    uri, sha256 = write_catalog(ServiceCatalog.of({}))
     return FunctionSettings(
         table_name="metadata",
         name_prefix="cdkcp",
         tools_account_id="123456789012",
-        service_accounts={},
+        service_catalog_uri=uri,
+        service_catalog_sha256=sha256,
         event_bus_name="bus",
         alert_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
         candidate_bucket="candidates",

@@ -17,6 +17,7 @@ from functions.artifacts.manifest import Manifest
 from functions.artifacts.signing import LocalKeySigner
 from functions.artifacts.verify import ExpectedContext, _context
 from functions.pipeline.blessed_context import expected_context
+from functions.pipeline.catalog import ServiceCatalog
 from functions.pipeline.settings import FunctionSettings, SettingsError
 
 CONTEXTS = "contexts"
@@ -32,7 +33,11 @@ def pem(signer: LocalKeySigner) -> str:
 @pytest.fixture
 def checked(settings: FunctionSettings) -> FunctionSettings:
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=CONTEXTS)
-    return replace(settings, contexts_bucket=CONTEXTS, services_without_context_lookups=("payments",))
+    return replace(settings, contexts_bucket=CONTEXTS)
+
+
+ACCOUNTS = {"stage": "222222222222", "prod": "333333333333"}
+CATALOG = ServiceCatalog.of({"orders": ACCOUNTS, "payments": ACCOUNTS}, without_context_lookups=["payments"])
 
 
 def bless(tmp_path: Path, signer: LocalKeySigner, data: bytes = BLESSED, service: str = "orders") -> None:
@@ -43,7 +48,9 @@ def bless(tmp_path: Path, signer: LocalKeySigner, data: bytes = BLESSED, service
 
 def expect(settings: FunctionSettings, signer: LocalKeySigner, service: str = "orders") -> ExpectedContext:
     s3 = boto3.client("s3", region_name="us-east-1")
-    return expected_context(service, settings=settings, s3=s3, context_public_key_pem=lambda: pem(signer))
+    return expected_context(
+        service, settings=settings, catalog=CATALOG, s3=s3, context_public_key_pem=lambda: pem(signer)
+    )
 
 
 def test_a_service_with_lookups_must_match_its_signed_blessed_context(checked, tmp_path, signer) -> None:
@@ -56,7 +63,9 @@ def test_a_service_without_lookups_expects_null_and_reads_nothing(checked) -> No
     def no_key() -> str:
         raise AssertionError("no context key is read for a service without lookups")
 
-    expected = expected_context("payments", settings=checked, s3=object(), context_public_key_pem=no_key)
+    expected = expected_context(
+        "payments", settings=checked, catalog=CATALOG, s3=object(), context_public_key_pem=no_key
+    )
     assert expected == ExpectedContext(None, "services[].contextLookups is false for payments")
 
 
@@ -132,12 +141,12 @@ def test_the_matching_blessed_hash_passes(artifact_manifest) -> None:
     assert _context(manifest_with(BLESSED_SHA, artifact_manifest), ExpectedContext(BLESSED_SHA, "blessed")) == []
 
 
-def test_the_no_lookups_list_survives_the_environment(checked) -> None:
+def test_who_makes_no_lookups_survives_the_catalog(checked) -> None:
     environ = checked.to_environ()
-    assert environ["SERVICES_WITHOUT_CONTEXT_LOOKUPS"] == "payments" and environ["CONTEXTS_BUCKET"] == CONTEXTS
-    assert FunctionSettings.from_environ(environ) == checked
-    del environ["SERVICES_WITHOUT_CONTEXT_LOOKUPS"]  # absent: every service must match its blessed context
-    assert FunctionSettings.from_environ(environ).services_without_context_lookups == ()
+    assert environ["CONTEXTS_BUCKET"] == CONTEXTS and FunctionSettings.from_environ(environ) == checked
+    read = ServiceCatalog.from_bytes(CATALOG.to_bytes())
+    assert read.context_lookups("orders") and not read.context_lookups("payments")
+    assert read.context_lookups("unknown")  # not listed: it must match its blessed context
 
 
 def test_the_context_key_is_required_to_read_it(checked, monkeypatch) -> None:

@@ -16,6 +16,7 @@ from functions.artifacts.manifest import Manifest, dumps
 from functions.artifacts.signing import LocalKeySigner, sign_manifest
 from functions.pipeline import intake as intake_module
 from functions.pipeline import lifecycle as lc
+from functions.pipeline.catalog import ServiceCatalog
 from functions.pipeline.intake import IntakeClients, intake
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
@@ -51,13 +52,10 @@ def world(settings: FunctionSettings, table: MetadataTable, captured: Captured, 
         definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
         roleArn="arn:aws:iam::123456789012:role/r",
     )["stateMachineArn"]
-    configured = replace(
-        settings,
-        state_machine_arn=machine,
-        service_accounts={"orders": ACCOUNTS, "payments": ACCOUNTS, "billing": ACCOUNTS},
-    )
+    configured = replace(settings, state_machine_arn=machine)
     return IntakeClients(
         settings=configured,
+        catalog=ServiceCatalog.of({"orders": ACCOUNTS, "payments": ACCOUNTS, "billing": ACCOUNTS}),
         s3=boto3.client("s3", region_name="us-east-1"),
         keys=Keys(signers),
         table=table,
@@ -171,7 +169,7 @@ def test_an_unconfigured_service_is_refused(
 ) -> None:
     manifest = _manifest(artifact_manifest, signers["orders"], service="shipping")
     reason = _refused(world, captured, _deliver(world, dumps(manifest), prefix="shipping"), "service", "shipping")
-    assert reason == "service 'shipping' (from the S3 prefix) is not configured in SERVICE_ACCOUNTS"
+    assert reason == "service 'shipping' (from the S3 prefix) is not configured in the service catalog"
 
 
 def test_kms_refusing_the_services_key_is_a_refusal_with_the_reason(
@@ -246,7 +244,8 @@ def test_a_prod_failure_revokes_the_content_and_validate_refuses_it_under_any_co
     seed(table, {**item_in("stage"), "commit_sha": other})
     run = replace(run_of("stage"), commit_sha=other)
     with pytest.raises(InvalidArtifact, match=f"revoked under commit {seeded['commit_sha']}"):
-        validate(run, settings=settings, keys=None, table=table, s3=None, context_public_key_pem=str)  # type: ignore[arg-type]
+        catalog = ServiceCatalog.of({})
+        validate(run, settings=settings, catalog=catalog, keys=None, table=table, s3=None, context_public_key_pem=str)  # type: ignore[arg-type]
 
 
 def test_a_retried_smoke_failure_writes_the_revocation_the_first_attempt_lost(

@@ -8,6 +8,7 @@ import pytest
 from functions.pipeline.settings import BuildSettings, FunctionSettings, SettingsError
 
 ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
+CATALOG = "s3://cdkcp-tooling-123456789012-us-east-1/catalog/service-catalog.json"
 
 
 def _function_settings(**overrides: object) -> FunctionSettings:
@@ -15,7 +16,8 @@ def _function_settings(**overrides: object) -> FunctionSettings:
         "table_name": "cdk-artifact-metadata",
         "name_prefix": "cdkcp",
         "tools_account_id": "123456789012",
-        "service_accounts": ACCOUNTS,
+        "service_catalog_uri": CATALOG,
+        "service_catalog_sha256": "0" * 64,
         "event_bus_name": "cdk-control-plane",
         "alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:cdkcp-critical-alerts",
         "candidate_bucket": "candidates",
@@ -32,6 +34,31 @@ def test_what_the_program_writes_is_what_the_code_reads() -> None:
     environ = written.to_environ()
     assert FunctionSettings.from_environ({**environ, "AWS_REGION": "us-east-1"}) == written
     assert all(value for value in environ.values())
+
+
+def test_the_functions_environment_has_the_catalogs_pin_not_the_catalog() -> None:
+    environ = _function_settings().to_environ()
+    assert environ["SERVICE_CATALOG_URI"] == CATALOG and environ["SERVICE_CATALOG_SHA256"] == "0" * 64
+    assert "SERVICE_ACCOUNTS" not in environ and "SERVICES_WITHOUT_CONTEXT_LOOKUPS" not in environ
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{oops", "SERVICE_ACCOUNTS: not JSON"),
+        ('{"orders": {"stage": "1"}}', "'orders' needs a 12-digit stage and prod account"),
+    ],
+)
+def test_the_builds_keep_the_accounts_checked_by_the_catalogs_rule(value: str, message: str) -> None:
+    written = BuildSettings(
+        table_name="t",
+        name_prefix="cdkcp",
+        tools_account_id="123456789012",
+        service_accounts=ACCOUNTS,
+        artifact_bucket="a",
+    )
+    with pytest.raises(SettingsError, match=message):
+        BuildSettings.from_environ({**written.to_environ(), "SERVICE_ACCOUNTS": value})
 
 
 def test_build_settings_round_trip() -> None:
@@ -58,8 +85,8 @@ def test_required_variables_are_named() -> None:
     [
         ("MAX_ROLLBACK_ATTEMPTS", "two", "MAX_ROLLBACK_ATTEMPTS='two': expected an integer"),
         ("MAX_ROLLBACK_ATTEMPTS", "0", "MAX_ROLLBACK_ATTEMPTS=0: expected at least 1"),
-        ("SERVICE_ACCOUNTS", "{oops", "SERVICE_ACCOUNTS: not JSON"),
-        ("SERVICE_ACCOUNTS", '{"orders": {"stage": "1"}}', "'orders' needs a 12-digit stage and prod account"),
+        ("SERVICE_CATALOG_URI", "https://example.com/catalog", "SERVICE_CATALOG_URI=.*: expected s3://bucket/key"),
+        ("SERVICE_CATALOG_SHA256", "abc", "SERVICE_CATALOG_SHA256='abc': expected 64 lowercase hex digits"),
         ("TOOLS_ACCOUNT_ID", "tools", "TOOLS_ACCOUNT_ID='tools': expected 12 digits"),
         ("APPROVED_CDK_VERSIONS", " , ", "APPROVED_CDK_VERSIONS=',': expected comma-separated values"),
     ],
