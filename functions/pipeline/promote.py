@@ -30,12 +30,14 @@ def promote(
         return refused
     source, target = settings.candidate_bucket, settings.release_bucket
     verified = lc.read(item, lc.MANIFEST_VERSION_ID, lc.Environment.STAGE)
+    already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
     # 1. every object but the manifest, each checked to be the bytes the verified manifest names
-    # (idempotent: a retry copies the same bytes again); InvalidArtifact if any is not;
-    copied = copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified)
+    # (idempotent: a retry copies the same bytes again); InvalidArtifact if any is not. A retry after
+    # the claim skips it: the claim follows a complete verified copy, which a candidate overwritten since
+    # must not undo;
+    copied = 0 if already_claimed else copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified)
     # 2. the claim (conditional); a retry after it finds the item already promoted by this execution;
     context = Context(run, item, lc.transition(lc.Action.PROMOTED, lc.Environment.STAGE))
-    already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
     if not (already_claimed or commit(table, context)):
         return refused
     # 3. the manifest last, the version Validate verified in stage: its upload starts the prod run, which

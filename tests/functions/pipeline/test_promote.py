@@ -69,6 +69,22 @@ def test_a_retry_after_the_claim_finishes_the_copy(table: MetadataTable, capture
     assert again["succeeded"] and _released() == sorted([*OBJECTS, "artifact-manifest.json"])
 
 
+def test_a_retry_after_the_claim_releases_the_manifest_even_if_the_candidate_changed_since(
+    table: MetadataTable, captured: Captured, settings
+) -> None:
+    """The claim follows a complete verified copy: a retry after it (the first attempt lost before the
+    manifest) does not copy the candidate's objects again, so an overwrite since cannot strand it."""
+    seed(table, _testing())
+    _promote(table, captured, settings)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_object(Bucket="releases", Key=PREFIX + "artifact-manifest.json")  # as if lost before step 3
+    s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + OBJECTS[1], Body=b'{"Resources": {}}')
+
+    assert _promote(table, captured, settings)["succeeded"]
+    assert s3.get_object(Bucket="releases", Key=PREFIX + OBJECTS[1])["Body"].read() == b"{}"
+    assert "artifact-manifest.json" in _released()
+
+
 def test_another_runs_item_is_not_promoted_and_nothing_is_copied(table, captured, settings) -> None:
     seeded = seed(table, {**_testing(), "execution_id": "arn:another-run"})
     assert _promote(table, captured, settings)["applied"] is False
