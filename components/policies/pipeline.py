@@ -172,7 +172,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET]),
-            # The manifest is copied at the version Validate verified (CopySource with a VersionId).
+            # The manifest is read and copied at the version Validate verified (VersionId, CopySource).
             statement(
                 "ReadVerifiedManifestVersions",
                 ["s3:GetObjectVersion"],

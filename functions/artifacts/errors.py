@@ -44,3 +44,40 @@ class ContextError(Exception):
 
 class AwsError(Exception):
     """An AWS call failed for a reason other than the artifact (credentials, permissions, network)."""
+
+
+class TransientAwsError(AwsError):
+    """An AWS call got no answer about the thing asked for: throttled, a 5xx, the network, or denied (our
+    own misconfiguration). Never blamed on the artifact: raised, so that Lambda's retries, the dead-letter
+    queue and the alarms take it, and a retry (or a fix) succeeds."""
+
+
+# Answers about the object or key asked for, the same on every retry: it is not there, or (KMS) it exists
+# but cannot be used. A disabled key or one pending deletion is an operator's act that withdraws the
+# service's signing (re-enabling it is a decision, not something a retry waits for).
+# Every other code, and every error without one (BotoCoreError: endpoint, timeout, credentials), is
+# transient. AccessDenied on our own bucket or key is a misconfiguration to alarm on, not a refusal.
+PERMANENT_AWS_ERROR_CODES = frozenset(
+    {
+        "NoSuchKey",  # S3 GetObject
+        "NoSuchVersion",
+        "404",  # S3 HeadObject
+        "NotFound",
+        "NotFoundException",  # KMS: no key behind the alias
+        "DisabledException",  # KMS: the key is disabled
+        "KMSInvalidStateException",  # KMS: pending deletion, or pending import
+        "InvalidKeyUsageException",  # KMS: not a signing key
+    }
+)
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The `Error.Code` of a botocore `ClientError` (duck-typed: this module imports no botocore)."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else None
+
+
+def is_permanent_aws_error(exc: BaseException) -> bool:
+    """True only for an AWS answer that a retry would repeat (`PERMANENT_AWS_ERROR_CODES`)."""
+    return aws_error_code(exc) in PERMANENT_AWS_ERROR_CODES

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
-from .errors import SigningError
+from .errors import SigningError, TransientAwsError, is_permanent_aws_error
 from .manifest import Manifest, canonical_bytes
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -102,7 +102,11 @@ class KmsSigner:
 
 
 def kms_public_key_pem(key_id: str, client: Any = None) -> bytes:
-    """The public half of a KMS key (one `GetPublicKey` call), checked to be a P-256 signing key."""
+    """The public half of a KMS key (one `GetPublicKey` call), checked to be a P-256 signing key.
+
+    `SigningError` only for KMS's permanent answers (no such key, disabled, pending deletion: see
+    `is_permanent_aws_error`) and a key of the wrong kind; `TransientAwsError` for everything else
+    (throttling, KMS's 5xx, the network, a denied call), which a retry or a fix of ours resolves."""
     if client is None:
         import boto3
 
@@ -110,6 +114,8 @@ def kms_public_key_pem(key_id: str, client: Any = None) -> bytes:
     try:
         response = client.get_public_key(KeyId=key_id)
     except Exception as exc:
+        if not is_permanent_aws_error(exc):
+            raise TransientAwsError(f"KMS GetPublicKey for {key_id} got no answer: {exc}") from exc
         raise SigningError(f"KMS GetPublicKey for {key_id} failed: {exc}") from None
     # KMS returns the spec as KeySpec and (deprecated, still sent) CustomerMasterKeySpec.
     spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")

@@ -8,7 +8,9 @@ CloudFormation reads is the file that was signed), then runs the `DeployRequest`
 service's deploy role in the target account.
 
 Exit codes: those of `functions.deployer.runner`, plus 2 for a misconfigured build (a variable
-missing or wrong, named on stderr) and 5 for an invalid artifact.
+missing or wrong, named on stderr) and 5 for an invalid artifact (or a service KMS says has no usable
+signing key). KMS not answering (throttled, 5xx, the network) is 1, a plain failed build: not the
+artifact's fault, so a retry may pass.
 
 `python -m functions.deployer.codebuild outcome MODE EXIT_CODE` is the buildspec's next command
 (`buildspecs/deploy.yml`): it prints the value the build exports as `DEPLOYER_OUTCOME` and exits with
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from functions import naming
-from functions.artifacts.errors import SigningError
+from functions.artifacts.errors import SigningError, TransientAwsError
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
 from functions.pipeline.settings import BuildSettings, SettingsError
@@ -38,6 +40,7 @@ from .errors import (
     DRIFT_CLEAN,
     DRIFT_FOUND,
     EXIT_ASSET_MISMATCH,
+    EXIT_DEPLOY_FAILED,
     EXIT_DRIFT,
     EXIT_INVALID_ARTIFACT,
     EXIT_KINDS,
@@ -126,9 +129,12 @@ def main(
         return EXIT_USAGE
     try:
         public_key = _service_key(settings, variables.service, kms)
-    except SigningError as exc:
+    except SigningError as exc:  # KMS answered: no usable key for this service
         print(f"codebuild: cannot read {variables.service}'s signing key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT
+    except TransientAwsError as exc:  # no answer about the key: a failed build, which a retry may pass
+        print(f"codebuild: KMS did not answer for {variables.service}'s signing key: {exc}", file=sys.stderr)
+        return EXIT_DEPLOY_FAILED
     with tempfile.TemporaryDirectory() as scratch:
         verified = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
         if verified is None:

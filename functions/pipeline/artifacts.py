@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from functions.artifacts.errors import Finding, InvalidArtifact
+from functions.artifacts.manifest import parse_manifest
 from functions.artifacts.tree import path_problem
 from functions.naming import MANIFEST_NAME, artifact_prefix
 
@@ -54,33 +56,56 @@ def download_versioned(
     return cdk_out, response["Body"].read(), (version if version and version != "null" else None)
 
 
-def copy_artifact(
-    s3: Any,
-    source_bucket: str,
-    target_bucket: str,
-    service: str,
-    commit_sha: str,
-    *,
-    include_manifest: bool = True,
-    only_manifest: bool = False,
-    manifest_version: str | None = None,
+def copy_verified_objects(
+    s3: Any, source_bucket: str, target_bucket: str, service: str, commit_sha: str, manifest_version: str | None
 ) -> int:
-    """Copy the artifact's objects, the manifest last (its upload triggers the next pipeline run), at
-    `manifest_version` when given: the manifest Validate verified, whatever was written since. The other
-    objects are copied as they are now: the next run's Validate verifies them against that manifest."""
+    """Copy every object but the manifest, checked against the manifest at `manifest_version` (the one
+    Validate verified): exactly the `cdk.out` files it names, each copied with S3 computing the copy's
+    SHA-256 (`ChecksumAlgorithm`), which must be the manifest's hash; a `cdk.out` object it does not name
+    is not copied. The other objects beside the manifest (the DSSE provenance: signed itself) are copied
+    as they are. `InvalidArtifact` names every copy that is not the verified bytes (an object overwritten
+    in the candidate bucket since Validate); the manifest is then never copied, so no prod run starts."""
     prefix = artifact_prefix(service, commit_sha)
-    manifest = prefix + MANIFEST_NAME
-    if only_manifest:
-        source = {"Bucket": source_bucket, "Key": manifest}
-        s3.copy_object(Bucket=target_bucket, Key=manifest, CopySource=source | _version(manifest_version))
-        return 1
-    keys = list_keys(s3, source_bucket, prefix)
-    ordered = sorted(k for k in keys if k != manifest)
-    if include_manifest and manifest in keys:
-        ordered.append(manifest)
-    for key in ordered:
+    manifest_key = prefix + MANIFEST_NAME
+    read = s3.get_object(Bucket=source_bucket, Key=manifest_key, **_version(manifest_version))
+    manifest, findings = parse_manifest(read["Body"].read())
+    if manifest is None:
+        raise InvalidArtifact(findings or [Finding("structure", manifest_key, "the verified manifest does not parse")])
+    files = {prefix + "cdk.out/" + relative: sha256 for relative, sha256 in manifest.file_hashes.items()}
+    beside = [
+        k for k in list_keys(s3, source_bucket, prefix) if k != manifest_key and not k.startswith(prefix + "cdk.out/")
+    ]
+    mismatched = []
+    for key in sorted(files):
+        expected = base64.b64encode(bytes.fromhex(files[key])).decode("ascii")
+        copied = s3.copy_object(
+            Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key}, ChecksumAlgorithm="SHA256"
+        )
+        actual = copied.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        if actual != expected:
+            mismatched.append(
+                Finding(
+                    "files",
+                    key[len(prefix + "cdk.out/") :],
+                    f"changed in the candidate bucket since stage's Validate: SHA-256 {actual}, verified {expected}",
+                )
+            )
+    if mismatched:
+        raise InvalidArtifact(mismatched)
+    for key in sorted(beside):
         s3.copy_object(Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key})
-    return len(ordered)
+    return len(files) + len(beside)
+
+
+def copy_manifest(
+    s3: Any, source_bucket: str, target_bucket: str, service: str, commit_sha: str, manifest_version: str | None
+) -> int:
+    """Copy the manifest at `manifest_version` (the one Validate verified, whatever was written since):
+    its upload to the release bucket starts the prod run."""
+    manifest = artifact_prefix(service, commit_sha) + MANIFEST_NAME
+    source = {"Bucket": source_bucket, "Key": manifest} | _version(manifest_version)
+    s3.copy_object(Bucket=target_bucket, Key=manifest, CopySource=source)
+    return 1
 
 
 def _version(version_id: str | None) -> dict[str, str]:

@@ -15,9 +15,13 @@ Started by the manifest's `Object Created` event in the candidate bucket (CI upl
 
 Whatever is refused gets a reason, an `InvalidArtifact` event (`phase: intake`), a critical alert and the
 `ArtifactRefused` metric, and no item. Never a traceback: bad bytes are a refusal, not an error. A
-failure of the pipeline's own services (DynamoDB, Step Functions) is raised instead, so that Lambda's
-asynchronous retries and then the dead-letter queue take the event: a retry is safe (the item is created
-once, the run started once).
+failure of the pipeline's own services (DynamoDB, Step Functions, and S3 or KMS unless they answered
+about the manifest or the key: `is_permanent_aws_error`) is raised instead (`TransientAwsError`), so
+that Lambda's asynchronous retries and then the dead-letter queue take the event: a retry is safe (the
+item is created once, the run started once). Only a permanent answer is a refusal: the manifest object
+is gone (`NoSuchKey`), or the service has no usable signing key (none behind its alias, disabled,
+pending deletion, not a P-256 signing key). A throttled, failing or unreachable S3 or KMS, or one that
+denies us (a misconfiguration of ours, to alarm on), never refuses a release.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.artifacts.errors import SigningError
+from functions.artifacts.errors import SigningError, TransientAwsError, is_permanent_aws_error
 from functions.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, canonical_bytes, parse_manifest
 from functions.artifacts.metadata import candidate_item
 from functions.artifacts.signing import verify_message
@@ -121,7 +125,7 @@ def _verified_manifest(upload: Upload, clients: IntakeClients) -> Manifest:
     alias = ServiceKeys.signing_identity(upload.service)
     try:
         public_key = clients.keys.public_key(upload.service)
-    except SigningError as exc:
+    except SigningError as exc:  # permanent: no usable key; TransientAwsError is raised (Lambda retries)
         raise Refused("signature", f"cannot read the signing key of {upload.service!r}: {exc}") from None
     if not manifest.signature or not verify_message(public_key, canonical_bytes(manifest), manifest.signature):
         raise Refused(
@@ -167,6 +171,8 @@ def _read(upload: Upload, s3: Any) -> bytes:
             raise Refused("structure", f"the manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES}")
         data = response["Body"].read(MAX_MANIFEST_BYTES + 1)
     except (ClientError, BotoCoreError) as exc:
+        if not is_permanent_aws_error(exc):
+            raise TransientAwsError(f"S3 GetObject s3://{upload.bucket}/{upload.key} failed: {exc}") from exc
         raise Refused("read", f"cannot read s3://{upload.bucket}/{upload.key}: {exc}") from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise Refused("structure", f"the manifest is over the limit of {MAX_MANIFEST_BYTES} bytes")

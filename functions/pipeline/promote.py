@@ -1,17 +1,20 @@
 """Promotion after stage tests pass: the artifact moves to the release bucket (whose manifest event
 starts the prod run) and its item becomes `promoted` (lifecycle: `Action.PROMOTED`).
 
-The manifest copied is the version stage's Validate verified (its version id is on the item); the
-other objects are copied as they are, and the prod run's Validate verifies them against that manifest
-and the item's `artifact_sha256`: an object changed in the candidate bucket during stage tests makes
-the prod run an invalid artifact, never a deploy."""
+The release copy is re-verified as it is made, against the manifest version stage's Validate verified
+(its version id is on the item): promotion copies exactly the files that manifest names, S3 computes
+each copy's SHA-256, and each must be the manifest's (`copy_verified_objects`). An object overwritten in
+the candidate bucket during stage tests fails promotion (`InvalidArtifact`, before the claim, the state
+machine's RecordFailed: the stage run fails naming the objects, the item stays a candidate) and the
+manifest is never copied, so no prod run starts. What the release bucket holds is what stage verified;
+the prod run's Validate verifies it once more against the item's `artifact_sha256`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from . import lifecycle as lc
-from .artifacts import copy_artifact
+from .artifacts import copy_manifest, copy_verified_objects
 from .notify import Notifier
 from .settings import FunctionSettings
 from .store import MetadataTable
@@ -26,19 +29,20 @@ def promote(
     if item.get(lc.EXECUTION_ID) != run.execution_id:
         return refused
     source, target = settings.candidate_bucket, settings.release_bucket
-    # 1. every object but the manifest (idempotent: a retry copies the same bytes again);
-    copied = copy_artifact(s3, source, target, run.service, run.commit_sha, include_manifest=False)
+    verified = lc.read(item, lc.MANIFEST_VERSION_ID, lc.Environment.STAGE)
+    already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
+    # 1. every object but the manifest, each checked to be the bytes the verified manifest names
+    # (idempotent: a retry copies the same bytes again); InvalidArtifact if any is not. A retry after
+    # the claim skips it: the claim follows a complete verified copy, which a candidate overwritten since
+    # must not undo;
+    copied = 0 if already_claimed else copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified)
     # 2. the claim (conditional); a retry after it finds the item already promoted by this execution;
     context = Context(run, item, lc.transition(lc.Action.PROMOTED, lc.Environment.STAGE))
-    already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
     if not (already_claimed or commit(table, context)):
         return refused
     # 3. the manifest last, the version Validate verified in stage: its upload starts the prod run, which
     # finds the item promoted and verifies every object copied in 1 against it again.
-    verified = lc.read(item, lc.MANIFEST_VERSION_ID, lc.Environment.STAGE)
-    copied += copy_artifact(
-        s3, source, target, run.service, run.commit_sha, only_manifest=True, manifest_version=verified
-    )
+    copied += copy_manifest(s3, source, target, run.service, run.commit_sha, verified)
     sender = BestEffort(notify)
     announce(sender, metric, context, artifact_sha256=item.get("artifact_sha256"), objects=copied)
     result = {"action": lc.Action.PROMOTED.value, "applied": True, "succeeded": True, "objects": copied}

@@ -26,7 +26,10 @@ class ServiceKeys:
         self._lock = Lock()
 
     def public_key(self, service: str) -> ec.EllipticCurvePublicKey:
-        """`SigningError` names the alias when KMS refuses or the key is not a P-256 signing key."""
+        """`SigningError` names the alias when KMS answers that there is no usable key (none, disabled,
+        pending deletion) or it is not a P-256 signing key: the same on every retry. `TransientAwsError`
+        when KMS gave no answer about the key (throttled, 5xx, network, denied): nothing is cached, so
+        the next call (a Lambda retry) asks again."""
         from functions.artifacts.signing import kms_public_key_pem, load_public_key
 
         with self._lock:

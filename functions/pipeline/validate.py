@@ -59,7 +59,7 @@ def validate(
         )
     if not report.ok:
         raise InvalidArtifact(report.findings)
-    # The manifest version that verified: promotion copies exactly that one.
+    # The manifest version that verified: promotion copies that one, and checks its copy of each file against it.
     pinned = {lc.MANIFEST_VERSION_ID: version} if version else None
     commit(table, Context(run, item, lc.transition(lc.Action.VALIDATED, run.environment)), pinned)
     return {"verified": True, "files": report.files_checked, "artifact_sha256": item.get("artifact_sha256")}

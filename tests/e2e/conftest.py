@@ -38,7 +38,8 @@ def pipeline(
     # What each scenario's executions went through, kept with the test's own files and collected for
     # the state-coverage check (tests/e2e/test_state_coverage.py).
     (tmp_path / "executions.json").write_text(json.dumps(harness.executions, indent=2) + "\n")
-    ENTERED[request.node.name] = {state for _, states in harness.executions for state in states}
+    entered = ENTERED.setdefault(request.node.originalname, set())  # a parametrized scenario's cases, together
+    entered.update(state for _, states in harness.executions for state in states)
 
 
 # test name -> the states its executions entered (this session)

@@ -336,12 +336,14 @@ def test_a_revoked_release_is_refused_not_reported_as_a_duplicate(pipeline: Harn
     assert lost["outcome"] == "refused" and "not eligible" in lost["reason"]
 
 
+@pytest.mark.parametrize("error", ["TransientAwsError", "SigningError"])
 def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry_succeeds(
-    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch, error: str
 ) -> None:
-    """Intake read the key; Validate (its own function, its own role) is refused by KMS, say by a key
-    policy that lost its grant: not the artifact's fault, so the run fails without rejecting it."""
-    from functions.artifacts.errors import SigningError
+    """Intake read the key; Validate (its own function, its own role) cannot: KMS throttled or denied it
+    (`TransientAwsError`), or the key was disabled since (`SigningError`). Not the artifact's fault, so
+    the run fails without rejecting it."""
+    from functions.artifacts import errors
     from functions.pipeline import validate as core
 
     alias = ci_signer_alias("orders")
@@ -350,7 +352,7 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
 
     class RefusingKms:
         def public_key(self, service: str) -> None:
-            raise SigningError(f"KMS GetPublicKey for {ci_signer_alias(service)} failed: AccessDeniedException")
+            raise getattr(errors, error)(f"KMS GetPublicKey for {ci_signer_alias(service)} failed: {error}")
 
     def validate(run: Any, **kwargs: Any) -> Any:
         return verify(run, **{**kwargs, **({"keys": RefusingKms()} if refused["on"] else {})})

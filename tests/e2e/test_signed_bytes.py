@@ -194,8 +194,9 @@ def test_objects_overwritten_in_the_candidate_bucket_during_stage_tests_never_re
     pipeline: Harness,
 ) -> None:
     """Stage verified and deployed the candidate; while its tests run, the candidate's objects and its
-    manifest are overwritten. Promotion copies the manifest version stage verified; the prod run's
-    Validate finds the objects are not that manifest's: an invalid artifact, nothing deployed in prod."""
+    manifest are overwritten. Promotion re-verifies its copy against the manifest version stage verified:
+    the overwritten template is not those bytes, so the stage run fails naming it, the manifest is never
+    released and no prod run starts. The item stays a candidate, never promoted."""
     import boto3
 
     pipeline.publish(GOOD)
@@ -203,7 +204,6 @@ def test_objects_overwritten_in_the_candidate_bucket_during_stage_tests_never_re
     prefix = f"orders/{GOOD}/"
     template_key = prefix + "cdk.out/orders-prod-api.template.json"
     manifest_key = prefix + "artifact-manifest.json"
-    verified_manifest = s3.get_object(Bucket=pipeline.candidate_bucket, Key=manifest_key)["Body"].read()
     run_tests = pipeline.script.run
 
     def tampered_during_tests(project: str, variables: dict[str, str]) -> dict[str, Any]:
@@ -213,16 +213,16 @@ def test_objects_overwritten_in_the_candidate_bucket_during_stage_tests_never_re
         return run_tests(project, variables)
 
     pipeline.script.run = tampered_during_tests  # type: ignore[method-assign]
-    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
-    released = s3.get_object(Bucket=pipeline.release_bucket, Key=manifest_key)["Body"].read()
-    assert released == verified_manifest  # the version Validate verified, not the forged one
+    stage = pipeline.run("stage", GOOD)
 
-    prod = pipeline.run("prod", GOOD)
-
-    assert prod["status"] == "FAILED" and "RecordInvalidArtifact" in prod["states"]
-    assert pipeline.deploys("prod") == []  # neither the drift gate's deploy nor any other build ran
+    assert stage["status"] == "FAILED" and "Promote" in stage["states"] and "RecordFailed" in stage["states"]
+    released = s3.list_objects_v2(Bucket=pipeline.release_bucket, Prefix=prefix).get("Contents", [])
+    assert manifest_key not in [o["Key"] for o in released]  # so no prod run starts
+    assert pipeline.deploys("prod") == []
     cfn = pipeline.account_client("cloudformation", ACCOUNTS["prod"])
     assert cfn.describe_stacks()["Stacks"] == []
     item = pipeline.item(GOOD)
-    assert item["environment_states"]["prod"]["status"] == "failed" and item["integrity_verified"] is False
-    assert "orders-prod-api.template.json" in item["environment_states"]["prod"]["failure_reason"]
+    assert item["status"] == "candidate" and item.get("last_known_good_commit") != GOOD
+    stage_state = item["environment_states"]["stage"]
+    assert stage_state["status"] == "failed" and "orders-prod-api.template.json" in stage_state["failure_reason"]
+    assert "changed in the candidate bucket since stage's Validate" in stage_state["failure_reason"]

@@ -266,3 +266,19 @@ def test_the_image_digests_of_the_request_are_the_verified_manifests() -> None:
         "code": {"type": "file", "hash": "z", "destinations": []},
     }
     assert codebuild.image_digests(assets) == {"api-image": "sha256:" + "1" * 64}
+
+
+def test_kms_not_answering_for_the_key_is_a_failed_build_not_an_invalid_artifact(published, capsys) -> None:
+    from botocore.stub import Stubber
+
+    kms = boto3.client("kms", region_name=REGION)
+    stubber = Stubber(kms)
+    stubber.add_client_error("get_public_key", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.activate()
+
+    assert codebuild.main(environ=environ(), kms=kms) == codebuild.EXIT_DEPLOY_FAILED
+    err = capsys.readouterr().err
+    assert "KMS did not answer" in err and "ThrottlingException" in err
+    from moto.cloudformation.models import cloudformation_backends
+
+    assert cloudformation_backends["333333333333"][REGION].stacks == {}

@@ -3,13 +3,16 @@ invalid artifact, not a crash."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import pytest
 
 from functions.artifacts.errors import InvalidArtifact
-from functions.pipeline.artifacts import copy_artifact, download
+from functions.artifacts.manifest import Manifest, dumps
+from functions.pipeline.artifacts import copy_manifest, copy_verified_objects, download
 
 COMMIT = "c" * 40
 PREFIX = f"orders/{COMMIT}/"
@@ -52,21 +55,46 @@ def test_a_missing_manifest_is_an_invalid_artifact(bucket: str, tmp_path: Path) 
         download(boto3.client("s3"), bucket, "orders", COMMIT, tmp_path)
 
 
-def test_the_manifest_is_copied_last(bucket: str) -> None:
+def _verified(artifact_manifest: Manifest, files: dict[str, bytes]) -> str | None:
+    """Put `files` under cdk.out/ and a manifest naming their hashes; the manifest's version id."""
+    for relative, body in files.items():
+        _put("cdk.out/" + relative, body)
+    hashes = {relative: hashlib.sha256(body).hexdigest() for relative, body in files.items()}
+    body = dumps(replace(artifact_manifest, file_hashes=hashes))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    return s3.put_object(Bucket="candidates", Key=PREFIX + "artifact-manifest.json", Body=body).get("VersionId")
+
+
+def _released() -> list[str]:
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="releases").get("Contents", [])
+    return sorted(o["Key"].removeprefix(PREFIX) for o in listed)
+
+
+def test_the_release_copy_is_exactly_the_files_the_verified_manifest_names(bucket: str, artifact_manifest) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="releases")
-    for key in ("artifact-manifest.json", "cdk.out/manifest.json", "artifact-provenance.dsse.json"):
-        _put(key)
-    copied: list[str] = []
-    original = s3.copy_object
+    version = _verified(artifact_manifest, {"manifest.json": b'{"version": "1"}', "a/b.json": b"{}"})
+    _put("artifact-provenance.dsse.json")
+    _put("cdk.out/added-after-validate.json")
 
-    def record(**arguments):
-        copied.append(arguments["Key"].removeprefix(PREFIX))
-        return original(**arguments)
+    assert copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version) == 3
+    assert _released() == ["artifact-provenance.dsse.json", "cdk.out/a/b.json", "cdk.out/manifest.json"]
+    assert copy_manifest(s3, "candidates", "releases", "orders", COMMIT, version) == 1
+    assert "artifact-manifest.json" in _released()
 
-    s3.copy_object = record  # type: ignore[method-assign]
-    assert copy_artifact(s3, "candidates", "releases", "orders", COMMIT) == 3
-    assert copied[-1] == "artifact-manifest.json"
+
+def test_an_object_overwritten_since_validate_fails_the_copy_naming_it(bucket: str, artifact_manifest) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="releases")
+    s3.put_bucket_versioning(Bucket="candidates", VersioningConfiguration={"Status": "Enabled"})
+    version = _verified(artifact_manifest, {"manifest.json": b'{"version": "1"}', "stack.template.json": b"{}"})
+    _put("cdk.out/stack.template.json", b'{"Resources": {"Evil": {}}}')
+    _put("artifact-manifest.json", b'{"forged": true}')  # the version Validate verified is still read
+
+    with pytest.raises(InvalidArtifact, match="stack.template.json: changed in the candidate bucket") as raised:
+        copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version)
+    assert [f.subject for f in raised.value.findings] == ["stack.template.json"]
+    assert "artifact-manifest.json" not in _released()
 
 
 def test_a_file_that_is_also_a_folder_is_an_invalid_artifact(bucket: str, tmp_path: Path) -> None:

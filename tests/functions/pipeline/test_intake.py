@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.artifacts.errors import InvalidArtifact, SigningError
+from functions.artifacts.errors import InvalidArtifact, SigningError, TransientAwsError
 from functions.artifacts.manifest import Manifest, dumps
 from functions.artifacts.signing import LocalKeySigner, sign_manifest
 from functions.pipeline import intake as intake_module
@@ -35,7 +35,7 @@ class Keys:
 
     def public_key(self, service: str) -> Any:
         if service not in self.signers:
-            raise SigningError(f"KMS GetPublicKey for alias/cdk-ci-artifact-signer-{service} failed: AccessDenied")
+            raise SigningError(f"KMS GetPublicKey for alias/cdk-ci-artifact-signer-{service} failed: NotFoundException")
         return self.signers[service].private_key.public_key()
 
 
@@ -177,7 +177,7 @@ def test_kms_refusing_the_services_key_is_a_refusal_with_the_reason(
 ) -> None:
     manifest = _manifest(artifact_manifest, signers["orders"], service="billing")
     reason = _refused(world, captured, _deliver(world, dumps(manifest), prefix="billing"), "signature", "billing")
-    assert reason.startswith("cannot read the signing key of 'billing': KMS GetPublicKey") and "AccessDenied" in reason
+    assert reason.startswith("cannot read the signing key of 'billing': KMS GetPublicKey") and "NotFound" in reason
 
 
 def test_a_missing_manifest_and_a_foreign_bucket_are_refused(world: IntakeClients, captured: Captured) -> None:
@@ -283,3 +283,72 @@ def test_the_recorded_build_time_is_to_the_second_so_that_strings_order_releases
     manifest = _manifest(artifact_manifest, signers["orders"], build_time="2026-11-20T10:00:00.5Z")
     assert _deliver(world, dumps(manifest))["accepted"]
     assert world.table.get("orders", COMMIT)["build_time"] == "2026-11-20T10:00:00Z"
+
+
+def _client_error(code: str, operation: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+def _endpoint_down() -> Exception:
+    from botocore.exceptions import EndpointConnectionError
+
+    return EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
+
+
+class FailingS3:
+    """The real client, whose `GetObject` fails with `error`."""
+
+    def __init__(self, s3: Any, error: Exception) -> None:
+        self.s3, self.error = s3, error
+
+    def get_object(self, **kwargs: Any) -> Any:
+        raise self.error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def _raised_without_refusing(world: IntakeClients, captured: Captured, body: bytes) -> TransientAwsError:
+    """Intake raised (Lambda retries it, then the dead-letter queue): no item, no run, nothing announced."""
+    with pytest.raises(TransientAwsError) as raised:
+        _deliver(world, body)
+    assert world.table.get("orders", COMMIT) is None and _executions(world) == []
+    assert captured.events == [] and captured.alerts == [] and captured.metrics == []
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _client_error("ThrottlingException", "GetObject"),
+        _client_error("SlowDown", "GetObject"),
+        _client_error("InternalError", "GetObject"),
+        _client_error("AccessDenied", "GetObject"),  # our own bucket denying us: a misconfiguration
+        _endpoint_down(),
+    ],
+    ids=["throttled", "slow-down", "5xx", "access-denied", "endpoint-down"],
+)
+def test_s3_not_answering_about_the_manifest_raises_for_a_retry_and_refuses_nothing(
+    world: IntakeClients, artifact_manifest: Manifest, signers, captured: Captured, error: Exception
+) -> None:
+    body = dumps(_manifest(artifact_manifest, signers["orders"]))
+    failing = replace(world, s3=FailingS3(world.s3, error))
+    assert "candidates/orders" in str(_raised_without_refusing(failing, captured, body))
+
+    assert _deliver(world, body)["accepted"] is True  # the retry, S3 answering again, records it
+
+
+class TransientKeys(Keys):
+    def public_key(self, service: str) -> Any:
+        raise TransientAwsError("KMS GetPublicKey for alias/cdk-ci-artifact-signer-orders got no answer: throttled")
+
+
+def test_kms_not_answering_about_the_key_raises_for_a_retry_and_refuses_nothing(
+    world: IntakeClients, artifact_manifest: Manifest, signers, captured: Captured
+) -> None:
+    body = dumps(_manifest(artifact_manifest, signers["orders"]))
+    _raised_without_refusing(replace(world, keys=TransientKeys(signers)), captured, body)
+
+    assert _deliver(world, body)["accepted"] is True

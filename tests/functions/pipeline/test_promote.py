@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
+
 import boto3
 import pytest
 
+from functions.artifacts.errors import InvalidArtifact
+from functions.artifacts.manifest import Manifest, dumps
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.promote import promote
 from functions.pipeline.settings import FunctionSettings
@@ -15,11 +20,20 @@ PREFIX = f"{SERVICE}/{COMMIT}/"
 OBJECTS = ["cdk.out/manifest.json", "cdk.out/orders-stage-api.template.json", "artifact-provenance.dsse.json"]
 
 
+def _manifest_naming_the_objects(artifact_manifest: Manifest, **changes: str) -> bytes:
+    hashes = {
+        k.removeprefix("cdk.out/"): hashlib.sha256(b"{}").hexdigest() for k in OBJECTS if k.startswith("cdk.out/")
+    }
+    return dumps(replace(artifact_manifest, file_hashes=hashes, **changes))
+
+
 @pytest.fixture(autouse=True)
-def candidate_objects(settings: FunctionSettings) -> None:
+def candidate_objects(settings: FunctionSettings, artifact_manifest: Manifest) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
-    for key in [*OBJECTS, "artifact-manifest.json"]:
+    for key in OBJECTS:
         s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + key, Body=b"{}")
+    body = _manifest_naming_the_objects(artifact_manifest)
+    s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + "artifact-manifest.json", Body=body)
 
 
 def _released() -> list[str]:
@@ -55,6 +69,22 @@ def test_a_retry_after_the_claim_finishes_the_copy(table: MetadataTable, capture
     assert again["succeeded"] and _released() == sorted([*OBJECTS, "artifact-manifest.json"])
 
 
+def test_a_retry_after_the_claim_releases_the_manifest_even_if_the_candidate_changed_since(
+    table: MetadataTable, captured: Captured, settings
+) -> None:
+    """The claim follows a complete verified copy: a retry after it (the first attempt lost before the
+    manifest) does not copy the candidate's objects again, so an overwrite since cannot strand it."""
+    seed(table, _testing())
+    _promote(table, captured, settings)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_object(Bucket="releases", Key=PREFIX + "artifact-manifest.json")  # as if lost before step 3
+    s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + OBJECTS[1], Body=b'{"Resources": {}}')
+
+    assert _promote(table, captured, settings)["succeeded"]
+    assert s3.get_object(Bucket="releases", Key=PREFIX + OBJECTS[1])["Body"].read() == b"{}"
+    assert "artifact-manifest.json" in _released()
+
+
 def test_another_runs_item_is_not_promoted_and_nothing_is_copied(table, captured, settings) -> None:
     seeded = seed(table, {**_testing(), "execution_id": "arn:another-run"})
     assert _promote(table, captured, settings)["applied"] is False
@@ -68,19 +98,44 @@ def test_a_refused_claim_never_copies_the_manifest(table: MetadataTable, capture
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
 
 
-def test_the_manifest_promoted_is_the_version_validate_verified(
-    table: MetadataTable, captured: Captured, settings
-) -> None:
-    """A manifest overwritten in the candidate bucket after stage's Validate is not what reaches the
-    release bucket: promotion copies the version id the item records."""
+def _versioned_candidates(settings: FunctionSettings, artifact_manifest: Manifest, table: MetadataTable) -> bytes:
+    """The candidate bucket versioned, the verified manifest's version recorded as Validate does, then
+    the manifest overwritten; the verified manifest's bytes."""
     s3 = boto3.client("s3", region_name="us-east-1")
     candidates = settings.candidate_bucket
     s3.put_bucket_versioning(Bucket=candidates, VersioningConfiguration={"Status": "Enabled"})
-    verified = s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=b'{"verified": 1}')
+    body = _manifest_naming_the_objects(artifact_manifest, cdk_cli_version="2.1000.0")
+    verified = s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=body)
     s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=b'{"forged": 1}')
     testing = _testing()
     testing["environment_states"]["stage"]["manifest_version_id"] = verified["VersionId"]
     seed(table, testing)
+    return body
+
+
+def test_the_manifest_promoted_is_the_version_validate_verified(
+    table: MetadataTable, captured: Captured, settings, artifact_manifest: Manifest
+) -> None:
+    """A manifest overwritten in the candidate bucket after stage's Validate is not what reaches the
+    release bucket: promotion copies the version id the item records."""
+    verified = _versioned_candidates(settings, artifact_manifest, table)
     assert _promote(table, captured, settings)["succeeded"]
+    s3 = boto3.client("s3", region_name="us-east-1")
     released = s3.get_object(Bucket="releases", Key=PREFIX + "artifact-manifest.json")["Body"].read()
-    assert released == b'{"verified": 1}'
+    assert released == verified
+
+
+def test_an_object_overwritten_after_validate_fails_promotion_and_starts_no_prod_run(
+    table: MetadataTable, captured: Captured, settings, artifact_manifest: Manifest
+) -> None:
+    """The release copy is re-verified as it is made: a template overwritten during stage tests is not
+    the bytes the verified manifest names; nothing is claimed and the manifest is never released."""
+    _versioned_candidates(settings, artifact_manifest, table)
+    seeded = table.get(SERVICE, COMMIT)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + OBJECTS[1], Body=b'{"Resources": {}}')
+
+    with pytest.raises(InvalidArtifact, match="orders-stage-api.template.json: changed in the candidate bucket"):
+        _promote(table, captured, settings)
+    assert "artifact-manifest.json" not in _released()
+    assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
