@@ -21,6 +21,23 @@ def use_fake_credentials(monkeypatch: Any) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+def account_client(service: str, account: str, region: str = "us-east-1") -> Any:
+    """A client acting in another account of the one moto (moto files a call under the account of the
+    assumed role's credentials)."""
+    import boto3
+
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/emulator", RoleSessionName="emulator"
+    )["Credentials"]
+    return boto3.client(
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def create_metadata_table(dynamodb: Any, name: str = naming.METADATA_TABLE) -> None:
     """The metadata table's key schema, as `components/metadata_store.py` declares it."""
     dynamodb.create_table(

@@ -50,7 +50,7 @@ from typing import Any
 
 import boto3
 
-from devtools.emulator.aws import create_metadata_table
+from devtools.emulator.aws import account_client, create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
 from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
 from devtools.emulator.jsonpath import definite_paths_name_one_value
@@ -162,16 +162,7 @@ class Harness:
 
         self.catalog = ServiceCatalog.from_bytes(self.program.catalog_bytes)
         assert self.catalog.services["orders"].accounts == ACCOUNTS["orders"]
-        caches = (
-            clients.settings,
-            clients.catalog,
-            clients.client,
-            clients.table,
-            clients.service_keys,
-            clients.context_public_key_pem,
-        )
-        for cached in caches:
-            cached.cache_clear()
+        clients.forget()
 
     def _resources(self) -> None:
         environment = self.program.environment
@@ -301,16 +292,7 @@ class Harness:
                 )
 
     def account_client(self, service: str, account: str) -> Any:
-        credentials = boto3.client("sts", region_name=REGION).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/harness", RoleSessionName="harness"
-        )["Credentials"]
-        return boto3.client(
-            service,
-            region_name=REGION,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        return account_client(service, account, REGION)
 
     # --- artifacts ---
 

@@ -84,3 +84,9 @@ def read_only_cloudformation(service: str, environment: str) -> Any:
         role_session_name=session_name("finalizer", service, environment),
     )
     return session.client("cloudformation", region_name=config.region)
+
+
+def forget() -> None:
+    """Forget what this cold start read (tests and the emulator run many cold starts in one process)."""
+    for cached in (settings, catalog, client, table, service_keys, context_public_key_pem):
+        cached.cache_clear()

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from devtools.emulator.aws import account_client
 from functions.deployer import signed_assets
 from functions.deployer.assembly import select_stacks
 from functions.deployer.errors import AssemblyError, AssetMismatch
@@ -46,16 +46,7 @@ def image_asset(tag: str) -> dict[str, Any]:
 
 
 def stage_client(service: str) -> Any:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{STAGE_ACCOUNT}:role/test", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return account_client(service, STAGE_ACCOUNT, REGION)
 
 
 class StageSession:

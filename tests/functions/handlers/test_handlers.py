@@ -36,19 +36,9 @@ def environment(settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch) -> 
     configured = replace(settings, state_machine_arn=machine)
     for name, value in configured.to_environ().items():
         monkeypatch.setenv(name, value)
-    caches = (
-        clients.settings,
-        clients.catalog,
-        clients.client,
-        clients.table,
-        clients.service_keys,
-        clients.context_public_key_pem,
-    )
-    for cached in caches:
-        cached.cache_clear()
+    clients.forget()
     yield configured
-    for cached in caches:
-        cached.cache_clear()
+    clients.forget()
 
 
 def _invoke(module: str, event: dict[str, Any]) -> Any:

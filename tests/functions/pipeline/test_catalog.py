@@ -130,15 +130,13 @@ def test_the_function_reads_it_once_per_cold_start(settings: FunctionSettings, m
     uri, sha256 = write_catalog(CATALOG)
     for name, value in replace(settings, service_catalog_uri=uri, service_catalog_sha256=sha256).to_environ().items():
         monkeypatch.setenv(name, value)
-    for cached in (clients.settings, clients.catalog, clients.client):
-        cached.cache_clear()
+    clients.forget()
     try:
         assert clients.catalog().account("orders", "stage") == "222222222222"
         boto3.client("s3", region_name="us-east-1").delete_object(Bucket="tooling", Key=CATALOG_KEY)
         assert clients.catalog() is clients.catalog()  # not read again
     finally:
-        for cached in (clients.settings, clients.catalog, clients.client):
-            cached.cache_clear()
+        clients.forget()
 
 
 @pytest.mark.parametrize("services", [200, 500])
