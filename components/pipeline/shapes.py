@@ -14,6 +14,8 @@ LAMBDA_RETRYABLE = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
+    # our functions' own: an AWS service they call did not answer (functions/artifacts/errors.py)
+    lc.ERROR_TRANSIENT_AWS,
 ]
 CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
 

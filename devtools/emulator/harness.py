@@ -14,7 +14,8 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - CloudFormation's change-set outputs/exports, nested-stack outputs, drift detection and
   `ContinueUpdateRollback` (`cloudformation.py`); the deployer publishes the file assets itself
   (moto lets any caller assume the file-publishing role and ignores the bucket policy; AWS enforces both);
-- Wait states would really sleep: the rollback backoff is recorded instead of waited; a run waiting
+- Wait states and Retry intervals would really sleep: the rollback backoff and the retries' intervals are
+  recorded instead of waited; a run waiting
   for its environment's lock (`WaitForLock`, 30 s) sleeps `LOCK_WAIT_SLEEP` seconds, so that the
   executions that hold and wait for a lock really run at the same time, and is counted in `lock_waits`;
 - executions run at the same time (each in its own thread, as in Step Functions): moto's DynamoDB
@@ -82,6 +83,7 @@ class Harness:
         self.tmp = tmp
         self.script = BuildScript(deployer=self._run_deployer)
         self.waits: list[int] = []
+        self.retry_waits: list[float] = []  # the intervals of the Retry attempts taken
         self.lock_waits: list[str] = []  # the execution of each wait for a lock
         self.executions: list[tuple[str, list[str]]] = []  # (execution name, states entered in order)
         self.build_logs: list[str] | None = None  # set to a list to keep the builds' output off the console
@@ -131,6 +133,13 @@ class Harness:
             self.waits.append(wait_seconds)
 
         monkeypatch.setattr(WaitFunction, "_wait_interval", no_wait)
+
+        # A Retry's interval (2 s, doubling) would really sleep too: recorded instead, as the Wait states.
+        from types import SimpleNamespace
+
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+        monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=self.retry_waits.append))
 
         # moto puts a datetime into $$.Execution.StartTime; Step Functions gives an ISO 8601 string.
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker

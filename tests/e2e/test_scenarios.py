@@ -366,6 +366,8 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "failed"
     assert alias in item["environment_states"]["stage"]["failure_reason"]
     assert _types(pipeline) == ["DeployFailed"]
+    # A service that did not answer is asked again (2 s, doubling, five times) before the run gives up.
+    assert pipeline.retry_waits == ([2, 4, 8, 16, 32] if error == "TransientAwsError" else [])
 
     refused["on"] = False
     retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))

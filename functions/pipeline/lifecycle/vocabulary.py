@@ -225,6 +225,9 @@ def read(item: Mapping[str, Any], path: str, environment: Environment | str) -> 
 
 # Errors the functions raise and the state machine catches by name.
 ERROR_INVALID_ARTIFACT = "InvalidArtifact"
+# An AWS service did not answer (throttled, 5xx, unreachable, or denied us): `TransientAwsError` of
+# `functions/artifacts/errors.py`; the state machine retries the function, never blames the artifact.
+ERROR_TRANSIENT_AWS = "TransientAwsError"
 ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"
 # The lease's TransactWriteItems (an AWS SDK integration: `DynamoDb.`, Step Functions' PascalCase of the
 # service, and the exception's name) cancelled: a condition failed (the lease's guard, the lock, or the
@@ -262,6 +265,7 @@ __all__ = [
     "ENV_TEST_STARTED_AT",
     "ENV_TEST_STATUS",
     "ERROR_INVALID_ARTIFACT",
+    "ERROR_TRANSIENT_AWS",
     "ERROR_LOST_RACE",
     "EVENT_SOURCE",
     "EXECUTION_COMPLETED_AT",

@@ -49,6 +49,8 @@ def test_sdk_and_lambda_tasks_retry_throttling() -> None:
         errors = {e for retry in state.get("Retry", []) for e in retry["ErrorEquals"]}
         if state["Resource"].startswith("arn:aws:lambda:"):
             assert "Lambda.TooManyRequestsException" in errors, name
+            # an AWS service our function called did not answer: tried again, never a verdict on the artifact
+            assert lc.ERROR_TRANSIENT_AWS in errors, name
         if "dynamodb" in state["Resource"]:
             assert "DynamoDb.ThrottlingException" in errors, name  # an AWS SDK integration's name
 

@@ -147,3 +147,9 @@ def test_a_function_refuses_a_catalog_that_is_not_the_one_the_program_pinned(env
         refused.value
     )
     assert forged.sha256 in str(refused.value) and environment.service_catalog_sha256 in str(refused.value)
+
+
+def test_the_transient_error_the_state_machine_retries_is_the_one_the_functions_raise() -> None:
+    from functions.artifacts.errors import TransientAwsError
+
+    assert TransientAwsError.__name__ == lc.ERROR_TRANSIENT_AWS
