@@ -88,10 +88,11 @@ class SigningKeys(pulumi.ComponentResource):
 
     @staticmethod
     def _verifiers(names: naming.ToolsNames, operators: list[str]) -> list[str]:
-        """Who reads a service key's public half: intake and Validate (check 2), the deployers (which
-        verify again before deploying) and the operators."""
+        """Who reads a service key's public half: intake and Validate (check 2), Promote (the provenance it
+        copies), the deployers (which verify again before deploying) and the operators."""
         return [
             names.function_role_arn("intake"),
+            names.function_role_arn("promote"),
             names.function_role_arn("validate"),
             *names.deployer_role_arns,
             *operators,

@@ -171,6 +171,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         ],
         "promote": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+            read_service_public_keys(names),  # the provenance it copies is checked with the service's key
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET]),
             # The manifest is read and copied at the version Validate verified (VersionId, CopySource).
             statement(

@@ -22,6 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings=clients.settings(),
         table=clients.table(),
         s3=clients.client("s3"),
+        keys=clients.service_keys(),
         notify=clients.notifier(),
         metric=metric,
     )

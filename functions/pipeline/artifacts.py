@@ -11,7 +11,7 @@ from typing import Any
 from functions.artifacts.errors import Finding, InvalidArtifact
 from functions.artifacts.manifest import parse_manifest
 from functions.artifacts.tree import path_problem
-from functions.naming import MANIFEST_NAME, artifact_prefix
+from functions.naming import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -56,15 +56,26 @@ def download_versioned(
     return cdk_out, response["Body"].read(), (version if version and version != "null" else None)
 
 
+MAX_PROVENANCE_BYTES = 64 * 1024 * 1024  # as `artifactctl publish` reads it
+
+
 def copy_verified_objects(
-    s3: Any, source_bucket: str, target_bucket: str, service: str, commit_sha: str, manifest_version: str | None
+    s3: Any,
+    source_bucket: str,
+    target_bucket: str,
+    service: str,
+    commit_sha: str,
+    manifest_version: str,
+    public_key: Any,
 ) -> int:
     """Copy every object but the manifest, checked against the manifest at `manifest_version` (the one
     Validate verified): exactly the `cdk.out` files it names, each copied with S3 computing the copy's
     SHA-256 (`ChecksumAlgorithm`), which must be the manifest's hash; a `cdk.out` object it does not name
-    is not copied. The other objects beside the manifest (the DSSE provenance: signed itself) are copied
-    as they are. `InvalidArtifact` names every copy that is not the verified bytes (an object overwritten
-    in the candidate bucket since Validate); the manifest is then never copied, so no prod run starts."""
+    is not copied. Beside the manifest only the DSSE provenance is copied, and only if it is this
+    manifest's, signed by the service's key (`public_key`). `InvalidArtifact` names every copy that is not
+    the verified bytes (an object overwritten in the candidate bucket since Validate); the manifest is
+    then never copied, so no prod run starts (the copies already made stay unreleased: nothing reads a
+    release without its manifest, and a retry overwrites them)."""
     prefix = artifact_prefix(service, commit_sha)
     manifest_key = prefix + MANIFEST_NAME
     read = s3.get_object(Bucket=source_bucket, Key=manifest_key, **_version(manifest_version))
@@ -72,9 +83,7 @@ def copy_verified_objects(
     if manifest is None:
         raise InvalidArtifact(findings or [Finding("structure", manifest_key, "the verified manifest does not parse")])
     files = {prefix + "cdk.out/" + relative: sha256 for relative, sha256 in manifest.file_hashes.items()}
-    beside = [
-        k for k in list_keys(s3, source_bucket, prefix) if k != manifest_key and not k.startswith(prefix + "cdk.out/")
-    ]
+    provenance = _verified_provenance(s3, source_bucket, prefix, manifest, public_key)
     mismatched = []
     for key in sorted(files):
         expected = base64.b64encode(bytes.fromhex(files[key])).decode("ascii")
@@ -92,9 +101,27 @@ def copy_verified_objects(
             )
     if mismatched:
         raise InvalidArtifact(mismatched)
-    for key in sorted(beside):
-        s3.copy_object(Bucket=target_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": key})
-    return len(files) + len(beside)
+    if provenance is not None:
+        s3.copy_object(Bucket=target_bucket, Key=provenance[0], CopySource=provenance[1])
+    return len(files) + (provenance is not None)
+
+
+def _verified_provenance(
+    s3: Any, bucket: str, prefix: str, manifest: Any, public_key: Any
+) -> tuple[str, dict[str, str]] | None:
+    """The DSSE provenance beside the manifest (key, the exact version to copy), checked to describe this
+    manifest and to be signed by the service's key; None if CI published none."""
+    from functions.artifacts.provenance import envelope_problems
+
+    key = prefix + PROVENANCE_NAME
+    if key not in list_keys(s3, bucket, key):
+        return None
+    read = s3.get_object(Bucket=bucket, Key=key)
+    problems = envelope_problems(read["Body"].read(MAX_PROVENANCE_BYTES + 1), manifest, public_key)
+    if problems:
+        raise InvalidArtifact(problems)
+    source = {"Bucket": bucket, "Key": key} | _version(read.get("VersionId"))
+    return key, source
 
 
 def copy_manifest(

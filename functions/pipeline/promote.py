@@ -17,12 +17,20 @@ from . import lifecycle as lc
 from .artifacts import copy_manifest, copy_verified_objects
 from .notify import Notifier
 from .settings import FunctionSettings
+from .signers import ServiceKeys
 from .store import MetadataTable
 from .transitions import BestEffort, Context, MetricSink, Run, announce, commit
 
 
 def promote(
-    run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: Any, notify: Notifier, metric: MetricSink
+    run: Run,
+    *,
+    settings: FunctionSettings,
+    table: MetadataTable,
+    s3: Any,
+    keys: ServiceKeys,
+    notify: Notifier,
+    metric: MetricSink,
 ) -> dict[str, Any]:
     refused = {"action": lc.Action.PROMOTED.value, "applied": False, "succeeded": False}
     item = table.get(run.service, run.commit_sha) or {}
@@ -30,12 +38,17 @@ def promote(
         return refused
     source, target = settings.candidate_bucket, settings.release_bucket
     verified = lc.read(item, lc.MANIFEST_VERSION_ID, lc.Environment.STAGE)
+    if not verified:  # the buckets are versioned: no version means Validate did not record what it verified
+        raise ValueError(f"{run.service}@{run.commit_sha} has no verified manifest version from stage's Validate")
     already_claimed = item.get(lc.STATUS) == lc.Status.PROMOTED
     # 1. every object but the manifest, each checked to be the bytes the verified manifest names
     # (idempotent: a retry copies the same bytes again); InvalidArtifact if any is not. A retry after
     # the claim skips it: the claim follows a complete verified copy, which a candidate overwritten since
     # must not undo;
-    copied = 0 if already_claimed else copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified)
+    copied = 0
+    if not already_claimed:
+        key = keys.public_key(run.service)
+        copied = copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified, key)
     # 2. the claim (conditional); a retry after it finds the item already promoted by this execution;
     context = Context(run, item, lc.transition(lc.Action.PROMOTED, lc.Environment.STAGE))
     if not (already_claimed or commit(table, context)):

@@ -146,6 +146,7 @@ def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
                 [
                     OPERATOR,
                     f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-intake",
+                    f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-promote",  # the provenance it copies
                     f"arn:aws:iam::{TOOLS}:role/cdkcp-fn-validate",
                     f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-stage",
                     f"arn:aws:iam::{TOOLS}:role/cdkcp-deployer-prod",

@@ -4,6 +4,7 @@ invalid artifact, not a crash."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,10 +13,14 @@ import pytest
 
 from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.manifest import Manifest, dumps
+from functions.artifacts.provenance import envelope
 from functions.pipeline.artifacts import copy_manifest, copy_verified_objects, download
+from tests.functions.artifact_support import new_signer
 
 COMMIT = "c" * 40
 PREFIX = f"orders/{COMMIT}/"
+SIGNER = new_signer()
+KEY = SIGNER.private_key.public_key()  # the service's signing key, as ServiceKeys reads it
 
 
 @pytest.fixture
@@ -73,11 +78,14 @@ def _released() -> list[str]:
 def test_the_release_copy_is_exactly_the_files_the_verified_manifest_names(bucket: str, artifact_manifest) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="releases")
-    version = _verified(artifact_manifest, {"manifest.json": b'{"version": "1"}', "a/b.json": b"{}"})
-    _put("artifact-provenance.dsse.json")
+    files = {"manifest.json": b'{"version": "1"}', "a/b.json": b"{}"}
+    version = _verified(artifact_manifest, files)
+    manifest = replace(artifact_manifest, file_hashes={r: hashlib.sha256(b).hexdigest() for r, b in files.items()})
+    _put("artifact-provenance.dsse.json", json.dumps(envelope(manifest, SIGNER)).encode())
     _put("cdk.out/added-after-validate.json")
+    _put("unnamed-object-beside-the-manifest.json")  # not the manifest's, not the provenance: not copied
 
-    assert copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version) == 3
+    assert copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version, KEY) == 3
     assert _released() == ["artifact-provenance.dsse.json", "cdk.out/a/b.json", "cdk.out/manifest.json"]
     assert copy_manifest(s3, "candidates", "releases", "orders", COMMIT, version) == 1
     assert "artifact-manifest.json" in _released()
@@ -92,7 +100,7 @@ def test_an_object_overwritten_since_validate_fails_the_copy_naming_it(bucket: s
     _put("artifact-manifest.json", b'{"forged": true}')  # the version Validate verified is still read
 
     with pytest.raises(InvalidArtifact, match="stack.template.json: changed in the candidate bucket") as raised:
-        copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version)
+        copy_verified_objects(s3, "candidates", "releases", "orders", COMMIT, version, KEY)
     assert [f.subject for f in raised.value.findings] == ["stack.template.json"]
     assert "artifact-manifest.json" not in _released()
 

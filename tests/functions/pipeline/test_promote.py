@@ -3,37 +3,60 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
 
 from functions.artifacts.errors import InvalidArtifact
 from functions.artifacts.manifest import Manifest, dumps
+from functions.artifacts.provenance import envelope
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.promote import promote
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
+from tests.functions.artifact_support import new_signer
 from tests.functions.pipeline.conftest import COMMIT, SERVICE, Captured, item_in, run_of, seed
 
 PREFIX = f"{SERVICE}/{COMMIT}/"
-OBJECTS = ["cdk.out/manifest.json", "cdk.out/orders-stage-api.template.json", "artifact-provenance.dsse.json"]
+PROVENANCE = "artifact-provenance.dsse.json"
+OBJECTS = ["cdk.out/manifest.json", "cdk.out/orders-stage-api.template.json", PROVENANCE]
+SIGNER = new_signer()
 
 
-def _manifest_naming_the_objects(artifact_manifest: Manifest, **changes: str) -> bytes:
+class Keys:
+    """The service's signing key, as `ServiceKeys` would read it from KMS."""
+
+    def public_key(self, service: str) -> Any:
+        return SIGNER.private_key.public_key()
+
+
+def _manifest_naming_the_objects(artifact_manifest: Manifest, **changes: str) -> Manifest:
     hashes = {
         k.removeprefix("cdk.out/"): hashlib.sha256(b"{}").hexdigest() for k in OBJECTS if k.startswith("cdk.out/")
     }
-    return dumps(replace(artifact_manifest, file_hashes=hashes, **changes))
+    return replace(artifact_manifest, file_hashes=hashes, **changes)
+
+
+VERIFIED: dict[str, str] = {}  # the manifest version stage's Validate recorded (set by `candidate_objects`)
+
+
+def _publish(bucket: str, manifest: Manifest) -> str:
+    """CI's objects and signed provenance, then the manifest; the manifest's version."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for key in OBJECTS:
+        body = json.dumps(envelope(manifest, SIGNER)).encode() if key == PROVENANCE else b"{}"
+        s3.put_object(Bucket=bucket, Key=PREFIX + key, Body=body)
+    return s3.put_object(Bucket=bucket, Key=PREFIX + "artifact-manifest.json", Body=dumps(manifest))["VersionId"]
 
 
 @pytest.fixture(autouse=True)
 def candidate_objects(settings: FunctionSettings, artifact_manifest: Manifest) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
-    for key in OBJECTS:
-        s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + key, Body=b"{}")
-    body = _manifest_naming_the_objects(artifact_manifest)
-    s3.put_object(Bucket=settings.candidate_bucket, Key=PREFIX + "artifact-manifest.json", Body=body)
+    s3.put_bucket_versioning(Bucket=settings.candidate_bucket, VersioningConfiguration={"Status": "Enabled"})
+    VERIFIED["version"] = _publish(settings.candidate_bucket, _manifest_naming_the_objects(artifact_manifest))
 
 
 def _released() -> list[str]:
@@ -43,11 +66,21 @@ def _released() -> list[str]:
 
 def _promote(table: MetadataTable, captured: Captured, settings: FunctionSettings) -> dict:
     s3 = boto3.client("s3", region_name="us-east-1")
-    return promote(run_of("stage"), settings=settings, table=table, s3=s3, notify=captured, metric=captured.metric)  # type: ignore[arg-type]
+    return promote(
+        run_of("stage"),
+        settings=settings,
+        table=table,
+        s3=s3,
+        keys=Keys(),
+        notify=captured,
+        metric=captured.metric,  # type: ignore[arg-type]
+    )
 
 
 def _testing() -> dict:
-    return item_in("stage", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"})
+    testing = item_in("stage", **{lc.ENV_STATUS: "deployed", lc.ENV_TEST_STATUS: "test_running"})
+    testing["environment_states"]["stage"]["manifest_version_id"] = VERIFIED["version"]
+    return testing
 
 
 def test_promotion_copies_claims_and_starts_prod(table: MetadataTable, captured: Captured, settings) -> None:
@@ -103,14 +136,13 @@ def _versioned_candidates(settings: FunctionSettings, artifact_manifest: Manifes
     the manifest overwritten; the verified manifest's bytes."""
     s3 = boto3.client("s3", region_name="us-east-1")
     candidates = settings.candidate_bucket
-    s3.put_bucket_versioning(Bucket=candidates, VersioningConfiguration={"Status": "Enabled"})
-    body = _manifest_naming_the_objects(artifact_manifest, cdk_cli_version="2.1000.0")
-    verified = s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=body)
+    manifest = _manifest_naming_the_objects(artifact_manifest, cdk_cli_version="2.1000.0")
+    verified = _publish(candidates, manifest)
     s3.put_object(Bucket=candidates, Key=PREFIX + "artifact-manifest.json", Body=b'{"forged": 1}')
     testing = _testing()
-    testing["environment_states"]["stage"]["manifest_version_id"] = verified["VersionId"]
+    testing["environment_states"]["stage"]["manifest_version_id"] = verified
     seed(table, testing)
-    return body
+    return dumps(manifest)
 
 
 def test_the_manifest_promoted_is_the_version_validate_verified(
@@ -139,3 +171,27 @@ def test_an_object_overwritten_after_validate_fails_promotion_and_starts_no_prod
         _promote(table, captured, settings)
     assert "artifact-manifest.json" not in _released()
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
+
+
+def test_a_provenance_not_signed_by_the_services_key_is_never_released(
+    table: MetadataTable, captured: Captured, settings, artifact_manifest: Manifest
+) -> None:
+    seed(table, _testing())
+    forged = json.dumps(envelope(_manifest_naming_the_objects(artifact_manifest), new_signer())).encode()
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=settings.candidate_bucket, Key=PREFIX + PROVENANCE, Body=forged
+    )
+    with pytest.raises(InvalidArtifact):
+        _promote(table, captured, settings)
+    assert _released() == [] and table.get(SERVICE, COMMIT)["status"] == "candidate"
+
+
+def test_without_the_verified_manifest_version_nothing_is_promoted(
+    table: MetadataTable, captured: Captured, settings
+) -> None:
+    testing = _testing()
+    del testing["environment_states"]["stage"]["manifest_version_id"]
+    seed(table, testing)
+    with pytest.raises(ValueError, match="no verified manifest version"):
+        _promote(table, captured, settings)
+    assert _released() == [] and table.get(SERVICE, COMMIT)["status"] == "candidate"
