@@ -52,7 +52,7 @@ def function_settings(names: ToolsNames, contract: PipelineContract) -> Function
         table_name=names.metadata_table,
         name_prefix=names.prefix,
         tools_account_id=names.account,
-        service_catalog_uri=catalog.location(names.tooling_bucket),
+        service_catalog_uri=catalog.location(names.tooling_bucket, contract.catalog().sha256),
         service_catalog_sha256=contract.catalog().sha256,
         event_bus_name=names.event_bus_name,
         alert_topic_arn=names.alert_topic_arn,
@@ -97,7 +97,7 @@ class PipelineFunctions(pulumi.ComponentResource):
         catalog_object = aws.s3.BucketObjectv2(
             f"{name}-service-catalog",
             bucket=args.tooling_bucket,
-            key=catalog.CATALOG_KEY,
+            key=catalog.catalog_key(args.contract.catalog().sha256),
             content=args.contract.catalog().to_bytes().decode(),
             content_type="application/json",
             opts=adopted(self, opts),

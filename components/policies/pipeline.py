@@ -105,7 +105,9 @@ def _read_catalog(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]
     statements whatever the number of services."""
     return [
         statement(
-            "ReadServiceCatalog", ["s3:GetObject"], [f"{naming.bucket_arn(names.tooling_bucket)}/{catalog.CATALOG_KEY}"]
+            "ReadServiceCatalog",
+            ["s3:GetObject"],
+            [f"{naming.bucket_arn(names.tooling_bucket)}/{catalog.CATALOG_PREFIX}*"],
         ),
         statement(
             "DecryptServiceCatalog",
@@ -212,6 +214,8 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
     (a conditional PutItem; GetItem for revoked content), start the stage run, report refusals."""
     return [
         statement("ReadCandidateManifests", ["s3:GetObject"], [objects(names.bucket_arn(naming.CANDIDATE_BUCKET))]),
+        # so that a manifest gone since its event is NoSuchKey (a refusal), not AccessDenied (a retry)
+        statement("ListCandidates", ["s3:ListBucket"], [names.bucket_arn(naming.CANDIDATE_BUCKET)]),
         statement(
             "DecryptCandidates", ["kms:Decrypt"], [keys.artifacts], conditions={"StringEquals": via("s3", names.region)}
         ),

@@ -3,7 +3,7 @@ accounts, whether its synth makes context lookups), one rule for the program tha
 functions that read it.
 
 Why an object and not the environment: Lambda allows 4 KB of environment variables per function, about
-58 services' accounts. The tools stack writes the catalog as one JSON object (`CATALOG_KEY`) into the
+58 services' accounts. The tools stack writes the catalog as one JSON object (`catalog_key(sha256)`) into the
 tooling bucket (KMS-encrypted with the tooling key); every function gets only its location and its SHA-256
 (`SERVICE_CATALOG_URI`, `SERVICE_CATALOG_SHA256`), reads it once per cold start, and refuses bytes that
 differ from the pinned hash: whoever can write the bucket cannot change the catalog without a `pulumi up`.
@@ -21,7 +21,10 @@ from typing import Any
 from .lifecycle import Environment
 from .settings import SettingsError
 
-CATALOG_KEY = "catalog/service-catalog.json"
+# Content-addressed: a new catalog is a new object, created before the functions are pointed at it and
+# the old one deleted after (Pulumi replaces create-before-delete), so no cold start in between reads
+# bytes its environment does not pin.
+CATALOG_PREFIX = "catalog/"
 VERSION = 1
 # The functions that read it (`clients.catalog()`): intake (is the service configured), Validate (does it
 # make context lookups), the finalizer (its accounts' read-only roles). Only they may read the object.
@@ -130,8 +133,12 @@ class ServiceCatalog:
         return entry is None or entry.context_lookups
 
 
-def location(bucket: str) -> str:
-    return f"s3://{bucket}/{CATALOG_KEY}"
+def catalog_key(sha256: str) -> str:
+    return f"{CATALOG_PREFIX}{sha256}.json"
+
+
+def location(bucket: str, sha256: str) -> str:
+    return f"s3://{bucket}/{catalog_key(sha256)}"
 
 
 def split_location(uri: str) -> tuple[str, str]:

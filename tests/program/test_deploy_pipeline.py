@@ -140,7 +140,7 @@ def test_intake_may_create_items_read_candidate_manifests_and_service_public_key
     reads = sorted(r for s in statements(policy) if "s3:GetObject" in as_list(s["Action"]) for r in s["Resource"])
     assert reads == [
         f"arn:aws:s3:::cdk-artifacts-candidate-{TOOLS}-{REGION}/*",
-        f"arn:aws:s3:::cdkcp-tooling-{TOOLS}-{REGION}/catalog/service-catalog.json",  # the service catalog
+        f"arn:aws:s3:::cdkcp-tooling-{TOOLS}-{REGION}/catalog/*",  # the service catalog (content-addressed)
     ]
     assert "s3:PutObject" not in allowed
     keys = allowed["kms:GetPublicKey"]
@@ -198,7 +198,8 @@ def test_what_the_program_writes_is_what_the_code_reads(graphs: dict) -> None:
         assert (
             settings.state_machine_arn == f"arn:aws:states:{REGION}:{TOOLS}:stateMachine:cdkcp-DeployArtifactPipeline"
         )
-        assert settings.service_catalog_uri == f"s3://cdkcp-tooling-{TOOLS}-{REGION}/catalog/service-catalog.json"
+        catalog = f"s3://cdkcp-tooling-{TOOLS}-{REGION}/catalog/{settings.service_catalog_sha256}.json"
+        assert settings.service_catalog_uri == catalog
         assert not {"CI_PUBLIC_KEY_PEM", "CI_SIGNER_KEY_ID"} & set(inputs["environment"]["variables"]), name
     for project in of_type(graph, "aws:codebuild/project:Project"):
         name = project["inputs"]["name"]

@@ -10,7 +10,7 @@ import re
 
 from functions.naming import FUNCTIONS
 from functions.pipeline import catalog
-from functions.pipeline.catalog import CATALOG_KEY, ServiceCatalog
+from functions.pipeline.catalog import CATALOG_PREFIX, ServiceCatalog, catalog_key
 from functions.pipeline.settings import FunctionSettings
 
 from .graph import by_sid, inline_policies, named, of_type, role, statements
@@ -27,8 +27,9 @@ def _written(graph: dict) -> dict:
 
 def test_the_catalog_is_one_object_in_the_tooling_bucket_with_every_service(graphs: dict) -> None:
     written = _written(graphs["tools"])
-    assert (written["bucket"], written["key"]) == (TOOLING, CATALOG_KEY)
     read = ServiceCatalog.from_bytes(written["content"].encode())
+    # content-addressed: a new catalog is a new object, the functions' old one kept until they move
+    assert (written["bucket"], written["key"]) == (TOOLING, catalog_key(read.sha256))
     assert read.account("orders", "prod") == "333333333333" and read.account("payments", "stage") == "444444444444"
     # Encrypted as the bundle is: the tooling bucket's default encryption, its key.
     encryption = named(graphs["tools"], "artifact-store-tooling-encryption")["inputs"]["rules"][0]
@@ -43,7 +44,7 @@ def test_every_function_pins_the_bytes_written(graphs: dict) -> None:
     for function in functions:
         variables = function["inputs"]["environment"]["variables"]
         settings = FunctionSettings.from_environ(variables)
-        assert settings.service_catalog_uri == f"s3://{TOOLING}/{CATALOG_KEY}"
+        assert settings.service_catalog_uri == f"s3://{TOOLING}/{catalog_key(digest)}"
         assert settings.service_catalog_sha256 == digest, function["inputs"]["name"]
         assert not {"SERVICE_ACCOUNTS", "SERVICES_WITHOUT_CONTEXT_LOOKUPS"} & set(variables)
 
@@ -60,7 +61,7 @@ def test_exactly_the_readers_may_read_the_catalog_and_decrypt_it_through_s3(grap
             assert not {"ReadServiceCatalog", "DecryptServiceCatalog"} & sids, function
             continue
         read = by_sid(policy, "ReadServiceCatalog")
-        assert (read["Action"], read["Resource"]) == (["s3:GetObject"], [f"arn:aws:s3:::{TOOLING}/{CATALOG_KEY}"])
+        assert (read["Action"], read["Resource"]) == (["s3:GetObject"], [f"arn:aws:s3:::{TOOLING}/{CATALOG_PREFIX}*"])
         decrypt = by_sid(policy, "DecryptServiceCatalog")
         assert decrypt["Resource"] == [key]
         assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}

@@ -4,7 +4,7 @@ signs them, which services make no lookups, and the permissions to read and veri
 from __future__ import annotations
 
 from functions import naming
-from functions.pipeline.catalog import CATALOG_KEY, ServiceCatalog
+from functions.pipeline.catalog import CATALOG_PREFIX, ServiceCatalog
 from functions.pipeline.settings import FunctionSettings
 
 from .graph import by_sid, inline_policies, of_type, role
@@ -32,7 +32,7 @@ def test_only_validate_is_told_about_blessed_contexts(graphs: dict) -> None:
 
 def test_the_catalog_says_which_services_make_no_lookups(graphs: dict) -> None:
     """The example config: orders makes lookups (contextLookups: true), payments none."""
-    (written,) = [o for o in of_type(graphs["tools"], OBJECT) if o["inputs"]["key"] == CATALOG_KEY]
+    (written,) = [o for o in of_type(graphs["tools"], OBJECT) if o["inputs"]["key"].startswith(CATALOG_PREFIX)]
     catalog = ServiceCatalog.from_bytes(written["inputs"]["content"].encode())
     assert catalog.context_lookups("orders") and not catalog.context_lookups("payments")
 

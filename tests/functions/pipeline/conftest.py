@@ -10,7 +10,7 @@ import pytest
 
 from devtools.emulator.aws import create_metadata_table, use_fake_credentials
 from functions.pipeline import lifecycle as lc
-from functions.pipeline.catalog import CATALOG_KEY, ServiceCatalog, location
+from functions.pipeline.catalog import ServiceCatalog, catalog_key, location
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
 from functions.pipeline.transitions import Run
@@ -134,8 +134,8 @@ def write_catalog(catalog: ServiceCatalog, bucket: str = "tooling") -> tuple[str
     s3 = boto3.client("s3", region_name="us-east-1")
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=CATALOG_KEY, Body=catalog.to_bytes())
-    return location(bucket), catalog.sha256
+    s3.put_object(Bucket=bucket, Key=catalog_key(catalog.sha256), Body=catalog.to_bytes())
+    return location(bucket, catalog.sha256), catalog.sha256
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import boto3
 import pytest
 
 from functions.pipeline.catalog import (
-    CATALOG_KEY,
     MAX_CATALOG_BYTES,
     ServiceCatalog,
+    catalog_key,
     location,
     read_catalog,
     split_location,
@@ -86,9 +86,10 @@ def test_a_bad_catalog_is_refused_naming_its_source(document: bytes | str, messa
         ServiceCatalog.from_bytes(data, source="s3://t/k")
 
 
-def test_the_location_is_an_s3_uri_of_the_one_key() -> None:
-    assert location("cdkcp-tooling-1-us-east-1") == f"s3://cdkcp-tooling-1-us-east-1/{CATALOG_KEY}"
-    assert split_location(location("tooling")) == ("tooling", CATALOG_KEY)
+def test_the_location_is_an_s3_uri_of_a_key_named_by_the_content() -> None:
+    sha = CATALOG.sha256
+    assert location("cdkcp-tooling-1-us-east-1", sha) == f"s3://cdkcp-tooling-1-us-east-1/catalog/{sha}.json"
+    assert split_location(location("tooling", sha)) == ("tooling", catalog_key(sha))
     with pytest.raises(SettingsError, match="SERVICE_CATALOG_URI='tooling/x': expected s3://bucket/key"):
         split_location("tooling/x")
 
@@ -104,7 +105,7 @@ def test_a_tampered_catalog_is_refused_naming_the_object_and_both_hashes(setting
     uri, pinned = write_catalog(CATALOG)
     tampered = ServiceCatalog.of({**{"orders": ORDERS, "payments": PAYMENTS}, "evil": ORDERS}, ["payments"])
     s3 = boto3.client("s3", region_name="us-east-1")
-    s3.put_object(Bucket="tooling", Key=CATALOG_KEY, Body=tampered.to_bytes())
+    s3.put_object(Bucket="tooling", Key=catalog_key(pinned), Body=tampered.to_bytes())
     with pytest.raises(SettingsError) as refused:
         read_catalog(uri, pinned, s3)
     assert str(refused.value) == (
@@ -116,10 +117,12 @@ def test_a_tampered_catalog_is_refused_naming_the_object_and_both_hashes(setting
 def test_a_missing_or_oversized_catalog_is_a_settings_error(settings: FunctionSettings) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="empty")
-    with pytest.raises(SettingsError, match="cannot read the service catalog s3://empty/catalog/service-catalog.json"):
-        read_catalog(location("empty"), CATALOG.sha256, s3)
+    with pytest.raises(
+        SettingsError, match=f"cannot read the service catalog s3://empty/catalog/{CATALOG.sha256}.json"
+    ):
+        read_catalog(location("empty", CATALOG.sha256), CATALOG.sha256, s3)
     uri, _ = write_catalog(CATALOG)
-    s3.put_object(Bucket="tooling", Key=CATALOG_KEY, Body=b" " * (MAX_CATALOG_BYTES + 1))
+    s3.put_object(Bucket="tooling", Key=catalog_key(CATALOG.sha256), Body=b" " * (MAX_CATALOG_BYTES + 1))
     with pytest.raises(SettingsError, match=f"is larger than {MAX_CATALOG_BYTES} bytes"):
         read_catalog(uri, CATALOG.sha256, s3)
 
@@ -133,7 +136,7 @@ def test_the_function_reads_it_once_per_cold_start(settings: FunctionSettings, m
     clients.forget()
     try:
         assert clients.catalog().account("orders", "stage") == "222222222222"
-        boto3.client("s3", region_name="us-east-1").delete_object(Bucket="tooling", Key=CATALOG_KEY)
+        boto3.client("s3", region_name="us-east-1").delete_object(Bucket="tooling", Key=catalog_key(sha256))
         assert clients.catalog() is clients.catalog()  # not read again
     finally:
         clients.forget()

@@ -8,7 +8,7 @@ import pytest
 from functions.pipeline.settings import BuildSettings, FunctionSettings, SettingsError
 
 ACCOUNTS = {"orders": {"stage": "222222222222", "prod": "333333333333"}}
-CATALOG = "s3://cdkcp-tooling-123456789012-us-east-1/catalog/service-catalog.json"
+CATALOG = "s3://cdkcp-tooling-123456789012-us-east-1/catalog/" + "0" * 64 + ".json"
 
 
 def _function_settings(**overrides: object) -> FunctionSettings:
