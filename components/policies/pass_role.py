@@ -31,6 +31,14 @@ def execution_role_pass_role_policy(ctx: ServiceAccountContext) -> dict[str, Any
         # roles only, never make another role of the account (the control plane's, the bootstrap's, or
         # any unbounded one) assumable or more powerful.
         statement("ChangeOnlyTheServicesOwnRoles", OTHER_ROLE_CHANGES, effect="Deny", not_resources=[own_roles]),
+        # and the customer-managed policies of others (the configured execution and drift policies, which
+        # services in one account may share) keep the versions they have
+        statement(
+            "ChangeOnlyTheServicesOwnPolicies",
+            POLICY_VERSION_CHANGES,
+            effect="Deny",
+            not_resources=[f"arn:aws:iam::{ctx.account_id}:policy/{ctx.names.stack_prefix}*"],
+        ),
     )
 
 
@@ -42,5 +50,15 @@ OTHER_ROLE_CHANGES = (
     "iam:DetachRolePolicy",
     "iam:PutRolePermissionsBoundary",
     "iam:PutRolePolicy",
+    "iam:AddRoleToInstanceProfile",
+    "iam:TagRole",
+    "iam:UntagRole",
     "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+)
+POLICY_VERSION_CHANGES = (
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
 )

@@ -87,6 +87,9 @@ def test_execution_role_passes_only_its_services_own_roles(graphs: dict, env: st
     changes = by_sid(policy, "ChangeOnlyTheServicesOwnRoles")
     assert changes["Effect"] == "Deny" and changes["NotResource"] == [f"arn:aws:iam::{account}:role/{service}-{env}-*"]
     assert {"iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePolicy"} <= set(changes["Action"])
+    policies = by_sid(policy, "ChangeOnlyTheServicesOwnPolicies")
+    assert policies["NotResource"] == [f"arn:aws:iam::{account}:policy/{service}-{env}-*"]
+    assert {"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"} <= set(policies["Action"])
 
 
 @pytest.mark.parametrize("env", ENVS)

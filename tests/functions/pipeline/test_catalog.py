@@ -167,3 +167,17 @@ def test_every_functions_environment_is_one_size_whatever_the_number_of_services
     for environment in (settings.to_environ(), validate.to_environ()):
         assert len(json.dumps(environment, separators=(",", ":"))) < 1024
     assert len(ServiceCatalog.from_bytes(contract.catalog().to_bytes()).services) == services
+
+
+def test_s3_not_answering_for_the_catalog_is_a_transient_error_not_a_settings_error() -> None:
+    """Throttled, 5xx or denied (our own misconfiguration): tried again, never "restore it with pulumi up"."""
+    from botocore.exceptions import ClientError
+
+    from functions.artifacts.errors import TransientAwsError
+
+    class Throttled:
+        def get_object(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+
+    with pytest.raises(TransientAwsError, match="S3 did not answer for the service catalog"):
+        read_catalog(location("tooling", CATALOG.sha256), CATALOG.sha256, Throttled())
