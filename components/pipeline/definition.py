@@ -243,7 +243,13 @@ ASSET_MISMATCH_CAUSE = "an object CloudFormation reads was not the signed conten
 NOT_STARTED_CAUSE = "the deploy build stopped before its first change set; nothing was deployed (see the log)"
 # outcome -> (its summary state, the state that names the reason, the error, the cause, the transition)
 _REFUSALS = {
-    ASSET_MISMATCH: (ASSET_MISMATCH_FOUND, ASSET_MISMATCH_REASON, "AssetMismatch", ASSET_MISMATCH_CAUSE, RECORD_ASSET_MISMATCH),
+    ASSET_MISMATCH: (
+        ASSET_MISMATCH_FOUND,
+        ASSET_MISMATCH_REASON,
+        "AssetMismatch",
+        ASSET_MISMATCH_CAUSE,
+        RECORD_ASSET_MISMATCH,
+    ),
     NOT_STARTED: (NOT_STARTED_FOUND, NOT_STARTED_REASON, "DeployNotStarted", NOT_STARTED_CAUSE, RECORD_NOT_STARTED),
 }
 

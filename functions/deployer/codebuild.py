@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from functions import naming
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions import naming
 from functions.artifacts.errors import InvalidArtifact, SigningError, TransientAwsError
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
@@ -164,7 +164,10 @@ def _failed(mode: Mode, code: int = EXIT_DEPLOY_FAILED, *, change_sets: int = 0)
     """The build's exit code: a deploy that failed before any change set was not started (said in the
     log); a drift check or a rollback keeps the deployer's code (their failures are retried as they are)."""
     if mode is Mode.DEPLOY and not_started(code, change_sets=change_sets) == EXIT_NOT_STARTED:
-        print("codebuild: not started: the deploy stopped before its first change set; nothing was deployed", file=sys.stderr)
+        print(
+            "codebuild: not started: the deploy stopped before its first change set; nothing was deployed",
+            file=sys.stderr,
+        )
         return EXIT_NOT_STARTED
     return code
 
