@@ -141,7 +141,7 @@ def main(
         return EXIT_INVALID_ARTIFACT
     except TransientAwsError as exc:  # no answer about the key: nothing started, a retry may pass
         print(f"codebuild: KMS did not answer for {variables.service}'s signing key: {exc}", file=sys.stderr)
-        return _failed(variables.mode)
+        return _build_exit(variables.mode)
     with tempfile.TemporaryDirectory() as scratch:
         try:
             verified = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
@@ -151,16 +151,16 @@ def main(
             return EXIT_INVALID_ARTIFACT
         except (TransientAwsError, ClientError, BotoCoreError) as exc:  # S3 or DynamoDB did not answer
             print(f"codebuild: reading the artifact failed: {exc}", file=sys.stderr)
-            return _failed(variables.mode)
+            return _build_exit(variables.mode)
         if verified is None:
             return EXIT_INVALID_ARTIFACT
         cdk_out, digests = verified
         request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds, image_digests=digests)
         outcome = run(request, base_session=base_session, clock=clock, sleep=sleep)
-        return _failed(variables.mode, outcome.exit_code, change_sets=outcome.change_sets)
+        return _build_exit(variables.mode, outcome.exit_code, change_sets=outcome.change_sets)
 
 
-def _failed(mode: Mode, code: int = EXIT_DEPLOY_FAILED, *, change_sets: int = 0) -> int:
+def _build_exit(mode: Mode, code: int = EXIT_DEPLOY_FAILED, *, change_sets: int = 0) -> int:
     """The build's exit code: a deploy that failed before any change set was not started (said in the
     log); a drift check or a rollback keeps the deployer's code (their failures are retried as they are)."""
     if mode is Mode.DEPLOY and not_started(code, change_sets=change_sets) == EXIT_NOT_STARTED:
