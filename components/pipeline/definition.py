@@ -7,7 +7,9 @@ serializes it with `Output.json_dumps`; tests hand it strings, render it, and ex
       not older than the known good; cancelled -> LostRace: lock busy -> WaitForLock and lease again, up to
       the budget, then RecordLockWaitTimedOut) -> Validate -> [prod: DriftGate -> DriftCheckOutcome: clean, or
       RecordDriftAborted, or RecordDriftCheckFailed (prod pending again)] -> Deploy -> DeployOutcome:
-      RecordDeployed, or RecordAssetMismatch (an asset was not the signed content; nothing deployed)
+      RecordDeployed, or RecordAssetMismatch (an asset was not the signed content; nothing deployed), or
+      RecordNotStarted (stopped before any change set, not the artifact's fault; so does Validate failing
+      other than InvalidArtifact: nothing deployed, retryable, prod pending again)
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
          on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
                                               -> RollbackDeploy -> RecordRollbackSucceeded, or
@@ -32,7 +34,7 @@ from components.pipeline.shapes import (
     lambda_task,
     retry_on,
 )
-from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND
+from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND, NOT_STARTED
 from functions.deployer.request import Mode
 from functions.pipeline import lifecycle as lc
 
@@ -61,6 +63,9 @@ DEPLOY_DONE = "DeployDone"
 ASSET_MISMATCH_FOUND = "AssetMismatchFound"
 ASSET_MISMATCH_REASON = "AssetMismatchReason"
 RECORD_ASSET_MISMATCH = "RecordAssetMismatch"
+NOT_STARTED_FOUND = "DeployNotStarted"
+NOT_STARTED_REASON = "DeployNotStartedReason"
+RECORD_NOT_STARTED = "RecordNotStarted"
 RECORD_DEPLOYED = "RecordDeployed"
 TEST = "Test"
 CHOOSE_TEST = "TestChoice"
@@ -173,9 +178,9 @@ def _start(r: PipelineResources) -> dict[str, Any]:
             r.validate_function,
             CHOOSE_DRIFT_GATE,
             result_path="$.validation",
-            catch=catch_to(
-                ([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), *[(e["ErrorEquals"], e["Next"]) for e in ON_FAILURE]
-            ),
+            # Any other failure (KMS, S3 or the catalog not answering, a timeout) is not the artifact's:
+            # nothing was deployed, the release stays retryable (in prod, `pending` again).
+            catch=catch_to(([lc.ERROR_INVALID_ARTIFACT], RECORD_INVALID), (["States.ALL"], RECORD_NOT_STARTED)),
         ),
         CHOOSE_DRIFT_GATE: by_environment(DRIFT_GATE, f"{DEPLOY}{STAGE.title()}"),
         **_drift_gate(r),
@@ -231,30 +236,40 @@ def _drift_gate(r: PipelineResources) -> dict[str, Any]:
 
 
 # What a succeeded deploy build says it did (`DEPLOYER_OUTCOME`): deployed, or refused before any
-# change set because an asset was not the signed content (`asset_mismatch`).
+# change set because an asset was not the signed content (`asset_mismatch`), or stopped before any
+# change set for a reason that is not the artifact's (`not_started`: nothing deployed, retryable).
 DEPLOY_OUTCOME = "$.deploy.Build.ExportedEnvironmentVariables[0].Value"
 ASSET_MISMATCH_CAUSE = "an object CloudFormation reads was not the signed content; nothing was deployed (see the log)"
+NOT_STARTED_CAUSE = "the deploy build stopped before its first change set; nothing was deployed (see the log)"
+# outcome -> (its summary state, the state that names the reason, the error, the cause, the transition)
+_REFUSALS = {
+    ASSET_MISMATCH: (
+        ASSET_MISMATCH_FOUND,
+        ASSET_MISMATCH_REASON,
+        "AssetMismatch",
+        ASSET_MISMATCH_CAUSE,
+        RECORD_ASSET_MISMATCH,
+    ),
+    NOT_STARTED: (NOT_STARTED_FOUND, NOT_STARTED_REASON, "DeployNotStarted", NOT_STARTED_CAUSE, RECORD_NOT_STARTED),
+}
 
 
 def _deploy_outcome(r: PipelineResources) -> dict[str, Any]:
     """Where a succeeded deploy build leads; its Build is replaced by id and status (as in the drift gate)."""
     summary = {"Type": "Pass", "ResultPath": "$.deploy"}
     summary["Parameters"] = {"build_id.$": "$.deploy.Build.Id", "status.$": "$.deploy.Build.BuildStatus"}
-    found = {"Variable": DEPLOY_OUTCOME, "StringEquals": ASSET_MISMATCH, "Next": ASSET_MISMATCH_FOUND}
     absent = {"Variable": DEPLOY_OUTCOME, "IsPresent": False, "Next": DEPLOY_DONE}
-    reason = {"Error": "AssetMismatch", "Cause": ASSET_MISMATCH_CAUSE}
-    return {
-        CHOOSE_DEPLOY_OUTCOME: {"Type": "Choice", "Choices": [absent, found], "Default": DEPLOY_DONE},
+    found = [{"Variable": DEPLOY_OUTCOME, "StringEquals": k, "Next": v[0]} for k, v in _REFUSALS.items()]
+    states: dict[str, Any] = {
+        CHOOSE_DEPLOY_OUTCOME: {"Type": "Choice", "Choices": [absent, *found], "Default": DEPLOY_DONE},
         DEPLOY_DONE: {**summary, "Next": RECORD_DEPLOYED},
-        ASSET_MISMATCH_FOUND: {**summary, "Next": ASSET_MISMATCH_REASON},
-        ASSET_MISMATCH_REASON: {
-            "Type": "Pass",
-            "Result": reason,
-            "ResultPath": "$.error",
-            "Next": RECORD_ASSET_MISMATCH,
-        },
         RECORD_ASSET_MISMATCH: _transition(r, lc.Action.ASSET_MISMATCH, FINALIZE),
     }
+    for found_state, reason_state, error, cause, record in _REFUSALS.values():
+        states[found_state] = {**summary, "Next": reason_state}
+        reason = {"Type": "Pass", "Result": {"Error": error, "Cause": cause}, "ResultPath": "$.error"}
+        states[reason_state] = {**reason, "Next": record}
+    return states
 
 
 def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
@@ -330,6 +345,7 @@ def _endings(r: PipelineResources) -> dict[str, Any]:
         RECORD_INVALID: _transition(r, lc.Action.INVALID_ARTIFACT, FINALIZE),
         RECORD_DRIFT: _transition(r, lc.Action.DRIFT_DETECTED, FINALIZE),
         RECORD_DRIFT_CHECK_FAILED: _transition(r, lc.Action.DRIFT_CHECK_FAILED, FINALIZE),
+        RECORD_NOT_STARTED: _transition(r, lc.Action.NOT_STARTED, FINALIZE),
         RECORD_DEPLOY_FAILED: _transition(r, lc.Action.DEPLOY_FAILED, FINALIZE),
         RECORD_TIMED_OUT: _transition(r, lc.Action.TIMED_OUT, FINALIZE),
         RECORD_FAILED: _transition(r, lc.Action.FAILED, FINALIZE),

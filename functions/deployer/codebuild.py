@@ -8,9 +8,11 @@ CloudFormation reads is the file that was signed), then runs the `DeployRequest`
 service's deploy role in the target account.
 
 Exit codes: those of `functions.deployer.runner`, plus 2 for a misconfigured build (a variable
-missing or wrong, named on stderr) and 5 for an invalid artifact (or a service KMS says has no usable
-signing key). KMS not answering (throttled, 5xx, the network) is 1, a plain failed build: not the
-artifact's fault, so a retry may pass.
+missing or wrong, named on stderr), 5 for an invalid artifact (or a service KMS says has no usable
+signing key) and 7 when a deploy stopped before its first change set for a reason that is not the
+artifact's (`errors.not_started`): KMS not answering for the key (throttled, 5xx, the network), the
+artifact's download or metadata read failing, the deploy role not assumable, an AWS error before any
+change set. Nothing was deployed and the reason is on stderr (the build's log); a retry may pass.
 
 `python -m functions.deployer.codebuild outcome MODE EXIT_CODE` is the buildspec's next command
 (`buildspecs/deploy.yml`): it prints the value the build exports as `DEPLOYER_OUTCOME` and exits with
@@ -27,8 +29,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from functions import naming
-from functions.artifacts.errors import SigningError, TransientAwsError
+from functions.artifacts.errors import InvalidArtifact, SigningError, TransientAwsError
 from functions.artifacts.verify import Expectations, verify_artifact
 from functions.pipeline.artifacts import download
 from functions.pipeline.settings import BuildSettings, SettingsError
@@ -44,8 +48,11 @@ from .errors import (
     EXIT_DRIFT,
     EXIT_INVALID_ARTIFACT,
     EXIT_KINDS,
+    EXIT_NOT_STARTED,
     EXIT_SUCCESS,
     EXIT_USAGE,
+    NOT_STARTED,
+    not_started,
 )
 from .request import DEFAULT_POLL_SECONDS, DEPLOYER_MODES, DeployRequest, Mode, RunVariables, StackPolicy
 from .runner import run
@@ -69,8 +76,8 @@ def build_outcome(mode: Mode | str, exit_code: int) -> tuple[str, int]:
     kind = EXIT_KINDS.get(exit_code, "failed")
     if Mode(mode) is Mode.DRIFT_CHECK and exit_code in (EXIT_SUCCESS, EXIT_DRIFT):
         return (DRIFT_CLEAN if exit_code == EXIT_SUCCESS else DRIFT_FOUND), EXIT_SUCCESS
-    if Mode(mode) is Mode.DEPLOY and exit_code == EXIT_ASSET_MISMATCH:
-        return ASSET_MISMATCH, EXIT_SUCCESS
+    if Mode(mode) is Mode.DEPLOY and exit_code in (EXIT_ASSET_MISMATCH, EXIT_NOT_STARTED):
+        return (ASSET_MISMATCH if exit_code == EXIT_ASSET_MISMATCH else NOT_STARTED), EXIT_SUCCESS
     return kind, exit_code
 
 
@@ -132,16 +139,37 @@ def main(
     except SigningError as exc:  # KMS answered: no usable key for this service
         print(f"codebuild: cannot read {variables.service}'s signing key: {exc}", file=sys.stderr)
         return EXIT_INVALID_ARTIFACT
-    except TransientAwsError as exc:  # no answer about the key: a failed build, which a retry may pass
+    except TransientAwsError as exc:  # no answer about the key: nothing started, a retry may pass
         print(f"codebuild: KMS did not answer for {variables.service}'s signing key: {exc}", file=sys.stderr)
-        return EXIT_DEPLOY_FAILED
+        return _build_exit(variables.mode)
     with tempfile.TemporaryDirectory() as scratch:
-        verified = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
+        try:
+            verified = _verified_artifact(settings, variables, public_key, Path(scratch), s3)
+        except InvalidArtifact as exc:  # the stored artifact itself (no manifest, an unsafe object key)
+            for finding in exc.findings:
+                print(finding.line(), file=sys.stderr)
+            return EXIT_INVALID_ARTIFACT
+        except (TransientAwsError, ClientError, BotoCoreError) as exc:  # S3 or DynamoDB did not answer
+            print(f"codebuild: reading the artifact failed: {exc}", file=sys.stderr)
+            return _build_exit(variables.mode)
         if verified is None:
             return EXIT_INVALID_ARTIFACT
         cdk_out, digests = verified
         request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds, image_digests=digests)
-        return run(request, base_session=base_session, clock=clock, sleep=sleep).exit_code
+        outcome = run(request, base_session=base_session, clock=clock, sleep=sleep)
+        return _build_exit(variables.mode, outcome.exit_code, change_sets=outcome.change_sets)
+
+
+def _build_exit(mode: Mode, code: int = EXIT_DEPLOY_FAILED, *, change_sets: int = 0) -> int:
+    """The build's exit code: a deploy that failed before any change set was not started (said in the
+    log); a drift check or a rollback keeps the deployer's code (their failures are retried as they are)."""
+    if mode is Mode.DEPLOY and not_started(code, change_sets=change_sets) == EXIT_NOT_STARTED:
+        print(
+            "codebuild: not started: the deploy stopped before its first change set; nothing was deployed",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_STARTED
+    return code
 
 
 def _service_key(settings: BuildSettings, service: str, kms: Any) -> Any:

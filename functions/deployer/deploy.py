@@ -63,6 +63,8 @@ class StackResult:
 class DeployResult:
     stacks: list[StackResult] = field(default_factory=list)
     seconds: float = 0.0
+    # CreateChangeSet calls made (each counted before it is sent): 0 means nothing was started
+    change_sets: int = 0
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class DeployResult:
         return {"stacks": len(self.stacks), **counts, "seconds": round(self.seconds, 3)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stacks": [asdict(s) for s in self.stacks], "totals": self.totals}
+        return {"stacks": [asdict(s) for s in self.stacks], "totals": self.totals, "change_sets": self.change_sets}
 
 
 def check_drift(
@@ -128,7 +130,7 @@ def deploy_stacks(
         allow_drift=allow_drift,
         deployment_id=deployment_id or uuid.uuid4().hex,
     )
-    result = DeployResult()
+    result = deployer.result
     started = clock()
     try:
         # Every template is read and sized before the first AWS call: a stack that cannot be sent
@@ -189,6 +191,7 @@ class _Deployer:
     detect_drift: bool
     allow_drift: bool
     deployment_id: str
+    result: DeployResult = field(default_factory=DeployResult)  # what was done so far
 
     def deploy(self, stack: Stack, template: dict[str, str]) -> StackResult:
         client, name = self.stacks, stack.name
@@ -199,6 +202,7 @@ class _Deployer:
             if current is not None and self.prod and self.detect_drift:
                 drift = detect_drift(client, name, current["StackId"], allow_drift=self.allow_drift)
             change_set_type = "CREATE" if current is None else "UPDATE"
+            self.result.change_sets += 1  # from here on the stack may change (a response lost, a retry)
             change_set = create_change_set(
                 client,
                 stack,

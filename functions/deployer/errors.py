@@ -157,6 +157,11 @@ EXIT_DRIFT = 3
 EXIT_MANUAL = 4
 EXIT_INVALID_ARTIFACT = 5
 EXIT_ASSET_MISMATCH = 6
+# A deploy build that stopped before its first change set for a reason that is not the artifact's (KMS,
+# S3 or STS not answering, the deploy role not assumable, a stack that would not settle): nothing was
+# deployed and the release is as good as it was. Only the CodeBuild entry point says so
+# (`functions.deployer.codebuild`, from `not_started`); the command line keeps 1.
+EXIT_NOT_STARTED = 7
 
 # What each exit code means, as the deploy builds export it (`DEPLOYER_OUTCOME`, see
 # `functions.deployer.codebuild.build_outcome`).
@@ -168,6 +173,7 @@ EXIT_KINDS = {
     EXIT_MANUAL: ManualInterventionRequired.kind,
     EXIT_INVALID_ARTIFACT: "invalid_artifact",
     EXIT_ASSET_MISMATCH: AssetMismatch.kind,
+    EXIT_NOT_STARTED: "not_started",
 }
 
 # Most specific first: DeployTimeout is a DeployFailed.
@@ -180,6 +186,14 @@ EXIT_CODES: tuple[tuple[type[DeployerError], int], ...] = (
     (DeployFailed, EXIT_DEPLOY_FAILED),
     (AssumeRoleFailed, EXIT_DEPLOY_FAILED),
 )
+
+
+def not_started(code: int, *, change_sets: int) -> int:
+    """The one rule for "nothing was started": a failed deploy (1) before any change set was created
+    is `EXIT_NOT_STARTED`. Every other code stays: an invalid artifact, an asset that is not the signed
+    content, a usage error or an assembly that cannot be deployed are the artifact's (or the request's)
+    own, and once a change set exists the stacks may have changed."""
+    return EXIT_NOT_STARTED if code == EXIT_DEPLOY_FAILED and change_sets == 0 else code
 
 
 def exit_code(error: DeployerError) -> int:
@@ -195,3 +209,4 @@ OUTCOME_VARIABLE = "DEPLOYER_OUTCOME"
 DRIFT_CLEAN = "clean"
 DRIFT_FOUND = EXIT_KINDS[EXIT_DRIFT]
 ASSET_MISMATCH = EXIT_KINDS[EXIT_ASSET_MISMATCH]
+NOT_STARTED = EXIT_KINDS[EXIT_NOT_STARTED]

@@ -35,6 +35,11 @@ class Outcome:
     exit_code: int
     report: dict[str, Any]  # what is written to the request's result file
 
+    @property
+    def change_sets(self) -> int:
+        """The change sets the run created: 0 when it stopped before any (nothing was deployed)."""
+        return int(self.report.get("change_sets") or 0)
+
 
 def log_line(message: str) -> None:
     print(f"[deployer] {message}", flush=True)
@@ -156,6 +161,7 @@ def _report(request: DeployRequest) -> dict[str, Any]:
         "outcome": None,
         "stacks": [],
         "totals": None,
+        "change_sets": 0,
         "error": None,
     }
 

@@ -148,6 +148,7 @@ class Context:
                 if (self.run.error or {}).get("Error") == "States.Timeout"
                 else lc.ExecutionStatus.FAILED
             ),
+            lc.Ref.PHASE: lambda: "deploy" if self.run.deploy else "validate",
         }
         if ref not in refs:
             raise ValueError(f"{ref.value!r} is known only to the state machine")

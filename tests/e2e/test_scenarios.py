@@ -361,14 +361,142 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     pipeline.publish(GOOD)
     result = pipeline.run("stage", GOOD)
 
-    assert result["status"] == "FAILED" and "RecordFailed" in result["states"] and "DeployStage" not in result["states"]
+    assert result["status"] == "FAILED" and "RecordNotStarted" in result["states"]
+    assert "DeployStage" not in result["states"]
     item = pipeline.item(GOOD)
     assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "failed"
     assert alias in item["environment_states"]["stage"]["failure_reason"]
-    assert _types(pipeline) == ["DeployFailed"]
+    assert [(e["type"], e["phase"], e["retryable"]) for e in pipeline.events()] == [("DeployFailed", "validate", True)]
     # A service that did not answer is asked again (2 s, doubling, five times) before the run gives up.
     assert pipeline.retry_waits == ([2, 4, 8, 16, 32] if error == "TransientAwsError" else [])
 
     refused["on"] = False
+    retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))
+    assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"
+
+
+def _validate_refusing(monkeypatch: pytest.MonkeyPatch, error: Exception) -> dict[str, bool]:
+    """Validate raises `error` (KMS, S3 or the catalog not answering) while the returned switch is on."""
+    from functions.pipeline import validate as core
+
+    verify = core.validate
+    refused = {"on": True}
+
+    def validate(run: Any, **kwargs: Any) -> Any:
+        if refused["on"]:
+            raise error
+        return verify(run, **kwargs)
+
+    monkeypatch.setattr(core, "validate", validate)
+    return refused
+
+
+def _pending_in_prod_and_nothing_revoked(pipeline: Harness, commit: str) -> dict[str, Any]:
+    from functions.pipeline.lifecycle import revoked_content_key
+
+    item = pipeline.item(commit)
+    assert item["status"] == "promoted" and "eligibility_revoked" not in item
+    assert item["environment_states"]["prod"]["status"] == "pending"  # what a prod lease takes
+    assert item["sweep_phase"] == "prod" and item["execution_status"] == "failed"
+    assert "rollback_initiated_at" not in item
+    assert pipeline.item(revoked_content_key(item["artifact_sha256"])) == {}
+    return item
+
+
+def test_a_prod_validate_that_fails_for_a_transient_reason_leaves_prod_pending_and_a_retry_deploys(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validate in prod cannot answer (KMS throttled): not the release's fault, so prod is `pending` again
+    (never the `failed` no prod lease takes), nothing is revoked, and the next attempt deploys it."""
+    from functions.artifacts.errors import TransientAwsError
+
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    pipeline.events()
+    refused = _validate_refusing(monkeypatch, TransientAwsError("KMS GetPublicKey got no answer: ThrottlingException"))
+    result = pipeline.run("prod", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordNotStarted" in result["states"]
+    assert "DriftGate" not in result["states"] and "RecordFailed" not in result["states"]
+    item = _pending_in_prod_and_nothing_revoked(pipeline, GOOD)
+    assert "ThrottlingException" in item["environment_states"]["prod"]["failure_reason"]
+    assert [(e["type"], e["phase"], e["retryable"]) for e in pipeline.events()] == [("DeployFailed", "validate", True)]
+    assert pipeline.deploys("prod") == []
+
+    refused["on"] = False
+    retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "prod", 2), GOOD, "prod", source="operator"))
+    assert retry["status"] == "SUCCEEDED" and "DeployProd" in retry["states"]
+    assert pipeline.item(GOOD)["status"] == "deployed"
+
+
+def test_a_prod_deploy_build_that_stops_before_any_change_set_neither_rolls_back_nor_revokes(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prod deploy build cannot read the service's key (KMS throttled) before any change set: the
+    build succeeds exporting DEPLOYER_OUTCOME=not_started, and the release stays good and retryable."""
+    from functions.artifacts.errors import TransientAwsError
+    from functions.deployer import codebuild
+
+    deploy, throttled = pipeline.script.deployer, {"on": True}
+
+    def no_key(*args: Any) -> None:
+        raise TransientAwsError("KMS GetPublicKey got no answer: ThrottlingException")
+
+    def deployer(project: str, variables: dict[str, str]) -> int:
+        if throttled["on"] and (variables["MODE"], variables["ENVIRONMENT"]) == ("deploy", "prod"):
+            with monkeypatch.context() as patch:
+                patch.setattr(codebuild, "_service_key", no_key)
+                return deploy(project, variables)
+        return deploy(project, variables)
+
+    pipeline.script.deployer = deployer
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    pipeline.events()
+    result = pipeline.run("prod", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordNotStarted" in result["states"]
+    assert {"DeployNotStarted", "DeployNotStartedReason"} <= set(result["states"])
+    assert not {"RecordProdDeployFailed", "PlanRollback", "RollbackDeploy"} & set(result["states"])
+    build = pipeline.script.runs[-1]
+    assert (build["mode"], build["exit_code"], build["outcome"], build["status"]) == (
+        "deploy", "7", "not_started", "SUCCEEDED"
+    )  # fmt: skip
+    item = _pending_in_prod_and_nothing_revoked(pipeline, GOOD)
+    assert "DeployNotStarted" in item["environment_states"]["prod"]["failure_reason"]
+    assert [(e["type"], e["phase"], e["retryable"]) for e in pipeline.events()] == [("DeployFailed", "deploy", True)]
+    assert [r["mode"] for r in pipeline.deploys("prod")] == ["deploy"]  # no rollback
+
+    throttled["on"] = False
+    retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "prod", 2), GOOD, "prod", source="operator"))
+    assert retry["status"] == "SUCCEEDED" and "RecordDeployed" in retry["states"]
+    assert pipeline.item(GOOD)["status"] == "deployed"
+
+
+def test_a_promotion_that_fails_leaves_the_candidate_retryable(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 fails while promotion copies the objects (before its claim): the stage run fails, the item stays
+    a candidate, no prod run starts, and the next stage attempt promotes it."""
+    from functions.artifacts.errors import TransientAwsError
+    from functions.pipeline import promote
+
+    copy, failing = promote.copy_verified_objects, {"on": True}
+
+    def copy_verified_objects(*args: Any) -> int:
+        if failing["on"]:
+            raise TransientAwsError("S3 CopyObject got no answer: SlowDown")
+        return copy(*args)
+
+    monkeypatch.setattr(promote, "copy_verified_objects", copy_verified_objects)
+    pipeline.publish(GOOD)
+    result = pipeline.run("stage", GOOD)
+
+    assert result["status"] == "FAILED" and "RecordFailed" in result["states"]
+    item = pipeline.item(GOOD)
+    assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "failed"
+    assert "SlowDown" in item["environment_states"]["stage"]["failure_reason"]
+
+    failing["on"] = False
     retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))
     assert retry["status"] == "SUCCEEDED" and pipeline.item(GOOD)["status"] == "promoted"

@@ -30,6 +30,7 @@ class Ref(StrEnum):
     ATTEMPTS = "attempts"  # the item's rollback attempts so far
     BUILD_TIME = "build_time"  # the artifact's build time
     END_STATUS = "end_status"  # how the run ended: timeout or failed
+    PHASE = "phase"  # where a run that deployed nothing stopped: `deploy` once a deploy build ran, else `validate`
     LOCK_EXPIRES_AT = "lock_expires_at"  # when this run's lock expires (its start + LOCK_EXPIRY_SECONDS)
 
 

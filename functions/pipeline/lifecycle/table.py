@@ -111,6 +111,29 @@ def _failure(action: Action, event: Event, *, rejects: bool = False, **extra: An
 STAGE, PROD = Environment.STAGE, Environment.PROD
 
 
+def _not_started(action: Action, environment: Environment, phase: Any, *, default_reason: str) -> Transition:
+    """A run that ended before deploying anything, for a reason that is not the release's (KMS, S3 or STS
+    not answering, a timeout): no rollback, no revocation, the release stays retryable. Prod goes back to
+    the `pending` promotion left it in, the only state a prod lease takes, and into the sweep (the next
+    attempt: an operator, or the sweeper that looks for releases pending in prod); stage is `failed`,
+    which a stage lease takes again."""
+    prod = environment is PROD
+    return Transition(
+        action,
+        environment,
+        guard=(OWNED, *((is_(STATUS, Status.PROMOTED),) if prod else ()), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+        sets={
+            ENV_STATUS: EnvStatus.PENDING if prod else EnvStatus.FAILED,
+            ENV_FAILURE_REASON: Ref.REASON,
+            **({SWEEP_PHASE: PROD.value, SWEEP_SINCE: Ref.NOW} if prod else {}),
+            EXECUTION_STATUS: Ref.END_STATUS,
+            EXECUTION_COMPLETED_AT: Ref.NOW,
+        },
+        events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON, "phase": phase, "retryable": True}),),
+        default_reason=default_reason,
+    )
+
+
 _TABLE: list[Transition] = [
     # Take the environment for this run (the state machine's transaction, with the environment's lock).
     *[
@@ -318,25 +341,14 @@ _TABLE: list[Transition] = [
     # was not the signed content after it published it. Nothing was deployed, so prod does not roll
     # back; the release itself verified, so stage does not reject it (a retry publishes again).
     *_failure(Action.ASSET_MISMATCH, Event.DEPLOY_FAILED, **{ASSET_VERIFICATION_PASSED: False}),
-    # The drift gate could not tell (the deploy role not assumable, the build or an AWS call failed, it
-    # timed out): nothing was deployed and nothing is known against the release, so prod goes back to the
-    # `pending` promotion left it in, the only state a prod lease takes. The next attempt (an operator,
-    # or the sweeper that looks for releases pending in prod) leases it again.
-    Transition(
-        Action.DRIFT_CHECK_FAILED,
-        PROD,
-        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
-        sets={
-            ENV_STATUS: EnvStatus.PENDING,
-            ENV_FAILURE_REASON: Ref.REASON,
-            SWEEP_PHASE: PROD.value,
-            SWEEP_SINCE: Ref.NOW,
-            EXECUTION_STATUS: Ref.END_STATUS,
-            EXECUTION_COMPLETED_AT: Ref.NOW,
-        },
-        events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON, "phase": "drift_check", "retryable": True}),),
-        default_reason="drift check failed",
-    ),
+    # Nothing was deployed and nothing is known against the release (`_not_started`): the drift gate
+    # could not tell; Validate failed for a reason that is not the artifact's; the deploy build stopped
+    # before its first change set.
+    _not_started(Action.DRIFT_CHECK_FAILED, PROD, "drift_check", default_reason="drift check failed"),
+    *[
+        _not_started(Action.NOT_STARTED, environment, Ref.PHASE, default_reason="failed before deploying anything")
+        for environment in Environment
+    ],
     *_failure(Action.TIMED_OUT, Event.DEPLOY_FAILED),
     *_failure(Action.FAILED, Event.DEPLOY_FAILED),
     *_lock_rows(),
@@ -369,6 +381,7 @@ RECORDED_BY_THE_STATE_MACHINE = frozenset(
         Action.DEPLOY_FAILED,
         Action.DRIFT_DETECTED,
         Action.DRIFT_CHECK_FAILED,
+        Action.NOT_STARTED,
         Action.ASSET_MISMATCH,
         Action.TIMED_OUT,
         Action.FAILED,

@@ -128,6 +128,7 @@ class Action(StrEnum):
     DEPLOY_FAILED = "deploy_failed"
     DRIFT_DETECTED = "drift_detected"
     DRIFT_CHECK_FAILED = "drift_check_failed"
+    NOT_STARTED = "not_started"  # Validate or the deploy build failed before anything was deployed
     ASSET_MISMATCH = "asset_mismatch"
     TIMED_OUT = "timed_out"
     FAILED = "failed"

@@ -218,3 +218,40 @@ def test_the_drift_gate_records_drift_only_when_the_build_says_so() -> None:
     }
     assert leads_to(choice["Default"]) == (d.RECORD_DRIFT_CHECK_FAILED, "unanswered")
     assert states[d.RECORD_DRIFT_CHECK_FAILED]["Parameters"]["action"] == "drift_check_failed"
+
+
+def test_validate_refuses_only_an_invalid_artifact_and_any_other_failure_deploys_nothing_retryably() -> None:
+    states = definition()["States"]
+    catches = [(c["ErrorEquals"], c["Next"], c["ResultPath"]) for c in states[d.VALIDATE]["Catch"]]
+    # KMS, S3 or the catalog not answering, or a timeout, is not the artifact's fault: not started (in
+    # prod `pending` again, never the `failed` no prod lease takes); the timeout is told apart by the row.
+    assert catches == [
+        ([lc.ERROR_INVALID_ARTIFACT], d.RECORD_INVALID, "$.error"),
+        (["States.ALL"], d.RECORD_NOT_STARTED, "$.error"),
+    ]
+    assert states[d.RECORD_NOT_STARTED]["Parameters"]["action"] == lc.Action.NOT_STARTED.value
+    assert states[d.RECORD_NOT_STARTED]["Next"] == d.FINALIZE
+
+
+def test_the_deploy_outcome_routes_a_deploy_not_started_away_from_the_rollback() -> None:
+    states = definition()["States"]
+    choice = states[d.CHOOSE_DEPLOY_OUTCOME]
+
+    def path(state: str) -> list[str]:
+        seen = [state]
+        while states[seen[-1]]["Type"] == "Pass":
+            seen.append(states[seen[-1]]["Next"])
+        return seen
+
+    routes = {rule.get("StringEquals", "absent"): path(rule["Next"]) for rule in choice["Choices"]}
+    assert routes == {
+        "absent": [d.DEPLOY_DONE, d.RECORD_DEPLOYED],
+        "asset_mismatch": [d.ASSET_MISMATCH_FOUND, d.ASSET_MISMATCH_REASON, d.RECORD_ASSET_MISMATCH],
+        "not_started": [d.NOT_STARTED_FOUND, d.NOT_STARTED_REASON, d.RECORD_NOT_STARTED],
+    }
+    reason = states[d.NOT_STARTED_REASON]
+    assert reason["ResultPath"] == "$.error" and reason["Result"]["Error"] == "DeployNotStarted"
+    # the Build is replaced by its id and status (the transition reads the deploy build's id, and its phase)
+    assert states[d.NOT_STARTED_FOUND]["ResultPath"] == "$.deploy"
+    for env in ("Stage", "Prod"):
+        assert states[f"{d.DEPLOY}{env}"]["Next"] == d.CHOOSE_DEPLOY_OUTCOME

@@ -228,6 +228,9 @@ def test_a_verified_artifact_is_deployed_with_the_configured_stack_policy(
         # records AssetHashMismatch); a rollback's refusal fails the build (the attempt is retried)
         ("deploy", 6, ("asset_mismatch", 0)),
         ("rollback", 6, ("asset_mismatch", 6)),
+        # stopped before any change set, not the artifact's fault: nothing deployed, the release retryable
+        ("deploy", 7, ("not_started", 0)),
+        ("rollback", 7, ("not_started", 7)),
         ("deploy", 9, ("failed", 9)),
     ],
 )
@@ -268,17 +271,71 @@ def test_the_image_digests_of_the_request_are_the_verified_manifests() -> None:
     assert codebuild.image_digests(assets) == {"api-image": "sha256:" + "1" * 64}
 
 
-def test_kms_not_answering_for_the_key_is_a_failed_build_not_an_invalid_artifact(published, capsys) -> None:
+def _throttled_kms() -> object:
     from botocore.stub import Stubber
 
     kms = boto3.client("kms", region_name=REGION)
     stubber = Stubber(kms)
     stubber.add_client_error("get_public_key", service_error_code="ThrottlingException", http_status_code=400)
     stubber.activate()
+    return kms
 
-    assert codebuild.main(environ=environ(), kms=kms) == codebuild.EXIT_DEPLOY_FAILED
+
+def test_kms_not_answering_for_the_key_is_a_deploy_not_started_not_an_invalid_artifact(published, capsys) -> None:
+    assert codebuild.main(environ=environ(), kms=_throttled_kms()) == codebuild.EXIT_NOT_STARTED
     err = capsys.readouterr().err
-    assert "KMS did not answer" in err and "ThrottlingException" in err
+    assert "KMS did not answer" in err and "ThrottlingException" in err and "not started" in err
+    assert codebuild.build_outcome(Mode.DEPLOY, codebuild.EXIT_NOT_STARTED) == ("not_started", 0)
     from moto.cloudformation.models import cloudformation_backends
 
     assert cloudformation_backends["333333333333"][REGION].stacks == {}
+    # a drift check or a rollback keeps the plain failed build (each is retried as it is)
+    assert codebuild.main(environ=environ(MODE="drift-check"), kms=_throttled_kms()) == codebuild.EXIT_DEPLOY_FAILED
+
+
+def test_s3_failing_to_give_the_artifact_is_a_deploy_not_started(published, capsys) -> None:
+    from botocore.stub import Stubber
+
+    s3 = boto3.client("s3", region_name=REGION)
+    stubber = Stubber(s3)
+    stubber.add_client_error("list_objects_v2", service_error_code="SlowDown", http_status_code=503)
+    stubber.activate()
+
+    assert codebuild.main(environ=environ(), s3=s3) == codebuild.EXIT_NOT_STARTED
+    assert "reading the artifact failed" in capsys.readouterr().err
+
+
+def test_a_missing_manifest_is_an_invalid_artifact_not_a_traceback(published, capsys) -> None:
+    boto3.client("s3", region_name=REGION).delete_object(Bucket=BUCKET, Key=f"orders/{COMMIT}/artifact-manifest.json")
+    assert codebuild.main(environ=environ()) == codebuild.EXIT_INVALID_ARTIFACT
+    assert "manifest not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fails", "expected"), [("prepare", 7), ("wait_change_set", 1)])
+def test_a_deploy_failing_before_its_first_change_set_was_not_started_and_after_it_failed(
+    tools: None,
+    bridge: CfnBridge,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fails: str,
+    expected: int,
+) -> None:
+    """Before `CreateChangeSet` nothing changed (exit 7, the release stays retryable); once a change set
+    exists the stacks may have changed, and the deploy failed (exit 1: prod rolls back)."""
+    from botocore.exceptions import ClientError
+
+    from functions.deployer import deploy
+
+    def throttled(*args: object, **kwargs: object) -> None:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, fails)
+
+    specs = [StackSpec("orders-prod-data", topic_template("Data"), account=PROD_ACCOUNT)]
+    published = publish_artifact(write_assembly(tmp_path / "source", specs), tmp_path)
+    monkeypatch.setattr(deploy, fails, throttled)
+    monkeypatch.chdir(published.parent)
+
+    assert codebuild.main(environ=environ(), poll_seconds=0.001) == expected
+    result = json.loads((published.parent / "deploy-result.json").read_text())
+    assert result["outcome"] == "deploy_failed" and result["change_sets"] == (0 if expected == 7 else 1)
+    assert ("not started" in capsys.readouterr().err) is (expected == 7)

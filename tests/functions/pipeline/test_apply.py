@@ -288,3 +288,45 @@ def test_a_lock_expires_no_earlier_than_the_execution_times_out() -> None:
     expires = "2026-11-21T12:00:00Z"  # an execution started at 10:00:00.900 times out at 12:00:00.900
     assert not expires < "2026-11-21T12:00:00.999Z"
     assert expires < "2026-11-21T12:00:01.000Z"
+
+
+@pytest.mark.parametrize(
+    ("environment", "deploy", "error", "phase", "env_status", "execution_status"),
+    [
+        # Validate: KMS did not answer; $.deploy is still null
+        ("prod", None, {"Error": "TransientAwsError", "Cause": "KMS throttled"}, "validate", "pending", "failed"),
+        ("prod", None, {"Error": "States.Timeout", "Cause": ""}, "validate", "pending", "timeout"),
+        ("stage", None, {"Error": "SettingsError", "Cause": "catalog"}, "validate", "failed", "failed"),
+        # the deploy build exported not_started (DeployOutcome replaced its Build by id and status)
+        (
+            "prod",
+            {"build_id": "b:1", "status": "SUCCEEDED"},
+            {"Error": "DeployNotStarted"},
+            "deploy",
+            "pending",
+            "failed",
+        ),
+    ],
+)
+def test_a_run_that_deployed_nothing_neither_rolls_back_nor_revokes(
+    table: MetadataTable,
+    captured: Captured,
+    environment: str,
+    deploy: dict | None,
+    error: dict,
+    phase: str,
+    env_status: str,
+    execution_status: str,
+) -> None:
+    seed(table, item_in(environment))
+    _apply(table, captured, run_of(environment, "not_started", error=error, deploy=deploy))
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == ("promoted" if environment == "prod" else "candidate")
+    assert item["environment_states"][environment]["status"] == env_status
+    assert item["environment_states"][environment]["failure_reason"].startswith(error["Error"])
+    assert item["execution_status"] == execution_status
+    assert "eligibility_revoked" not in item and "rollback_initiated_at" not in item
+    assert (item.get("sweep_phase") == "prod") is (environment == "prod")
+    assert table.get(SERVICE, lc.revoked_content_key("e" * 64)) is None
+    ((kind, detail),) = captured.events
+    assert (kind, detail["phase"], detail["retryable"]) == ("DeployFailed", phase, True)

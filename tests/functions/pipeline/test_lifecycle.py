@@ -79,11 +79,15 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
         "status": ("=", "promoted"),
         "environment_states.{env}.status": ("=", "deploying"),
     },
-    (A.DRIFT_CHECK_FAILED, PROD): {
-        **OWNED,
-        "status": ("=", "promoted"),
-        "environment_states.{env}.status": ("=", "deploying"),
+    **{
+        (action, PROD): {
+            **OWNED,
+            "status": ("=", "promoted"),
+            "environment_states.{env}.status": ("=", "deploying"),
+        }
+        for action in (A.DRIFT_CHECK_FAILED, A.NOT_STARTED)
     },
+    (A.NOT_STARTED, STAGE): {**OWNED, "environment_states.{env}.status": ("=", "deploying")},
     (A.ROLLBACK_PLANNED, PROD): OWNED,
     **{
         (action, PROD): {**OWNED, "status": ("=", "rollback_initiated")}
@@ -226,11 +230,20 @@ def test_a_transition_cannot_be_asked_for_in_an_environment_it_has_no_row_for() 
         lc.transition("promote_everything", "stage")
 
 
-def test_a_failed_drift_check_leaves_prod_where_a_new_prod_lease_takes_it() -> None:
-    failed = lc.transition(A.DRIFT_CHECK_FAILED, PROD)
-    lease = lc.transition(A.LEASE, PROD)
+@pytest.mark.parametrize(
+    ("action", "environment"), [(A.DRIFT_CHECK_FAILED, PROD), (A.NOT_STARTED, PROD), (A.NOT_STARTED, STAGE)]
+)
+def test_a_run_that_deployed_nothing_leaves_the_release_where_a_new_lease_takes_it(
+    action: lc.Action, environment: lc.Environment
+) -> None:
+    failed = lc.transition(action, environment)
+    lease = lc.transition(A.LEASE, environment)
     leasable = {str(v) for c in lease.guard if isinstance(c, lc.Is) and c.path == lc.ENV_STATUS for v in c.values}
     assert str(failed.sets[lc.ENV_STATUS]) in leasable
-    assert lc.STATUS not in failed.sets and lc.ELIGIBILITY_REVOKED not in failed.sets  # still promoted, eligible
-    assert failed.sets[lc.SWEEP_PHASE] == PROD.value  # the sweeper sees a release waiting for prod again
+    assert lc.STATUS not in failed.sets and lc.ELIGIBILITY_REVOKED not in failed.sets  # still eligible
+    assert failed.then is None and failed.record is None  # nothing revoked, no rollback
+    if environment is PROD:
+        assert failed.sets[lc.SWEEP_PHASE] == PROD.value  # the sweeper sees a release waiting for prod again
     assert "stack_drift_detected" not in failed.sets
+    ((event, detail),) = failed.events
+    assert event is lc.Event.DEPLOY_FAILED and detail["retryable"] is True and "phase" in detail
