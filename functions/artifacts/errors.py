@@ -81,3 +81,10 @@ def aws_error_code(exc: BaseException) -> str | None:
 def is_permanent_aws_error(exc: BaseException) -> bool:
     """True only for an AWS answer that a retry would repeat (`PERMANENT_AWS_ERROR_CODES`)."""
     return aws_error_code(exc) in PERMANENT_AWS_ERROR_CODES
+
+
+def raise_if_transient(exc: BaseException, message: str) -> None:
+    """`TransientAwsError(message)` unless `exc` is a permanent answer, which the caller then reports
+    as its own verdict (a refusal, an invalid key, a settings error)."""
+    if not is_permanent_aws_error(exc):
+        raise TransientAwsError(message) from exc

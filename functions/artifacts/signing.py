@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
-from .errors import SigningError, TransientAwsError, is_permanent_aws_error
+from .errors import SigningError, raise_if_transient
 from .manifest import Manifest, canonical_bytes
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -114,8 +114,7 @@ def kms_public_key_pem(key_id: str, client: Any = None) -> bytes:
     try:
         response = client.get_public_key(KeyId=key_id)
     except Exception as exc:
-        if not is_permanent_aws_error(exc):
-            raise TransientAwsError(f"KMS GetPublicKey for {key_id} got no answer: {exc}") from exc
+        raise_if_transient(exc, f"KMS GetPublicKey for {key_id} got no answer: {exc}")
         raise SigningError(f"KMS GetPublicKey for {key_id} failed: {exc}") from None
     # KMS returns the spec as KeySpec and (deprecated, still sent) CustomerMasterKeySpec.
     spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")

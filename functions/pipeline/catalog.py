@@ -157,14 +157,14 @@ def check_pin(uri: str, sha256: str) -> None:
 def read_catalog(uri: str, sha256: str, s3: Any) -> ServiceCatalog:
     """The catalog at `uri`, only if its bytes are the ones the program pinned (`sha256`)."""
     bucket, key = split_location(uri)
-    from functions.artifacts.errors import TransientAwsError, is_permanent_aws_error
+    from functions.artifacts.errors import raise_if_transient
 
     try:
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_CATALOG_BYTES + 1)
     except Exception as exc:  # botocore's ClientError or BotoCoreError
-        if is_permanent_aws_error(exc):  # no such object: the program's pin names a catalog that is gone
-            raise SettingsError(f"cannot read the service catalog {uri}: {exc}") from exc
-        raise TransientAwsError(f"S3 did not answer for the service catalog {uri}: {exc}") from exc
+        raise_if_transient(exc, f"S3 did not answer for the service catalog {uri}: {exc}")
+        # a permanent answer (no such object): the program's pin names a catalog that is gone
+        raise SettingsError(f"cannot read the service catalog {uri}: {exc}") from exc
     if len(data) > MAX_CATALOG_BYTES:
         raise SettingsError(f"the service catalog {uri} is larger than {MAX_CATALOG_BYTES} bytes")
     actual = hashlib.sha256(data).hexdigest()

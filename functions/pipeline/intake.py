@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.artifacts.errors import SigningError, TransientAwsError, is_permanent_aws_error
+from functions.artifacts.errors import SigningError, raise_if_transient
 from functions.artifacts.manifest import MAX_MANIFEST_BYTES, Manifest, canonical_bytes, parse_manifest
 from functions.artifacts.metadata import candidate_item
 from functions.artifacts.signing import verify_message
@@ -42,7 +42,7 @@ from .catalog import ServiceCatalog
 from .dispatch import MANIFEST_KEY, start_run, uploaded_object
 from .settings import FunctionSettings
 from .signers import ServiceKeys
-from .store import MetadataTable
+from .store import MetadataTable, revoked_because
 
 MetricSink = Callable[[str, float], None]
 
@@ -135,11 +135,7 @@ def _verified_manifest(upload: Upload, clients: IntakeClients) -> Manifest:
         )
     revoked = clients.table.revocation(upload.service, manifest.artifact_sha256)
     if revoked is not None:
-        raise Refused(
-            "revoked",
-            f"artifact_sha256 {manifest.artifact_sha256} was revoked under commit "
-            f"{revoked.get(lc.REVOKED_COMMIT, '?')}: {revoked.get(lc.REVOKED_REASON, 'revoked')}",
-        )
+        raise Refused("revoked", f"artifact_sha256 {manifest.artifact_sha256} was {revoked_because(revoked)}")
     _refuse_future_build(manifest.build_time)
     return manifest
 
@@ -171,8 +167,7 @@ def _read(upload: Upload, s3: Any) -> bytes:
             raise Refused("structure", f"the manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES}")
         data = response["Body"].read(MAX_MANIFEST_BYTES + 1)
     except (ClientError, BotoCoreError) as exc:
-        if not is_permanent_aws_error(exc):
-            raise TransientAwsError(f"S3 GetObject s3://{upload.bucket}/{upload.key} failed: {exc}") from exc
+        raise_if_transient(exc, f"S3 GetObject s3://{upload.bucket}/{upload.key} failed: {exc}")
         raise Refused("read", f"cannot read s3://{upload.bucket}/{upload.key}: {exc}") from None
     if len(data) > MAX_MANIFEST_BYTES:
         raise Refused("structure", f"the manifest is over the limit of {MAX_MANIFEST_BYTES} bytes")

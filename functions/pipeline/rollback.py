@@ -54,7 +54,7 @@ def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: A
     if target_item.get(lc.ELIGIBILITY_REVOKED):
         return {}, f"last known good {target} was revoked: {target_item.get(lc.ELIGIBILITY_REVOKED_REASON, '')}"
     content = target_item.get("artifact_sha256")
-    revoked = table.revocation(run.service, content) if content else None
+    revoked = table.revocation(run.service, content)
     if revoked is not None:  # the same bytes failed in prod under another commit (perhaps this very run)
         return (
             {},

@@ -14,7 +14,7 @@ from typing import Any
 
 from functions.timestamps import parse_iso
 
-from .lifecycle import SERVICE_RECORD, revoked_content_key
+from .lifecycle import REVOKED_COMMIT, REVOKED_REASON, SERVICE_RECORD, revoked_content_key
 
 
 def seconds_between(start: str | None, end: datetime) -> Decimal | None:
@@ -90,6 +90,12 @@ class MetadataTable:
     def service_record(self, service: str) -> dict[str, Any]:
         return self.get(service, SERVICE_RECORD) or {}
 
-    def revocation(self, service: str, artifact_sha256: str) -> dict[str, Any] | None:
-        """The record of `service`'s revoked content with this hash, whatever commit carried it."""
-        return self.get(service, revoked_content_key(artifact_sha256))
+    def revocation(self, service: str, artifact_sha256: str | None) -> dict[str, Any] | None:
+        """The record of `service`'s revoked content with this hash, whatever commit carried it (None
+        for an item that records no content)."""
+        return self.get(service, revoked_content_key(artifact_sha256)) if artifact_sha256 else None
+
+
+def revoked_because(record: Mapping[str, Any]) -> str:
+    """Why content was revoked, as a revocation record says it: `revoked under commit C: reason`."""
+    return f"revoked under commit {record.get(REVOKED_COMMIT, '?')}: {record.get(REVOKED_REASON, 'revoked')}"

@@ -18,7 +18,7 @@ from .blessed_context import expected_context
 from .catalog import ServiceCatalog
 from .settings import FunctionSettings
 from .signers import ServiceKeys
-from .store import MetadataTable
+from .store import MetadataTable, revoked_because
 from .transitions import Context, Run, commit
 
 
@@ -68,7 +68,6 @@ def validate(
 def _refuse_revoked_content(table: MetadataTable, service: str, artifact_sha256: str | None) -> None:
     """Content revoked after intake recorded it (a race with a prod failure of the same bytes under
     another commit) is refused here too."""
-    revoked = table.revocation(service, artifact_sha256) if artifact_sha256 else None
+    revoked = table.revocation(service, artifact_sha256)
     if revoked is not None:
-        why = f"revoked under commit {revoked.get(lc.REVOKED_COMMIT, '?')}: {revoked.get(lc.REVOKED_REASON, '')}"
-        raise InvalidArtifact([Finding("revoked", f"artifact_sha256 {artifact_sha256}", why)])
+        raise InvalidArtifact([Finding("revoked", f"artifact_sha256 {artifact_sha256}", revoked_because(revoked))])
