@@ -58,6 +58,17 @@ class ExecutionStatus(StrEnum):
     KILLED = "killed"
 
 
+class SweepPhase(StrEnum):
+    """`sweep_phase`, the partition key of the sparse index the sweeper queries (`sweep-by-age`, sort key
+    `sweep_since`); an item carries it only while the sweeper has something to watch."""
+
+    STAGE = "stage"  # waiting for its next stage attempt since `sweep_since`
+    PROD = "prod"  # waiting for its next prod attempt since `sweep_since`
+    RUNNING = "running"  # leased: a run holds it (since its lease); the watchdog looks here
+    STAGE_PARKED = "stage_parked"  # stage attempts exhausted: manual intervention (since: its build time)
+    PROD_PARKED = "prod_parked"  # prod attempts exhausted: manual intervention (since: when parked)
+
+
 class Event(StrEnum):
     """EventBridge detail-types (the spec's names), source `EVENT_SOURCE`."""
 
@@ -90,6 +101,12 @@ class Metric(StrEnum):
     # Manifests intake refused (another service's key or prefix, revoked content, a conflicting
     # re-publish, ...): not asset hash failures, which `AssetHashMismatch` counts.
     ARTIFACT_REFUSED = "ArtifactRefused"
+    # spec: candidates older than a configured number of days that were never promoted
+    ARTIFACT_NEVER_PROMOTED = "ArtifactNeverPromoted"
+    # the sweeper's view of the runs, for the dashboard: leased items, and those the watchdog stopped
+    EXECUTIONS_IN_FLIGHT = "ExecutionsInFlight"
+    EXECUTIONS_STUCK = "ExecutionsStuck"
+    SWEEPER_CORRECTIONS = "SweeperCorrections"  # attempts the sweeper started, runs it stopped or requeued
 
 
 EVENT_SOURCE = "cdk-control-plane"
@@ -99,6 +116,14 @@ SECONDS_METRICS = frozenset({Metric.DEPLOY_LATENCY, Metric.ROLLBACK_LATENCY})
 DEFAULT_MAX_ROLLBACK_ATTEMPTS = 2
 ROLLBACK_BASE_DELAY_SECONDS = 60
 PHASE_TIMEOUT_SECONDS = 3600
+# The sweeper (every 2 minutes): an item waiting this long for its next attempt is started again; a run
+# that made no progress this long (no event in its execution history) is stuck, stopped and requeued.
+SWEEP_AFTER_SECONDS = 5 * 60
+WATCHDOG_SECONDS = 65 * 60
+SWEEP_SCHEDULE = "rate(2 minutes)"
+DEFAULT_MAX_ATTEMPTS = 3  # per environment, configurable (`maxAttempts`)
+DEFAULT_NEVER_PROMOTED_DAYS = 7  # `ArtifactNeverPromoted` (`artifactNeverPromotedDays`)
+MANUAL_INTERVENTION = "manual_intervention_required"
 
 
 class Action(StrEnum):
@@ -133,6 +158,10 @@ class Action(StrEnum):
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     FINALIZED = "finalized"
+    # the sweeper and its watchdog
+    REQUEUED = "requeued"  # the watchdog stopped a stuck run: the item waits for its next attempt
+    ROLLBACK_INTERRUPTED = "rollback_interrupted"  # the watchdog stopped a stuck rollback: never requeued
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"  # the last allowed attempt ended: manual intervention
 
 
 # --- the item's attribute paths ("{env}" is the transition's environment) -----------------------------
@@ -296,6 +325,13 @@ __all__ = [
     "SERVICE_RECORD",
     "STATUS",
     "SWEEP_PHASE",
+    "SweepPhase",
+    "SWEEP_AFTER_SECONDS",
+    "WATCHDOG_SECONDS",
+    "SWEEP_SCHEDULE",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_NEVER_PROMOTED_DAYS",
+    "MANUAL_INTERVENTION",
     "SWEEP_SINCE",
     "Status",
     "TestStatus",
