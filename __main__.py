@@ -14,6 +14,7 @@ from components.ci_identity import CiIdentity, CiIdentityArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
 from components.pipeline.common import PipelineContract
 from components.pipeline.deploy_pipeline import DeployPipeline, DeployPipelineArgs, PipelineRoles
+from components.pipeline.monitoring import AlertKey, AlertKeyArgs
 from components.pipeline.packaging import stack_policy
 from components.pipeline_identity import PipelineIdentity, PipelineIdentityArgs
 from components.policies.pipeline import PipelineKeys
@@ -104,6 +105,7 @@ def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, s
 def _tools(config: StackConfig) -> None:
     names = ToolsNames(config.name_prefix, config.tools_account_id, config.region)
     store, metadata, signing = _tools_storage(config, names)
+    alert_key = AlertKey("alert-key", AlertKeyArgs(names, protect=config.protect_stateful_resources))
     identity = PipelineIdentity(
         "pipeline-identity",
         PipelineIdentityArgs(
@@ -114,6 +116,7 @@ def _tools(config: StackConfig) -> None:
                 tooling=store.tooling_key_arn,
                 contexts=store.contexts_key_arn,
                 context_signer=signing.context_signer_arn,
+                alerts=alert_key.arn,
             ),
         ),
     )
@@ -132,6 +135,8 @@ def _tools(config: StackConfig) -> None:
             artifacts_key_arn=store.artifacts_key_arn,
             tooling_bucket=store.tooling_bucket,
             alert_email_addresses=config.alert_email_addresses,
+            alert_key_arn=alert_key.arn,
+            alarms=config.alarms,
             log_retention_days=config.log_retention_days,
             protect=config.protect_stateful_resources,
         ),

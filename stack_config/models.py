@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from functions import naming
 from functions.pipeline.lifecycle import Environment
+from stack_config.alarms import AlarmThresholds
 
 # --- scalar types -----------------------------------------------------------------------------------
 
@@ -299,6 +300,7 @@ class StackConfig(_Model):
         default_factory=list, description="subscribed to critical alerts (rollback failed)"
     )
     log_retention_days: int = Field(default=90, ge=1)
+    alarms: AlarmThresholds = Field(default_factory=AlarmThresholds, description="alarm thresholds (tools stack)")
 
     # --- cross-key checks ---
 

@@ -14,12 +14,14 @@ from components.pipeline.builds import PipelineBuilds, PipelineBuildsArgs
 from components.pipeline.common import LogSettings, PipelineContract
 from components.pipeline.events import PipelineEvents, PipelineEventsArgs, PipelineTriggers, PipelineTriggersArgs
 from components.pipeline.functions import PipelineFunctions, PipelineFunctionsArgs
+from components.pipeline.monitoring import PipelineMonitoring, PipelineMonitoringArgs
 from components.pipeline.state_machine import PipelineStateMachine, PipelineStateMachineArgs
 from components.policies import pipeline as policies
 from components.policies.common import statement
 from components.policies.service_account import KEY_ADMINISTRATION_ACTIONS
 from functions.naming import ToolsNames
 from functions.pipeline.lifecycle import Environment
+from stack_config.alarms import AlarmThresholds
 
 TYPE = "cdk-control-plane:tools:DeployPipeline"
 
@@ -42,6 +44,8 @@ class DeployPipelineArgs:
     artifacts_key_arn: pulumi.Input[str]
     tooling_bucket: pulumi.Input[str]
     alert_email_addresses: Sequence[str]
+    alert_key_arn: pulumi.Input[str]  # the alert topic's key (monitoring.AlertKey)
+    alarms: AlarmThresholds
     log_retention_days: int
     protect: bool  # the log key is protected from deletion
 
@@ -68,7 +72,9 @@ class DeployPipeline(pulumi.ComponentResource):
             protect=args.protect,
         )
         logs = LogSettings(retention_days=args.log_retention_days, kms_key_arn=logs_key.arn)
-        events = PipelineEvents(name, PipelineEventsArgs(names, args.alert_email_addresses), opts=child)
+        events = PipelineEvents(
+            name, PipelineEventsArgs(names, args.alert_email_addresses, args.alert_key_arn), opts=child
+        )
         functions = PipelineFunctions(
             name,
             PipelineFunctionsArgs(
@@ -117,6 +123,17 @@ class DeployPipeline(pulumi.ComponentResource):
                 intake_name=functions.function_names["intake"],
                 dead_letter_queue_arn=events.dead_letter_queue_arn,
                 dead_letter_queue_url=events.dead_letter_queue_url,
+            ),
+            opts=child,
+        )
+
+        PipelineMonitoring(
+            name,
+            PipelineMonitoringArgs(
+                names=names,
+                thresholds=args.alarms,
+                alert_topic_arn=events.alert_topic_arn,
+                event_bus_name=events.event_bus_name,
             ),
             opts=child,
         )

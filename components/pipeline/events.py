@@ -28,6 +28,7 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 class PipelineEventsArgs:
     names: ToolsNames
     alert_email_addresses: Sequence[str]  # subscribed to critical alerts
+    alert_key_arn: pulumi.Input[str]  # the topic's customer-managed key (monitoring.AlertKey)
 
 
 class PipelineEvents(pulumi.ComponentResource):
@@ -43,7 +44,7 @@ class PipelineEvents(pulumi.ComponentResource):
 
         bus = aws.cloudwatch.EventBus(f"{name}-bus", name=names.event_bus_name, opts=child)
         topic = aws.sns.Topic(
-            f"{name}-alerts", name=names.alert_topic_name, kms_master_key_id="alias/aws/sns", opts=child
+            f"{name}-alerts", name=names.alert_topic_name, kms_master_key_id=args.alert_key_arn, opts=child
         )
         for i, address in enumerate(args.alert_email_addresses):
             aws.sns.TopicSubscription(

@@ -28,6 +28,7 @@ class PipelineKeys:
     tooling: Any
     contexts: Any  # the contexts bucket's key (Validate reads blessed contexts)
     context_signer: Any
+    alerts: Any  # the critical-alerts topic's key (the functions publish through SNS)
 
 
 # --- trust --------------------------------------------------------------------------------------------
@@ -133,6 +134,23 @@ def read_service_public_keys(names: ToolsNames) -> dict[str, Any]:
     )
 
 
+# Functions that publish to the critical-alerts topic (`Notifier.alert`): they get the topic and its key.
+ALERT_PUBLISHERS = frozenset({"transition", "intake", "promote", "finalizer", "sweeper"})
+
+
+def publish_alerts(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
+    """Publish to the encrypted alert topic: SNS generates and reads the data key as the caller."""
+    return [
+        statement("CriticalAlerts", ["sns:Publish"], [names.alert_topic_arn]),
+        statement(
+            "CriticalAlertsEncryption",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [keys.alerts],
+            conditions={"StringEquals": via("sns", names.region)},
+        ),
+    ]
+
+
 def _events(names: ToolsNames) -> dict[str, Any]:
     return statement("PublishEvents", ["events:PutEvents"], [names.event_bus_arn])
 
@@ -163,7 +181,6 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         "transition": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             _events(names),
-            statement("CriticalAlerts", ["sns:Publish"], [names.alert_topic_arn]),
         ],
         "validate": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -206,7 +223,8 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         "intake": lambda: _intake(names, keys),
     }[function]()
     reads = _read_catalog(names, keys) if function in catalog.READERS else []
-    return document(*common, *own, *reads)
+    alerts = publish_alerts(names, keys) if function in ALERT_PUBLISHERS else []
+    return document(*common, *own, *reads, *alerts)
 
 
 def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
@@ -223,7 +241,6 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
         *_items(names, keys, ["dynamodb:GetItem", "dynamodb:PutItem"]),
         statement("StartStageRuns", ["states:StartExecution"], [names.state_machine_arn]),
         _events(names),
-        statement("CriticalAlerts", ["sns:Publish"], [names.alert_topic_arn]),
     ]
 
 

@@ -1,0 +1,179 @@
+"""Who is told when the pipeline goes wrong: the alert topic's customer-managed key (`AlertKey`,
+declared before the roles that are granted it), and `PipelineMonitoring`: the alarms
+(`alarms.alarm_specs`), the alert rules on the custom bus, the topic policy that lets both publish,
+and the dashboard (`dashboard.dashboard_body`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kms import kms_key
+from components.pipeline.alarms import AlarmSpec, alarm_specs
+from components.pipeline.dashboard import dashboard_body
+from components.policies.monitoring import alert_topic_policy, alerts_key_policy
+from functions.naming import ToolsNames
+from functions.pipeline.lifecycle import EVENT_SOURCE, Environment, Event
+from stack_config.alarms import AlarmThresholds
+
+KEY_TYPE = "cdk-control-plane:pipeline:AlertKey"
+TYPE = "cdk-control-plane:pipeline:PipelineMonitoring"
+
+# Events on the custom bus that page (detail filters beyond the type), with what the on-call engineer does.
+ALERT_RULES: dict[str, tuple[Event, dict[str, Any], str]] = {
+    "invalid-artifact": (
+        Event.INVALID_ARTIFACT,
+        {},
+        "an artifact was refused (signature, provenance, hashes, prefix): check the service's CI and treat "
+        "repeated refusals of one service as an attack",
+    ),
+    "rollback-failed": (
+        Event.ROLLBACK_FAILED,
+        {},
+        "prod may be broken: fix the service's stacks by hand, then record the outcome with a signed override",
+    ),
+    "stuck-pipeline": (
+        Event.STUCK_PIPELINE_TERMINATED,
+        {},
+        "the watchdog stopped a run that made no progress for 65 minutes and requeued it: read its execution "
+        "history; a second stop of the same artifact needs a person",
+    ),
+    "prod-deploy-failed": (
+        Event.DEPLOY_FAILED,
+        {"environment": [Environment.PROD.value]},
+        "a prod deploy failed: the rollback follows; watch for RollbackSucceeded or RollbackFailed",
+    ),
+}
+
+
+def alert_pattern(event: Event, detail: dict[str, Any]) -> str:
+    pattern: dict[str, Any] = {"source": [EVENT_SOURCE], "detail-type": [event.value]}
+    if detail:
+        pattern["detail"] = detail
+    return json.dumps(pattern, sort_keys=True)
+
+
+def alert_message(action: str) -> aws.cloudwatch.EventTargetInputTransformerArgs:
+    """A readable alert: which event, when, what to do, and the event's whole detail."""
+    return aws.cloudwatch.EventTargetInputTransformerArgs(
+        input_paths={"alert": "$.detail-type", "time": "$.time", "detail": "$.detail"},
+        input_template='{"alert": <alert>, "time": <time>, "onCall": ' + json.dumps(action) + ', "detail": <detail>}',
+    )
+
+
+@dataclass(frozen=True)
+class AlertKeyArgs:
+    names: ToolsNames
+    protect: bool
+
+
+class AlertKey(pulumi.ComponentResource):
+    """The critical-alerts topic's key (rotating yearly): its ARN goes into the publishing functions'
+    policies, which exist before the pipeline that declares the topic."""
+
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlertKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(KEY_TYPE, name, None, opts)
+        key = kms_key(
+            name,
+            alias=args.names.alerts_key_alias,
+            description="the critical-alerts topic: CloudWatch alarms, alert rules and the pipeline's functions",
+            policy=alerts_key_policy(args.names),
+            parent=self,
+            protect=args.protect,
+        )
+        self.arn = key.arn
+        self.register_outputs({"arn": self.arn})
+
+
+@dataclass(frozen=True)
+class PipelineMonitoringArgs:
+    names: ToolsNames
+    thresholds: AlarmThresholds
+    alert_topic_arn: pulumi.Input[str]
+    event_bus_name: pulumi.Input[str]
+
+
+def metric_alarm(resource_name: str, names: ToolsNames, spec: AlarmSpec, topic: Any, opts: Any) -> Any:
+    metric: dict[str, Any] = {}
+    if spec.queries:
+        metric["metric_queries"] = [
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                **{k: v for k, v in q.items() if k != "metric"},
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(**q["metric"]) if "metric" in q else None,
+            )
+            for q in spec.queries
+        ]
+    else:
+        percentile = spec.statistic is not None and spec.statistic.startswith("p")
+        metric.update(
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=dict(spec.dimensions),
+            period=spec.period,
+            **({"extended_statistic": spec.statistic} if percentile else {"statistic": spec.statistic}),
+        )
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=names.alarm_name(spec.kind),
+        alarm_description=spec.description,
+        comparison_operator=spec.comparison,
+        threshold=spec.threshold,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        treat_missing_data=spec.missing_data,
+        alarm_actions=[topic],
+        ok_actions=[topic] if spec.notify_ok else [],
+        **metric,
+        opts=opts,
+    )
+
+
+class PipelineMonitoring(pulumi.ComponentResource):
+    dashboard_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PipelineMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        names, topic = args.names, args.alert_topic_arn
+        child = pulumi.ResourceOptions(parent=self)
+
+        for spec in alarm_specs(names, args.thresholds):
+            metric_alarm(f"{name}-alarm-{spec.kind}", names, spec, topic, child)
+
+        rules = []
+        for kind, (event, detail, action) in ALERT_RULES.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-alert-{kind}",
+                event_bus_name=args.event_bus_name,
+                description=f"{event.value} to the critical-alerts topic",
+                event_pattern=alert_pattern(event, detail),
+                opts=child,
+            )
+            rules.append(rule)
+            aws.cloudwatch.EventTarget(
+                f"{name}-alert-{kind}-target",
+                rule=rule.name,
+                event_bus_name=args.event_bus_name,
+                arn=topic,
+                input_transformer=alert_message(action),
+                opts=child,
+            )
+        aws.sns.TopicPolicy(
+            f"{name}-alerts-policy",
+            arn=topic,
+            policy=pulumi.Output.json_dumps(alert_topic_policy(names, topic, [r.arn for r in rules])),
+            opts=child,
+        )
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{names.prefix}-control-plane",
+            dashboard_body=json.dumps(dashboard_body(names), sort_keys=True),
+            opts=child,
+        )
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs({"dashboard_name": self.dashboard_name})
