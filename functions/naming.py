@@ -350,18 +350,6 @@ class ToolsNames:
         return self._arn("sns", self.alert_topic_name)
 
     @property
-    def alerts_key_alias(self) -> str:
-        return f"alias/{self.prefix}-critical-alerts"
-
-    def alarm_name(self, kind: str) -> str:
-        """`{prefix}-{kind}`: every alarm of the control plane, so one ARN pattern names them all."""
-        return f"{self.prefix}-{kind}"
-
-    @property
-    def alarm_arn_pattern(self) -> str:
-        return self._arn("cloudwatch", f"alarm:{self.alarm_name('*')}")
-
-    @property
     def dead_letter_queue_name(self) -> str:
         return f"{self.prefix}-functions-dlq"
 

@@ -35,7 +35,7 @@ SILENT_IS_FAILURE = "breaching"
 
 @dataclass(frozen=True)
 class AlarmSpec:
-    kind: str  # the alarm is named `names.alarm_name(kind)`
+    kind: str  # the alarm is named `policies.monitoring.alarm_name(names, kind)`
     summary: str  # what fired, for the description and the README
     action: str  # what the on-call engineer does
     threshold: float
@@ -157,6 +157,11 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             queries=failure_rate_queries(t.test_failure_rate_min_tests),
             notify_ok=True,
         ),
+    ]
+
+
+def _spec_failure_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
+    return [
         _custom(
             Metric.ROLLBACK_FAILURE_RATE,
             "Sum",
@@ -305,6 +310,7 @@ def alarm_specs(
 ) -> list[AlarmSpec]:
     return [
         *_spec_metric_alarms(thresholds),
+        *_spec_failure_alarms(thresholds),
         *_function_alarms(names, thresholds, functions),
         *_infrastructure_alarms(names, thresholds),
     ]

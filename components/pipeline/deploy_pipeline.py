@@ -72,9 +72,7 @@ class DeployPipeline(pulumi.ComponentResource):
             protect=args.protect,
         )
         logs = LogSettings(retention_days=args.log_retention_days, kms_key_arn=logs_key.arn)
-        events = PipelineEvents(
-            name, PipelineEventsArgs(names, args.alert_email_addresses, args.alert_key_arn), opts=child
-        )
+        events = self._events(name, args)
         functions = PipelineFunctions(
             name,
             PipelineFunctionsArgs(
@@ -127,17 +125,6 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=child,
         )
 
-        PipelineMonitoring(
-            name,
-            PipelineMonitoringArgs(
-                names=names,
-                thresholds=args.alarms,
-                alert_topic_arn=events.alert_topic_arn,
-                event_bus_name=events.event_bus_name,
-            ),
-            opts=child,
-        )
-
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
         self.alert_topic_arn = events.alert_topic_arn
@@ -148,3 +135,22 @@ class DeployPipeline(pulumi.ComponentResource):
                 "alert_topic_arn": self.alert_topic_arn,
             }
         )
+
+    def _events(self, name: str, args: DeployPipelineArgs) -> PipelineEvents:
+        """The bus, the alert topic and the dead-letter queue, and what watches the pipeline: alarms,
+        alert rules and the dashboard."""
+        child = pulumi.ResourceOptions(parent=self)
+        events = PipelineEvents(
+            name, PipelineEventsArgs(args.names, args.alert_email_addresses, args.alert_key_arn), opts=child
+        )
+        PipelineMonitoring(
+            name,
+            PipelineMonitoringArgs(
+                names=args.names,
+                thresholds=args.alarms,
+                alert_topic_arn=events.alert_topic_arn,
+                event_bus_name=events.event_bus_name,
+            ),
+            opts=child,
+        )
+        return events

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from components.kms import kms_key
 from components.pipeline.alarms import AlarmSpec, alarm_specs
 from components.pipeline.dashboard import dashboard_body
-from components.policies.monitoring import alert_topic_policy, alerts_key_policy
+from components.policies.monitoring import alarm_name, alert_topic_policy, alerts_key_alias, alerts_key_policy
 from functions.naming import ToolsNames
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment, Event
 from stack_config.alarms import AlarmThresholds
@@ -81,7 +81,7 @@ class AlertKey(pulumi.ComponentResource):
         super().__init__(KEY_TYPE, name, None, opts)
         key = kms_key(
             name,
-            alias=args.names.alerts_key_alias,
+            alias=alerts_key_alias(args.names),
             description="the critical-alerts topic: CloudWatch alarms, alert rules and the pipeline's functions",
             policy=alerts_key_policy(args.names),
             parent=self,
@@ -120,7 +120,7 @@ def metric_alarm(resource_name: str, names: ToolsNames, spec: AlarmSpec, topic: 
         )
     return aws.cloudwatch.MetricAlarm(
         resource_name,
-        name=names.alarm_name(spec.kind),
+        name=alarm_name(names, spec.kind),
         alarm_description=spec.description,
         comparison_operator=spec.comparison,
         threshold=spec.threshold,

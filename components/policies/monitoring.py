@@ -27,6 +27,19 @@ SERVICE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
 
 
+def alerts_key_alias(names: ToolsNames) -> str:
+    return f"alias/{names.prefix}-critical-alerts"
+
+
+def alarm_name(names: ToolsNames, kind: str) -> str:
+    """`{prefix}-{kind}`: every alarm of the control plane, so that one ARN pattern names them all."""
+    return f"{names.prefix}-{kind}"
+
+
+def alarm_arn_pattern(names: ToolsNames) -> str:
+    return f"arn:aws:cloudwatch:{names.region}:{names.account}:alarm:{alarm_name(names, '*')}"
+
+
 def alerts_key_policy(names: ToolsNames) -> dict[str, Any]:
     """The topic's key: administered by the account, used by this account's principals through SNS
     only, and by CloudWatch alarms and EventBridge for this topic only."""
@@ -47,7 +60,7 @@ def alerts_key_policy(names: ToolsNames) -> dict[str, Any]:
             principal={"Service": ALARMS_PRINCIPAL},
             conditions={
                 "StringEquals": {"aws:SourceAccount": names.account, **topic},
-                "ArnLike": {"aws:SourceArn": names.alarm_arn_pattern},
+                "ArnLike": {"aws:SourceArn": alarm_arn_pattern(names)},
             },
         ),
         statement(
@@ -71,7 +84,7 @@ def alert_topic_policy(names: ToolsNames, topic_arn: Any, rule_arns: Sequence[An
             principal={"Service": ALARMS_PRINCIPAL},
             conditions={
                 "StringEquals": {"aws:SourceAccount": names.account},
-                "ArnLike": {"aws:SourceArn": names.alarm_arn_pattern},
+                "ArnLike": {"aws:SourceArn": alarm_arn_pattern(names)},
             },
         ),
         statement(
