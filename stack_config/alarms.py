@@ -23,7 +23,10 @@ class AlarmThresholds(BaseModel):
         description="DeployLatency (candidate built to deployed in prod): p90 over a day above this",
     )
     rollback_latency_seconds: int = Field(
-        default=1800, ge=60, le=DAY_SECONDS, description="RollbackLatency: any rollback slower than this (1 hour)"
+        default=1800,
+        ge=60,
+        le=DAY_SECONDS,
+        description="RollbackLatency: a rollback slower than this, from the failed test to the rollback done",
     )
     finalizer_corrections_per_hour: int = Field(
         default=3, ge=1, le=1000, description="FinalizerCorrected: this many corrections or more in an hour"
