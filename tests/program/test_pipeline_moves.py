@@ -48,9 +48,7 @@ def test_parts_are_children_of_the_pipeline_named_as_it(registrations: list[dict
     assert all(r["name"] == "deploy-pipeline" and r["parent"] == PIPELINE_URN for r in parts)
     new = [r for r in registrations if r["type"] in NEW_PARTS]
     assert [(r["name"], r["parent"]) for r in new] == [("deploy-pipeline", PIPELINE_URN)]
-    direct = {
-        r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS
-    }
+    direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS}
     assert direct == {"deploy-pipeline-logs-key", "deploy-pipeline-logs-alias"}  # never moved
 
 
@@ -120,9 +118,7 @@ ADDED_SINCE = {
 
 def test_every_moved_resource_is_aliased_to_its_former_parent(registrations: list[dict[str, Any]]) -> None:
     moved = [r for r in registrations if _parent_type(r) in PARTS]
-    direct = {
-        r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS
-    }
+    direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS}
     assert {r["name"] for r in moved} | direct == FORMER_CHILDREN | ADDED_SINCE
     for resource in moved:
         assert resource["name"].startswith("deploy-pipeline-"), resource["name"]

@@ -37,7 +37,7 @@ def test_example_stacks_agree_on_services_and_accounts() -> None:
     # the tools roles trust or grant the wrong accounts.
     shared = [k for k in stack_bag("tools") if k.startswith(f"{NS}:") and k != f"{NS}:accountRole"]
     for key in shared:
-        if key == f"{NS}:github":
+        if key in (f"{NS}:github", f"{NS}:alarms"):  # alarms: only the tools stack declares them
             continue
         assert stack_bag("stage").get(key) == stack_bag("tools")[key] == stack_bag("prod").get(key), key
 
@@ -423,3 +423,37 @@ def test_every_service_says_whether_it_makes_context_lookups(stage_bag: dict[str
     assert f"{NS}:services[1].contextLookups: required key is missing (true if the service's CDK app makes" in message
     services(stage_bag)[1]["contextLookups"] = "maybe"
     assert f"{NS}:services[1].contextLookups" in problems_of(stage_bag)
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "expected"),
+    [
+        ("testFailureRate", 1.5, "less than 1"),
+        ("testFailureRate", 0, "greater than 0"),
+        ("deployLatencyP90Seconds", 5, "greater than or equal to 600"),
+        ("functionErrors", 0, "greater than or equal to 1"),
+        ("rollbackLatencySeconds", "soon", "valid integer"),
+    ],
+)
+def test_a_bad_alarm_threshold_names_its_key_and_the_bound(key: str, bad: Any, expected: str) -> None:
+    bag = stack_bag("tools")
+    bag[f"{NS}:alarms"] = {key: bad}
+    problems = problems_of(bag)
+    assert f"{NS}:alarms.{key}" in problems and expected in problems, problems
+
+
+def test_an_unknown_alarm_threshold_is_refused_not_ignored() -> None:
+    bag = stack_bag("tools")
+    bag[f"{NS}:alarms"] = {"testFailureRatio": 0.1}
+    assert f"{NS}:alarms.testFailureRatio: unknown key" in problems_of(bag)
+
+
+def test_alarm_thresholds_default_when_the_stack_sets_none() -> None:
+    bag = stack_bag("tools")
+    del bag[f"{NS}:alarms"]
+    thresholds = load_stack_config(bag).alarms
+    assert (thresholds.test_failure_rate, thresholds.deploy_latency_p90_seconds, thresholds.dead_letters) == (
+        0.2,
+        14400,
+        1,
+    )
