@@ -173,7 +173,7 @@ def test_only_the_publishing_functions_may_use_the_alert_key_and_only_through_sn
     graph = graphs["tools"]
     policy = inline_policies(graph, role(graph, NAMES.function_role(function)))["function"]
     sids = {s["Sid"] for s in statements(policy)}
-    if function not in ("transition", "intake", "promote", "finalizer"):
+    if function not in ("transition", "intake", "promote", "finalizer", "sweeper"):
         assert not sids & {"CriticalAlerts", "CriticalAlertsEncryption"}
         return
     assert by_sid(policy, "CriticalAlerts")["Resource"] == [TOPIC]
