@@ -194,21 +194,22 @@ def _function_alarms(names: ToolsNames, t: AlarmThresholds, functions: Sequence[
     for function in functions:
         dimensions = {"FunctionName": names.function_name(function)}
         failures = "sweeper failures" if function == SWEEPER else f"{function} errors"
-        for metric, threshold, action in (
+        log = f"/aws/lambda/{names.function_name(function)}"
+        for metric, threshold, summary, action in (
             (
                 "Errors",
                 t.function_errors,
-                f"read /aws/lambda/{names.function_name(function)}; failed asynchronous "
-                "invocations also land in the dead-letter queue",
+                failures,
+                f"read {log}; failed asynchronous invocations also land in the dead-letter queue",
             ),
             (
                 "Throttles",
                 t.function_throttles,
-                "check the account's concurrency and the function's reserved "
-                "concurrency; throttled starts are retried, lasting throttling delays deploys",
+                f"{function} throttled",
+                "check the account's concurrency and the "
+                "function's reserved concurrency; throttled starts are retried, lasting throttling delays deploys",
             ),
         ):
-            summary = failures if metric == "Errors" else f"{function} throttled"
             alarms.append(
                 AlarmSpec(
                     kind=f"{function}-{metric.lower()}",
