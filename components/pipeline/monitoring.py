@@ -99,7 +99,10 @@ class PipelineMonitoringArgs:
     event_bus_name: pulumi.Input[str]
 
 
-def metric_alarm(resource_name: str, names: ToolsNames, spec: AlarmSpec, topic: Any, opts: Any) -> Any:
+def metric_alarm(
+    resource_name: str, names: ToolsNames, spec: AlarmSpec, topic: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """One alarm from its spec: a single metric (a percentile is an extended statistic) or metric math."""
     metric: dict[str, Any] = {}
     if spec.queries:
         metric["metric_queries"] = [
