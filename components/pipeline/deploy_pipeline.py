@@ -15,6 +15,7 @@ from components.pipeline.common import LogSettings, PipelineContract
 from components.pipeline.events import PipelineEvents, PipelineEventsArgs, PipelineTriggers, PipelineTriggersArgs
 from components.pipeline.functions import PipelineFunctions, PipelineFunctionsArgs
 from components.pipeline.state_machine import PipelineStateMachine, PipelineStateMachineArgs
+from components.pipeline.sweeper_schedule import SweeperSchedule, SweeperScheduleArgs
 from components.policies import pipeline as policies
 from components.policies.common import statement
 from components.policies.service_account import KEY_ADMINISTRATION_ACTIONS
@@ -120,6 +121,8 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+        SweeperSchedule(name, SweeperScheduleArgs(names, functions.function_arns["sweeper"]), opts=child)
 
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
