@@ -127,10 +127,4 @@ class DeployPipeline(pulumi.ComponentResource):
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
         self.alert_topic_arn = events.alert_topic_arn
-        self.register_outputs(
-            {
-                "state_machine_arn": self.state_machine_arn,
-                "event_bus_name": self.event_bus_name,
-                "alert_topic_arn": self.alert_topic_arn,
-            }
-        )
+        self.register_outputs({k: getattr(self, k) for k in ("state_machine_arn", "event_bus_name", "alert_topic_arn")})
