@@ -28,9 +28,14 @@ class History:
         self._sfn = sfn
         self.last_event = NOW
         self.history_calls: list[dict[str, Any]] = []
+        self.stops: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sfn, name)
+
+    def stop_execution(self, **arguments: Any) -> dict[str, Any]:
+        self.stops.append(arguments)
+        return self._sfn.stop_execution(**arguments)
 
     def get_execution_history(self, **arguments: Any) -> dict[str, Any]:
         self.history_calls.append(arguments)
@@ -253,6 +258,9 @@ def test_a_stuck_run_is_stopped_requeued_its_lock_released_and_retried(
     assert sfn.history_calls == [{"executionArn": arn, "reverseOrder": True, "maxResults": 1}]
     described = sfn.describe_execution(executionArn=arn)
     assert described["status"] == "ABORTED" and result["stuck"] == 1
+    ((stop),) = sfn.stops
+    assert stop["executionArn"] == arn and stop["error"] == "StuckPipelineTerminated"
+    assert "no progress since" in stop["cause"]
     item = table.get(SERVICE, COMMIT)
     stage = item["environment_states"]["stage"]
     assert stage["status"] == "pending" and stage["test_status"] == "not_tested" and item["status"] == "candidate"
