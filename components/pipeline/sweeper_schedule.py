@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.pipeline.common import adopted
 from components.policies.common import document, service_trust, statement
 from components.scoped_role import ScopedRole, ScopedRoleArgs
 from functions.naming import ToolsNames
@@ -46,7 +47,7 @@ class SweeperSchedule(pulumi.ComponentResource):
     def __init__(self, name: str, args: SweeperScheduleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         names = args.names
-        child = pulumi.ResourceOptions(parent=self)
+        child = adopted(self, opts)  # as every part's children (new here: the alias is harmless)
         role = ScopedRole(
             f"{name}-sweeper-schedule",
             ScopedRoleArgs(
