@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": REGION}.items():
         os.environ[name] = value
     results = [one_size(int(s)) for s in args.sizes.split(",")]
-    print(f"{'items in table':>15} {'read per sweep':>15} {'stuck':>6} {'in flight':>10} {'sweep s':>8}")
+    print(f"{'items in table':>15} {'read per sweep':>15} {'stuck':>6} {'in flight after':>16} {'sweep s':>8}")
     for r in results:
-        print(f"{r['size']:>15,} {r['items_read']:>15} {r['stuck']:>6} {r['in_flight']:>10} {r['seconds']:>8.2f}")
+        print(f"{r['size']:>15,} {r['items_read']:>15} {r['stuck']:>6} {r['in_flight']:>16} {r['seconds']:>8.2f}")
     bound = 2 * (STUCK + IN_FLIGHT)
     reads = {r["items_read"] for r in results}
     ok = all(r["items_read"] <= bound and r["stuck"] == STUCK for r in results) and len(reads) == 1
