@@ -64,14 +64,14 @@ def function_settings(names: ToolsNames, contract: PipelineContract) -> Function
         state_machine_arn=names.state_machine_arn,
         approved_cdk_versions=tuple(contract.approved_cdk_versions),
         max_rollback_attempts=contract.max_rollback_attempts,
-        **_sweeper_settings(contract),
     )
     settings.check()
     return settings
 
 
-def _sweeper_settings(contract: PipelineContract) -> dict[str, int]:
-    """The configured attempts and days (the defaults of `FunctionSettings` where not configured)."""
+def sweeper_settings(contract: PipelineContract) -> dict[str, int]:
+    """Settings fields of the sweeper alone: the configured attempts and days (where not configured, the
+    defaults of `FunctionSettings`)."""
     settings: dict[str, int] = {}
     if contract.max_attempts is not None:
         settings["max_attempts_stage"] = contract.max_attempts[Environment.STAGE]
@@ -123,6 +123,8 @@ class PipelineFunctions(pulumi.ComponentResource):
             own = settings
             if function == "validate":
                 own = replace(settings, **args.contract.context_check(names))
+            if function == "sweeper":
+                own = replace(settings, **sweeper_settings(args.contract))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )

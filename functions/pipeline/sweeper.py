@@ -125,7 +125,7 @@ def sweep(clients: SweeperClients, now: datetime | None = None) -> dict[str, Any
     table, settings = clients.table, clients.settings
     due = utc_iso(state.now - timedelta(seconds=lc.SWEEP_AFTER_SECONDS))
     stuck_before = utc_iso(state.now - timedelta(seconds=lc.WATCHDOG_SECONDS))
-    parked_before = utc_iso(state.now - timedelta(days=settings.never_promoted_days))
+    parked_before = utc_iso(state.now - timedelta(days=settings.never_promoted))
     sender = BestEffort(clients.notify)
 
     for environment in lc.Environment:

@@ -105,7 +105,7 @@ def test_defaults_follow_the_spec() -> None:
     settings = FunctionSettings.from_environ(environ)
     assert settings.max_rollback_attempts == 2 and settings.rollback_base_delay_seconds == 60
     # the sweeper: 3 attempts per environment, candidates parked 7 days count as never promoted
-    assert (settings.max_attempts("stage"), settings.max_attempts("prod"), settings.never_promoted_days) == (3, 3, 7)
+    assert (settings.max_attempts("stage"), settings.max_attempts("prod"), settings.never_promoted) == (3, 3, 7)
 
 
 def test_the_program_cannot_write_what_the_code_would_refuse() -> None:
