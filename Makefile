@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 STACKS := tools stage prod
 STACK ?=
 
-.PHONY: help venv test lint preview-offline preview-all bench lambda-layer diagram demo clean
+.PHONY: help venv test lint preview-offline preview-all bench bench-sweeper lambda-layer diagram demo clean
 
 help:
 	@echo "make demo                         the main job locally: emulator, pipeline, promotion, rollback"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint                         ruff"
 	@echo "make diagram                      regenerate the README's state machine diagram and resource counts"
 	@echo "make bench                        verification benchmark against openssl and sha256sum"
+	@echo "make bench-sweeper                items one sweep reads at 1k, 10k and 100k table items (10 stuck)"
 	@echo "make lambda-layer                 build/lambda/layer.zip (third-party packages of the functions; before pulumi up)"
 
 $(STAMP): pyproject.toml constraints.txt requirements.txt
@@ -46,6 +47,9 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify_bench.py
+
+bench-sweeper: $(STAMP)
+	$(BIN)/python bench/sweeper_bench.py
 
 # The functions' third-party packages for the Lambda runtime (python3.12, x86_64), zipped reproducibly.
 lambda-layer: $(STAMP) lambda-requirements.txt

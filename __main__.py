@@ -45,6 +45,8 @@ def _pipeline_contract(config: StackConfig) -> PipelineContract:
         test_commands={s.name: {e: s.environment(e).test_command for e in Environment} for s in services},
         approved_cdk_versions=config.approved_cdk_versions,
         max_rollback_attempts=config.max_rollback_attempts,
+        max_attempts={Environment.STAGE: config.max_attempts.stage, Environment.PROD: config.max_attempts.prod},
+        never_promoted_days=config.artifact_never_promoted_days,
         services_without_context_lookups=[s.name for s in services if not s.context_lookups],
     )
 

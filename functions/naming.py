@@ -43,7 +43,7 @@ GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 # The pipeline (spec: DeployArtifactPipeline, the custom event bus).
 STATE_MACHINE = "DeployArtifactPipeline"
 EVENT_BUS = "cdk-control-plane"
-FUNCTIONS = ("transition", "validate", "promote", "rollback-plan", "finalizer", "dispatcher", "intake")
+FUNCTIONS = ("transition", "validate", "promote", "rollback-plan", "finalizer", "dispatcher", "intake", "sweeper")
 
 # CodeBuild projects are `{prefix}-{kind}-{environment}`: a deployer per environment, and the services'
 # tests after each deploy (integration tests on stage, smoke tests on prod).

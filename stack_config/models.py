@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from functions import naming
-from functions.pipeline.lifecycle import Environment
+from functions.pipeline.lifecycle import DEFAULT_MAX_ATTEMPTS, DEFAULT_NEVER_PROMOTED_DAYS, Environment
 from stack_config.alarms import AlarmThresholds
 
 # --- scalar types -----------------------------------------------------------------------------------
@@ -269,6 +269,13 @@ class ObjectLock(_Model):
 # --- the stack --------------------------------------------------------------------------------------
 
 
+class MaxAttempts(_Model):
+    """The sweeper's attempts of one artifact per environment, before it is parked for a human."""
+
+    stage: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=10)
+    prod: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1, le=10)
+
+
 class StackConfig(_Model):
     """Everything under the `cdk-control-plane:` namespace of a stack file."""
 
@@ -292,6 +299,12 @@ class StackConfig(_Model):
     contexts_object_lock: ObjectLock | None = None
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
     max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
+    max_attempts: MaxAttempts = Field(
+        default_factory=MaxAttempts, description="the sweeper's attempts per environment (spec: sweeper)"
+    )
+    artifact_never_promoted_days: int = Field(
+        default=DEFAULT_NEVER_PROMOTED_DAYS, ge=1, le=90, description="spec: ArtifactNeverPromoted"
+    )
     approved_cdk_versions: list[CdkVersion] = Field(
         default_factory=list,
         description="CDK CLI versions the Validate step accepts; required in the tools stack (it fails closed)",

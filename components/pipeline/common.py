@@ -48,6 +48,9 @@ class PipelineContract:
     max_rollback_attempts: int
     # Validate's check 6: services configured with `contextLookups: false` (their synth reads no context).
     services_without_context_lookups: Sequence[str] = ()
+    # The sweeper: attempts per environment, and the age of a parked candidate ArtifactNeverPromoted counts.
+    max_attempts: Mapping[Environment, int] | None = None
+    never_promoted_days: int | None = None
 
     def catalog(self) -> ServiceCatalog:
         """What the functions read from the tooling bucket (`functions.pipeline.catalog`), not from env."""

@@ -16,6 +16,7 @@ from components.pipeline.events import PipelineEvents, PipelineEventsArgs, Pipel
 from components.pipeline.functions import PipelineFunctions, PipelineFunctionsArgs
 from components.pipeline.monitoring import PipelineMonitoring, PipelineMonitoringArgs
 from components.pipeline.state_machine import PipelineStateMachine, PipelineStateMachineArgs
+from components.pipeline.sweeper_schedule import SweeperSchedule, SweeperScheduleArgs
 from components.policies import pipeline as policies
 from components.policies.common import statement
 from components.policies.service_account import KEY_ADMINISTRATION_ACTIONS
@@ -125,16 +126,12 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=child,
         )
 
+        SweeperSchedule(name, SweeperScheduleArgs(names, functions.function_arns["sweeper"]), opts=child)
+
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
         self.alert_topic_arn = events.alert_topic_arn
-        self.register_outputs(
-            {
-                "state_machine_arn": self.state_machine_arn,
-                "event_bus_name": self.event_bus_name,
-                "alert_topic_arn": self.alert_topic_arn,
-            }
-        )
+        self.register_outputs({k: getattr(self, k) for k in ("state_machine_arn", "event_bus_name", "alert_topic_arn")})
 
     def _events(self, name: str, args: DeployPipelineArgs) -> PipelineEvents:
         """The bus, the alert topic and the dead-letter queue, and what watches the pipeline: alarms,

@@ -1,5 +1,5 @@
 """The pipeline's Lambda functions (transition, validate, promote, rollback-plan, finalizer,
-dispatcher, intake): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
+dispatcher, intake, sweeper): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
 shared dependencies layer, and a dead-letter queue for failed asynchronous invocations."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from components.pipeline.common import LogSettings, PipelineContract, adopted, l
 from components.pipeline.packaging import code_files, layer_archive
 from functions.naming import ToolsNames
 from functions.pipeline import catalog
+from functions.pipeline.lifecycle import Environment
 from functions.pipeline.settings import FunctionSettings
 
 TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
@@ -41,6 +42,8 @@ FUNCTION_SPECS = {
     "dispatcher": FunctionSpec("dispatcher", 30, 256, reserved_concurrency=5),
     # Reads and verifies one manifest (up to 32 MiB), creates the candidate item, starts the stage run.
     "intake": FunctionSpec("intake", 120, 1024, reserved_concurrency=10),
+    # One sweep at a time (every 2 minutes): two would start the same next attempt twice over.
+    "sweeper": FunctionSpec("sweeper", 120, 256, reserved_concurrency=1),
 }
 
 
@@ -63,6 +66,18 @@ def function_settings(names: ToolsNames, contract: PipelineContract) -> Function
         max_rollback_attempts=contract.max_rollback_attempts,
     )
     settings.check()
+    return settings
+
+
+def sweeper_settings(contract: PipelineContract) -> dict[str, int]:
+    """Settings fields of the sweeper alone: the configured attempts and days (where not configured, the
+    defaults of `FunctionSettings`)."""
+    settings: dict[str, int] = {}
+    if contract.max_attempts is not None:
+        settings["max_attempts_stage"] = contract.max_attempts[Environment.STAGE]
+        settings["max_attempts_prod"] = contract.max_attempts[Environment.PROD]
+    if contract.never_promoted_days is not None:
+        settings["never_promoted_days"] = contract.never_promoted_days
     return settings
 
 
@@ -108,6 +123,8 @@ class PipelineFunctions(pulumi.ComponentResource):
             own = settings
             if function == "validate":
                 own = replace(settings, **args.contract.context_check(names))
+            if function == "sweeper":
+                own = replace(settings, **sweeper_settings(args.contract))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )

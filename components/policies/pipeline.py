@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions import naming
+from functions.artifacts.metadata import SWEEP_INDEX
 from functions.naming import FUNCTIONS, ToolsNames
 from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
@@ -221,6 +222,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
             statement("StartPipelineExecutions", ["states:StartExecution"], [names.state_machine_arn]),
         ],
         "intake": lambda: _intake(names, keys),
+        "sweeper": lambda: _sweeper(names, keys),
     }[function]()
     reads = _read_catalog(names, keys) if function in catalog.READERS else []
     alerts = publish_alerts(names, keys) if function in ALERT_PUBLISHERS else []
@@ -240,6 +242,38 @@ def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
         read_service_public_keys(names),
         *_items(names, keys, ["dynamodb:GetItem", "dynamodb:PutItem"]),
         statement("StartStageRuns", ["states:StartExecution"], [names.state_machine_arn]),
+        _events(names),
+    ]
+
+
+def sweeper_execution_arns(names: ToolsNames) -> str:
+    """Every execution of this state machine, and nothing else's."""
+    return names.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+
+
+def _sweeper(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
+    """Query the sweep index (never Scan), read and update items, head the manifests in the two artifact
+    buckets (no object body: HeadObject needs s3:GetObject, and s3:ListBucket so that a missing manifest
+    is a 404, not a 403; HEAD decrypts nothing), start the next attempt, describe, read the history of
+    and stop this state machine's executions, report."""
+    manifests = [
+        f"{names.bucket_arn(b)}/*/{naming.MANIFEST_NAME}" for b in (naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET)
+    ]
+    return [
+        statement("QuerySweepIndex", ["dynamodb:Query"], [f"{names.metadata_table_arn}/index/{SWEEP_INDEX}"]),
+        *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        statement(
+            "ListArtifactBuckets",
+            ["s3:ListBucket"],
+            [names.bucket_arn(naming.CANDIDATE_BUCKET), names.bucket_arn(naming.RELEASE_BUCKET)],
+        ),
+        statement("HeadManifests", ["s3:GetObject"], manifests),
+        statement("StartNextAttempts", ["states:StartExecution"], [names.state_machine_arn]),
+        statement(
+            "WatchExecutions",
+            ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+            [sweeper_execution_arns(names)],
+        ),
         _events(names),
     ]
 
@@ -302,7 +336,8 @@ def _decrypt_tooling(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
 
 
 def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
-    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake")]
+    # dispatcher and intake are started by S3 events, the sweeper by its schedule: never by a run
+    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake", "sweeper")]
     projects = [names.project_arn(names.deployer_project(e)) for e in Environment] + [
         names.project_arn(names.test_project(e)) for e in Environment
     ]

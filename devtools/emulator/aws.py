@@ -39,14 +39,28 @@ def account_client(service: str, account: str, region: str = "us-east-1") -> Any
 
 
 def create_metadata_table(dynamodb: Any, name: str = naming.METADATA_TABLE) -> None:
-    """The metadata table's key schema, as `components/metadata_store.py` declares it."""
+    """The metadata table's key schema and its sparse sweep index, as `components/metadata_store.py`
+    declares them."""
+    from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
+
+    keys = ("service", "commit_sha", SWEEP_PHASE, SWEEP_SINCE)
     dynamodb.create_table(
         TableName=name,
         KeySchema=[
             {"AttributeName": "service", "KeyType": "HASH"},
             {"AttributeName": "commit_sha", "KeyType": "RANGE"},
         ],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("service", "commit_sha")],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in keys],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": SWEEP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": SWEEP_PHASE, "KeyType": "HASH"},
+                    {"AttributeName": SWEEP_SINCE, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from functions import naming
@@ -31,11 +32,21 @@ def uploaded_object(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def start_run(
-    *, settings: FunctionSettings, sfn: Any, service: str, commit: str, environment: Environment, bucket: str, key: str
+    *,
+    settings: FunctionSettings,
+    sfn: Any,
+    service: str,
+    commit: str,
+    environment: Environment,
+    bucket: str,
+    key: str,
+    attempt: int = 1,
+    trigger: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Start the environment's run of `service@commit`; a repeated call is the same run, never a second."""
+    """Start attempt `attempt` of the environment's run of `service@commit` (intake and the dispatcher
+    start attempt 1, the sweeper the next one); a repeated call is the same run, never a second."""
     try:
-        name = naming.execution_name(service, commit, environment)
+        name = naming.execution_name(service, commit, environment, attempt)
     except ValueError as exc:  # a service the stack config would refuse (its name is too long)
         return {"started": False, "reason": str(exc)}
     document = {
@@ -44,7 +55,7 @@ def start_run(
         "environment": environment.value,
         # Identical input for every delivery of the same upload: Step Functions then treats a repeated
         # StartExecution as the same execution (or refuses it once closed), never a second run.
-        "trigger": {"source": "s3", "bucket": bucket, "key": key},
+        "trigger": dict(trigger) if trigger else {"source": "s3", "bucket": bucket, "key": key},
     }
     try:
         started = sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(document))

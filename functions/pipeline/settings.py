@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 from .lifecycle import (
+    DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_ROLLBACK_ATTEMPTS,
+    DEFAULT_NEVER_PROMOTED_DAYS,
     METRICS_NAMESPACE,
     ROLLBACK_BASE_DELAY_SECONDS,
     Environment,
@@ -166,6 +168,13 @@ class FunctionSettings(_Common):
         metadata={"variable": "ROLLBACK_BASE_DELAY_SECONDS", "kind": "int", "required": False, "minimum": 0},
     )
 
+    # The sweeper only (the program writes them into its environment alone: Lambda's 4 KB): attempts
+    # per environment before an artifact is parked for a human, and the age of a parked candidate that
+    # `ArtifactNeverPromoted` counts. Absent: the defaults (`max_attempts`, `never_promoted`).
+    max_attempts_stage: int | None = _variable("MAX_ATTEMPTS_STAGE", "int", required=False, minimum=1)
+    max_attempts_prod: int | None = _variable("MAX_ATTEMPTS_PROD", "int", required=False, minimum=1)
+    never_promoted_days: int | None = _variable("NEVER_PROMOTED_DAYS", "int", required=False, minimum=1)
+
     constants: ClassVar[Mapping[str, str]] = {
         "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -176,6 +185,16 @@ class FunctionSettings(_Common):
         from .catalog import check_pin  # here, not at the top: the catalog raises this module's SettingsError
 
         check_pin(self.service_catalog_uri, self.service_catalog_sha256)
+
+    def max_attempts(self, environment: Environment | str) -> int:
+        configured = (
+            self.max_attempts_stage if Environment(environment) is Environment.STAGE else self.max_attempts_prod
+        )
+        return configured or DEFAULT_MAX_ATTEMPTS
+
+    @property
+    def never_promoted(self) -> int:
+        return self.never_promoted_days or DEFAULT_NEVER_PROMOTED_DAYS
 
     def bucket_of(self, environment: Environment | str) -> str:
         """The bucket an environment deploys from: stage the candidates, prod the releases."""

@@ -149,6 +149,8 @@ class Context:
                 else lc.ExecutionStatus.FAILED
             ),
             lc.Ref.PHASE: lambda: "deploy" if self.run.deploy else "validate",
+            # the run's start: the watchdog requeues a stuck run as waiting since then
+            lc.Ref.EXECUTION_START: lambda: self.run.started_at or self.item.get(lc.EXECUTION_STARTED_AT) or self.now,
         }
         if ref not in refs:
             raise ValueError(f"{ref.value!r} is known only to the state machine")
@@ -224,7 +226,8 @@ def announce(sender: BestEffort, metric: MetricSink, context: Context, **detail:
     if t.alert:
         declared = next((d for _, d in t.events), {})
         sender.alert(
-            t.alert.format(service=run.service), run.detail(**{k: context.resolve(x) for k, x in declared.items()})
+            t.alert.format(service=run.service),
+            run.detail(**{k: context.resolve(x) for k, x in declared.items()}, **detail),
         )
 
 
@@ -285,16 +288,16 @@ def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
     operator should see."""
     lease = lc.transition(lc.Action.LEASE, run.environment)
     context = Context(run, item, lease)
-    failed = {c.path for c in lease.guard if not c.holds(item, run.environment, context.resolve)}
+    failed = {getattr(c, "path", None) for c in lease.guard if not c.holds(item, run.environment, context.resolve)}
     status, env_status = item.get(lc.STATUS), context.read(lc.ENV_STATUS)
     holder = item.get(lc.EXECUTION_ID)
     retryable = {
         v
         for e in lc.Environment
         for c in lc.transition(lc.Action.LEASE, e).guard
-        if c.path == lc.ENV_STATUS
+        if getattr(c, "path", None) == lc.ENV_STATUS
         for v in c.values
-    }
+    } - {lc.EnvStatus.DEPLOYED}  # a lease takes `deployed` only untested; a deployed artifact ran already
 
     def lost(duplicate: bool, reason: str) -> dict[str, Any]:
         outcome = "duplicate" if duplicate else "refused"
@@ -307,7 +310,7 @@ def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
     if lc.STATUS in failed and holder and env_status not in retryable:
         return lost(True, f"already run: status {status}, {run.environment} {env_status}")
     if lc.STATUS in failed:
-        (expected,) = [c for c in lease.guard if c.path == lc.STATUS]
+        (expected,) = [c for c in lease.guard if isinstance(c, lc.Is) and c.path == lc.STATUS]
         needed = " or ".join(str(v) for v in expected.values)
         return lost(False, f"status is {status}; a {run.environment} run needs {needed}")
     return lost(False, f"{run.environment} is {env_status}")

@@ -21,6 +21,7 @@ PARTS = {
     "cdk-control-plane:pipeline:PipelineBuilds",
     "cdk-control-plane:pipeline:PipelineStateMachine",
     "cdk-control-plane:pipeline:PipelineTriggers",
+    "cdk-control-plane:pipeline:SweeperSchedule",  # new with the sweeper: nothing of it to move
 }
 # Parts added after the split (issue 10's alarms, alert rules, dashboard): nothing of theirs ever moved.
 NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring"}
@@ -113,6 +114,10 @@ ADDED_SINCE = {
     "deploy-pipeline-intake-async",
     "deploy-pipeline-intake-logs",
     "deploy-pipeline-service-catalog",
+    "deploy-pipeline-sweeper",
+    "deploy-pipeline-sweeper-async",
+    "deploy-pipeline-sweeper-logs",
+    "deploy-pipeline-sweeper-schedule",  # the SweeperSchedule part's role (a ScopedRole)
 }
 
 

@@ -11,6 +11,7 @@ from .vocabulary import (
     ELIGIBILITY_REVOKED,
     ENV_FAILURE_REASON,
     ENV_STATUS,
+    ENV_TEST_STATUS,
     LOCK_COMMIT,
     LOCK_EXPIRES_AT,
     LOCK_HOLDER,
@@ -25,6 +26,7 @@ from .vocabulary import (
     EnvStatus,
     Event,
     Status,
+    TestStatus,
 )
 
 
@@ -37,10 +39,14 @@ STAGE, PROD = Environment.STAGE, Environment.PROD
 
 def leasable(environment: Environment) -> tuple[Clause, ...]:
     """What a lease may take: stage retries after a failed deploy; prod starts only from the `pending`
-    that promotion set. A revoked release never runs."""
+    that promotion set. Both also take a `deployed` whose tests never ran (`not_tested`: the finalizer's
+    correction of a deploy that succeeded but was not recorded), never one with tests running. A revoked
+    release never runs."""
+    waiting = (EnvStatus.PENDING, EnvStatus.FAILED) if environment is STAGE else (EnvStatus.PENDING,)
     return (
         is_(STATUS, Status.CANDIDATE if environment is STAGE else Status.PROMOTED),
-        is_(ENV_STATUS, *((EnvStatus.PENDING, EnvStatus.FAILED) if environment is STAGE else (EnvStatus.PENDING,))),
+        is_(ENV_STATUS, *waiting, EnvStatus.DEPLOYED),
+        AnyOf((is_(ENV_STATUS, *waiting), is_(ENV_TEST_STATUS, TestStatus.NOT_TESTED))),
         Absent(ELIGIBILITY_REVOKED),
     )
 

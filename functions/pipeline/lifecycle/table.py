@@ -11,6 +11,9 @@ from .locks import each_environment as _each_environment
 from .locks import leasable as _leasable
 from .locks import lock_rows as _lock_rows
 from .model import OWNED, Absent, AbsentOrAtMost, Clause, IfRunning, Ref, Repair, Text, Transition, is_
+from .sweeps import back_in_the_sweep as _back_in_the_sweep
+from .sweeps import leased as _leased
+from .sweeps import sweep_rows as _sweep_rows
 from .vocabulary import (
     ASSET_VERIFICATION_PASSED,
     DEPLOY_BUILD_ID,
@@ -134,233 +137,236 @@ def _not_started(action: Action, environment: Environment, phase: Any, *, defaul
     )
 
 
-_TABLE: list[Transition] = [
-    # Take the environment for this run (the state machine's transaction, with the environment's lock).
-    *[
-        Transition(
-            Action.LEASE,
-            environment,
-            guard=_leasable(environment),
-            sets={
-                ENV_STATUS: EnvStatus.DEPLOYING,
-                ENV_DEPLOY_STARTED_AT: Ref.EXECUTION_START,
-                "environment_states.{env}.deployment_id": Ref.EXECUTION_NAME,
-                DEPLOYMENT_ID: Ref.EXECUTION_NAME,
-                EXECUTION_ID: Ref.EXECUTION_ID,
-                EXECUTION_STARTED_AT: Ref.EXECUTION_START,
-                EXECUTION_STATUS: ExecutionStatus.RUNNING,
-            },
-            removes=(SWEEP_PHASE,),
-        )
-        for environment in Environment
-    ],
-    *_each_environment(
-        Action.VALIDATED,
-        guard=(OWNED,),
-        # The artifact verifies; whether CloudFormation reads those bytes is the deployer's check
-        # (`asset_verification_passed`, set by `deployed` and `asset_mismatch`).
-        sets={"integrity_verified": True, "validated_at": Ref.NOW},
-    ),
-    *_each_environment(
-        Action.DEPLOYED,
-        guard=(OWNED, is_(ENV_STATUS, EnvStatus.DEPLOYING)),
-        sets={
-            ENV_STATUS: EnvStatus.DEPLOYED,
-            "environment_states.{env}.deploy_completed_at": Ref.NOW,
-            ENV_TEST_STATUS: TestStatus.RUNNING,
-            ENV_TEST_STARTED_AT: Ref.NOW,
-            "{env}_deploy_duration_seconds": Ref.DEPLOY_SECONDS,
-            DEPLOY_BUILD_ID: Ref.BUILD_ID,
-            # The deployer deploys only after every object CloudFormation reads was checked to be signed.
-            ASSET_VERIFICATION_PASSED: True,
-        },
-        events=((Event.DEPLOY_SUCCEEDED, {"phase": "deploy"}),),
-        succeeded=True,
-    ),
-    Transition(
-        Action.TEST_FAILED,
-        STAGE,
-        guard=_testing(Status.CANDIDATE),
-        sets={
-            **_tests_ended(TestStatus.FAILED),
-            STATUS: Status.REJECTED,
-            **_finished(ExecutionStatus.FAILED),
-        },
-        events=((Event.TEST_FAILED, {"reason": Ref.REASON}),),
-        metrics=((Metric.TEST_FAILURE_RATE, 1),),
-    ),
-    # Promotion's claim, between copying the objects and copying the manifest (which starts prod).
-    Transition(
-        Action.PROMOTED,
-        STAGE,
-        guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_TEST_STATUS, TestStatus.RUNNING)),
-        sets={
-            **_tests_ended(TestStatus.PASSED),
-            env_path(ENV_STATUS, PROD): EnvStatus.PENDING,
-            env_path(ENV_TEST_STATUS, PROD): TestStatus.NOT_TESTED,
-            STATUS: Status.PROMOTED,
-            LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
-            "promoted_at": Ref.NOW,
-            SWEEP_PHASE: PROD.value,
-            SWEEP_SINCE: Ref.NOW,
-            **_finished(ExecutionStatus.SUCCEEDED),
-        },
-        # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates.
-        removes=(EXPIRE_AT,),
-        events=((Event.ARTIFACT_PROMOTED, {}),),
-        succeeded=True,
-    ),
-    Transition(
-        Action.PROD_SUCCEEDED,
-        PROD,
-        guard=_testing(Status.PROMOTED),
-        sets={
-            **_tests_ended(TestStatus.PASSED),
-            STATUS: Status.DEPLOYED,
-            HEALTH: "healthy",
-            **_finished(ExecutionStatus.SUCCEEDED),
-        },
-        removes=(EXPIRE_AT,),  # a release live in prod never expires
-        events=((Event.DEPLOY_SUCCEEDED, {"phase": "smoke"}),),
-        metrics=((Metric.DEPLOY_LATENCY, Ref.SINCE_BUILD), (Metric.TEST_FAILURE_RATE, 0)),
-        then=Action.KNOWN_GOOD,
-        succeeded=True,
-    ),
-    # The service's prod last known good: only ever moves to a newer build (a late run of an older
-    # release cannot move it back).
-    Transition(
-        Action.KNOWN_GOOD,
-        PROD,
-        guard=(AbsentOrAtMost(KNOWN_GOOD_BUILD_TIME, Ref.BUILD_TIME),),
-        sets={
-            LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
-            KNOWN_GOOD_BUILD_TIME: Ref.BUILD_TIME,
-            "last_known_good_at": Ref.NOW,
-            "record_type": "service",
-        },
-        record=SERVICE_RECORD,
-    ),
-    Transition(
-        Action.SMOKE_FAILED,
-        PROD,
-        guard=_testing(Status.PROMOTED),
-        sets={
-            **_tests_ended(TestStatus.FAILED),
-            **_rollback_initiated("prod smoke test failed: {reason}"),
-        },
-        events=((Event.SMOKE_TEST_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
-        metrics=((Metric.TEST_FAILURE_RATE, 1),),
-        then=Action.CONTENT_REVOKED,
-    ),
-    # A failed or timed-out prod deploy may have left earlier stacks on the new release: prod rolls back.
-    Transition(
-        Action.PROD_DEPLOY_FAILED,
-        PROD,
-        guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
-        sets={
-            ENV_STATUS: EnvStatus.FAILED,
-            ENV_FAILURE_REASON: Ref.REASON,
-            **_rollback_initiated("prod deploy failed: {reason}"),
-        },
-        events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
-        default_reason="deploy failed",
-        then=Action.CONTENT_REVOKED,
-    ),
-    # A revoked release's bytes are revoked under every commit: intake and Validate look the content up
-    # here (one record per artifact_sha256). The first revocation is kept.
-    Transition(
-        Action.CONTENT_REVOKED,
-        PROD,
-        guard=(Absent(REVOKED_COMMIT),),
-        sets={
-            REVOKED_COMMIT: Ref.COMMIT_SHA,
-            REVOKED_REASON: Text("prod failed and rolled back: {reason}"),
-            "revoked_at": Ref.NOW,
-            "record_type": "revoked_content",
-        },
-        record=REVOKED_CONTENT_RECORD,
-    ),
-    Transition(
-        Action.ROLLBACK_PLANNED,
-        PROD,
-        guard=(OWNED,),
-        sets={ROLLBACK_TARGET: Ref.ROLLBACK_TARGET},  # and the backoff schedule, from the plan
-    ),
-    Transition(
-        Action.ROLLBACK_ATTEMPT_FAILED,
-        PROD,
-        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
-        sets={ROLLBACK_FAILURE_REASON: Ref.REASON},
-        adds={ROLLBACK_ATTEMPTS: 1},
-        metrics=((Metric.ROLLBACK_FAILURE_RATE, 1),),
-        default_reason="rollback deploy failed",
-    ),
-    Transition(
-        Action.ROLLBACK_SUCCEEDED,
-        PROD,
-        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
-        sets={
-            STATUS: Status.ROLLBACK_SUCCEEDED,
-            ENV_STATUS: EnvStatus.ROLLBACK_SUCCEEDED,
-            "rollback_completed_at": Ref.NOW,
-            ROLLBACK_TARGET: Ref.ROLLBACK_TARGET,
-            HEALTH: "healthy",
-            # prod is healthy again, but the release did not ship: its run failed
-            **_finished(ExecutionStatus.FAILED),
-        },
-        adds={ROLLBACK_ATTEMPTS: 1},
-        events=((Event.ROLLBACK_SUCCEEDED, {"target_commit": Ref.ROLLBACK_TARGET}),),
-        metrics=((Metric.ROLLBACK_LATENCY, Ref.SINCE_ROLLBACK),),
-    ),
-    Transition(
-        Action.ROLLBACK_FAILED,
-        PROD,
-        guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
-        sets={
-            STATUS: Status.ROLLBACK_FAILED,
-            ENV_STATUS: EnvStatus.ROLLBACK_FAILED,
-            "rollback_attempts_exhausted": True,
-            "manual_intervention_required": True,
-            ROLLBACK_FAILURE_REASON: Ref.ROLLBACK_REASON,
-            HEALTH: "degraded",
-            **_finished(ExecutionStatus.FAILED),
-        },
-        events=(
-            (
-                Event.ROLLBACK_FAILED,
-                {"reason": Ref.ROLLBACK_REASON, "attempts": Ref.ATTEMPTS, "severity": "critical"},
-            ),
+_TABLE: list[Transition] = _back_in_the_sweep(
+    [
+        # Take the environment for this run (the state machine's transaction, with the environment's lock).
+        *[
+            Transition(
+                Action.LEASE,
+                environment,
+                guard=_leasable(environment),
+                sets={
+                    ENV_STATUS: EnvStatus.DEPLOYING,
+                    ENV_DEPLOY_STARTED_AT: Ref.EXECUTION_START,
+                    "environment_states.{env}.deployment_id": Ref.EXECUTION_NAME,
+                    DEPLOYMENT_ID: Ref.EXECUTION_NAME,
+                    EXECUTION_ID: Ref.EXECUTION_ID,
+                    EXECUTION_STARTED_AT: Ref.EXECUTION_START,
+                    EXECUTION_STATUS: ExecutionStatus.RUNNING,
+                    **_leased(),
+                },
+            )
+            for environment in Environment
+        ],
+        *_each_environment(
+            Action.VALIDATED,
+            guard=(OWNED,),
+            # The artifact verifies; whether CloudFormation reads those bytes is the deployer's check
+            # (`asset_verification_passed`, set by `deployed` and `asset_mismatch`).
+            sets={"integrity_verified": True, "validated_at": Ref.NOW},
         ),
-        alert="CRITICAL: rollback of {service} failed, manual intervention required",
-    ),
-    # Stage rejects an artifact that fails verification; in prod it was already promoted once.
-    *_failure(Action.INVALID_ARTIFACT, Event.INVALID_ARTIFACT, rejects=True, integrity_verified=False),
-    *_failure(Action.DEPLOY_FAILED, Event.DEPLOY_FAILED),
-    *_failure(Action.DRIFT_DETECTED, Event.DEPLOY_FAILED, stack_drift_detected=True),
-    # The deployer refused before any change set: an object in the service's asset bucket (or an image)
-    # was not the signed content after it published it. Nothing was deployed, so prod does not roll
-    # back; the release itself verified, so stage does not reject it (a retry publishes again).
-    *_failure(Action.ASSET_MISMATCH, Event.DEPLOY_FAILED, **{ASSET_VERIFICATION_PASSED: False}),
-    # Nothing was deployed and nothing is known against the release (`_not_started`): the drift gate
-    # could not tell; Validate failed for a reason that is not the artifact's; the deploy build stopped
-    # before its first change set.
-    _not_started(Action.DRIFT_CHECK_FAILED, PROD, "drift_check", default_reason="drift check failed"),
-    *[
-        _not_started(Action.NOT_STARTED, environment, Ref.PHASE, default_reason="failed before deploying anything")
-        for environment in Environment
-    ],
-    *_failure(Action.TIMED_OUT, Event.DEPLOY_FAILED),
-    *_failure(Action.FAILED, Event.DEPLOY_FAILED),
-    *_lock_rows(),
-    # The finalizer's record of the run (and its corrections, see REPAIRS).
-    *_each_environment(
-        Action.FINALIZED,
-        guard=(OWNED,),
-        sets={"finalizer_ran": True, "finalizer_ran_at": Ref.NOW},
-        events=((Event.FINALIZER_CORRECTED_METADATA, {}),),
-        metrics=((Metric.FINALIZER_CORRECTED, 1),),
-    ),
-]
+        *_each_environment(
+            Action.DEPLOYED,
+            guard=(OWNED, is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+            sets={
+                ENV_STATUS: EnvStatus.DEPLOYED,
+                "environment_states.{env}.deploy_completed_at": Ref.NOW,
+                ENV_TEST_STATUS: TestStatus.RUNNING,
+                ENV_TEST_STARTED_AT: Ref.NOW,
+                "{env}_deploy_duration_seconds": Ref.DEPLOY_SECONDS,
+                DEPLOY_BUILD_ID: Ref.BUILD_ID,
+                # The deployer deploys only after every object CloudFormation reads was checked to be signed.
+                ASSET_VERIFICATION_PASSED: True,
+            },
+            events=((Event.DEPLOY_SUCCEEDED, {"phase": "deploy"}),),
+            succeeded=True,
+        ),
+        Transition(
+            Action.TEST_FAILED,
+            STAGE,
+            guard=_testing(Status.CANDIDATE),
+            sets={
+                **_tests_ended(TestStatus.FAILED),
+                STATUS: Status.REJECTED,
+                **_finished(ExecutionStatus.FAILED),
+            },
+            events=((Event.TEST_FAILED, {"reason": Ref.REASON}),),
+            metrics=((Metric.TEST_FAILURE_RATE, 1),),
+        ),
+        # Promotion's claim, between copying the objects and copying the manifest (which starts prod).
+        Transition(
+            Action.PROMOTED,
+            STAGE,
+            guard=(OWNED, is_(STATUS, Status.CANDIDATE), is_(ENV_TEST_STATUS, TestStatus.RUNNING)),
+            sets={
+                **_tests_ended(TestStatus.PASSED),
+                env_path(ENV_STATUS, PROD): EnvStatus.PENDING,
+                env_path(ENV_TEST_STATUS, PROD): TestStatus.NOT_TESTED,
+                STATUS: Status.PROMOTED,
+                LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
+                "promoted_at": Ref.NOW,
+                SWEEP_PHASE: PROD.value,
+                SWEEP_SINCE: Ref.NOW,
+                **_finished(ExecutionStatus.SUCCEEDED),
+            },
+            # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates.
+            removes=(EXPIRE_AT,),
+            events=((Event.ARTIFACT_PROMOTED, {}),),
+            succeeded=True,
+        ),
+        Transition(
+            Action.PROD_SUCCEEDED,
+            PROD,
+            guard=_testing(Status.PROMOTED),
+            sets={
+                **_tests_ended(TestStatus.PASSED),
+                STATUS: Status.DEPLOYED,
+                HEALTH: "healthy",
+                **_finished(ExecutionStatus.SUCCEEDED),
+            },
+            removes=(EXPIRE_AT,),  # a release live in prod never expires
+            events=((Event.DEPLOY_SUCCEEDED, {"phase": "smoke"}),),
+            metrics=((Metric.DEPLOY_LATENCY, Ref.SINCE_BUILD), (Metric.TEST_FAILURE_RATE, 0)),
+            then=Action.KNOWN_GOOD,
+            succeeded=True,
+        ),
+        # The service's prod last known good: only ever moves to a newer build (a late run of an older
+        # release cannot move it back).
+        Transition(
+            Action.KNOWN_GOOD,
+            PROD,
+            guard=(AbsentOrAtMost(KNOWN_GOOD_BUILD_TIME, Ref.BUILD_TIME),),
+            sets={
+                LAST_KNOWN_GOOD: Ref.COMMIT_SHA,
+                KNOWN_GOOD_BUILD_TIME: Ref.BUILD_TIME,
+                "last_known_good_at": Ref.NOW,
+                "record_type": "service",
+            },
+            record=SERVICE_RECORD,
+        ),
+        Transition(
+            Action.SMOKE_FAILED,
+            PROD,
+            guard=_testing(Status.PROMOTED),
+            sets={
+                **_tests_ended(TestStatus.FAILED),
+                **_rollback_initiated("prod smoke test failed: {reason}"),
+            },
+            events=((Event.SMOKE_TEST_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
+            metrics=((Metric.TEST_FAILURE_RATE, 1),),
+            then=Action.CONTENT_REVOKED,
+        ),
+        # A failed or timed-out prod deploy may have left earlier stacks on the new release: prod rolls back.
+        Transition(
+            Action.PROD_DEPLOY_FAILED,
+            PROD,
+            guard=(OWNED, is_(STATUS, Status.PROMOTED), is_(ENV_STATUS, EnvStatus.DEPLOYING)),
+            sets={
+                ENV_STATUS: EnvStatus.FAILED,
+                ENV_FAILURE_REASON: Ref.REASON,
+                **_rollback_initiated("prod deploy failed: {reason}"),
+            },
+            events=((Event.DEPLOY_FAILED, {"reason": Ref.REASON}), (Event.ROLLBACK_INITIATED, {})),
+            default_reason="deploy failed",
+            then=Action.CONTENT_REVOKED,
+        ),
+        # A revoked release's bytes are revoked under every commit: intake and Validate look the content up
+        # here (one record per artifact_sha256). The first revocation is kept.
+        Transition(
+            Action.CONTENT_REVOKED,
+            PROD,
+            guard=(Absent(REVOKED_COMMIT),),
+            sets={
+                REVOKED_COMMIT: Ref.COMMIT_SHA,
+                REVOKED_REASON: Text("prod failed and rolled back: {reason}"),
+                "revoked_at": Ref.NOW,
+                "record_type": "revoked_content",
+            },
+            record=REVOKED_CONTENT_RECORD,
+        ),
+        Transition(
+            Action.ROLLBACK_PLANNED,
+            PROD,
+            guard=(OWNED,),
+            sets={ROLLBACK_TARGET: Ref.ROLLBACK_TARGET},  # and the backoff schedule, from the plan
+        ),
+        Transition(
+            Action.ROLLBACK_ATTEMPT_FAILED,
+            PROD,
+            guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+            sets={ROLLBACK_FAILURE_REASON: Ref.REASON},
+            adds={ROLLBACK_ATTEMPTS: 1},
+            metrics=((Metric.ROLLBACK_FAILURE_RATE, 1),),
+            default_reason="rollback deploy failed",
+        ),
+        Transition(
+            Action.ROLLBACK_SUCCEEDED,
+            PROD,
+            guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+            sets={
+                STATUS: Status.ROLLBACK_SUCCEEDED,
+                ENV_STATUS: EnvStatus.ROLLBACK_SUCCEEDED,
+                "rollback_completed_at": Ref.NOW,
+                ROLLBACK_TARGET: Ref.ROLLBACK_TARGET,
+                HEALTH: "healthy",
+                # prod is healthy again, but the release did not ship: its run failed
+                **_finished(ExecutionStatus.FAILED),
+            },
+            adds={ROLLBACK_ATTEMPTS: 1},
+            events=((Event.ROLLBACK_SUCCEEDED, {"target_commit": Ref.ROLLBACK_TARGET}),),
+            metrics=((Metric.ROLLBACK_LATENCY, Ref.SINCE_ROLLBACK),),
+        ),
+        Transition(
+            Action.ROLLBACK_FAILED,
+            PROD,
+            guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
+            sets={
+                STATUS: Status.ROLLBACK_FAILED,
+                ENV_STATUS: EnvStatus.ROLLBACK_FAILED,
+                "rollback_attempts_exhausted": True,
+                "manual_intervention_required": True,
+                ROLLBACK_FAILURE_REASON: Ref.ROLLBACK_REASON,
+                HEALTH: "degraded",
+                **_finished(ExecutionStatus.FAILED),
+            },
+            events=(
+                (
+                    Event.ROLLBACK_FAILED,
+                    {"reason": Ref.ROLLBACK_REASON, "attempts": Ref.ATTEMPTS, "severity": "critical"},
+                ),
+            ),
+            alert="CRITICAL: rollback of {service} failed, manual intervention required",
+        ),
+        # Stage rejects an artifact that fails verification; in prod it was already promoted once.
+        *_failure(Action.INVALID_ARTIFACT, Event.INVALID_ARTIFACT, rejects=True, integrity_verified=False),
+        *_failure(Action.DEPLOY_FAILED, Event.DEPLOY_FAILED),
+        *_failure(Action.DRIFT_DETECTED, Event.DEPLOY_FAILED, stack_drift_detected=True),
+        # The deployer refused before any change set: an object in the service's asset bucket (or an image)
+        # was not the signed content after it published it. Nothing was deployed, so prod does not roll
+        # back; the release itself verified, so stage does not reject it (a retry publishes again).
+        *_failure(Action.ASSET_MISMATCH, Event.DEPLOY_FAILED, **{ASSET_VERIFICATION_PASSED: False}),
+        # Nothing was deployed and nothing is known against the release (`_not_started`): the drift gate
+        # could not tell; Validate failed for a reason that is not the artifact's; the deploy build stopped
+        # before its first change set.
+        _not_started(Action.DRIFT_CHECK_FAILED, PROD, "drift_check", default_reason="drift check failed"),
+        *[
+            _not_started(Action.NOT_STARTED, environment, Ref.PHASE, default_reason="failed before deploying anything")
+            for environment in Environment
+        ],
+        *_failure(Action.TIMED_OUT, Event.DEPLOY_FAILED),
+        *_failure(Action.FAILED, Event.DEPLOY_FAILED),
+        *_lock_rows(),
+        # The finalizer's record of the run (and its corrections, see REPAIRS).
+        *_each_environment(
+            Action.FINALIZED,
+            guard=(OWNED,),
+            sets={"finalizer_ran": True, "finalizer_ran_at": Ref.NOW},
+            events=((Event.FINALIZER_CORRECTED_METADATA, {}),),
+            metrics=((Metric.FINALIZER_CORRECTED, 1),),
+        ),
+        *_sweep_rows(),
+    ]
+)
 
 # What the state machine records through the transition function (its other rows are written by the
 # lease itself, or by promotion, Validate, the rollback planner and the finalizer, never on request).

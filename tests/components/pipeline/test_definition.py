@@ -145,12 +145,15 @@ def readable(parameters: dict[str, Any], expression: str) -> str:
     [
         (
             d.LEASE_STAGE,
-            "status = 'candidate' AND environment_states.stage.status IN ('pending', 'failed')"
+            "status = 'candidate' AND environment_states.stage.status IN ('pending', 'failed', 'deployed')"
+            " AND (environment_states.stage.status IN ('pending', 'failed')"
+            " OR environment_states.stage.test_status = 'not_tested')"
             " AND attribute_not_exists(eligibility_revoked)",
         ),
         (
             d.LEASE_PROD,
-            "status = 'promoted' AND environment_states.prod.status = 'pending'"
+            "status = 'promoted' AND environment_states.prod.status IN ('pending', 'deployed')"
+            " AND (environment_states.prod.status = 'pending' OR environment_states.prod.test_status = 'not_tested')"
             " AND attribute_not_exists(eligibility_revoked)",
         ),
     ],
@@ -162,7 +165,9 @@ def test_the_lease_is_the_lifecycle_tables_guard(state: str, condition: str) -> 
     update = readable(parameters, "UpdateExpression")
     environment = "stage" if state == d.LEASE_STAGE else "prod"
     assert f"environment_states.{environment}.status = 'deploying'" in update
-    assert "execution_id = '$$.Execution.Id'" in update and update.endswith("REMOVE sweep_phase")
+    assert "execution_id = '$$.Execution.Id'" in update and update.endswith(
+        "sweep_phase = 'running', sweep_since = '$$.Execution.StartTime'"
+    )
     lock = items[1]["Update"]
     assert readable(lock, "ConditionExpression") == (
         "(attribute_not_exists(holder_execution_id) OR holder_execution_id = '$$.Execution.Id'"

@@ -25,22 +25,31 @@ STATUS_EDGES = {
 ENV_EDGES = {
     "failed": {"deploying"},
     # a drift check that could not run deployed nothing: prod is handed back for the next attempt
-    "deploying": {"deployed", "failed", "pending"},
-    "deployed": {"failed"},
+    "deploying": {"deployed", "failed", "pending"},  # pending: also the watchdog's requeue
+    # a deploy that succeeded but was never recorded is corrected to deployed + not_tested: leased again;
+    # the watchdog requeues a stuck run to pending; superseded as a pending release is
+    "deployed": {"failed", "deploying", "pending", "superseded"},
     # prod never deploys a build older than its known good: the pending release is superseded
     "pending": {"deploying", "superseded"},
 }
 
 # Every guard, written out: the refusal each transition makes. Removing a clause from the table fails here.
+# A lease also takes a `deployed` whose tests never ran (the finalizer's correction of an unrecorded
+# deploy), never one whose tests are running.
 EXPECTED_LEASE = {
     STAGE: {
         "status": ("=", "candidate"),
-        "environment_states.{env}.status": ("in", {"pending", "failed"}),
+        "environment_states.{env}.status": ("in", {"pending", "failed", "deployed"}),
+        "any of": (
+            "environment_states.{env}.status in failed, pending",
+            "environment_states.{env}.test_status = not_tested",
+        ),
         "eligibility_revoked": ("absent",),
     },
     PROD: {
         "status": ("=", "promoted"),
-        "environment_states.{env}.status": ("=", "pending"),
+        "environment_states.{env}.status": ("in", {"pending", "deployed"}),
+        "any of": ("environment_states.{env}.status = pending", "environment_states.{env}.test_status = not_tested"),
         "eligibility_revoked": ("absent",),
     },
 }
@@ -110,6 +119,21 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
     # Written without owning the item: the run never leased it, so only while it is still leasable.
     **{(A.LOCK_WAIT_TIMED_OUT, e): EXPECTED_LEASE[e] for e in lc.Environment},
     (A.SUPERSEDED, PROD): EXPECTED_LEASE[PROD],
+    # The watchdog: only the stuck run's item, only while that run was deploying or testing.
+    (A.REQUEUED, STAGE): {
+        **OWNED,
+        "status": ("=", "candidate"),
+        "environment_states.{env}.status": ("in", {"deploying", "deployed"}),
+    },
+    (A.REQUEUED, PROD): {
+        **OWNED,
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("in", {"deploying", "deployed"}),
+    },
+    (A.ROLLBACK_INTERRUPTED, PROD): {**OWNED, "status": ("=", "rollback_initiated")},
+    # The sweeper parks an artifact that still waits in its environment's sweep (no run holds it).
+    (A.ATTEMPTS_EXHAUSTED, STAGE): {"status": ("=", "candidate"), "sweep_phase": ("=", "stage")},
+    (A.ATTEMPTS_EXHAUSTED, PROD): {"status": ("=", "promoted"), "sweep_phase": ("=", "prod")},
 }
 
 
@@ -137,7 +161,9 @@ def _readable(clause: lc.Clause, value: Any) -> str:
         return f"absent {clause.path}"
     if isinstance(clause, lc.Before):
         return f"{clause.path} < {value(clause.value)}"
-    assert isinstance(clause, lc.Is) and len(clause.values) == 1
+    assert isinstance(clause, lc.Is)
+    if len(clause.values) > 1:
+        return f"{clause.path} in {', '.join(sorted(value(v) for v in clause.values))}"
     return f"{clause.path} = {value(clause.values[0])}"
 
 
@@ -171,7 +197,16 @@ def test_statuses_move_only_along_the_spec_lifecycle(transition: lc.Transition) 
 
 def test_only_the_lease_the_pipelines_records_and_runs_that_never_leased_do_without_ownership() -> None:
     unowned = {t.action for t in lc.TRANSITIONS.values() if lc.OWNED not in t.guard}
-    assert unowned == {A.LEASE, A.KNOWN_GOOD, A.CONTENT_REVOKED, A.LOCK, A.UNLOCK, A.LOCK_WAIT_TIMED_OUT, A.SUPERSEDED}
+    assert unowned == {
+        A.LEASE,
+        A.KNOWN_GOOD,
+        A.CONTENT_REVOKED,
+        A.LOCK,
+        A.UNLOCK,
+        A.LOCK_WAIT_TIMED_OUT,
+        A.SUPERSEDED,
+        A.ATTEMPTS_EXHAUSTED,  # the sweeper holds no run: only while the artifact waits in its sweep
+    }
     for action in (A.LOCK_WAIT_TIMED_OUT, A.SUPERSEDED):  # only while the release is what a lease takes
         for transition in (t for t in lc.TRANSITIONS.values() if t.action is action):
             assert transition.guard == lc.transition(A.LEASE, transition.environment).guard
@@ -247,3 +282,77 @@ def test_a_run_that_deployed_nothing_leaves_the_release_where_a_new_lease_takes_
     assert "stack_drift_detected" not in failed.sets
     ((event, detail),) = failed.events
     assert event is lc.Event.DEPLOY_FAILED and detail["retryable"] is True and "phase" in detail
+
+
+# --- the sweep index (`sweep-by-age`): every run is visible to the watchdog; every retryable ending waits
+# for the sweeper; nothing that may not run again is ever swept --------------------------------------
+
+
+def test_a_lease_puts_the_item_in_the_running_phase_since_its_execution_started() -> None:
+    for environment in lc.Environment:
+        lease = lc.transition(A.LEASE, environment)
+        assert lease.sets[lc.SWEEP_PHASE] == lc.SweepPhase.RUNNING.value
+        assert lease.sets[lc.SWEEP_SINCE] is lc.Ref.EXECUTION_START
+        assert lc.SWEEP_PHASE not in lease.removes
+
+
+RETRYABLE = {
+    (A.DEPLOY_FAILED, STAGE),
+    (A.TIMED_OUT, STAGE),
+    (A.FAILED, STAGE),
+    (A.ASSET_MISMATCH, STAGE),
+    (A.NOT_STARTED, STAGE),
+    (A.NOT_STARTED, PROD),
+    (A.DRIFT_CHECK_FAILED, PROD),
+    (A.LOCK_WAIT_TIMED_OUT, STAGE),
+    (A.LOCK_WAIT_TIMED_OUT, PROD),
+    (A.REQUEUED, STAGE),
+    (A.REQUEUED, PROD),
+}
+
+
+@pytest.mark.parametrize("key", sorted(lc.TRANSITIONS, key=str), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_exactly_the_retryable_endings_wait_in_their_environments_sweep(key: tuple[lc.Action, lc.Environment]) -> None:
+    transition = lc.TRANSITIONS[key]
+    phase = transition.sets.get(lc.SWEEP_PHASE)
+    if key in RETRYABLE:
+        assert phase == key[1].value and lc.SWEEP_SINCE in transition.sets
+        lease = lc.transition(A.LEASE, key[1])
+        written = transition.sets.get(lc.ENV_STATUS)
+        if written is not None:  # what it leaves is what the next attempt's lease takes
+            assert str(written) in _guarded(lease, lc.ENV_STATUS)
+    else:
+        assert phase in (None, lc.SweepPhase.RUNNING.value, "prod", "stage_parked", "prod_parked")
+        if phase == "prod":  # only promotion hands a release to the prod sweep
+            assert key == (A.PROMOTED, STAGE)
+
+
+def test_the_watchdog_requeues_a_stuck_run_as_the_spec_says() -> None:
+    for environment, status in ((STAGE, "candidate"), (PROD, "promoted")):
+        requeued = lc.transition(A.REQUEUED, environment)
+        assert _guarded(requeued, lc.STATUS) == {status} and lc.STATUS not in requeued.sets
+        assert requeued.sets[lc.ENV_STATUS] is lc.EnvStatus.PENDING
+        assert requeued.sets[lc.ENV_TEST_STATUS] is lc.TestStatus.NOT_TESTED
+        assert requeued.sets[lc.EXECUTION_STATUS] is lc.ExecutionStatus.KILLED
+        assert requeued.sets[lc.SWEEP_SINCE] is lc.Ref.EXECUTION_START  # long past: the next sweep takes it
+        assert [e for e, _ in requeued.events] == [lc.Event.STUCK_PIPELINE_TERMINATED]
+
+
+def test_a_stuck_rollback_is_never_requeued_and_pages_a_human() -> None:
+    interrupted = lc.transition(A.ROLLBACK_INTERRUPTED, PROD)
+    assert interrupted.sets[lc.STATUS] is lc.Status.ROLLBACK_FAILED
+    assert interrupted.sets[lc.MANUAL_INTERVENTION] is True and interrupted.alert
+    assert lc.SWEEP_PHASE in interrupted.removes and lc.SWEEP_PHASE not in interrupted.sets
+    assert lc.Event.STUCK_PIPELINE_TERMINATED in [e for e, _ in interrupted.events]
+    assert not any(interrupted.action == a for a, _ in RETRYABLE)
+
+
+def test_exhausted_attempts_park_the_artifact_for_a_human() -> None:
+    for environment, parked, since in (
+        (STAGE, "stage_parked", lc.Ref.BUILD_TIME),  # ArtifactNeverPromoted counts a range of build times
+        (PROD, "prod_parked", lc.Ref.NOW),
+    ):
+        exhausted = lc.transition(A.ATTEMPTS_EXHAUSTED, environment)
+        assert exhausted.sets[lc.SWEEP_PHASE] == parked and exhausted.sets[lc.SWEEP_SINCE] is since
+        assert exhausted.sets[lc.MANUAL_INTERVENTION] is True and exhausted.alert
+        assert lc.STATUS not in exhausted.sets and lc.ENV_STATUS not in exhausted.sets

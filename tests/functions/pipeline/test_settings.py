@@ -85,6 +85,9 @@ def test_required_variables_are_named() -> None:
     [
         ("MAX_ROLLBACK_ATTEMPTS", "two", "MAX_ROLLBACK_ATTEMPTS='two': expected an integer"),
         ("MAX_ROLLBACK_ATTEMPTS", "0", "MAX_ROLLBACK_ATTEMPTS=0: expected at least 1"),
+        ("MAX_ATTEMPTS_STAGE", "0", "MAX_ATTEMPTS_STAGE=0: expected at least 1"),
+        ("MAX_ATTEMPTS_PROD", "many", "MAX_ATTEMPTS_PROD='many': expected an integer"),
+        ("NEVER_PROMOTED_DAYS", "0", "NEVER_PROMOTED_DAYS=0: expected at least 1"),
         ("SERVICE_CATALOG_URI", "https://example.com/catalog", "SERVICE_CATALOG_URI=.*: expected s3://bucket/key"),
         ("SERVICE_CATALOG_SHA256", "abc", "SERVICE_CATALOG_SHA256='abc': expected 64 lowercase hex digits"),
         ("TOOLS_ACCOUNT_ID", "tools", "TOOLS_ACCOUNT_ID='tools': expected 12 digits"),
@@ -101,6 +104,8 @@ def test_defaults_follow_the_spec() -> None:
     del environ["MAX_ROLLBACK_ATTEMPTS"], environ["ROLLBACK_BASE_DELAY_SECONDS"]
     settings = FunctionSettings.from_environ(environ)
     assert settings.max_rollback_attempts == 2 and settings.rollback_base_delay_seconds == 60
+    # the sweeper: 3 attempts per environment, candidates parked 7 days count as never promoted
+    assert (settings.max_attempts("stage"), settings.max_attempts("prod"), settings.never_promoted) == (3, 3, 7)
 
 
 def test_the_program_cannot_write_what_the_code_would_refuse() -> None:

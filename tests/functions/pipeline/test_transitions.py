@@ -40,6 +40,8 @@ def _satisfying(transition: lc.Transition) -> dict[str, Any]:
     if transition.record:
         item = {"service": SERVICE, "commit_sha": _key(transition)}
     for clause in transition.guard:
+        if isinstance(clause, lc.AnyOf):  # the lease's `deployed` only untested: the plain clauses satisfy it
+            continue
         path = lc.env_path(clause.path, transition.environment)
         if isinstance(clause, lc.Is):
             first = clause.values[0]
@@ -50,6 +52,12 @@ def _satisfying(transition: lc.Transition) -> dict[str, Any]:
 
 
 def _violating(item: dict[str, Any], clause: lc.Clause, environment: str) -> dict[str, Any]:
+    if isinstance(clause, lc.AnyOf):
+        # every alternative fails, with values the guard's other clauses still accept (`deployed`, tests running)
+        for alternative in clause.clauses:
+            path = lc.env_path(alternative.path, environment)
+            put(item, path, "deployed" if alternative.path == lc.ENV_STATUS else lc.TestStatus.RUNNING.value)
+        return item
     path = lc.env_path(clause.path, environment)
     if isinstance(clause, lc.Is):
         put(item, path, "another-run" if clause.path == lc.EXECUTION_ID else "some_other_state")
@@ -82,7 +90,7 @@ def test_applies_from_the_states_it_may_leave(table: MetadataTable, transition: 
 @pytest.mark.parametrize(
     ("transition", "clause"),
     [(t, c) for t in WRITTEN_BY_FUNCTIONS for c in t.guard],
-    ids=[f"{_ids(t)}-{c.path}" for t in WRITTEN_BY_FUNCTIONS for c in t.guard],
+    ids=[f"{_ids(t)}-{getattr(c, 'path', 'any-of')}" for t in WRITTEN_BY_FUNCTIONS for c in t.guard],
 )
 def test_each_clause_of_the_guard_refuses_alone(
     table: MetadataTable, transition: lc.Transition, clause: lc.Clause
@@ -124,7 +132,9 @@ def test_the_rendered_lease_takes_a_leasable_item(table: MetadataTable, environm
     boto3.client("dynamodb", region_name="us-east-1").update_item(**_lease_call(environment))
     item = table.get(SERVICE, COMMIT)
     assert item["execution_id"] == EXECUTION and item["execution_status"] == "running"
-    assert item["environment_states"][environment]["status"] == "deploying" and "sweep_phase" not in item
+    assert item["environment_states"][environment]["status"] == "deploying"
+    # the watchdog's view: running since the execution started
+    assert item["sweep_phase"] == "running" and item["sweep_since"] == "2026-11-20T10:00:00.123Z"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,353 @@
+"""The sweeper and its watchdog against moto (DynamoDB with the `sweep-by-age` index, S3, Step Functions):
+each branch of one sweep, with the sweep's clock (`now`) moved past the 5- and 65-minute thresholds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from functions import naming
+from functions.pipeline import lifecycle as lc
+from functions.pipeline.settings import FunctionSettings
+from functions.pipeline.store import MetadataTable
+from functions.pipeline.sweeper import SweeperClients, SweepIncomplete, execution_arn, sweep
+from tests.functions.pipeline.conftest import BUILD_TIME, COMMIT, OTHER, SERVICE, Captured, item_in, seed
+
+NOW = datetime.now(UTC)
+LONG_AGO = "2026-01-01T00:00:00Z"
+
+
+class History:
+    """moto's Step Functions (without executing) answers a canned history dated 2020: the watchdog's only
+    question, when the run's last event was, is answered here instead (`last_event`)."""
+
+    def __init__(self, sfn: Any) -> None:
+        self._sfn = sfn
+        self.last_event = NOW
+        self.history_calls: list[dict[str, Any]] = []
+        self.stops: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sfn, name)
+
+    def stop_execution(self, **arguments: Any) -> dict[str, Any]:
+        self.stops.append(arguments)
+        return self._sfn.stop_execution(**arguments)
+
+    def get_execution_history(self, **arguments: Any) -> dict[str, Any]:
+        self.history_calls.append(arguments)
+        self._sfn.describe_execution(executionArn=arguments["executionArn"])  # it exists
+        return {"events": [{"timestamp": self.last_event, "type": "TaskStateEntered", "id": 9}]}
+
+
+@pytest.fixture
+def sfn(settings: FunctionSettings) -> History:
+    import boto3
+
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    client.create_state_machine(
+        name="p",
+        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/pipeline",
+    )
+    return History(client)
+
+
+@pytest.fixture
+def clients(settings: FunctionSettings, table: MetadataTable, sfn: History, captured: Captured) -> SweeperClients:
+    import boto3
+
+    return SweeperClients(
+        settings=settings,
+        table=table,
+        sfn=sfn,
+        s3=boto3.client("s3", region_name="us-east-1"),
+        notify=captured,
+        metric=captured.metric,
+    )
+
+
+def manifest(bucket: str = "candidates", commit: str = COMMIT) -> None:
+    import boto3
+
+    key = naming.artifact_prefix(SERVICE, commit) + naming.MANIFEST_NAME
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+
+def waiting(
+    table: MetadataTable, environment: str = "stage", since: str = LONG_AGO, commit: str = COMMIT, **overrides: Any
+) -> dict[str, Any]:
+    """An artifact waiting in its environment's sweep (never leased there, or its last attempt ended),
+    its manifest in its environment's bucket; `overrides` by attribute path."""
+    item = item_in(environment, execution_id=None, execution_status=None, **{lc.ENV_STATUS: "pending", **overrides})
+    item.update({"commit_sha": commit, "sweep_phase": environment, "sweep_since": since})
+    manifest("candidates" if environment == "stage" else "releases", commit)
+    return seed(table, item)
+
+
+def executions(sfn: History) -> list[dict[str, Any]]:
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:p"
+    return sfn.list_executions(stateMachineArn=arn)["executions"]
+
+
+def start(sfn: History, settings: FunctionSettings, environment: str, attempt: int, commit: str = COMMIT) -> str:
+    name = naming.execution_name(SERVICE, commit, environment, attempt)
+    return sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input="{}")["executionArn"]
+
+
+def later(minutes: float) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+# --- waiting artifacts ---------------------------------------------------------------------------------
+
+
+def test_a_dropped_event_is_started_by_the_next_sweep(
+    clients: SweeperClients, table: MetadataTable, sfn: History, captured: Captured
+) -> None:
+    waiting(table, "stage")
+    result = sweep(clients, now=NOW)
+    (started,) = executions(sfn)
+    assert started["name"] == naming.execution_name(SERVICE, COMMIT, "stage", 1)
+    document = json.loads(sfn.describe_execution(executionArn=started["executionArn"])["input"])
+    assert document["trigger"]["source"] == "sweeper" and document["environment"] == "stage"
+    assert document["trigger"]["key"] == f"{SERVICE}/{COMMIT}/artifact-manifest.json"
+    assert [c["reason"] for c in result["corrections"]] == ["dropped_event"]
+    assert captured.types == ["SweeperCorrected", "SweeperTriggered"]
+    assert ("SweeperCorrections", 1.0) in captured.metrics or ("SweeperCorrections", 1) in captured.metrics
+
+
+def test_an_artifact_waiting_less_than_five_minutes_is_left_alone(
+    clients: SweeperClients, table: MetadataTable, sfn: History, captured: Captured
+) -> None:
+    from functions.timestamps import utc_iso
+
+    waiting(table, "stage", since=utc_iso(NOW - timedelta(minutes=4)))
+    assert sweep(clients, now=NOW)["waiting"] == 0
+    assert executions(sfn) == [] and "SweeperTriggered" not in captured.types
+    sweep(clients, now=later(2))  # 6 minutes after
+    assert len(executions(sfn)) == 1
+
+
+def test_a_run_in_flight_is_never_started_twice(
+    clients: SweeperClients, table: MetadataTable, sfn: History, settings: FunctionSettings
+) -> None:
+    waiting(table, "stage")
+    start(sfn, settings, "stage", 1)
+    for _ in range(3):
+        result = sweep(clients, now=NOW)
+        assert result["corrections"] == []
+    assert len(executions(sfn)) == 1
+
+
+def test_a_failed_attempt_is_retried_as_the_next_attempt(
+    clients: SweeperClients, table: MetadataTable, sfn: History, settings: FunctionSettings
+) -> None:
+    first = start(sfn, settings, "stage", 1)
+    sfn.stop_execution(executionArn=first)
+    waiting(
+        table, "stage", **{"environment_states.{env}.deployment_id": naming.execution_name(SERVICE, COMMIT, "stage", 1)}
+    )
+    result = sweep(clients, now=NOW)
+    assert [c["attempt"] for c in result["corrections"]] == [2]
+    assert {e["name"] for e in executions(sfn)} == {naming.execution_name(SERVICE, COMMIT, "stage", a) for a in (1, 2)}
+
+
+def test_an_attempt_started_but_never_leased_is_not_started_again(
+    clients: SweeperClients, table: MetadataTable, sfn: History, settings: FunctionSettings
+) -> None:
+    """Attempt 2 ran and ended without leasing (it waited for the lock too long): the item still records
+    attempt 1. The sweep finds attempt 2's execution and starts attempt 3, never a duplicate."""
+    for attempt in (1, 2):
+        sfn.stop_execution(executionArn=start(sfn, settings, "stage", attempt))
+    waiting(
+        table, "stage", **{"environment_states.{env}.deployment_id": naming.execution_name(SERVICE, COMMIT, "stage", 1)}
+    )
+    assert [c["attempt"] for c in sweep(clients, now=NOW)["corrections"]] == [3]
+
+
+def test_the_last_attempt_parks_the_artifact_and_alerts(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, captured: Captured, table: MetadataTable
+) -> None:
+    for attempt in (1, 2, 3):
+        sfn.stop_execution(executionArn=start(sfn, settings, "stage", attempt))
+    name = naming.execution_name(SERVICE, COMMIT, "stage", 3)
+    waiting(
+        table, "stage", **{"environment_states.{env}.deployment_id": name, "environment_states.{env}.status": "failed"}
+    )
+    result = sweep(clients, now=NOW)
+    item = table.get(SERVICE, COMMIT)
+    assert item["manual_intervention_required"] is True
+    assert item["sweep_phase"] == "stage_parked" and item["sweep_since"] == BUILD_TIME
+    assert [c["reason"] for c in result["corrections"]] == ["attempts_exhausted"]
+    assert captured.alerts == [f"manual intervention required: {SERVICE} parked by the sweeper"]
+    (failed,) = [d for t, d in captured.events if t == "DeployFailed"]
+    assert failed["retryable"] is False and "3 attempt(s)" in failed["reason"]
+    assert len(executions(sfn)) == 3
+    assert sweep(clients, now=later(10))["corrections"] == []  # parked: never started again
+    assert len(executions(sfn)) == 3
+
+
+def test_the_maximum_attempts_are_configured_per_environment(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, table: MetadataTable
+) -> None:
+    import dataclasses
+
+    clients.settings = dataclasses.replace(settings, max_attempts_prod=1)
+    sfn.stop_execution(executionArn=start(sfn, settings, "prod", 1))
+    waiting(
+        table, "prod", **{"environment_states.{env}.deployment_id": naming.execution_name(SERVICE, COMMIT, "prod", 1)}
+    )
+    sweep(clients, now=NOW)
+    item = table.get(SERVICE, COMMIT)
+    assert item["sweep_phase"] == "prod_parked" and item["manual_intervention_required"] is True
+    assert len(executions(sfn)) == 1
+
+
+def test_a_missing_manifest_parks_the_artifact_with_the_reason(
+    clients: SweeperClients, sfn: History, captured: Captured, table: MetadataTable
+) -> None:
+    import boto3
+
+    waiting(table, "prod")
+    boto3.client("s3", region_name="us-east-1").delete_object(
+        Bucket="releases", Key=f"{SERVICE}/{COMMIT}/artifact-manifest.json"
+    )
+    sweep(clients, now=NOW)
+    item = table.get(SERVICE, COMMIT)
+    assert item["sweep_phase"] == "prod_parked" and executions(sfn) == []
+    assert "s3://releases/orders/" in item["environment_states"]["prod"]["failure_reason"]
+    assert captured.alerts and sweep(clients, now=later(10))["waiting"] == 0
+
+
+# --- the watchdog --------------------------------------------------------------------------------------
+
+
+def running(
+    table: MetadataTable, sfn: History, settings: FunctionSettings, environment: str = "stage", **overrides: Any
+) -> str:
+    """A run of attempt 1 that leased the item (and its lock) at LONG_AGO."""
+    arn = start(sfn, settings, environment, 1)
+    name = naming.execution_name(SERVICE, COMMIT, environment, 1)
+    item = item_in(environment, execution_id=arn, execution_started_at=LONG_AGO, deployment_id=name, **overrides)
+    item["environment_states"][environment]["deployment_id"] = name
+    item.update(sweep_phase="running", sweep_since=LONG_AGO)
+    seed(table, item)
+    seed(
+        table,
+        {
+            "service": SERVICE,
+            "commit_sha": f"_lock#{environment}",
+            "holder_execution_id": arn,
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    )
+    manifest("candidates" if environment == "stage" else "releases")
+    return arn
+
+
+def test_a_stuck_run_is_stopped_requeued_its_lock_released_and_retried(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, captured: Captured, table: MetadataTable
+) -> None:
+    arn = running(table, sfn, settings)
+    sfn.last_event = NOW
+    result = sweep(clients, now=later(66))
+    assert sfn.history_calls == [{"executionArn": arn, "reverseOrder": True, "maxResults": 1}]
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED" and result["stuck"] == 1
+    ((stop),) = sfn.stops
+    assert stop["executionArn"] == arn and stop["error"] == "StuckPipelineTerminated"
+    assert "no progress since" in stop["cause"]
+    item = table.get(SERVICE, COMMIT)
+    stage = item["environment_states"]["stage"]
+    assert stage["status"] == "pending" and stage["test_status"] == "not_tested" and item["status"] == "candidate"
+    assert item["execution_status"] == "killed" and item["sweep_phase"] == "stage"
+    assert "holder_execution_id" not in table.get(SERVICE, "_lock#stage")
+    assert "StuckPipelineTerminated" in captured.types
+    assert ("ExecutionsStuck", 1) in captured.metrics
+    retried = sweep(clients, now=later(67))  # the very next sweep starts attempt 2
+    assert [c["attempt"] for c in retried["corrections"]] == [2]
+
+
+def test_a_run_that_still_makes_progress_is_never_stopped(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, table: MetadataTable
+) -> None:
+    """A prod run of several hours is legitimate while its history moves (every phase is bounded)."""
+    arn = running(table, sfn, settings, "prod")
+    sfn.last_event = later(200)
+    result = sweep(clients, now=later(210))
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and result["stuck"] == 0
+    assert table.get(SERVICE, COMMIT)["sweep_phase"] == "running"
+
+
+def test_a_stuck_rollback_is_never_requeued(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, captured: Captured, table: MetadataTable
+) -> None:
+    running(table, sfn, settings, "prod", status="rollback_initiated")
+    sweep(clients, now=later(66))
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "rollback_failed" and item["manual_intervention_required"] is True
+    assert "sweep_phase" not in item and item["execution_status"] == "killed"
+    assert captured.alerts and "StuckPipelineTerminated" in captured.types
+    assert "holder_execution_id" not in table.get(SERVICE, "_lock#prod")
+
+
+def test_a_run_that_ended_without_being_finalized_is_requeued_or_reconciled(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, table: MetadataTable
+) -> None:
+    arn = running(table, sfn, settings)
+    sfn.stop_execution(executionArn=arn)
+    reconciled: list[Any] = []
+    clients.reconcile = lambda item, execution: reconciled.append((item["commit_sha"], execution["status"]))
+    sweep(clients, now=later(66))
+    assert reconciled == [(COMMIT, "ABORTED")]
+    clients.reconcile = None
+    sweep(clients, now=later(66))
+    assert table.get(SERVICE, COMMIT)["environment_states"]["stage"]["status"] == "pending"
+    assert "holder_execution_id" not in table.get(SERVICE, "_lock#stage")
+
+
+# --- gauges, errors ------------------------------------------------------------------------------------
+
+
+def test_the_gauges_count_from_the_index(
+    clients: SweeperClients, table: MetadataTable, sfn: History, captured: Captured
+) -> None:
+    from functions.timestamps import utc_iso
+
+    seed(table, {"service": SERVICE, "commit_sha": "a" * 40, "sweep_phase": "stage_parked", "sweep_since": LONG_AGO})
+    recent = utc_iso(NOW - timedelta(days=1))
+    seed(table, {"service": SERVICE, "commit_sha": "b" * 40, "sweep_phase": "stage_parked", "sweep_since": recent})
+    seed(table, {"service": SERVICE, "commit_sha": OTHER, "sweep_phase": "running", "sweep_since": utc_iso(NOW)})
+    result = sweep(clients, now=NOW)
+    assert result["never_promoted"] == 1 and result["in_flight"] == 1
+    assert ("ArtifactNeverPromoted", 1) in captured.metrics and ("ExecutionsInFlight", 1) in captured.metrics
+    assert result["items_read"] == 0  # counted, not read
+    assert "SweeperTriggered" not in captured.types
+
+
+def test_one_item_failing_does_not_stop_the_sweep_of_the_others(
+    clients: SweeperClients, table: MetadataTable, sfn: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    waiting(table, "stage", commit=COMMIT)
+    waiting(table, "stage", commit=OTHER)
+    real = clients.s3.head_object
+
+    def throttled(**arguments: Any) -> Any:
+        if COMMIT in arguments["Key"]:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "HeadObject")
+        return real(**arguments)
+
+    monkeypatch.setattr(clients.s3, "head_object", throttled)
+    with pytest.raises(SweepIncomplete, match=f"1 item\\(s\\) not swept: orders@{COMMIT}: ClientError"):
+        sweep(clients, now=NOW)
+    assert [e["name"] for e in executions(sfn)] == [naming.execution_name(SERVICE, OTHER, "stage", 1)]
+
+
+def test_the_execution_arn_is_the_state_machines(settings: FunctionSettings) -> None:
+    assert execution_arn(settings, "n-1") == "arn:aws:states:us-east-1:123456789012:execution:p:n-1"
