@@ -117,6 +117,9 @@ class DeployPipeline(pulumi.ComponentResource):
                 intake_name=functions.function_names["intake"],
                 dead_letter_queue_arn=events.dead_letter_queue_arn,
                 dead_letter_queue_url=events.dead_letter_queue_url,
+                state_machine_arn=machine.arn,
+                finalizer_arn=functions.function_arns["finalizer"],
+                finalizer_name=functions.function_names["finalizer"],
             ),
             opts=child,
         )

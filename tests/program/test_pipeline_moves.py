@@ -109,6 +109,10 @@ ADDED_SINCE = {
     "deploy-pipeline-intake-async",
     "deploy-pipeline-intake-logs",
     "deploy-pipeline-service-catalog",
+    # the finalizer on every ending (issue 10)
+    "deploy-pipeline-finalizer-endings",
+    "deploy-pipeline-finalizer-endings-invoke",
+    "deploy-pipeline-finalizer-endings-target",
 }
 
 
