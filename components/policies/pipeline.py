@@ -215,9 +215,13 @@ def _read_run_endings(names: ToolsNames) -> list[dict[str, Any]]:
     build did (the execution's history names the build; CodeBuild says how it ended): this state
     machine's executions and the deploy projects only."""
     executions = names.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+    # IAM lists DescribeExecution on `express` executions too; this machine is STANDARD, so the pattern
+    # (scoped to it) matches nothing real, and names the resource type the action is defined on.
+    express = names.state_machine_arn.replace(":stateMachine:", ":express:", 1) + ":*:*"
     deploy_projects = [names.project_arn(names.deployer_project(e)) for e in Environment]
     return [
-        statement("ReadRunEndings", ["states:DescribeExecution", "states:GetExecutionHistory"], [executions]),
+        statement("ReadRunHistories", ["states:GetExecutionHistory"], [executions]),
+        statement("DescribeRuns", ["states:DescribeExecution"], [executions, express]),
         statement("ReadDeployBuilds", ["codebuild:BatchGetBuilds"], deploy_projects),
     ]
 

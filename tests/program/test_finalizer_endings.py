@@ -45,9 +45,14 @@ def test_the_dead_letter_queue_accepts_the_endings_rule(graphs: dict) -> None:
 
 def test_the_finalizer_reads_only_this_machines_runs_and_the_deploy_builds(graphs: dict) -> None:
     (policy,) = inline_policies(graphs["tools"], role(graphs["tools"], "cdkcp-finalizer")).values()
-    runs = by_sid(policy, "ReadRunEndings")
-    assert sorted(as_list(runs["Action"])) == ["states:DescribeExecution", "states:GetExecutionHistory"]
-    assert as_list(runs["Resource"]) == [f"arn:aws:states:{REGION}:{TOOLS}:execution:cdkcp-DeployArtifactPipeline:*"]
+    executions = f"arn:aws:states:{REGION}:{TOOLS}:execution:cdkcp-DeployArtifactPipeline:*"
+    histories = by_sid(policy, "ReadRunHistories")
+    assert as_list(histories["Action"]) == ["states:GetExecutionHistory"]
+    assert as_list(histories["Resource"]) == [executions]
+    described = by_sid(policy, "DescribeRuns")
+    assert as_list(described["Action"]) == ["states:DescribeExecution"]
+    express = f"arn:aws:states:{REGION}:{TOOLS}:express:cdkcp-DeployArtifactPipeline:*:*"
+    assert as_list(described["Resource"]) == [executions, express]
     builds = by_sid(policy, "ReadDeployBuilds")
     assert as_list(builds["Action"]) == ["codebuild:BatchGetBuilds"]
     assert sorted(as_list(builds["Resource"])) == [
