@@ -107,22 +107,7 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        PipelineTriggers(
-            name,
-            PipelineTriggersArgs(
-                names=names,
-                dispatcher_arn=functions.function_arns["dispatcher"],
-                dispatcher_name=functions.function_names["dispatcher"],
-                intake_arn=functions.function_arns["intake"],
-                intake_name=functions.function_names["intake"],
-                dead_letter_queue_arn=events.dead_letter_queue_arn,
-                dead_letter_queue_url=events.dead_letter_queue_url,
-                state_machine_arn=machine.arn,
-                finalizer_arn=functions.function_arns["finalizer"],
-                finalizer_name=functions.function_names["finalizer"],
-            ),
-            opts=child,
-        )
+        _triggers(name, names, functions, events, machine, child)
 
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
@@ -134,3 +119,30 @@ class DeployPipeline(pulumi.ComponentResource):
                 "alert_topic_arn": self.alert_topic_arn,
             }
         )
+
+
+def _triggers(
+    name: str,
+    names: ToolsNames,
+    functions: PipelineFunctions,
+    events: PipelineEvents,
+    machine: PipelineStateMachine,
+    opts: pulumi.ResourceOptions,
+) -> PipelineTriggers:
+    """Manifests to intake and the dispatcher; runs that ended without succeeding to the finalizer."""
+    return PipelineTriggers(
+        name,
+        PipelineTriggersArgs(
+            names=names,
+            dispatcher_arn=functions.function_arns["dispatcher"],
+            dispatcher_name=functions.function_names["dispatcher"],
+            intake_arn=functions.function_arns["intake"],
+            intake_name=functions.function_names["intake"],
+            dead_letter_queue_arn=events.dead_letter_queue_arn,
+            dead_letter_queue_url=events.dead_letter_queue_url,
+            state_machine_arn=machine.arn,
+            finalizer_arn=functions.function_arns["finalizer"],
+            finalizer_name=functions.function_names["finalizer"],
+        ),
+        opts=opts,
+    )
