@@ -53,7 +53,11 @@ def ending_of(event: Any, *, state_machine_arn: str, stepfunctions: Any) -> Endi
                 f"execution_id) or a '{DETAIL_TYPE}' event; got keys {sorted(event)[:10]}"
             )
         outcome = event.get("outcome") or {}
-        return Ending(Run.from_event(event), outcome if isinstance(outcome, Mapping) else {})
+        try:
+            run = Run.from_event(event)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        return Ending(run, outcome if isinstance(outcome, Mapping) else {})
     return _from_status_change(event, state_machine_arn, stepfunctions)
 
 
