@@ -570,3 +570,17 @@ def test_a_run_finalized_twice_is_corrected_and_reported_once(table: MetadataTab
     assert first["corrections"] and second["corrections"] == [] and second["already_finalized"] is True
     assert table.get(SERVICE, COMMIT) == after_first
     assert captured.types == ["FinalizerCorrectedMetadata"] and captured.metrics == [("FinalizerCorrected", 1.0)]
+
+
+def test_an_unrecorded_prod_deploy_becomes_deployed_and_waits_for_its_smoke_tests(
+    table: MetadataTable, captured: Captured
+) -> None:
+    seed(table, item_in("prod", sweep_phase="running"))
+    payload = {"service": SERVICE, "commit_sha": COMMIT, "environment": "prod", "execution_id": EXECUTION}
+    prod = {"orders-prod-api": ("UPDATE_COMPLETE", BEFORE, datetime(2026, 11, 21, 10, 9, tzinfo=UTC))}
+    result = _reconcile(table, captured, prod, SUCCEEDED_DEPLOY, event=payload)
+    assert result["finding"] == "deployed_unrecorded"
+    item = table.get(SERVICE, COMMIT)
+    assert item["environment_states"]["prod"]["status"] == "deployed"
+    assert item["environment_states"]["prod"]["test_status"] == "not_tested"
+    assert item["sweep_phase"] == "prod" and item["status"] == "promoted"  # smoke tests still to run
