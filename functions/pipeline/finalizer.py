@@ -47,11 +47,6 @@ def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) 
     return sorted(names)
 
 
-def stack_statuses(cloudformation: Any, names: list[str]) -> dict[str, str]:
-    """Each stack's status by name (`NOT_FOUND` for a stack that does not exist)."""
-    return {name: state.status for name, state in evidence.stack_states(cloudformation, names).items()}
-
-
 @dataclass
 class Findings:
     """What the finalizer read and concluded for one run."""
