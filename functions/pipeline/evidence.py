@@ -60,8 +60,12 @@ def _build_of(text: Any) -> Mapping[str, Any]:
         document = json.loads(text) if isinstance(text, str) else None
     except ValueError:
         return {}
-    build = document.get("Build") if isinstance(document, Mapping) else None
-    return build if isinstance(build, Mapping) else {}
+    # Step Functions' CodeBuild integration writes the Build in PascalCase; CodeBuild's own API in camelCase.
+    build = (document.get("Build") or document.get("build")) if isinstance(document, Mapping) else None
+    if not isinstance(build, Mapping):
+        return {}
+    status = build.get("BuildStatus") or build.get("buildStatus")
+    return {"Id": build.get("Id") or build.get("id"), "BuildStatus": status}
 
 
 def deploy_build_in(events: Iterable[Mapping[str, Any]]) -> DeployBuild:
