@@ -112,19 +112,7 @@ class DeployPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        PipelineTriggers(
-            name,
-            PipelineTriggersArgs(
-                names=names,
-                dispatcher_arn=functions.function_arns["dispatcher"],
-                dispatcher_name=functions.function_names["dispatcher"],
-                intake_arn=functions.function_arns["intake"],
-                intake_name=functions.function_names["intake"],
-                dead_letter_queue_arn=events.dead_letter_queue_arn,
-                dead_letter_queue_url=events.dead_letter_queue_url,
-            ),
-            opts=child,
-        )
+        _triggers(name, names, functions, events, machine, child)
 
         SweeperSchedule(name, SweeperScheduleArgs(names, functions.function_arns["sweeper"]), opts=child)
 
@@ -151,3 +139,30 @@ class DeployPipeline(pulumi.ComponentResource):
             opts=child,
         )
         return events
+
+
+def _triggers(
+    name: str,
+    names: ToolsNames,
+    functions: PipelineFunctions,
+    events: PipelineEvents,
+    machine: PipelineStateMachine,
+    opts: pulumi.ResourceOptions,
+) -> PipelineTriggers:
+    """Manifests to intake and the dispatcher; runs that ended without succeeding to the finalizer."""
+    return PipelineTriggers(
+        name,
+        PipelineTriggersArgs(
+            names=names,
+            dispatcher_arn=functions.function_arns["dispatcher"],
+            dispatcher_name=functions.function_names["dispatcher"],
+            intake_arn=functions.function_arns["intake"],
+            intake_name=functions.function_names["intake"],
+            dead_letter_queue_arn=events.dead_letter_queue_arn,
+            dead_letter_queue_url=events.dead_letter_queue_url,
+            state_machine_arn=machine.arn,
+            finalizer_arn=functions.function_arns["finalizer"],
+            finalizer_name=functions.function_names["finalizer"],
+        ),
+        opts=opts,
+    )

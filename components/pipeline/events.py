@@ -2,7 +2,7 @@
 the critical-alerts topic, the dead-letter queue of failed asynchronous invocations, and the triggers:
 a manifest landing in the candidate bucket goes to intake (it verifies it, creates the candidate item
 and starts the stage run), one landing in the release bucket (written by promotion) to the dispatcher
-(it starts the prod run)."""
+(it starts the prod run); a run that ended FAILED, TIMED_OUT or ABORTED to the finalizer (`endings.py`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.pipeline.common import adopted
+from components.pipeline.endings import finalizer_on_endings
 from components.policies.common import document, statement
 from functions import naming
 from functions.naming import ToolsNames
@@ -80,6 +81,11 @@ class PipelineTriggersArgs:
     intake_name: pulumi.Input[str]
     dead_letter_queue_arn: pulumi.Input[str]  # undeliverable trigger events land here
     dead_letter_queue_url: pulumi.Input[str]
+    # Executions of this state machine that ended FAILED, TIMED_OUT or ABORTED go to the finalizer
+    # (`endings.finalizer_on_endings`).
+    state_machine_arn: pulumi.Input[str] | None = None
+    finalizer_arn: pulumi.Input[str] | None = None
+    finalizer_name: pulumi.Input[str] | None = None
 
 
 def manifest_uploaded(bucket: str) -> str:
@@ -134,6 +140,18 @@ class PipelineTriggers(pulumi.ComponentResource):
                 principal="events.amazonaws.com",
                 source_arn=rule.arn,
                 opts=child,
+            )
+
+        if args.state_machine_arn is not None:
+            rules.append(
+                finalizer_on_endings(
+                    name,
+                    state_machine_arn=args.state_machine_arn,
+                    finalizer_arn=args.finalizer_arn,
+                    finalizer_name=args.finalizer_name,
+                    dead_letter_queue_arn=args.dead_letter_queue_arn,
+                    opts=child,
+                )
             )
 
         aws.sqs.QueuePolicy(

@@ -217,6 +217,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
             *_read_artifacts(names, keys, [naming.CANDIDATE_BUCKET, naming.RELEASE_BUCKET]),
             _events(names),
             statement("AssumeServiceReadOnlyRoles", ["sts:AssumeRole"], _service_roles(names, "read_only_role")),
+            *_read_run_endings(names),
         ],
         "dispatcher": lambda: [
             statement("StartPipelineExecutions", ["states:StartExecution"], [names.state_machine_arn]),
@@ -227,6 +228,22 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
     reads = _read_catalog(names, keys) if function in catalog.READERS else []
     alerts = publish_alerts(names, keys) if function in ALERT_PUBLISHERS else []
     return document(*common, *own, *reads, *alerts)
+
+
+def _read_run_endings(names: ToolsNames) -> list[dict[str, Any]]:
+    """How a run ended (an EventBridge ending is confirmed with DescribeExecution) and what its deploy
+    build did (the execution's history names the build; CodeBuild says how it ended): this state
+    machine's executions and the deploy projects only."""
+    executions = names.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+    # IAM lists DescribeExecution on `express` executions too; this machine is STANDARD, so the pattern
+    # (scoped to it) matches nothing real, and names the resource type the action is defined on.
+    express = names.state_machine_arn.replace(":stateMachine:", ":express:", 1) + ":*:*"
+    deploy_projects = [names.project_arn(names.deployer_project(e)) for e in Environment]
+    return [
+        statement("ReadRunHistories", ["states:GetExecutionHistory"], [executions]),
+        statement("DescribeRuns", ["states:DescribeExecution"], [executions, express]),
+        statement("ReadDeployBuilds", ["codebuild:BatchGetBuilds"], deploy_projects),
+    ]
 
 
 def _intake(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:

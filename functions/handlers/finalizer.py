@@ -1,4 +1,5 @@
-"""The finalizer function: the end of every pipeline path."""
+"""The finalizer function: the end of every pipeline path (the state machine's `Finalize` state), and
+of every run that ended FAILED, TIMED_OUT or ABORTED (EventBridge's Step Functions status change)."""
 
 from __future__ import annotations
 
@@ -23,4 +24,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metric=metric,
         cloudformation_for=clients.read_only_cloudformation,
         cloud_assembly_for=clients.cloud_assembly,
+        stepfunctions=clients.client("stepfunctions"),
+        codebuild=clients.client("codebuild"),
+        state_machine_arn=clients.settings().state_machine_arn,
     )

@@ -1,28 +1,38 @@
-"""The finalizer step at the end of every pipeline path (spec: Metadata Finalizer).
+"""The finalizer at the end of every run (spec: Metadata Finalizer, Stuck Execution Handling & Metadata
+Consistency): the state machine's `Finalize` state, and EventBridge for a run that ended FAILED, TIMED_OUT
+or ABORTED without it (`endings.py`).
 
-It compares the metadata with the real state of the service's stacks (read through the read-only role
-in the service's account) and with how the run ended, and corrects what a crash, a timeout or a lost
-step left behind (`lifecycle.REPAIRS`: an execution still `running`, an environment still `deploying`
-or `test_running`), and `deployed` recorded while a stack is failed. Corrections emit
-`FinalizerCorrectedMetadata` and the `FinalizerCorrected` metric.
+It compares the metadata with how the run ended and with the real state (`evidence.py`: the run's deploy
+build in its execution history and CodeBuild, the service's stacks read through the read-only role in
+the service's account), and corrects both ways what a crash, a timeout, an abort or a lost step left
+behind: a deploy that happened but was not recorded becomes `deployed`, one that changed nothing is
+retryable again (`lifecycle.RECONCILIATIONS`); what no evidence explains gets the generic repairs
+(`lifecycle.REPAIRS`: an execution still `running`, an environment still `deploying` or `test_running`);
+`deployed` recorded while a stack is failed becomes `failed`. Each correction is written once (guarded on
+the value it corrects) and emits `FinalizerCorrectedMetadata` and the `FinalizerCorrected` metric; the
+lease's `sweep_phase=running` is cleared; the environment's lock is released by its holder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from functions import naming
 
+from . import evidence
 from . import lifecycle as lc
+from .endings import Ending, Refused, ending_of
+from .evidence import FAILED_STACK, DeployBuild, StackState
 from .notify import Notifier
 from .store import MetadataTable
 from .transitions import BestEffort, Context, MetricSink, Run, announce, commit, release_lock
 
-FAILED_STACK = re.compile(r"(_FAILED|^ROLLBACK_COMPLETE|^ROLLBACK_IN_PROGRESS)$")
 UNAVAILABLE = "<unavailable>"
+LOG = logging.getLogger(__name__)
 
 
 def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) -> list[str]:
@@ -37,35 +47,56 @@ def stack_names(cloud_assembly: dict[str, Any], service: str, environment: str) 
     return sorted(names)
 
 
-def stack_statuses(cloudformation: Any, names: list[str]) -> dict[str, str]:
-    """Each stack described by name: the read-only role may describe only the service's stacks."""
-    from botocore.exceptions import ClientError
+@dataclass
+class Findings:
+    """What the finalizer read and concluded for one run."""
 
-    statuses: dict[str, str] = {}
-    for name in names:
-        try:
-            statuses[name] = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-        except ClientError as exc:
-            if "does not exist" not in str(exc):
-                raise
-            statuses[name] = "NOT_FOUND"
-    return statuses
+    stacks: dict[str, str]
+    finding: lc.Finding | None = None
+    build: DeployBuild | None = None
+    execution_status: lc.ExecutionStatus | None = None  # how the run ended, when Step Functions said so
 
 
-def corrections(context: Context, stacks: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """What the run left inconsistent, as attribute values to write, and a note for each."""
+def corrections(
+    context: Context, findings: Findings
+) -> tuple[dict[str, Any], list[str], dict[str, Any], lc.Reconciliation | None]:
+    """What the run left inconsistent: attribute values to write, a note for each, the values they
+    correct (the write is guarded on them), and the reconciliation that applies, if any."""
     sets: dict[str, Any] = {}
     notes: list[str] = []
+    found: dict[str, Any] = {}
+    environment = context.run.environment
+    reconciled = lc.reconciliation(findings.finding, environment)
     for repair in lc.REPAIRS:
-        if context.read(repair.path) == repair.found:
-            corrected = context.resolve(repair.corrected)
-            sets.update({repair.path: corrected, **repair.also})
-            notes.append(f"{repair.path.replace('{env}', context.run.environment)}: {repair.found} -> {corrected}")
-    broken = [name for name, status in stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
+        if context.read(repair.path) != repair.found:
+            continue
+        found[repair.path] = repair.found.value if hasattr(repair.found, "value") else repair.found
+        if repair.path == lc.ENV_STATUS and reconciled is not None:
+            sets.update(reconciled.sets)
+            corrected = context.resolve(reconciled.sets[lc.ENV_STATUS])
+            path = lc.env_path(repair.path, environment)
+            notes.append(f"{path}: {repair.found} -> {corrected} ({reconciled.finding})")
+            continue
+        corrected = findings.execution_status if repair.path == lc.EXECUTION_STATUS else None
+        corrected = context.resolve(corrected or repair.corrected)
+        sets.update({repair.path: corrected, **repair.also})
+        notes.append(f"{lc.env_path(repair.path, environment)}: {repair.found} -> {corrected}")
+    broken = [name for name, status in findings.stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
     if context.read(lc.ENV_STATUS) == lc.EnvStatus.DEPLOYED and broken:
         sets[lc.ENV_STATUS] = lc.EnvStatus.FAILED
+        found[lc.ENV_STATUS] = lc.EnvStatus.DEPLOYED.value
         notes.append(f"deployed, but stacks failed: {', '.join(broken)}")
-    return sets, notes
+    return sets, notes, found, reconciled
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Where the finalizer reads the real state from (the Lambda's clients; fakes in tests)."""
+
+    cloudformation_for: Callable[[str, str], Any]
+    cloud_assembly_for: Callable[[str, str, str], dict[str, Any]]
+    stepfunctions: Any = None  # the run's execution history (None: not read)
+    codebuild: Any = None  # its deploy build's status
 
 
 def finalize(
@@ -76,57 +107,107 @@ def finalize(
     metric: MetricSink,
     cloudformation_for: Callable[[str, str], Any],
     cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
+    stepfunctions: Any = None,
+    codebuild: Any = None,
+    state_machine_arn: str = "",
 ) -> dict[str, Any]:
     """Finalize the run's item, then release the environment's lock, whatever happened to the item: the
     release is conditional on this run holding the lock, so a run that never took it releases nothing."""
-    run = Run.from_event(event)
-    outcome = event.get("outcome") or {}
+    try:
+        ending = ending_of(event, state_machine_arn=state_machine_arn, stepfunctions=stepfunctions)
+    except Refused as refusal:
+        LOG.warning("finalizer refused an event: %s", refusal)
+        return {"succeeded": False, "corrections": [], "refused": str(refusal)}
+    run, outcome = ending.run, ending.outcome
+    if ending.status == "RUNNING":
+        # A late or forged event: the run is not over, its own `Finalize` will come.
+        return {"succeeded": False, "corrections": [], "ignored": f"{run.execution_id} is still running"}
     if outcome.get("action") == lc.Action.LEASE_LOST:
         # This run never owned the item nor took the lock (one transaction): nothing of it to finalize.
         return {"succeeded": bool(outcome.get("succeeded")), "lease_lost": outcome.get("reason"), "corrections": []}
+    readers = Readers(cloudformation_for, cloud_assembly_for, stepfunctions, codebuild)
     try:
-        result = _finalize_item(run, outcome, table, notify, metric, cloudformation_for, cloud_assembly_for)
+        result = _finalize_item(ending, table, notify, metric, readers)
     except Exception:
         # The item's failure is the one to report (the task fails and is caught); a failure to release
         # on top of it must not hide it (the lock then expires, or the watchdog breaks it).
         try:
             release_lock(table, run)
         except Exception as release_error:  # noqa: BLE001 - reported beside the original, never instead
-            logging.getLogger(__name__).error(
-                "releasing the lock of %s failed too: %s", run.execution_id, release_error
-            )
+            LOG.error("releasing the lock of %s failed too: %s", run.execution_id, release_error)
         raise
     return {**result, "lock_released": release_lock(table, run)}
 
 
+def _read_stacks(run: Run, readers: Readers) -> dict[str, StackState] | None:
+    try:
+        assembly = readers.cloud_assembly_for(run.service, run.commit_sha, run.environment)
+        names = stack_names(assembly, run.service, run.environment)
+        return evidence.stack_states(readers.cloudformation_for(run.service, run.environment), names)
+    except Exception as exc:  # an unreachable account must not stop the metadata from being finalized
+        LOG.warning("the stacks of %s in %s are unavailable: %s", run.service, run.environment, exc)
+        raise _Unavailable(str(exc)[:200]) from None
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _read_findings(ending: Ending, item: Mapping[str, Any], readers: Readers) -> tuple[Findings, Run]:
+    """The stacks, and for an environment left `deploying` the run's deploy build and what they say."""
+    run = ending.run
+    try:
+        states: dict[str, StackState] | None = _read_stacks(run, readers)
+        statuses = {name: state.status for name, state in (states or {}).items()}
+    except _Unavailable as exc:
+        states, statuses = None, {UNAVAILABLE: str(exc)}
+    findings = Findings(statuses, execution_status=ending.execution_status)
+    if lc.read(item, lc.ENV_STATUS, run.environment) != lc.EnvStatus.DEPLOYING or readers.stepfunctions is None:
+        return findings, run
+    try:
+        findings.build = evidence.deploy_build(readers.stepfunctions, readers.codebuild, run.execution_id)
+    except Exception as exc:  # noqa: BLE001 - no history, no finding: the generic repairs apply
+        LOG.warning("the deploy build of %s is unknown: %s", run.execution_id, exc)
+        return findings, run
+    started = lc.read(item, lc.ENV_DEPLOY_STARTED_AT, run.environment)
+    findings.finding = evidence.finding(findings.build, states, started)
+    if findings.build.build_id:
+        run = dataclasses.replace(run, deploy={"build_id": findings.build.build_id})
+    return findings, run
+
+
 def _finalize_item(
-    run: Run,
-    outcome: Mapping[str, Any],
-    table: MetadataTable,
-    notify: Notifier,
-    metric: MetricSink,
-    cloudformation_for: Callable[[str, str], Any],
-    cloud_assembly_for: Callable[[str, str, str], dict[str, Any]],
+    ending: Ending, table: MetadataTable, notify: Notifier, metric: MetricSink, readers: Readers
 ) -> dict[str, Any]:
+    run = ending.run
     item = table.get(run.service, run.commit_sha)
     if item is None or item.get(lc.EXECUTION_ID) != run.execution_id:
         return {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}
-    try:
-        names = stack_names(
-            cloud_assembly_for(run.service, run.commit_sha, run.environment), run.service, run.environment
-        )
-        stacks = stack_statuses(cloudformation_for(run.service, run.environment), names)
-    except Exception as exc:  # an unreachable account must not stop the metadata from being finalized
-        stacks = {UNAVAILABLE: str(exc)[:200]}
-
-    context = Context(run, item, lc.transition(lc.Action.FINALIZED, run.environment))
-    sets, notes = corrections(context, stacks)
-    sets.update({lc.ENV_STACKS: stacks, "finalizer_correction_applied": bool(notes)})
+    findings, run = _read_findings(ending, item, readers)
+    base = Context(run, item, lc.transition(lc.Action.FINALIZED, run.environment))
+    sets, notes, found, reconciled = corrections(base, findings)
+    clears_running = item.get(lc.SWEEP_PHASE) == lc.SweepPhase.RUNNING and lc.SWEEP_PHASE not in sets
+    first = item.get(lc.FINALIZED_EXECUTION) != run.execution_id
+    result = {"succeeded": bool(ending.outcome.get("succeeded")) and not notes, "corrections": notes}
+    result["stacks"] = findings.stacks
+    if findings.finding:
+        result["finding"] = findings.finding.value
+    if not (notes or first or clears_running):
+        return {**result, "already_finalized": True}  # this run was finalized, and nothing changed since
+    guard = reconciled.guard if reconciled else ()
+    finalizing = lc.finalizing(run.environment, found.items(), clears_running=clears_running, extra_guard=guard)
+    context = Context(run, item, finalizing, base.moment)
+    sets[lc.ENV_STACKS] = findings.stacks
     if notes:
-        sets.update({"finalizer_corrected": True, "finalizer_corrected_at": lc.Ref.NOW})
+        sets.update({"finalizer_correction_applied": True, "finalizer_corrected": True})
+        sets["finalizer_corrected_at"] = lc.Ref.NOW
+    elif first:
+        sets["finalizer_correction_applied"] = False
     applied = commit(table, context, sets)
     if applied and notes:
         announce(BestEffort(notify), metric, context, corrections=notes)
-    elif not notes:
+    elif applied and first:
         metric(lc.Metric.FINALIZER_CORRECTED.value, 0)
-    return {"succeeded": bool(outcome.get("succeeded")) and not notes, "corrections": notes, "stacks": stacks}
+    if not applied:  # the item changed since it was read (another writer): nothing written, nothing claimed
+        return {**result, "corrections": [], "applied": False}
+    return result

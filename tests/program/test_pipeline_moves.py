@@ -118,6 +118,10 @@ ADDED_SINCE = {
     "deploy-pipeline-sweeper-async",
     "deploy-pipeline-sweeper-logs",
     "deploy-pipeline-sweeper-schedule",  # the SweeperSchedule part's role (a ScopedRole)
+    # the finalizer on every ending (issue 10)
+    "deploy-pipeline-finalizer-endings",
+    "deploy-pipeline-finalizer-endings-invoke",
+    "deploy-pipeline-finalizer-endings-target",
 }
 
 

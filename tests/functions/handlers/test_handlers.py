@@ -153,3 +153,27 @@ def test_the_transient_error_the_state_machine_retries_is_the_one_the_functions_
     from functions.artifacts.errors import TransientAwsError
 
     assert TransientAwsError.__name__ == lc.ERROR_TRANSIENT_AWS
+
+
+def test_the_finalizer_takes_the_status_change_of_a_run_stopped_from_outside(
+    environment: FunctionSettings, table: MetadataTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    document = {"service": SERVICE, "commit_sha": COMMIT, "environment": "stage", "trigger": {}}
+    run = sfn.start_execution(stateMachineArn=environment.state_machine_arn, name="run-1", input=json.dumps(document))[
+        "executionArn"
+    ]
+    seed(table, item_in("stage", execution_id=run))
+
+    def ended(status: str) -> dict[str, Any]:
+        detail = {"executionArn": run, "stateMachineArn": environment.state_machine_arn, "status": status}
+        return {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
+
+    assert "still running" in _invoke("finalizer", ended("ABORTED"))["ignored"]  # DescribeExecution says so
+    assert table.get(SERVICE, COMMIT)["execution_status"] == "running"
+    sfn.stop_execution(executionArn=run)
+    result = _invoke("finalizer", ended("ABORTED"))
+    assert result["corrections"] and table.get(SERVICE, COMMIT)["execution_status"] == "killed"
+    assert _metrics(capsys.readouterr().out) == {"FinalizerCorrected": [1.0]}
+    foreign = {**ended("ABORTED"), "detail": {**ended("ABORTED")["detail"], "stateMachineArn": "arn:other"}}
+    assert "another state machine" in _invoke("finalizer", foreign)["refused"]
