@@ -13,7 +13,8 @@ serializes it with `Output.json_dumps`; tests hand it strings, render it, and ex
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
          on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
                                               -> RollbackDeploy -> RecordRollbackSucceeded, or
-                                              RecordRollbackAttemptFailed -> (retry | RecordRollbackFailed)
+                                              RecordRollbackAttemptFailed (a failed build, or its
+                                              asset_mismatch) -> (retry | RecordRollbackFailed)
     every path -> Finalize -> Completed | PipelineFailed
 
 Every Task has `TimeoutSeconds` (the spec's 60-minute phase limit), a `Catch`, and SDK/Lambda tasks a
@@ -79,6 +80,10 @@ PLAN_ROLLBACK = "PlanRollback"
 CHOOSE_ROLLBACK = "ChooseRollbackPossible"
 ROLLBACK_WAIT = "RollbackWait"
 ROLLBACK_DEPLOY = "RollbackDeploy"
+CHOOSE_ROLLBACK_OUTCOME = "RollbackOutcome"
+ROLLBACK_DONE = "RollbackDone"
+ROLLBACK_ASSET_MISMATCH_FOUND = "RollbackAssetMismatchFound"
+ROLLBACK_ASSET_MISMATCH_REASON = "RollbackAssetMismatchReason"
 RECORD_ROLLBACK_SUCCEEDED = "RecordRollbackSucceeded"
 RECORD_ROLLBACK_ATTEMPT_FAILED = "RecordRollbackAttemptFailed"
 CHOOSE_ROLLBACK_RETRY = "ChooseRollbackRetry"
@@ -246,7 +251,7 @@ _REFUSALS = {
     ASSET_MISMATCH: (
         ASSET_MISMATCH_FOUND,
         ASSET_MISMATCH_REASON,
-        "AssetMismatch",
+        lc.ERROR_ASSET_MISMATCH,
         ASSET_MISMATCH_CAUSE,
         RECORD_ASSET_MISMATCH,
     ),
@@ -320,22 +325,49 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         ),
         CHOOSE_ROLLBACK: is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
         ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
-        ROLLBACK_DEPLOY: {
-            **build_task(
+        ROLLBACK_DEPLOY: _without_result_selector(
+            build_task(
                 r.deploy_projects[PROD],
-                RECORD_ROLLBACK_SUCCEEDED,
+                CHOOSE_ROLLBACK_OUTCOME,
                 Mode.ROLLBACK,
                 catch_to((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
                 commit_path="$.rollback.target_commit",
-            ),
-            "ResultPath": "$.deploy",
-        },
+            )
+        ),
+        **_rollback_outcome(),
         RECORD_ROLLBACK_SUCCEEDED: _transition(r, lc.Action.ROLLBACK_SUCCEEDED, FINALIZE),
         RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
             r, lc.Action.ROLLBACK_ATTEMPT_FAILED, CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
         ),
         CHOOSE_ROLLBACK_RETRY: is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
         RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
+    }
+
+
+def _without_result_selector(build: dict[str, Any]) -> dict[str, Any]:
+    """The whole Build in $.deploy: the Choice after it tests for the exported outcome's presence first."""
+    return {**{k: v for k, v in build.items() if k != "ResultSelector"}, "ResultPath": "$.deploy"}
+
+
+def _rollback_outcome() -> dict[str, Any]:
+    """A succeeded rollback build redeployed the known good, or (`asset_mismatch`) refused before any
+    change set because an object was not the signed content: a failed attempt (retried) that counts as
+    an asset hash mismatch (`lifecycle`: `rollback_attempt_failed`)."""
+    summary = {"Type": "Pass", "ResultPath": "$.deploy"}
+    summary["Parameters"] = {"build_id.$": "$.deploy.Build.Id", "status.$": "$.deploy.Build.BuildStatus"}
+    absent = {"Variable": DEPLOY_OUTCOME, "IsPresent": False, "Next": ROLLBACK_DONE}
+    mismatch = {"Variable": DEPLOY_OUTCOME, "StringEquals": ASSET_MISMATCH, "Next": ROLLBACK_ASSET_MISMATCH_FOUND}
+    reason = {"Error": lc.ERROR_ASSET_MISMATCH, "Cause": ASSET_MISMATCH_CAUSE}
+    return {
+        CHOOSE_ROLLBACK_OUTCOME: {"Type": "Choice", "Choices": [absent, mismatch], "Default": ROLLBACK_DONE},
+        ROLLBACK_DONE: {**summary, "Next": RECORD_ROLLBACK_SUCCEEDED},
+        ROLLBACK_ASSET_MISMATCH_FOUND: {**summary, "Next": ROLLBACK_ASSET_MISMATCH_REASON},
+        ROLLBACK_ASSET_MISMATCH_REASON: {
+            "Type": "Pass",
+            "Result": reason,
+            "ResultPath": "$.error",
+            "Next": RECORD_ROLLBACK_ATTEMPT_FAILED,
+        },
     }
 
 

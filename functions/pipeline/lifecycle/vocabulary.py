@@ -190,6 +190,7 @@ ROLLBACK_TARGET = "rollback_target_commit"
 ROLLBACK_FAILURE_REASON = "rollback_failure_reason"
 ROLLBACK_INITIATED_AT = "rollback_initiated_at"
 BUILD_TIME = "build_time"
+RECORDED_AT = "recorded_at"  # when intake created the candidate item
 ENV_STATUS = "environment_states.{env}.status"
 ENV_TEST_STATUS = "environment_states.{env}.test_status"
 ENV_DEPLOY_STARTED_AT = "environment_states.{env}.deploy_started_at"
@@ -259,6 +260,9 @@ ERROR_INVALID_ARTIFACT = "InvalidArtifact"
 # `functions/artifacts/errors.py`; the state machine retries the function, never blames the artifact.
 ERROR_TRANSIENT_AWS = "TransientAwsError"
 ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"
+# A deploy or rollback build the deployer refused before any change set: an object CloudFormation reads
+# was not the signed content (the build's `asset_mismatch`); the state machine records it under this name.
+ERROR_ASSET_MISMATCH = "AssetMismatch"
 # The lease's TransactWriteItems (an AWS SDK integration: `DynamoDb.`, Step Functions' PascalCase of the
 # service, and the exception's name) cancelled: a condition failed (the lease's guard, the lock, or the
 # prod ordering) or a concurrent transaction conflicted. `LostRace` re-reads and tells which.
@@ -280,6 +284,7 @@ __all__ = [
     "ERROR_LEASE_REFUSED",
     "Action",
     "BUILD_TIME",
+    "RECORDED_AT",
     "DEFAULT_MAX_ROLLBACK_ATTEMPTS",
     "DEPLOYMENT_ID",
     "DEPLOY_BUILD_ID",
@@ -295,6 +300,7 @@ __all__ = [
     "ENV_TEST_STARTED_AT",
     "ENV_TEST_STATUS",
     "ERROR_INVALID_ARTIFACT",
+    "ERROR_ASSET_MISMATCH",
     "ERROR_TRANSIENT_AWS",
     "ERROR_LOST_RACE",
     "EVENT_SOURCE",
