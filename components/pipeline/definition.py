@@ -23,11 +23,13 @@ Every Task has `TimeoutSeconds` (the spec's 60-minute phase limit), a `Catch`, a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.pipeline import lease
+from components.pipeline import budget, lease
 from components.pipeline.shapes import (
+    SDK_CALL_TIMEOUT_SECONDS,
     build_task,
     by_environment,
     catch_to,
@@ -113,7 +115,27 @@ class PipelineResources:
     finalizer_function: Any
     deploy_projects: dict[str, Any]  # environment -> CodeBuild project name
     test_projects: dict[str, Any]  # environment -> CodeBuild project name (stage tests, prod smoke)
+    # function -> its timeout in seconds (`functions.FUNCTION_SPECS`): each Lambda task's own
+    function_timeouts: Mapping[str, int]
     max_rollback_attempts: int = lc.DEFAULT_MAX_ROLLBACK_ATTEMPTS
+
+    def timeout(self, function: str) -> int:
+        if function not in self.function_timeouts:
+            raise ValueError(
+                f"no timeout for the {function!r} function (function_timeouts names {sorted(self.function_timeouts)})"
+            )
+        return int(self.function_timeouts[function])
+
+    def lambda_timeouts(self) -> dict[Any, int]:
+        """A Lambda task's Resource -> its function's timeout (an Output is its own key: by identity)."""
+        functions = {
+            "transition": self.transition_function,
+            "validate": self.validate_function,
+            "promote": self.promote_function,
+            "rollback-plan": self.rollback_plan_function,
+            "finalizer": self.finalizer_function,
+        }
+        return {arn: self.timeout(function) for function, arn in functions.items()}
 
 
 # --- shapes -------------------------------------------------------------------------------------------
@@ -128,6 +150,7 @@ def _transition(
     return lambda_task(
         resources.transition_function,
         next_state,
+        function_timeout=resources.timeout("transition"),
         payload={"action": action.value, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
         # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
@@ -143,7 +166,7 @@ def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[st
         "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
         "Parameters": {"TransactItems": lease.transaction(resources.table_name, environment)},
         "ResultPath": None,
-        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
+        "TimeoutSeconds": SDK_CALL_TIMEOUT_SECONDS,
         "Retry": retry_on(lease.DYNAMODB_RETRYABLE),
         # The refusal is kept apart from $.error: a run that waits and then leases carries no stale error.
         "Catch": [
@@ -168,6 +191,7 @@ def _start(r: PipelineResources) -> dict[str, Any]:
         LEASE_TERMS: lambda_task(
             r.transition_function,
             CHOOSE_LEASE,
+            function_timeout=r.timeout("transition"),
             payload={"action": lc.Action.LEASE_TERMS.value},
             result_path="$.lease",
             catch=catch_to((["States.ALL"], RECORD_FAILED)),
@@ -182,6 +206,9 @@ def _start(r: PipelineResources) -> dict[str, Any]:
         VALIDATE: lambda_task(
             r.validate_function,
             CHOOSE_DRIFT_GATE,
+            function_timeout=r.timeout("validate"),
+            # three retries of attempts up to 15 minutes stay within the 60-minute phase (`budget.py`)
+            retries=3,
             result_path="$.validation",
             # Any other failure (KMS, S3 or the catalog not answering, a timeout) is not the artifact's:
             # nothing was deployed, the release stays retryable (in prod, `pending` again).
@@ -305,7 +332,13 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
         },
         CHOOSE_AFTER_TEST: by_environment(RECORD_PROD_SUCCEEDED, PROMOTE),
         CHOOSE_TEST_FAILURE: by_environment(RECORD_SMOKE_FAILED, RECORD_TEST_FAILED),
-        PROMOTE: lambda_task(r.promote_function, FINALIZE, result_path="$.outcome", catch=ON_FAILURE),
+        PROMOTE: lambda_task(
+            r.promote_function,
+            FINALIZE,
+            function_timeout=r.timeout("promote"),
+            result_path="$.outcome",
+            catch=ON_FAILURE,
+        ),
         RECORD_PROD_SUCCEEDED: _transition(r, lc.Action.PROD_SUCCEEDED, FINALIZE),
         RECORD_TEST_FAILED: _transition(r, lc.Action.TEST_FAILED, FINALIZE),
     }
@@ -319,6 +352,7 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         PLAN_ROLLBACK: lambda_task(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,
+            function_timeout=r.timeout("rollback-plan"),
             payload={"max_attempts": r.max_rollback_attempts, "rollback.$": "$.rollback"},
             result_path="$.rollback",
             catch=catch_to((["States.ALL"], RECORD_ROLLBACK_FAILED)),
@@ -384,6 +418,7 @@ def _endings(r: PipelineResources) -> dict[str, Any]:
         FINALIZE: lambda_task(
             r.finalizer_function,
             CHOOSE_END,
+            function_timeout=r.timeout("finalizer"),
             payload={"outcome.$": "$.outcome", "error.$": "$.error"},
             result_path="$.final",
             catch=catch_to((["States.ALL"], PIPELINE_FAILED)),
@@ -411,11 +446,9 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         },
         "Next": LEASE_TERMS,
     }
-    return {
+    document: dict[str, Any] = {
         "Comment": "DeployArtifactPipeline: artifact -> stage -> tests -> promote -> prod -> smoke (+ rollback)",
         "StartAt": INITIALIZE,
-        # No execution outlives the lock it took (taken until its start + LOCK_EXPIRY_SECONDS).
-        "TimeoutSeconds": lc.LOCK_EXPIRY_SECONDS,
         "States": {
             INITIALIZE: initialize,
             **_start(resources),
@@ -424,3 +457,14 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             **_endings(resources),
         },
     }
+    # The longest legitimate run, retries and every rollback attempt included: never cut short by the
+    # machine's own timeout, never longer than the lock it took (`budget.execution_timeout`).
+    attempts = resources.max_rollback_attempts
+    loops = {WAIT_FOR_LOCK: lc.LOCK_WAIT_ATTEMPTS, PLAN_ROLLBACK: attempts, ROLLBACK_WAIT: attempts}
+    document["TimeoutSeconds"] = budget.execution_timeout(
+        document,
+        loops=loops,
+        waits={ROLLBACK_WAIT: lc.rollback_wait_seconds},
+        lambda_timeouts=resources.lambda_timeouts(),
+    )
+    return document
