@@ -17,8 +17,10 @@ serializes it with `Output.json_dumps`; tests hand it strings, render it, and ex
                                               asset_mismatch) -> (retry | RecordRollbackFailed)
     every path -> Finalize -> Completed | PipelineFailed
 
-Every Task has `TimeoutSeconds` (the spec's 60-minute phase limit), a `Catch`, and SDK/Lambda tasks a
-`Retry` for throttling. State names are constants: tests, the diagram and the harness use them.
+Every Task has `TimeoutSeconds` (a build: the spec's 60-minute phase; a function: its own timeout and a
+margin; the lease: one SDK call), a `Catch`, and a `Retry` for throttling; the machine's own timeout is
+its longest legitimate run (`budget.py`). State names are constants: tests, the diagram and the harness
+use them.
 """
 
 from __future__ import annotations
