@@ -25,11 +25,10 @@ use them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from components.pipeline import budget, lease
+from components.pipeline.resources import PipelineResources
 from components.pipeline.shapes import (
     SDK_CALL_TIMEOUT_SECONDS,
     build_task,
@@ -38,6 +37,7 @@ from components.pipeline.shapes import (
     is_true,
     lambda_task,
     retry_on,
+    whole_build,
 )
 from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND, NOT_STARTED
 from functions.deployer.request import Mode
@@ -103,41 +103,6 @@ FINALIZE = "Finalize"
 CHOOSE_END = "ChooseEnd"
 COMPLETED = "Completed"
 PIPELINE_FAILED = "PipelineFailed"
-
-
-@dataclass(frozen=True)
-class PipelineResources:
-    """What the definition points at. Values are strings or Pulumi Outputs."""
-
-    table_name: Any
-    transition_function: Any
-    validate_function: Any
-    promote_function: Any
-    rollback_plan_function: Any
-    finalizer_function: Any
-    deploy_projects: dict[str, Any]  # environment -> CodeBuild project name
-    test_projects: dict[str, Any]  # environment -> CodeBuild project name (stage tests, prod smoke)
-    # function -> its timeout in seconds (`functions.FUNCTION_SPECS`): each Lambda task's own
-    function_timeouts: Mapping[str, int]
-    max_rollback_attempts: int = lc.DEFAULT_MAX_ROLLBACK_ATTEMPTS
-
-    def timeout(self, function: str) -> int:
-        if function not in self.function_timeouts:
-            raise ValueError(
-                f"no timeout for the {function!r} function (function_timeouts names {sorted(self.function_timeouts)})"
-            )
-        return int(self.function_timeouts[function])
-
-    def lambda_timeouts(self) -> dict[Any, int]:
-        """A Lambda task's Resource -> its function's timeout (an Output is its own key: by identity)."""
-        functions = {
-            "transition": self.transition_function,
-            "validate": self.validate_function,
-            "promote": self.promote_function,
-            "rollback-plan": self.rollback_plan_function,
-            "finalizer": self.finalizer_function,
-        }
-        return {arn: self.timeout(function) for function, arn in functions.items()}
 
 
 # --- shapes -------------------------------------------------------------------------------------------
@@ -361,7 +326,7 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         ),
         CHOOSE_ROLLBACK: is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
         ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
-        ROLLBACK_DEPLOY: _without_result_selector(
+        ROLLBACK_DEPLOY: whole_build(
             build_task(
                 r.deploy_projects[PROD],
                 CHOOSE_ROLLBACK_OUTCOME,
@@ -378,11 +343,6 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         CHOOSE_ROLLBACK_RETRY: is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
         RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
     }
-
-
-def _without_result_selector(build: dict[str, Any]) -> dict[str, Any]:
-    """The whole Build in $.deploy: the Choice after it tests for the exported outcome's presence first."""
-    return {**{k: v for k, v in build.items() if k != "ResultSelector"}, "ResultPath": "$.deploy"}
 
 
 def _rollback_outcome() -> dict[str, Any]:

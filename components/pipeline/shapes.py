@@ -100,6 +100,12 @@ def build_task(
     }
 
 
+def whole_build(build: dict[str, Any]) -> dict[str, Any]:
+    """The whole Build in $.deploy: the Choice after it tests for the exported outcome's presence first (a
+    ResultSelector naming a field the build lacks would be a States.Runtime error, which no Catch takes)."""
+    return {**{k: v for k, v in build.items() if k != "ResultSelector"}, "ResultPath": "$.deploy"}
+
+
 def by_environment(prod: str, stage: str) -> dict[str, Any]:
     return {
         "Type": "Choice",
