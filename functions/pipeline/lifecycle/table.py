@@ -134,6 +134,10 @@ def _not_started(action: Action, environment: Environment, phase: Any, *, defaul
     )
 
 
+# TTL (`expire_at`, intake's): only candidates carry it. Promotion and prod success remove it and no row
+# sets it, so no release, rollback target, known good or record beside the artifacts expires. Not the
+# spec's sweeper "touching" releases: a sweeper outage longer than the TTL left would let DynamoDB delete
+# a live release's metadata (and the rollback target) silently.
 _TABLE: list[Transition] = [
     # Take the environment for this run (the state machine's transaction, with the environment's lock).
     *[
