@@ -13,26 +13,31 @@ serializes it with `Output.json_dumps`; tests hand it strings, render it, and ex
       -> Test -> stage: Promote            | prod: RecordProdSucceeded
          on failure  stage: RecordTestFailed | prod: RecordSmokeFailed -> PlanRollback -> RollbackWait
                                               -> RollbackDeploy -> RecordRollbackSucceeded, or
-                                              RecordRollbackAttemptFailed -> (retry | RecordRollbackFailed)
+                                              RecordRollbackAttemptFailed (a failed build, or its
+                                              asset_mismatch) -> (retry | RecordRollbackFailed)
     every path -> Finalize -> Completed | PipelineFailed
 
-Every Task has `TimeoutSeconds` (the spec's 60-minute phase limit), a `Catch`, and SDK/Lambda tasks a
-`Retry` for throttling. State names are constants: tests, the diagram and the harness use them.
+Every Task has `TimeoutSeconds` (a build: the spec's 60-minute phase; a function: its own timeout and a
+margin; the lease: one SDK call), a `Catch`, and a `Retry` for throttling; the machine's own timeout is
+its longest legitimate run (`budget.py`). State names are constants: tests, the diagram and the harness
+use them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from components.pipeline import lease
+from components.pipeline import budget, lease
+from components.pipeline.resources import PipelineResources
 from components.pipeline.shapes import (
+    SDK_CALL_TIMEOUT_SECONDS,
     build_task,
     by_environment,
     catch_to,
     is_true,
     lambda_task,
     retry_on,
+    whole_build,
 )
 from functions.deployer.errors import ASSET_MISMATCH, DRIFT_CLEAN, DRIFT_FOUND, NOT_STARTED
 from functions.deployer.request import Mode
@@ -79,6 +84,10 @@ PLAN_ROLLBACK = "PlanRollback"
 CHOOSE_ROLLBACK = "ChooseRollbackPossible"
 ROLLBACK_WAIT = "RollbackWait"
 ROLLBACK_DEPLOY = "RollbackDeploy"
+CHOOSE_ROLLBACK_OUTCOME = "RollbackOutcome"
+ROLLBACK_DONE = "RollbackDone"
+ROLLBACK_ASSET_MISMATCH_FOUND = "RollbackAssetMismatchFound"
+ROLLBACK_ASSET_MISMATCH_REASON = "RollbackAssetMismatchReason"
 RECORD_ROLLBACK_SUCCEEDED = "RecordRollbackSucceeded"
 RECORD_ROLLBACK_ATTEMPT_FAILED = "RecordRollbackAttemptFailed"
 CHOOSE_ROLLBACK_RETRY = "ChooseRollbackRetry"
@@ -96,21 +105,6 @@ COMPLETED = "Completed"
 PIPELINE_FAILED = "PipelineFailed"
 
 
-@dataclass(frozen=True)
-class PipelineResources:
-    """What the definition points at. Values are strings or Pulumi Outputs."""
-
-    table_name: Any
-    transition_function: Any
-    validate_function: Any
-    promote_function: Any
-    rollback_plan_function: Any
-    finalizer_function: Any
-    deploy_projects: dict[str, Any]  # environment -> CodeBuild project name
-    test_projects: dict[str, Any]  # environment -> CodeBuild project name (stage tests, prod smoke)
-    max_rollback_attempts: int = lc.DEFAULT_MAX_ROLLBACK_ATTEMPTS
-
-
 # --- shapes -------------------------------------------------------------------------------------------
 
 
@@ -123,6 +117,7 @@ def _transition(
     return lambda_task(
         resources.transition_function,
         next_state,
+        function_timeout=resources.timeout("transition"),
         payload={"action": action.value, "error.$": "$.error", "deploy.$": "$.deploy", "rollback.$": "$.rollback"},
         result_path="$.outcome",
         # Keep the phase's own error in $.error: the finalizer decides from it (timeout or failure).
@@ -138,7 +133,7 @@ def _lease(resources: PipelineResources, environment: lc.Environment) -> dict[st
         "Resource": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
         "Parameters": {"TransactItems": lease.transaction(resources.table_name, environment)},
         "ResultPath": None,
-        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
+        "TimeoutSeconds": SDK_CALL_TIMEOUT_SECONDS,
         "Retry": retry_on(lease.DYNAMODB_RETRYABLE),
         # The refusal is kept apart from $.error: a run that waits and then leases carries no stale error.
         "Catch": [
@@ -163,6 +158,7 @@ def _start(r: PipelineResources) -> dict[str, Any]:
         LEASE_TERMS: lambda_task(
             r.transition_function,
             CHOOSE_LEASE,
+            function_timeout=r.timeout("transition"),
             payload={"action": lc.Action.LEASE_TERMS.value},
             result_path="$.lease",
             catch=catch_to((["States.ALL"], RECORD_FAILED)),
@@ -177,6 +173,9 @@ def _start(r: PipelineResources) -> dict[str, Any]:
         VALIDATE: lambda_task(
             r.validate_function,
             CHOOSE_DRIFT_GATE,
+            function_timeout=r.timeout("validate"),
+            # three retries of attempts up to 15 minutes stay within the 60-minute phase (`budget.py`)
+            retries=3,
             result_path="$.validation",
             # Any other failure (KMS, S3 or the catalog not answering, a timeout) is not the artifact's:
             # nothing was deployed, the release stays retryable (in prod, `pending` again).
@@ -246,7 +245,7 @@ _REFUSALS = {
     ASSET_MISMATCH: (
         ASSET_MISMATCH_FOUND,
         ASSET_MISMATCH_REASON,
-        "AssetMismatch",
+        lc.ERROR_ASSET_MISMATCH,
         ASSET_MISMATCH_CAUSE,
         RECORD_ASSET_MISMATCH,
     ),
@@ -300,7 +299,13 @@ def _deploy_and_test(r: PipelineResources) -> dict[str, Any]:
         },
         CHOOSE_AFTER_TEST: by_environment(RECORD_PROD_SUCCEEDED, PROMOTE),
         CHOOSE_TEST_FAILURE: by_environment(RECORD_SMOKE_FAILED, RECORD_TEST_FAILED),
-        PROMOTE: lambda_task(r.promote_function, FINALIZE, result_path="$.outcome", catch=ON_FAILURE),
+        PROMOTE: lambda_task(
+            r.promote_function,
+            FINALIZE,
+            function_timeout=r.timeout("promote"),
+            result_path="$.outcome",
+            catch=ON_FAILURE,
+        ),
         RECORD_PROD_SUCCEEDED: _transition(r, lc.Action.PROD_SUCCEEDED, FINALIZE),
         RECORD_TEST_FAILED: _transition(r, lc.Action.TEST_FAILED, FINALIZE),
     }
@@ -314,28 +319,51 @@ def _rollback(r: PipelineResources) -> dict[str, Any]:
         PLAN_ROLLBACK: lambda_task(
             r.rollback_plan_function,
             CHOOSE_ROLLBACK,
+            function_timeout=r.timeout("rollback-plan"),
             payload={"max_attempts": r.max_rollback_attempts, "rollback.$": "$.rollback"},
             result_path="$.rollback",
             catch=catch_to((["States.ALL"], RECORD_ROLLBACK_FAILED)),
         ),
         CHOOSE_ROLLBACK: is_true("$.rollback.possible", ROLLBACK_WAIT, RECORD_ROLLBACK_FAILED),
         ROLLBACK_WAIT: {"Type": "Wait", "SecondsPath": "$.rollback.wait_seconds", "Next": ROLLBACK_DEPLOY},
-        ROLLBACK_DEPLOY: {
-            **build_task(
+        ROLLBACK_DEPLOY: whole_build(
+            build_task(
                 r.deploy_projects[PROD],
-                RECORD_ROLLBACK_SUCCEEDED,
+                CHOOSE_ROLLBACK_OUTCOME,
                 Mode.ROLLBACK,
                 catch_to((["States.ALL"], RECORD_ROLLBACK_ATTEMPT_FAILED)),
                 commit_path="$.rollback.target_commit",
-            ),
-            "ResultPath": "$.deploy",
-        },
+            )
+        ),
+        **_rollback_outcome(),
         RECORD_ROLLBACK_SUCCEEDED: _transition(r, lc.Action.ROLLBACK_SUCCEEDED, FINALIZE),
         RECORD_ROLLBACK_ATTEMPT_FAILED: _transition(
             r, lc.Action.ROLLBACK_ATTEMPT_FAILED, CHOOSE_ROLLBACK_RETRY, on_error=RECORD_ROLLBACK_FAILED
         ),
         CHOOSE_ROLLBACK_RETRY: is_true("$.outcome.retry", PLAN_ROLLBACK, RECORD_ROLLBACK_FAILED),
         RECORD_ROLLBACK_FAILED: _transition(r, lc.Action.ROLLBACK_FAILED, FINALIZE),
+    }
+
+
+def _rollback_outcome() -> dict[str, Any]:
+    """A succeeded rollback build redeployed the known good, or (`asset_mismatch`) refused before any
+    change set because an object was not the signed content: a failed attempt (retried) that counts as
+    an asset hash mismatch (`lifecycle`: `rollback_attempt_failed`)."""
+    summary = {"Type": "Pass", "ResultPath": "$.deploy"}
+    summary["Parameters"] = {"build_id.$": "$.deploy.Build.Id", "status.$": "$.deploy.Build.BuildStatus"}
+    absent = {"Variable": DEPLOY_OUTCOME, "IsPresent": False, "Next": ROLLBACK_DONE}
+    mismatch = {"Variable": DEPLOY_OUTCOME, "StringEquals": ASSET_MISMATCH, "Next": ROLLBACK_ASSET_MISMATCH_FOUND}
+    reason = {"Error": lc.ERROR_ASSET_MISMATCH, "Cause": ASSET_MISMATCH_CAUSE}
+    return {
+        CHOOSE_ROLLBACK_OUTCOME: {"Type": "Choice", "Choices": [absent, mismatch], "Default": ROLLBACK_DONE},
+        ROLLBACK_DONE: {**summary, "Next": RECORD_ROLLBACK_SUCCEEDED},
+        ROLLBACK_ASSET_MISMATCH_FOUND: {**summary, "Next": ROLLBACK_ASSET_MISMATCH_REASON},
+        ROLLBACK_ASSET_MISMATCH_REASON: {
+            "Type": "Pass",
+            "Result": reason,
+            "ResultPath": "$.error",
+            "Next": RECORD_ROLLBACK_ATTEMPT_FAILED,
+        },
     }
 
 
@@ -352,6 +380,7 @@ def _endings(r: PipelineResources) -> dict[str, Any]:
         FINALIZE: lambda_task(
             r.finalizer_function,
             CHOOSE_END,
+            function_timeout=r.timeout("finalizer"),
             payload={"outcome.$": "$.outcome", "error.$": "$.error"},
             result_path="$.final",
             catch=catch_to((["States.ALL"], PIPELINE_FAILED)),
@@ -379,11 +408,9 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
         },
         "Next": LEASE_TERMS,
     }
-    return {
+    document: dict[str, Any] = {
         "Comment": "DeployArtifactPipeline: artifact -> stage -> tests -> promote -> prod -> smoke (+ rollback)",
         "StartAt": INITIALIZE,
-        # No execution outlives the lock it took (taken until its start + LOCK_EXPIRY_SECONDS).
-        "TimeoutSeconds": lc.LOCK_EXPIRY_SECONDS,
         "States": {
             INITIALIZE: initialize,
             **_start(resources),
@@ -392,3 +419,14 @@ def build_definition(resources: PipelineResources) -> dict[str, Any]:
             **_endings(resources),
         },
     }
+    # The longest legitimate run, retries and every rollback attempt included: never cut short by the
+    # machine's own timeout, never longer than the lock it took (`budget.execution_timeout`).
+    attempts = resources.max_rollback_attempts
+    loops = {WAIT_FOR_LOCK: lc.LOCK_WAIT_ATTEMPTS, PLAN_ROLLBACK: attempts, ROLLBACK_WAIT: attempts}
+    document["TimeoutSeconds"] = budget.execution_timeout(
+        document,
+        loops=loops,
+        waits={ROLLBACK_WAIT: lc.rollback_wait_seconds},
+        lambda_timeouts=resources.lambda_timeouts(),
+    )
+    return document

@@ -17,11 +17,20 @@ LAMBDA_RETRYABLE = [
     # our functions' own: an AWS service they call did not answer (functions/artifacts/errors.py)
     lc.ERROR_TRANSIENT_AWS,
 ]
+# StartBuild's answers (`startBuild.sync` polls the build itself): the build never started, so a retried
+# attempt lasts one API call, not a build (`budget.py` counts it so).
 CODEBUILD_RETRYABLE = ["CodeBuild.AccountLimitExceededException", "CodeBuild.CodeBuildException"]
+CODEBUILD_BUILD_RESOURCE = "arn:aws:states:::codebuild:startBuild.sync"
+RETRIES = 5
+# A Lambda task's TimeoutSeconds: its function's own timeout and this margin (the invoke, a cold start),
+# so the task never gives up on an invocation Lambda still runs, and never waits long past it.
+LAMBDA_TIMEOUT_MARGIN_SECONDS = 30
+# An AWS SDK integration's single call (the lease's TransactWriteItems answers in milliseconds).
+SDK_CALL_TIMEOUT_SECONDS = 60
 
 
-def retry_on(errors: list[str]) -> list[dict[str, Any]]:
-    return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 5}]
+def retry_on(errors: list[str], max_attempts: int = RETRIES) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": errors, "IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": max_attempts}]
 
 
 def catch_to(*routes: tuple[list[str], str], result_path: str = "$.error") -> list[dict[str, Any]]:
@@ -43,19 +52,22 @@ def lambda_task(
     function: Any,
     next_state: str | None,
     *,
+    function_timeout: int,
     payload: dict[str, Any] | None = None,
     result_path: str | None = None,
     catch: list[dict[str, Any]],
+    retries: int = RETRIES,
 ) -> dict[str, Any]:
     """The function invoked by its ARN: it receives exactly `Parameters` and its result is exactly what it
-    returns, so handlers read and write plain documents (no `Payload` envelope to unwrap)."""
+    returns, so handlers read and write plain documents (no `Payload` envelope to unwrap). The task
+    waits for the function's own timeout (`function_timeout`, seconds) and a margin."""
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": function,
         "Parameters": {**task_context(), **(payload or {})},
         "ResultPath": result_path,
-        "TimeoutSeconds": lc.PHASE_TIMEOUT_SECONDS,
-        "Retry": retry_on(LAMBDA_RETRYABLE),
+        "TimeoutSeconds": function_timeout + LAMBDA_TIMEOUT_MARGIN_SECONDS,
+        "Retry": retry_on(LAMBDA_RETRYABLE, retries),
         "Catch": catch,
     }
     state.update({"Next": next_state} if next_state else {"End": True})
@@ -77,7 +89,7 @@ def build_task(
     overrides.append({"Name": "MODE", "Type": "PLAINTEXT", "Value": mode.value})
     return {
         "Type": "Task",
-        "Resource": "arn:aws:states:::codebuild:startBuild.sync",
+        "Resource": CODEBUILD_BUILD_RESOURCE,
         "Parameters": {"ProjectName": project, "EnvironmentVariablesOverride": overrides},
         "ResultSelector": {"build_id.$": "$.Build.Id", "status.$": "$.Build.BuildStatus"},
         "ResultPath": "$.build",
@@ -86,6 +98,12 @@ def build_task(
         "Catch": catch,
         "Next": next_state,
     }
+
+
+def whole_build(build: dict[str, Any]) -> dict[str, Any]:
+    """The whole Build in $.deploy: the Choice after it tests for the exported outcome's presence first (a
+    ResultSelector naming a field the build lacks would be a States.Runtime error, which no Catch takes)."""
+    return {**{k: v for k, v in build.items() if k != "ResultSelector"}, "ResultPath": "$.deploy"}
 
 
 def by_environment(prod: str, stage: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.pipeline import definition
 from components.pipeline.common import LogSettings, adopted, log_group
+from components.pipeline.functions import FUNCTION_SPECS
 from functions.naming import ToolsNames
 from functions.pipeline.lifecycle import Environment
 
@@ -46,6 +47,7 @@ class PipelineStateMachine(pulumi.ComponentResource):
             finalizer_function=args.function_arns["finalizer"],
             deploy_projects={e.value: args.deploy_projects[e] for e in Environment},
             test_projects={e.value: args.test_projects[e] for e in Environment},
+            function_timeouts={function: spec.timeout for function, spec in FUNCTION_SPECS.items()},
             max_rollback_attempts=args.max_rollback_attempts,
         )
         machine = aws.sfn.StateMachine(

@@ -26,6 +26,17 @@ class Finding:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class HashMismatch(Finding):
+    """A finding that is a hash mismatch: a file whose SHA-256 is not the one the manifest signs, a tree
+    hash that is not its files', an `artifact_sha256` that is not the metadata's, a copy that is not the
+    verified bytes. The spec's `AssetHashMismatch` counts these and nothing else an artifact can fail."""
+
+
+def has_hash_mismatch(findings: list[Finding]) -> bool:
+    return any(isinstance(f, HashMismatch) for f in findings)
+
+
 class InvalidArtifact(Exception):
     """The artifact cannot be trusted; `findings` says why, one entry per failed check."""
 

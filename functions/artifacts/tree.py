@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import Finding, printable
+from .errors import Finding, HashMismatch, printable
 
 MAX_PATH_LENGTH = 1024
 
@@ -301,7 +301,9 @@ def compare_tree(
         if digest is None:
             findings.append(Finding("files", path, "could not be read as a regular file"))
         elif digest != expected[path]:
-            findings.append(Finding("files", path, f"sha256 {digest} does not match the manifest's {expected[path]}"))
+            findings.append(
+                HashMismatch("files", path, f"sha256 {digest} does not match the manifest's {expected[path]}")
+            )
     return findings
 
 

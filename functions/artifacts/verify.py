@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Finding
+from .errors import Finding, HashMismatch
 from .manifest import Manifest, canonical_bytes, parse_manifest
 from .tree import HashJob, artifact_sha256, compare_tree, list_files
 
@@ -137,14 +137,14 @@ def _tree_hash(manifest: Manifest) -> list[Finding]:
     if recomputed == manifest.artifact_sha256:
         return []
     detail = f"manifest says {manifest.artifact_sha256} but its file_hashes give {recomputed}"
-    return [Finding("artifact_sha256", "artifact_sha256", detail)]
+    return [HashMismatch("artifact_sha256", "artifact_sha256", detail)]
 
 
 def _expectations(manifest: Manifest, expect: Expectations) -> list[Finding]:
     findings = []
     if expect.artifact_sha256 is not None and manifest.artifact_sha256 != expect.artifact_sha256:
         findings.append(
-            Finding(
+            HashMismatch(
                 "artifact_sha256",
                 "artifact_sha256",
                 f"{manifest.artifact_sha256} differs from the expected {expect.artifact_sha256} (metadata)",

@@ -71,13 +71,16 @@ def build_outcome(mode: Mode | str, exit_code: int) -> tuple[str, int]:
     tell (the deploy role not assumable, an AWS call failed), which is no finding against the release.
     A deploy refused because an asset was not the signed content (nothing deployed) ends the same way
     as a drift finding: a succeeded build exporting `asset_mismatch`, so the pipeline can record it as
-    what it is (`AssetHashMismatch`). A rollback's refusal fails the build: the rollback is retried.
+    what it is (`AssetHashMismatch`); a rollback refused for the same reason ends the same way, and the
+    pipeline records it as a failed rollback attempt that was an asset hash mismatch (then retried).
     """
     kind = EXIT_KINDS.get(exit_code, "failed")
     if Mode(mode) is Mode.DRIFT_CHECK and exit_code in (EXIT_SUCCESS, EXIT_DRIFT):
         return (DRIFT_CLEAN if exit_code == EXIT_SUCCESS else DRIFT_FOUND), EXIT_SUCCESS
-    if Mode(mode) is Mode.DEPLOY and exit_code in (EXIT_ASSET_MISMATCH, EXIT_NOT_STARTED):
-        return (ASSET_MISMATCH if exit_code == EXIT_ASSET_MISMATCH else NOT_STARTED), EXIT_SUCCESS
+    if Mode(mode) in (Mode.DEPLOY, Mode.ROLLBACK) and exit_code == EXIT_ASSET_MISMATCH:
+        return ASSET_MISMATCH, EXIT_SUCCESS
+    if Mode(mode) is Mode.DEPLOY and exit_code == EXIT_NOT_STARTED:
+        return NOT_STARTED, EXIT_SUCCESS
     return kind, exit_code
 
 

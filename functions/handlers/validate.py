@@ -8,7 +8,7 @@ from functions.pipeline import validate as core
 from functions.pipeline.transitions import Run
 
 from . import clients
-from .observability import logger, metrics, tracer
+from .observability import logger, metric, metrics, tracer
 
 clients.settings()  # at cold start: a misconfigured function fails here, naming the variable
 
@@ -26,4 +26,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         table=clients.table(),
         s3=clients.client("s3"),
         context_public_key_pem=clients.context_public_key_pem,
+        metric=metric,
     )

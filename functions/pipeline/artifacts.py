@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from functions.artifacts.errors import Finding, InvalidArtifact
+from functions.artifacts.errors import Finding, HashMismatch, InvalidArtifact
 from functions.artifacts.manifest import parse_manifest
 from functions.artifacts.tree import path_problem
 from functions.naming import MANIFEST_NAME, PROVENANCE_NAME, artifact_prefix
@@ -93,7 +93,7 @@ def copy_verified_objects(
         actual = copied.get("CopyObjectResult", {}).get("ChecksumSHA256")
         if actual != expected:
             mismatched.append(
-                Finding(
+                HashMismatch(
                     "files",
                     key[len(prefix + "cdk.out/") :],
                     f"changed in the candidate bucket since stage's Validate: SHA-256 {actual}, verified {expected}",

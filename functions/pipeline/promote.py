@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.artifacts.errors import InvalidArtifact, has_hash_mismatch
+
 from . import lifecycle as lc
 from .artifacts import copy_manifest, copy_verified_objects
 from .notify import Notifier
@@ -48,7 +50,12 @@ def promote(
     copied = 0
     if not already_claimed:
         key = keys.public_key(run.service)
-        copied = copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified, key)
+        try:
+            copied = copy_verified_objects(s3, source, target, run.service, run.commit_sha, verified, key)
+        except InvalidArtifact as invalid:  # a copy that is not the verified bytes: a hash mismatch
+            if has_hash_mismatch(invalid.findings):
+                metric(lc.Metric.ASSET_HASH_MISMATCH.value, 1)
+            raise
     # 2. the claim (conditional); a retry after it finds the item already promoted by this execution;
     context = Context(run, item, lc.transition(lc.Action.PROMOTED, lc.Environment.STAGE))
     if not (already_claimed or commit(table, context)):

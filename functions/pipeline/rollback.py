@@ -26,13 +26,13 @@ TARGET_STATUSES = (lc.Status.DEPLOYED, lc.Status.ROLLBACK_SUCCEEDED)
 def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> dict[str, Any]:
     """The next attempt (`run.rollback` is the previous attempt's plan, None for the first)."""
     attempt = int((run.rollback or {}).get("attempt", 0)) + 1
-    wait = settings.rollback_base_delay_seconds * 2 ** (attempt - 1)
+    wait = lc.rollback_wait_seconds(attempt, settings.rollback_base_delay_seconds)
     result = {"attempt": attempt, "max_attempts": max_attempts, "wait_seconds": wait}
     target, problem = _target(run, settings=settings, table=table, s3=s3)
     if problem:
         return {**result, "possible": False, "reason": problem}
     planned = {**result, "possible": True, "target_commit": target["commit"]}
-    schedule = [settings.rollback_base_delay_seconds * 2**i for i in range(max_attempts)]
+    schedule = [lc.rollback_wait_seconds(n, settings.rollback_base_delay_seconds) for n in range(1, max_attempts + 1)]
     item = table.get(run.service, run.commit_sha) or {}
     context = Context(
         Run(run.service, run.commit_sha, run.environment, run.execution_id, rollback=planned),

@@ -132,7 +132,10 @@ class Context:
             lc.Ref.BUILD_ID: lambda: (self.run.deploy or {}).get("build_id"),
             lc.Ref.DEPLOY_SECONDS: lambda: seconds_between(self.read(lc.ENV_DEPLOY_STARTED_AT), self.moment),
             lc.Ref.TEST_SECONDS: lambda: seconds_between(self.read(lc.ENV_TEST_STARTED_AT), self.moment),
-            lc.Ref.SINCE_BUILD: lambda: seconds_between(self.item.get(lc.BUILD_TIME), self.moment),
+            # the candidate's creation; an item recorded before intake wrote `recorded_at`: its build
+            lc.Ref.SINCE_CANDIDATE: lambda: seconds_between(
+                self.item.get(lc.RECORDED_AT) or self.item.get(lc.BUILD_TIME), self.moment
+            ),
             lc.Ref.SINCE_ROLLBACK: lambda: seconds_between(self.item.get(lc.ROLLBACK_INITIATED_AT), self.moment),
             lc.Ref.ROLLBACK_TARGET: lambda: plan.get("target_commit"),
             lc.Ref.ROLLBACK_REASON: lambda: (
@@ -151,6 +154,9 @@ class Context:
             lc.Ref.PHASE: lambda: "deploy" if self.run.deploy else "validate",
             # the run's start: the watchdog requeues a stuck run as waiting since then
             lc.Ref.EXECUTION_START: lambda: self.run.started_at or self.item.get(lc.EXECUTION_STARTED_AT) or self.now,
+            lc.Ref.IF_ASSET_MISMATCH: lambda: (
+                1 if (self.run.error or {}).get("Error") == lc.ERROR_ASSET_MISMATCH else None
+            ),
         }
         if ref not in refs:
             raise ValueError(f"{ref.value!r} is known only to the state machine")

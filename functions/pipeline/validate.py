@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from functions.artifacts.errors import Finding, InvalidArtifact
+from functions.artifacts.errors import Finding, InvalidArtifact, has_hash_mismatch
 from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
@@ -19,7 +19,7 @@ from .catalog import ServiceCatalog
 from .settings import FunctionSettings
 from .signers import ServiceKeys
 from .store import MetadataTable, revoked_because
-from .transitions import Context, Run, commit
+from .transitions import Context, MetricSink, Run, commit
 
 
 def validate(
@@ -31,6 +31,7 @@ def validate(
     table: MetadataTable,
     s3: Any,
     context_public_key_pem: Callable[[], str],
+    metric: MetricSink,
 ) -> dict[str, Any]:
     item = table.get(run.service, run.commit_sha)
     if item is None:
@@ -58,6 +59,8 @@ def validate(
             ),
         )
     if not report.ok:
+        if has_hash_mismatch(report.findings):  # only hash mismatches, not every way an artifact is invalid
+            metric(lc.Metric.ASSET_HASH_MISMATCH.value, 1)
         raise InvalidArtifact(report.findings)
     # The manifest version that verified: promotion copies that one, and checks its copy of each file against it.
     pinned = {lc.MANIFEST_VERSION_ID: version} if version else None

@@ -252,6 +252,41 @@ def test_rollback_failing_every_attempt_needs_manual_intervention(pipeline: Harn
     assert any("CRITICAL: rollback of orders failed" in subject for subject in pipeline.alerts())
 
 
+def test_a_rollback_refused_as_an_asset_mismatch_is_a_failed_attempt_and_a_hash_mismatch(
+    pipeline: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deployer refuses the first rollback (exit 6: an object was not the known good's signed content,
+    nothing deployed); the pipeline records a failed attempt that is an asset hash mismatch, waits, and
+    the second attempt rolls back."""
+    from functions.deployer.errors import EXIT_ASSET_MISMATCH
+    from tests.emf import spec_points
+
+    _good_release_in_prod(pipeline)
+    pipeline.script.outcomes[("test", "prod", BAD)] = "FAILED"
+    deploy, rollbacks = pipeline.script.deployer, []
+
+    def first_rollback_refused(project: str, variables: dict[str, str]) -> int:
+        if variables["MODE"] == "rollback":
+            rollbacks.append(variables["COMMIT_SHA"])
+            if len(rollbacks) == 1:
+                return EXIT_ASSET_MISMATCH
+        return deploy(project, variables)
+
+    pipeline.script.deployer = first_rollback_refused
+    capsys.readouterr()
+    result = pipeline.run("prod", BAD)
+
+    assert result["status"] == "FAILED" and "RollbackAssetMismatchFound" in result["states"]
+    assert "RecordRollbackAttemptFailed" in result["states"] and "RecordRollbackSucceeded" in result["states"]
+    item = pipeline.item(BAD)
+    assert item["status"] == "rollback_succeeded" and item["rollback_attempts"] == 2
+    assert item["rollback_failure_reason"].startswith("AssetMismatch: ")
+    assert rollbacks == [GOOD, GOOD] and pipeline.waits == [60, 120]
+    emitted = spec_points(capsys.readouterr().out)
+    assert emitted["AssetHashMismatch"] == [1.0] and emitted["RollbackFailureRate"] == [1.0]
+    assert emitted["TestFailureRate"] == [1.0] and len(emitted["RollbackLatency"]) == 1
+
+
 def test_the_same_trigger_twice_deploys_once(pipeline: Harness) -> None:
     pipeline.publish(GOOD)
     import boto3
@@ -367,8 +402,9 @@ def test_a_validate_that_cannot_read_the_key_fails_without_rejecting_and_a_retry
     assert item["status"] == "candidate" and item["environment_states"]["stage"]["status"] == "failed"
     assert alias in item["environment_states"]["stage"]["failure_reason"]
     assert [(e["type"], e["phase"], e["retryable"]) for e in pipeline.events()] == [("DeployFailed", "validate", True)]
-    # A service that did not answer is asked again (2 s, doubling, five times) before the run gives up.
-    assert pipeline.retry_waits == ([2, 4, 8, 16, 32] if error == "TransientAwsError" else [])
+    # A service that did not answer is asked again (2 s, doubling, three times: Validate's 900-second
+    # attempts stay within the 60-minute phase, `components/pipeline/budget.py`) before the run gives up.
+    assert pipeline.retry_waits == ([2, 4, 8] if error == "TransientAwsError" else [])
 
     refused["on"] = False
     retry = pipeline.wait(pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", source="operator"))

@@ -30,7 +30,8 @@ def test_deployed_definition_has_catch_and_timeout_on_every_task(graphs: dict) -
     tasks = {n: s for n, s in definition(graphs["tools"])["States"].items() if s["Type"] == "Task"}
     assert len(tasks) > 20
     for name, state in tasks.items():
-        assert state["TimeoutSeconds"] == 3600, name
+        # the spec's 60-minute phase at most; a Lambda task's is its function's timeout and a margin
+        assert 0 < state["TimeoutSeconds"] <= 3600, name
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
 
 

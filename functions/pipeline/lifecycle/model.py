@@ -23,7 +23,7 @@ class Ref(StrEnum):
     BUILD_ID = "build_id"  # the deploy build's id
     DEPLOY_SECONDS = "deploy_seconds"  # since the environment's deploy started
     TEST_SECONDS = "test_seconds"  # since its tests started
-    SINCE_BUILD = "since_build"  # since the artifact was built
+    SINCE_CANDIDATE = "since_candidate"  # since intake created the candidate item (`recorded_at`)
     SINCE_ROLLBACK = "since_rollback"  # since the rollback was initiated
     ROLLBACK_TARGET = "rollback_target"  # the plan's target commit
     ROLLBACK_REASON = "rollback_reason"  # why the rollback failed, from the plan, the error or the item
@@ -31,6 +31,7 @@ class Ref(StrEnum):
     BUILD_TIME = "build_time"  # the artifact's build time
     END_STATUS = "end_status"  # how the run ended: timeout or failed
     PHASE = "phase"  # where a run that deployed nothing stopped: `deploy` once a deploy build ran, else `validate`
+    IF_ASSET_MISMATCH = "if_asset_mismatch"  # 1 if the run's error is the deployer's asset mismatch, else none
     LOCK_EXPIRES_AT = "lock_expires_at"  # when this run's lock expires (its start + LOCK_EXPIRY_SECONDS)
 
 

@@ -137,6 +137,10 @@ def _not_started(action: Action, environment: Environment, phase: Any, *, defaul
     )
 
 
+# TTL (`expire_at`, intake's): only candidates carry it. Promotion and prod success remove it and no row
+# sets it, so no release, rollback target, known good or record beside the artifacts expires. Not the
+# spec's sweeper "touching" releases: a sweeper outage longer than the TTL left would let DynamoDB delete
+# a live release's metadata (and the rollback target) silently.
 _TABLE: list[Transition] = _back_in_the_sweep(
     [
         # Take the environment for this run (the state machine's transaction, with the environment's lock).
@@ -209,9 +213,11 @@ _TABLE: list[Transition] = _back_in_the_sweep(
                 SWEEP_SINCE: Ref.NOW,
                 **_finished(ExecutionStatus.SUCCEEDED),
             },
-            # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates.
+            # A promoted release is kept: rollback needs it long after the 90-day TTL of candidates (`TTL`).
             removes=(EXPIRE_AT,),
             events=((Event.ARTIFACT_PROMOTED, {}),),
+            # stage's tests passed: TestFailureRate's sample of a pass (its failure is RecordTestFailed's 1)
+            metrics=((Metric.TEST_FAILURE_RATE, 0),),
             succeeded=True,
         ),
         Transition(
@@ -224,9 +230,10 @@ _TABLE: list[Transition] = _back_in_the_sweep(
                 HEALTH: "healthy",
                 **_finished(ExecutionStatus.SUCCEEDED),
             },
-            removes=(EXPIRE_AT,),  # a release live in prod never expires
+            removes=(EXPIRE_AT,),  # a release live in prod never expires (`TTL`)
             events=((Event.DEPLOY_SUCCEEDED, {"phase": "smoke"}),),
-            metrics=((Metric.DEPLOY_LATENCY, Ref.SINCE_BUILD), (Metric.TEST_FAILURE_RATE, 0)),
+            # DeployLatency: from the candidate's creation (intake) to the release deployed and healthy in prod
+            metrics=((Metric.DEPLOY_LATENCY, Ref.SINCE_CANDIDATE), (Metric.TEST_FAILURE_RATE, 0)),
             then=Action.KNOWN_GOOD,
             succeeded=True,
         ),
@@ -296,7 +303,9 @@ _TABLE: list[Transition] = _back_in_the_sweep(
             guard=(OWNED, is_(STATUS, Status.ROLLBACK_INITIATED)),
             sets={ROLLBACK_FAILURE_REASON: Ref.REASON},
             adds={ROLLBACK_ATTEMPTS: 1},
-            metrics=((Metric.ROLLBACK_FAILURE_RATE, 1),),
+            # one per failed attempt; a rollback build refused because an asset was not the signed content is
+            # an asset hash mismatch too (the deployer's check, in rollback mode)
+            metrics=((Metric.ROLLBACK_FAILURE_RATE, 1), (Metric.ASSET_HASH_MISMATCH, Ref.IF_ASSET_MISMATCH)),
             default_reason="rollback deploy failed",
         ),
         Transition(

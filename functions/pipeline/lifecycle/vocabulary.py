@@ -115,6 +115,16 @@ SECONDS_METRICS = frozenset({Metric.DEPLOY_LATENCY, Metric.ROLLBACK_LATENCY})
 
 DEFAULT_MAX_ROLLBACK_ATTEMPTS = 2
 ROLLBACK_BASE_DELAY_SECONDS = 60
+# Exponential backoff, capped: attempt 10 would otherwise wait 8.5 hours, one silent Wait state far past
+# the watchdog's 65 minutes (`components/pipeline/budget.py`).
+ROLLBACK_MAX_DELAY_SECONDS = 15 * 60
+
+
+def rollback_wait_seconds(attempt: int, base: int = ROLLBACK_BASE_DELAY_SECONDS) -> int:
+    """How long the rollback planner waits before attempt `attempt` (1-based): base, doubling, capped."""
+    return min(base * 2 ** (attempt - 1), ROLLBACK_MAX_DELAY_SECONDS)
+
+
 PHASE_TIMEOUT_SECONDS = 3600
 # The sweeper (every 2 minutes): an item waiting this long for its next attempt is started again; a run
 # that made no progress this long (no event in its execution history) is stuck, stopped and requeued.
@@ -190,6 +200,7 @@ ROLLBACK_TARGET = "rollback_target_commit"
 ROLLBACK_FAILURE_REASON = "rollback_failure_reason"
 ROLLBACK_INITIATED_AT = "rollback_initiated_at"
 BUILD_TIME = "build_time"
+RECORDED_AT = "recorded_at"  # when intake created the candidate item
 ENV_STATUS = "environment_states.{env}.status"
 ENV_TEST_STATUS = "environment_states.{env}.test_status"
 ENV_DEPLOY_STARTED_AT = "environment_states.{env}.deploy_started_at"
@@ -223,11 +234,13 @@ LOCK_COMMIT = "holder_commit_sha"
 LOCK_TAKEN_AT = "taken_at"
 # ISO 8601 like every time here (not the table's TTL attribute `expire_at`: TTL never deletes a lock).
 LOCK_EXPIRES_AT = "expires_at"
-# A lock expires this long after its execution started. Longer than any legitimate run: the state
-# machine's own timeout is the same bound (`definition.py`), so no execution outlives its lock, and the
-# spec's watchdog stops a run in flight for 65 minutes and releases its lock long before; an expired lock
-# means its run is gone, and the next run (or the watchdog) takes it over.
-LOCK_EXPIRY_SECONDS = 2 * 3600
+# A lock expires this long after its execution started: at least the state machine's own timeout, which
+# is its longest legitimate run (`components/pipeline/budget.py`: the lock wait, every phase with all of
+# its retries, every rollback attempt with its backoff, for up to 10 rollback attempts, the most the
+# stack config allows), so no execution outlives its lock. A last resort: the finalizer releases the lock
+# at every ending, and the watchdog releases a stuck run's (no history event for 65 minutes) long
+# before; an expired lock means its run is gone, and the next run takes it over.
+LOCK_EXPIRY_SECONDS = 26 * 3600
 # A run that finds the lock held waits its turn: LOCK_WAIT_SECONDS between attempts, at most
 # LOCK_WAIT_ATTEMPTS times (10 minutes), then ends leaving the artifact retryable for the sweeper. Short
 # against a run, so that waiting never eats the watchdog's 65 minutes.
@@ -259,6 +272,9 @@ ERROR_INVALID_ARTIFACT = "InvalidArtifact"
 # `functions/artifacts/errors.py`; the state machine retries the function, never blames the artifact.
 ERROR_TRANSIENT_AWS = "TransientAwsError"
 ERROR_LOST_RACE = "DynamoDB.ConditionalCheckFailedException"
+# A deploy or rollback build the deployer refused before any change set: an object CloudFormation reads
+# was not the signed content (the build's `asset_mismatch`); the state machine records it under this name.
+ERROR_ASSET_MISMATCH = "AssetMismatch"
 # The lease's TransactWriteItems (an AWS SDK integration: `DynamoDb.`, Step Functions' PascalCase of the
 # service, and the exception's name) cancelled: a condition failed (the lease's guard, the lock, or the
 # prod ordering) or a concurrent transaction conflicted. `LostRace` re-reads and tells which.
@@ -280,6 +296,7 @@ __all__ = [
     "ERROR_LEASE_REFUSED",
     "Action",
     "BUILD_TIME",
+    "RECORDED_AT",
     "DEFAULT_MAX_ROLLBACK_ATTEMPTS",
     "DEPLOYMENT_ID",
     "DEPLOY_BUILD_ID",
@@ -295,6 +312,7 @@ __all__ = [
     "ENV_TEST_STARTED_AT",
     "ENV_TEST_STATUS",
     "ERROR_INVALID_ARTIFACT",
+    "ERROR_ASSET_MISMATCH",
     "ERROR_TRANSIENT_AWS",
     "ERROR_LOST_RACE",
     "EVENT_SOURCE",
@@ -315,6 +333,8 @@ __all__ = [
     "PHASE_TIMEOUT_SECONDS",
     "ROLLBACK_ATTEMPTS",
     "ROLLBACK_BASE_DELAY_SECONDS",
+    "ROLLBACK_MAX_DELAY_SECONDS",
+    "rollback_wait_seconds",
     "ROLLBACK_FAILURE_REASON",
     "ROLLBACK_INITIATED_AT",
     "REVOKED_COMMIT",

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from components.pipeline import definition as d
+from components.pipeline.functions import FUNCTION_SPECS
+from components.pipeline.shapes import CODEBUILD_BUILD_RESOURCE, LAMBDA_TIMEOUT_MARGIN_SECONDS, SDK_CALL_TIMEOUT_SECONDS
 from functions.pipeline import lifecycle as lc
 
 
@@ -24,6 +26,7 @@ def definition_kwargs() -> dict[str, Any]:
         finalizer_function=function("finalizer"),
         deploy_projects={"stage": "cdkcp-deployer-stage", "prod": "cdkcp-deployer-prod"},
         test_projects={"stage": "cdkcp-tests-stage", "prod": "cdkcp-smoke-prod"},
+        function_timeouts={name: spec.timeout for name, spec in FUNCTION_SPECS.items()},
     )
 
 
@@ -35,11 +38,24 @@ def task_states(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: s for name, s in document["States"].items() if s["Type"] == "Task"}
 
 
-def test_every_task_has_a_catch_and_the_phase_timeout() -> None:
+def test_every_task_has_a_catch_and_a_timeout_of_what_it_waits_for() -> None:
+    """A build: the spec's 60-minute phase; a function: its own timeout and a margin; the lease's
+    DynamoDB transaction: one SDK call."""
+    kwargs = definition_kwargs()
+    invoked = ("transition", "validate", "promote", "rollback-plan", "finalizer")
+    function_of = {kwargs[f"{name.replace('-', '_')}_function"]: name for name in invoked}
     tasks = task_states(definition())
     assert len(tasks) > 20
     for name, state in tasks.items():
-        assert state.get("TimeoutSeconds") == lc.PHASE_TIMEOUT_SECONDS == 3600, name
+        resource = state["Resource"]
+        if resource == CODEBUILD_BUILD_RESOURCE:
+            expected = lc.PHASE_TIMEOUT_SECONDS
+        elif resource in function_of:
+            expected = FUNCTION_SPECS[function_of[resource]].timeout + LAMBDA_TIMEOUT_MARGIN_SECONDS
+        else:
+            assert "dynamodb" in resource, name
+            expected = SDK_CALL_TIMEOUT_SECONDS
+        assert state.get("TimeoutSeconds") == expected, name
         assert state.get("Catch"), name
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
 
@@ -129,8 +145,8 @@ def test_a_busy_lock_is_waited_for_within_a_budget_then_the_run_ends_retryable()
 
 
 def test_no_execution_outlives_the_lock_it_took() -> None:
-    assert definition()["TimeoutSeconds"] == lc.LOCK_EXPIRY_SECONDS
-    assert lc.LOCK_EXPIRY_SECONDS > 65 * 60  # longer than the spec's watchdog lets a run live
+    # the machine's timeout is its longest run (tests/components/pipeline/test_budget.py)
+    assert lc.WATCHDOG_SECONDS < definition()["TimeoutSeconds"] <= lc.LOCK_EXPIRY_SECONDS
 
 
 def readable(parameters: dict[str, Any], expression: str) -> str:

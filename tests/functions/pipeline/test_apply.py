@@ -235,14 +235,14 @@ def test_the_lease_terms_are_the_locks_expiry_and_the_build_time(table: Metadata
     seed(table, _pending("prod"))
     run = run_of("prod", "lease_terms", execution_started_at="2026-11-21T10:00:00.123Z")
     result = _apply(table, captured, run)
-    assert result == {"action": "lease_terms", "expires_at": "2026-11-21T12:00:00Z", "build_time": BUILD_TIME}
-    assert lc.LOCK_EXPIRY_SECONDS == 2 * 3600 and captured.events == []
+    assert result == {"action": "lease_terms", "expires_at": "2026-11-22T12:00:00Z", "build_time": BUILD_TIME}
+    assert lc.LOCK_EXPIRY_SECONDS == 26 * 3600 and captured.events == []
 
 
 def test_the_lease_terms_are_given_even_without_an_item(table: MetadataTable, captured: Captured) -> None:
     # the lease then fails on the item's guard, and LostRace says why; the terms must not break the run
     result = _apply(table, captured, run_of("stage", "lease_terms", execution_started_at="2026-11-21T10:00:00Z"))
-    assert result["expires_at"] == "2026-11-21T12:00:00Z" and result["build_time"]
+    assert result["expires_at"] == "2026-11-22T12:00:00Z" and result["build_time"]
 
 
 def test_a_held_lock_is_waited_for(table: MetadataTable, captured: Captured) -> None:
@@ -285,7 +285,7 @@ def test_a_conflict_with_every_condition_met_is_tried_again(table: MetadataTable
 def test_a_lock_expires_no_earlier_than_the_execution_times_out() -> None:
     """`expires_at` is written to the second; Step Functions' `EnteredTime` has milliseconds. Within the
     second it names, the lock is not expired ('Z' sorts after '.'), so it expires at the next second."""
-    expires = "2026-11-21T12:00:00Z"  # an execution started at 10:00:00.900 times out at 12:00:00.900
+    expires = "2026-11-21T12:00:00Z"  # a lock of an execution started at 10:00:00.900 (were it 2 hours)
     assert not expires < "2026-11-21T12:00:00.999Z"
     assert expires < "2026-11-21T12:00:01.000Z"
 

@@ -245,7 +245,17 @@ def test_a_prod_failure_revokes_the_content_and_validate_refuses_it_under_any_co
     run = replace(run_of("stage"), commit_sha=other)
     with pytest.raises(InvalidArtifact, match=f"revoked under commit {seeded['commit_sha']}"):
         catalog = ServiceCatalog.of({})
-        validate(run, settings=settings, catalog=catalog, keys=None, table=table, s3=None, context_public_key_pem=str)  # type: ignore[arg-type]
+        validate(
+            run,
+            settings=settings,
+            catalog=catalog,
+            keys=None,  # type: ignore[arg-type]
+            table=table,
+            s3=None,
+            context_public_key_pem=str,
+            metric=captured.metric,
+        )
+    assert "AssetHashMismatch" not in [name for name, _ in captured.metrics]  # invalid, but no hash mismatch
 
 
 def test_a_retried_smoke_failure_writes_the_revocation_the_first_attempt_lost(

@@ -93,6 +93,7 @@ def test_promotion_copies_claims_and_starts_prod(table: MetadataTable, captured:
     assert item["environment_states"]["prod"]["status"] == "pending" and "expire_at" not in item
     assert item["sweep_phase"] == "prod" and item["execution_status"] == "succeeded"
     assert captured.types == ["ArtifactPromoted"] and captured.events[0][1]["objects"] == 4
+    assert captured.metrics == [("TestFailureRate", 0.0)]  # stage's tests passed: a sample of the rate
 
 
 def test_a_retry_after_the_claim_finishes_the_copy(table: MetadataTable, captured: Captured, settings) -> None:
@@ -171,6 +172,7 @@ def test_an_object_overwritten_after_validate_fails_promotion_and_starts_no_prod
         _promote(table, captured, settings)
     assert "artifact-manifest.json" not in _released()
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == []
+    assert captured.metrics == [("AssetHashMismatch", 1)]  # a copy that is not the verified bytes
 
 
 def test_a_provenance_not_signed_by_the_services_key_is_never_released(
@@ -184,6 +186,7 @@ def test_a_provenance_not_signed_by_the_services_key_is_never_released(
     with pytest.raises(InvalidArtifact):
         _promote(table, captured, settings)
     assert _released() == [] and table.get(SERVICE, COMMIT)["status"] == "candidate"
+    assert captured.metrics == []  # invalid, but not a hash mismatch
 
 
 def test_without_the_verified_manifest_version_nothing_is_promoted(

@@ -69,6 +69,19 @@ def test_the_plan_targets_the_verified_known_good(table: MetadataTable, settings
     assert _plan(table, settings, previous=first)["wait_seconds"] == 120
 
 
+def test_the_backoff_doubles_up_to_its_cap_so_no_wait_outlasts_the_watchdog(table: MetadataTable, settings) -> None:
+    seed(table, item_in("prod", status="rollback_initiated"))
+    _release(table)
+    waits = []
+    previous = None
+    for _ in range(10):  # the most rollback attempts the stack config allows
+        previous = plan(run_of("prod", rollback=previous), 10, settings=settings, table=table, s3=boto3.client("s3"))
+        waits.append(previous["wait_seconds"])
+    assert waits == [60, 120, 240, 480, 900, 900, 900, 900, 900, 900]
+    assert json.loads(table.get(SERVICE, COMMIT)["rollback_backoff_schedule"]) == waits
+    assert max(waits) == lc.ROLLBACK_MAX_DELAY_SECONDS < lc.WATCHDOG_SECONDS
+
+
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
