@@ -286,6 +286,8 @@ def _sweeper(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
         ),
         statement("HeadManifests", ["s3:GetObject"], manifests),
         statement("StartNextAttempts", ["states:StartExecution"], [names.state_machine_arn]),
+        # a run that ended without clearing its item: the finalizer reconciles it, as for any ending
+        statement("FinalizeEndedRuns", ["lambda:InvokeFunction"], [names.function_arn("finalizer")]),
         statement(
             "WatchExecutions",
             ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],

@@ -32,17 +32,35 @@ from devtools.emulator.program import PREFIX, REGION
 
 
 def stop_like_step_functions(monkeypatch: Any) -> None:
-    """A stopped execution stays ABORTED: no error of a task still running afterwards overrides it."""
+    """Real Step Functions: StopExecution makes the execution ABORTED at once, with the error and cause
+    given, and nothing the stopped run's task does afterwards changes that or runs another state. moto
+    only flags its interpreter, which notices at its next state; a task that fails after the stop (the
+    stopped build) is caught and the execution ends FAILED. Bridge: the status, error and cause are set
+    at the stop and kept when moto's worker ends, and no error of a task still running overrides it."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend import execution as execution_module
 
     set_error = Environment.set_error
+    original_stop = execution_module.Execution.stop
+    original_reflect = execution_module.BaseExecutionWorkerCommunication._reflect_execution_status
 
     def unless_stopped(env: Any, error: Any) -> None:
         if not isinstance(env._program_state, ProgramStopped):
             set_error(env, error)
 
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_status != ExecutionStatus.ABORTED:
+            original_reflect(self)
+
     monkeypatch.setattr(Environment, "set_error", unless_stopped)
+    monkeypatch.setattr(execution_module.Execution, "stop", stop)
+    monkeypatch.setattr(execution_module.BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect)
 
 
 class BlockingDeploys:

@@ -13,10 +13,11 @@ from typing import Any
 import boto3
 
 from devtools.emulator.program import REGION
+from functions.naming import ToolsNames
 from functions.pipeline.notify import Notifier
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.store import MetadataTable
-from functions.pipeline.sweeper import SweeperClients, execution_arn, sweep
+from functions.pipeline.sweeper import SweeperClients, execution_arn, finalize_through, sweep
 
 
 @dataclass
@@ -40,6 +41,12 @@ class Sweeper:
                 settings.alert_topic_arn,
             ),
             metric=lambda name, value: self.metrics.append((name, value)),
+            # as the handler wires it: the finalizer function (the harness's in-process handler)
+            reconcile=finalize_through(
+                boto3.client("lambda", region_name=REGION),
+                ToolsNames(settings.name_prefix, settings.tools_account_id, settings.region).function_arn("finalizer"),
+                settings.state_machine_arn,
+            ),
         )
 
     def __call__(self, minutes: float) -> dict[str, Any]:
@@ -78,27 +85,3 @@ class BlockedDeploy:
         Functions stops a `startBuild.sync` build with it: the build ends deploying nothing."""
         self.stopped = stopped
         self._released.set()
-
-
-def abort_at_once(monkeypatch: Any) -> None:
-    """Real Step Functions: StopExecution makes the execution ABORTED at once, with the error and cause
-    given. moto only flags its interpreter, which notices at its next state, and a task that fails after
-    the stop (the stopped build) is caught and the execution ends FAILED. Bridge: the status, error and
-    cause are set at the stop and kept when moto's worker ends (whatever the zombie worker then does is
-    refused by the lifecycle's guards, as a late write of a stopped run would be)."""
-    from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.backend import execution as execution_module
-
-    original_stop = execution_module.Execution.stop
-    original_reflect = execution_module.BaseExecutionWorkerCommunication._reflect_execution_status
-
-    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
-        original_stop(self, stop_date, error, cause)
-        self.exec_status, self.stop_date, self.error, self.cause = ExecutionStatus.ABORTED, stop_date, error, cause
-
-    def reflect(self: Any) -> None:
-        if self.execution.exec_status != ExecutionStatus.ABORTED:
-            original_reflect(self)
-
-    monkeypatch.setattr(execution_module.Execution, "stop", stop)
-    monkeypatch.setattr(execution_module.BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.pipeline.sweeper import SweeperClients, sweep
+from functions.naming import ToolsNames
+from functions.pipeline.sweeper import SweeperClients, finalize_through, sweep
 
 from . import clients
 from .observability import logger, metric, metrics, tracer
@@ -18,14 +19,17 @@ clients.settings()  # at cold start: a misconfigured function fails here, naming
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = clients.settings()
+    finalizer = ToolsNames(settings.name_prefix, settings.tools_account_id, settings.region).function_arn("finalizer")
     result = sweep(
         SweeperClients(
-            settings=clients.settings(),
+            settings=settings,
             table=clients.table(),
             sfn=clients.client("stepfunctions"),
             s3=clients.client("s3"),
             notify=clients.notifier(),
             metric=metric,
+            reconcile=finalize_through(clients.client("lambda"), finalizer, settings.state_machine_arn),
         )
     )
     if result["corrections"]:

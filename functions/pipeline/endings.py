@@ -38,6 +38,18 @@ class Ending:
         return lc.EXECUTION_ENDED.get(self.status) if self.status else None
 
 
+def status_change(state_machine_arn: str, execution_arn: str, status: str) -> dict[str, Any]:
+    """A "Step Functions Execution Status Change" event, as the finalizer reads it: what the rule delivers
+    (Step Functions adds more), and what the sweeper sends for a run it found ended without its finalizer
+    (an event that never arrived). Nothing in it is believed beyond the execution's ARN."""
+    return {
+        "source": SOURCE,
+        "detail-type": DETAIL_TYPE,
+        "resources": [execution_arn],
+        "detail": {"executionArn": execution_arn, "stateMachineArn": state_machine_arn, "status": status},
+    }
+
+
 def is_status_change(event: Mapping[str, Any]) -> bool:
     return event.get("source") == SOURCE or event.get("detail-type") == DETAIL_TYPE
 
@@ -73,7 +85,9 @@ def _from_status_change(event: Mapping[str, Any], state_machine_arn: str, stepfu
     expected = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
     if not isinstance(execution_arn, str) or not execution_arn.startswith(expected):
         raise Refused(f"the event names no execution of {state_machine_arn}: {execution_arn!r}")
-    if detail.get("status") not in lc.UNFINISHED_ENDINGS:
+    # The rule delivers FAILED, TIMED_OUT and ABORTED; the sweeper any run that ended without clearing its
+    # item (SUCCEEDED too). Either way only DescribeExecution's answer is believed.
+    if detail.get("status") not in lc.EXECUTION_ENDED:
         raise Refused(f"status {detail.get('status')!r} is not an ending the finalizer handles")
     described = _describe(stepfunctions, execution_arn)
     return Ending(

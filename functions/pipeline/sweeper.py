@@ -21,6 +21,7 @@ raises at the end (the Lambda error alarm sees it). A lost guard (another writer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,13 +33,12 @@ from functions.timestamps import parse_iso, utc_iso
 
 from . import lifecycle as lc
 from .dispatch import start_run
+from .endings import status_change
 from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import BestEffort, Context, MetricSink, Run, announce, commit, release_lock
 
 STUCK_ERROR = "StuckPipelineTerminated"
-# What an ended execution is to the item: `execution_status` (ABORTED and watchdog stops are `killed`).
-ENDED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timeout", "ABORTED": "killed"}
 
 
 class SweepIncomplete(RuntimeError):
@@ -56,6 +56,20 @@ class SweeperClients:
     # The finalizer's reconciliation of a run that ended without being finalized (item, execution),
     # when wired; without it, the watchdog requeues such a run itself.
     reconcile: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None = None
+
+
+def finalize_through(lambda_client: Any, finalizer: str, state_machine_arn: str) -> Callable[..., None]:
+    """The watchdog's reconciliation of a run that ended without clearing its item (its status change
+    never reached the finalizer, or the finalizer failed): the finalizer function is invoked, as its rule
+    would, with the status change the event carried. One function reconciles every ending, through its
+    own roles (the stacks, the run's history, its deploy build); asynchronously, so that a failure of it
+    goes to its dead-letter queue and its error alarm, and the next sweep asks again."""
+
+    def reconcile(item: Mapping[str, Any], ending: Mapping[str, Any]) -> None:
+        event = status_change(state_machine_arn, str(ending["executionArn"]), str(ending["status"]))
+        lambda_client.invoke(FunctionName=finalizer, InvocationType="Event", Payload=json.dumps(event).encode())
+
+    return reconcile
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 
 from devtools.emulator.endings import BlockingDeploys, deliver_ending, fail_transition, report_emulated_builds
 from devtools.emulator.harness import Harness
+from devtools.emulator.sweeps import Sweeper
 from functions.naming import execution_name
 
 GOOD = "a" * 40
@@ -107,3 +108,41 @@ def test_a_deploy_whose_recording_was_lost_is_corrected_to_deployed(
     assert result is not None and result["already_finalized"] is True and result["corrections"] == []
     assert pipeline.item(GOOD) == item
     assert pipeline.events() == [] and _metrics(capsys.readouterr().out) == []
+
+
+def test_a_run_whose_ending_event_never_arrives_is_finalized_by_the_watchdogs_sweep(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped from outside, and its ABORTED status change is lost (EventBridge's retries exhausted, the
+    finalizer's invocations failing): the item says `running` and the lock stays held. The watchdog's sweep
+    finds the ended run and has the finalizer reconcile it; the sweep after starts the next attempt."""
+    pipeline.build_logs = []
+    report_emulated_builds(monkeypatch, pipeline)
+    blocking = BlockingDeploys(pipeline, monkeypatch)
+    pipeline.publish(GOOD)
+    started = pipeline.trigger(pipeline.candidate_bucket, GOOD)
+    assert blocking.started.wait(30), "the deploy build never started"
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    sfn.stop_execution(executionArn=started["execution_arn"], error="Operator", cause="stopped from the console")
+    blocking.release()
+    assert pipeline.wait(started["execution_arn"])["status"] == "ABORTED"
+    assert pipeline.item(GOOD)["sweep_phase"] == "running"
+    pipeline.events()
+    sweeper = Sweeper()
+
+    assert sweeper(minutes=30)["corrections"] == []  # the watchdog looks only past 65 minutes
+    report = sweeper(minutes=66)
+
+    (correction,) = report["corrections"]
+    assert correction["reason"] == "reconciled" and correction["status"] == "ABORTED"
+    item = pipeline.item(GOOD)
+    assert item["execution_status"] == "killed" and item["finalized_execution_id"] == started["execution_arn"]
+    assert _stage(item)["status"] == "failed" and item["sweep_phase"] == "stage"
+    assert "holder_execution_id" not in pipeline.item("_lock#stage")
+    assert {"FinalizerCorrectedMetadata", "SweeperCorrected"} <= {e["type"] for e in pipeline.events()}
+
+    pipeline.script.deployer = blocking._deployer
+    (second,) = sweeper.started(sweeper(minutes=6))
+    assert second.endswith(execution_name("orders", GOOD, "stage", 2))
+    assert pipeline.wait(second)["status"] == "SUCCEEDED"
+    assert pipeline.item(GOOD)["status"] == "promoted" and pipeline.lock_waits == []

@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 from devtools.emulator import harness as harness_module
+from devtools.emulator.endings import stop_like_step_functions
 from devtools.emulator.harness import Harness
-from devtools.emulator.sweeps import BlockedDeploy, Sweeper, abort_at_once
+from devtools.emulator.sweeps import BlockedDeploy, Sweeper
 from functions.naming import execution_name
 
 GOOD = "a" * 40
@@ -107,7 +108,7 @@ def test_a_stage_run_that_keeps_failing_stops_at_the_maximum_and_alerts(pipeline
 def test_a_run_stuck_past_65_minutes_is_stopped_requeued_and_then_completes(
     pipeline: Harness, sweeper: Sweeper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    abort_at_once(monkeypatch)
+    stop_like_step_functions(monkeypatch)
     blocked = BlockedDeploy(pipeline.script.deployer, lambda v: v.get("DEPLOYMENT_ID", "").endswith("-stage-1"))
     pipeline.script.deployer = blocked
     pipeline.publish(GOOD)

@@ -48,6 +48,10 @@ def test_the_sweepers_role_may_do_exactly_what_a_sweep_needs(graphs: dict) -> No
     assert granted.pop("ListArtifactBuckets") == (["s3:ListBucket"], sorted(buckets))
     assert granted.pop("HeadManifests") == (["s3:GetObject"], sorted(f"{b}/*/artifact-manifest.json" for b in buckets))
     assert granted.pop("StartNextAttempts") == (["states:StartExecution"], [MACHINE])
+    assert granted.pop("FinalizeEndedRuns") == (
+        ["lambda:InvokeFunction"],
+        [f"arn:aws:lambda:{REGION}:{TOOLS}:function:cdkcp-finalizer"],
+    )
     assert granted.pop("WatchExecutions") == (
         ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
         [executions],

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from functions.pipeline import lifecycle as lc
+from functions.pipeline.endings import status_change
 from functions.pipeline.finalizer import finalize, stack_names
 from functions.pipeline.store import MetadataTable
 from tests.functions.pipeline.conftest import COMMIT, EXECUTION, SERVICE, Captured, item_in, seed
@@ -519,7 +520,7 @@ def test_an_event_for_a_run_still_running_changes_nothing(table: MetadataTable, 
     [
         (_ended("ABORTED", stateMachineArn=MACHINE + "-other"), "another state machine"),
         (_ended("ABORTED", executionArn="arn:aws:states:us-east-1:123456789012:execution:other:x"), "no execution"),
-        (_ended("SUCCEEDED"), "not an ending"),
+        (_ended("RUNNING"), "not an ending"),
         (_ended("ABORTED", executionArn=EXECUTION + "-gone"), "no such execution"),
         ({**_ended("ABORTED"), "detail": "text"}, "no detail"),
         ({**_ended("ABORTED"), "source": "cdk-control-plane"}, "not a 'Step Functions Execution Status Change'"),
@@ -534,7 +535,7 @@ def test_an_event_for_a_run_still_running_changes_nothing(table: MetadataTable, 
     ids=[
         "foreign-machine",
         "foreign-execution",
-        "succeeded",
+        "running",
         "unknown-execution",
         "no-detail",
         "forged-source",
@@ -551,6 +552,17 @@ def test_bad_or_foreign_events_are_refused_clearly(
     result = _reconcile(table, captured, UNCHANGED, FakeStepFunctions([], status="ABORTED"), event=event)
     assert refusal in result["refused"] and result["succeeded"] is False
     assert table.get(SERVICE, COMMIT) == seeded and captured.events == [] and captured.metrics == []
+
+
+def test_a_succeeded_run_the_sweeper_found_still_running_is_cleared(table: MetadataTable, captured: Captured) -> None:
+    """The sweeper's status change (functions.pipeline.endings.status_change) of a run that SUCCEEDED
+    but left its item in the running phase: the finalizer clears it (the rule never sends SUCCEEDED)."""
+    seed(table, item_in("stage", status="promoted", sweep_phase="running", **{lc.ENV_STATUS: "deployed"}))
+    event = status_change(MACHINE, EXECUTION, "SUCCEEDED")
+    _reconcile(table, captured, UNCHANGED, FakeStepFunctions([], status="SUCCEEDED"), event=event)
+    item = table.get(SERVICE, COMMIT)
+    assert item.get("sweep_phase") is None and item["execution_status"] == "succeeded"
+    assert item["finalized_execution_id"] == EXECUTION
 
 
 def test_an_execution_whose_input_names_no_artifact_is_refused(table: MetadataTable, captured: Captured) -> None:
