@@ -310,7 +310,7 @@ class StackConfig(_Model):
         description="CDK CLI versions the Validate step accepts; required in the tools stack (it fails closed)",
     )
     alert_email_addresses: list[EmailAddress] = Field(
-        default_factory=list, description="subscribed to critical alerts (rollback failed)"
+        default_factory=list, description="subscribed to critical alerts; at least one in the tools stack"
     )
     log_retention_days: int = Field(default=90, ge=1)
     alarms: AlarmThresholds = Field(default_factory=AlarmThresholds, description="alarm thresholds (tools stack)")
@@ -346,6 +346,11 @@ class StackConfig(_Model):
             raise ValueError(
                 "approvedCdkVersions is required in the tools stack: list the CDK CLI versions Validate accepts "
                 "(an empty list would accept any)"
+            )
+        if self.account_role is AccountRole.TOOLS and not self.alert_email_addresses:
+            raise ValueError(
+                "alertEmailAddresses is required in the tools stack: at least one inbox for the critical-alerts "
+                "topic (without one, its alarms and alerts reach nobody)"
             )
         return self
 

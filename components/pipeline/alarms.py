@@ -118,14 +118,16 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             comparison=ABOVE,
             period=HOUR,
             missing_data=SILENT_IS_FINE,
+            notify_ok=True,
         ),
         _custom(
             Metric.FINALIZER_CORRECTED,
             "Sum",
             kind="finalizer-corrected",
             summary=f"the finalizer patched metadata {t.finalizer_corrections_per_hour} times or more in an hour",
-            action="read the FinalizerCorrectedMetadata events: a recurring correction is a step that does not "
-            "record its outcome (a bug or a permission), fix it",
+            action="read the FinalizerCorrectedMetadata events in the event log (README, Operations: the events "
+            "of the bus): a recurring correction is a step that does not record its outcome (a bug or a permission), "
+            "fix it",
             threshold=t.finalizer_corrections_per_hour,
             comparison=AT_LEAST,
             period=HOUR,
@@ -136,8 +138,9 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             "Maximum",
             kind="artifact-never-promoted",
             summary=f"more than {t.artifacts_never_promoted} candidates older than the configured days never promoted",
-            action="list the stage_parked items (manual_intervention_required) and failed stage runs; fix or "
-            "reject them with artifactctl",
+            action="a backlog, not an event: list the stage_parked items (README, Operations: parked items), rerun "
+            "those worth it, fix forward the others with a new commit; it clears when parked candidates leave "
+            "(a rerun, or their TTL at build time + 90 days), so it may stay in ALARM for weeks",
             threshold=t.artifacts_never_promoted,
             comparison=ABOVE,
             period=HOUR,
@@ -148,7 +151,8 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             kind="test-failure-rate",
             summary=f"more than {t.test_failure_rate:.0%} of stage and prod tests failed over the trailing 7 days "
             f"(once {t.test_failure_rate_min_tests} tests ran)",
-            action="find the services whose TestFailed / SmokeTestFailed events dominate and tell their owners; "
+            action="find the services whose TestFailed / SmokeTestFailed events dominate (the event log) and tell "
+            "their owners; "
             "check the test runners (CodeBuild) are healthy",
             threshold=t.test_failure_rate,
             comparison=ABOVE,
@@ -165,10 +169,11 @@ def _spec_failure_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
         _custom(
             Metric.ROLLBACK_FAILURE_RATE,
             "Sum",
-            kind="rollback-failed",
-            summary="a prod rollback failed after a failed deploy or smoke test",
-            action="page the service owner: prod may be broken; follow the RollbackFailed alert, fix the stacks by "
-            "hand, then record the outcome with a signed override",
+            kind="rollback-attempt-failed",
+            summary="a prod rollback attempt failed (RollbackFailureRate is 1 for every failed attempt, also one "
+            "that a retry then fixes)",
+            action="an attempt failed and a retry follows while attempts remain (maxRollbackAttempts): watch the "
+            "run; act on the RollbackFailed alert, which comes only once every attempt failed",
             threshold=t.rollback_failures,
             comparison=AT_LEAST,
             period=FIVE_MINUTES,
@@ -268,8 +273,9 @@ def _infrastructure_alarms(names: ToolsNames, t: AlarmThresholds) -> list[AlarmS
         AlarmSpec(
             kind="dead-letters",
             summary=f"{t.dead_letters} or more failed invocations or trigger events in the dead-letter queue",
-            action="read the messages (the event and the error); fix the cause, then re-drive them or let the "
-            "sweeper pick the artifacts up",
+            action="read the messages (requestPayload, the error); fix the cause, then re-invoke the function "
+            "with the payload or let the sweeper pick the artifacts up, and delete the message (README, "
+            "Operations: dead letters)",
             threshold=t.dead_letters,
             comparison=AT_LEAST,
             period=FIVE_MINUTES,
@@ -300,8 +306,8 @@ def _infrastructure_alarms(names: ToolsNames, t: AlarmThresholds) -> list[AlarmS
             t.aborted_executions,
             FIVE_MINUTES,
             "a pipeline run was stopped (by the watchdog or by hand)",
-            "a StuckPipelineTerminated event says the watchdog stopped it and the item is requeued; otherwise "
-            "ask who stopped it (CloudTrail StopExecution)",
+            "a StuckPipelineTerminated event (alert, event log) says the watchdog stopped it (requeued, or a "
+            "rollback that was not); otherwise ask who stopped it (CloudTrail StopExecution)",
         ),
     ]
 

@@ -48,7 +48,6 @@ def _test_failure_rate(region: str) -> dict[str, Any]:
         view="singleValue",
         period=WEEK,
         start="-P7D",
-        end="P0D",
         setPeriodToTimeRange=True,
     )
 

@@ -73,7 +73,7 @@ class DeployPipeline(pulumi.ComponentResource):
             protect=args.protect,
         )
         logs = LogSettings(retention_days=args.log_retention_days, kms_key_arn=logs_key.arn)
-        events = self._events(name, args)
+        events = self._events(name, args, logs)
         functions = PipelineFunctions(
             name,
             PipelineFunctionsArgs(
@@ -121,7 +121,7 @@ class DeployPipeline(pulumi.ComponentResource):
         self.alert_topic_arn = events.alert_topic_arn
         self.register_outputs({k: getattr(self, k) for k in ("state_machine_arn", "event_bus_name", "alert_topic_arn")})
 
-    def _events(self, name: str, args: DeployPipelineArgs) -> PipelineEvents:
+    def _events(self, name: str, args: DeployPipelineArgs, logs: LogSettings) -> PipelineEvents:
         """The bus, the alert topic and the dead-letter queue, and what watches the pipeline: alarms,
         alert rules and the dashboard."""
         child = pulumi.ResourceOptions(parent=self)
@@ -135,6 +135,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 thresholds=args.alarms,
                 alert_topic_arn=events.alert_topic_arn,
                 event_bus_name=events.event_bus_name,
+                logs=logs,
             ),
             opts=child,
         )

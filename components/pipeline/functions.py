@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +21,7 @@ from functions.pipeline.settings import FunctionSettings
 TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
 RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
+SWEEPER = "sweeper"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,22 @@ def sweeper_settings(contract: PipelineContract) -> dict[str, int]:
     return settings
 
 
+def async_invoke_config(function: str, dead_letter_queue_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Failed asynchronous invocations: retried twice, then in the dead-letter queue. Not the sweeper's:
+    the next scheduled sweep (2 minutes) is its retry, and a retry against its reserved concurrency of 1
+    would only be throttled and dead-lettered, three alarms for one failed sweep (its errors alarm says it)."""
+    if function == SWEEPER:
+        return {"maximum_retry_attempts": 0}
+    return {
+        "maximum_retry_attempts": 2,
+        "destination_config": aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+            on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                destination=dead_letter_queue_arn
+            )
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class PipelineFunctionsArgs:
     names: ToolsNames
@@ -123,7 +141,7 @@ class PipelineFunctions(pulumi.ComponentResource):
             own = settings
             if function == "validate":
                 own = replace(settings, **args.contract.context_check(names))
-            if function == "sweeper":
+            if function == SWEEPER:
                 own = replace(settings, **sweeper_settings(args.contract))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
@@ -148,13 +166,8 @@ class PipelineFunctions(pulumi.ComponentResource):
             )
             aws.lambda_.FunctionEventInvokeConfig(
                 f"{name}-{function}-async",
+                **async_invoke_config(function, args.dead_letter_queue_arn),
                 function_name=functions[function].name,
-                maximum_retry_attempts=2,
-                destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                    on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
-                        destination=args.dead_letter_queue_arn
-                    )
-                ),
                 opts=adopted(self, opts),
             )
 

@@ -6,6 +6,7 @@ and the dashboard (`dashboard.dashboard_body`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,9 @@ import pulumi_aws as aws
 
 from components.kms import kms_key
 from components.pipeline.alarms import AlarmSpec, alarm_specs
+from components.pipeline.common import LogSettings
 from components.pipeline.dashboard import dashboard_body
+from components.pipeline.event_log import event_log
 from components.policies.monitoring import alarm_name, alert_topic_policy, alerts_key_alias, alerts_key_policy
 from functions.naming import ToolsNames
 from functions.pipeline.lifecycle import EVENT_SOURCE, Environment, Event
@@ -23,45 +26,89 @@ from stack_config.alarms import AlarmThresholds
 KEY_TYPE = "cdk-control-plane:pipeline:AlertKey"
 TYPE = "cdk-control-plane:pipeline:PipelineMonitoring"
 
-# Events on the custom bus that page (detail filters beyond the type), with what the on-call engineer does.
-ALERT_RULES: dict[str, tuple[Event, dict[str, Any], str]] = {
-    "invalid-artifact": (
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Events on the custom bus that page: the event type, detail filters beyond it, what the on-call
+    engineer does, and detail fields the message shows first (present in every event the rule matches:
+    EventBridge leaves out a variable whose path is missing)."""
+
+    event: Event
+    detail: Mapping[str, Any]
+    action: str
+    fields: tuple[str, ...] = ()
+
+
+PROD = {"environment": [Environment.PROD.value]}
+ALERT_RULES: dict[str, AlertRule] = {
+    "invalid-artifact": AlertRule(
         Event.INVALID_ARTIFACT,
         {},
         "an artifact was refused (signature, provenance, hashes, prefix): check the service's CI and treat "
-        "repeated refusals of one service as an attack",
+        "repeated refusals of one service as an attack; intake's refusals also arrive as their own message "
+        "('Artifact refused at intake')",
     ),
-    "rollback-failed": (
+    "rollback-failed": AlertRule(
         Event.ROLLBACK_FAILED,
         {},
-        "prod may be broken: fix the service's stacks by hand, then record the outcome with a signed override",
+        "prod may be broken (every rollback attempt failed, or the watchdog stopped a stuck rollback): bring "
+        "the service's prod stacks back to the last known good commit by hand, then ship the fix as a new "
+        "commit (signed overrides are issue 11, not built yet); the function's own 'CRITICAL: rollback' message "
+        "arrives too",
     ),
-    "stuck-pipeline": (
+    "stuck-pipeline": AlertRule(
         Event.STUCK_PIPELINE_TERMINATED,
         {},
-        "the watchdog stopped a run that made no progress for 65 minutes and requeued it: read its execution "
-        "history; a second stop of the same artifact needs a person",
+        "the watchdog stopped a run that made no progress for 65 minutes. requeued true: the next sweep starts "
+        "the next attempt; read the stopped run's execution history, a second stop of the same artifact needs "
+        "a person. requeued false: it was a rollback, never requeued: act on the RollbackFailed alert",
+        fields=("requeued",),
     ),
-    "prod-deploy-failed": (
+    "prod-deploy-failed": AlertRule(
         Event.DEPLOY_FAILED,
-        {"environment": [Environment.PROD.value]},
-        "a prod deploy failed: the rollback follows; watch for RollbackSucceeded or RollbackFailed",
+        {**PROD, "retryable": [{"exists": False}]},
+        "a prod run failed, read detail.reason: a failed or timed-out deploy rolls back (RollbackInitiated, "
+        "then RollbackSucceeded or a RollbackFailed alert); drift detected, an asset hash mismatch or a refused "
+        "artifact deployed nothing and roll nothing back: fix the cause, then ship a new commit",
+    ),
+    "prod-deploy-retrying": AlertRule(
+        Event.DEPLOY_FAILED,
+        {**PROD, "retryable": [True]},
+        "a prod run stopped before deploying anything (phase lock_wait: the lock stayed busy; drift_check: the "
+        "drift check gave no answer; validate or deploy: an AWS call failed): the release stays pending and the "
+        "sweeper starts the next attempt; act only when attempts run out (the 'parked by the sweeper' message)",
+        fields=("phase", "retryable"),
+    ),
+    "prod-deploy-superseded": AlertRule(
+        Event.DEPLOY_FAILED,
+        {**PROD, "retryable": [False], "phase": [{"anything-but": ["sweeper"]}]},
+        "phase prod_ordering: a newer build is already in prod, this release never deploys; nothing to do "
+        "unless the older build should win (ship it as a new commit). The sweeper's parking (phase sweeper) "
+        "is its own 'parked by the sweeper' message, not this rule",
+        fields=("phase", "retryable"),
     ),
 }
 
 
-def alert_pattern(event: Event, detail: dict[str, Any]) -> str:
+def alert_pattern(event: Event, detail: Mapping[str, Any]) -> str:
     pattern: dict[str, Any] = {"source": [EVENT_SOURCE], "detail-type": [event.value]}
     if detail:
-        pattern["detail"] = detail
+        pattern["detail"] = dict(detail)
     return json.dumps(pattern, sort_keys=True)
 
 
-def alert_message(action: str) -> aws.cloudwatch.EventTargetInputTransformerArgs:
-    """A readable alert: which event, when, what to do, and the event's whole detail."""
+def alert_message(action: str, fields: tuple[str, ...] = ()) -> aws.cloudwatch.EventTargetInputTransformerArgs:
+    """A readable alert: which event, when, what to do, the fields `fields` first, and the event's whole
+    detail."""
+    paths = {"alert": "$.detail-type", "time": "$.time", **{f: f"$.detail.{f}" for f in fields}, "detail": "$.detail"}
+    shown = "".join(f'"{f}": <{f}>, ' for f in fields)
     return aws.cloudwatch.EventTargetInputTransformerArgs(
-        input_paths={"alert": "$.detail-type", "time": "$.time", "detail": "$.detail"},
-        input_template='{"alert": <alert>, "time": <time>, "onCall": ' + json.dumps(action) + ', "detail": <detail>}',
+        input_paths=paths,
+        input_template='{"alert": <alert>, "time": <time>, "onCall": '
+        + json.dumps(action)
+        + ", "
+        + shown
+        + '"detail": <detail>}',
     )
 
 
@@ -97,6 +144,7 @@ class PipelineMonitoringArgs:
     thresholds: AlarmThresholds
     alert_topic_arn: pulumi.Input[str]
     event_bus_name: pulumi.Input[str]
+    logs: LogSettings | None = None  # where every event of the bus is kept (`event_log`)
 
 
 def metric_alarm(
@@ -149,12 +197,12 @@ class PipelineMonitoring(pulumi.ComponentResource):
             metric_alarm(f"{name}-alarm-{spec.kind}", names, spec, topic, child)
 
         rules = []
-        for kind, (event, detail, action) in ALERT_RULES.items():
+        for kind, alert in ALERT_RULES.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-alert-{kind}",
                 event_bus_name=args.event_bus_name,
-                description=f"{event.value} to the critical-alerts topic",
-                event_pattern=alert_pattern(event, detail),
+                description=f"{alert.event.value} ({kind}) to the critical-alerts topic",
+                event_pattern=alert_pattern(alert.event, alert.detail),
                 opts=child,
             )
             rules.append(rule)
@@ -163,7 +211,7 @@ class PipelineMonitoring(pulumi.ComponentResource):
                 rule=rule.name,
                 event_bus_name=args.event_bus_name,
                 arn=topic,
-                input_transformer=alert_message(action),
+                input_transformer=alert_message(alert.action, alert.fields),
                 opts=child,
             )
         aws.sns.TopicPolicy(
@@ -172,6 +220,8 @@ class PipelineMonitoring(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(alert_topic_policy(names, topic, [r.arn for r in rules])),
             opts=child,
         )
+        if args.logs is not None:
+            event_log(name, names, args.event_bus_name, args.logs, child)
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{names.prefix}-control-plane",

@@ -177,7 +177,9 @@ def file_publishing_role_pattern(region: str) -> str:
 
 
 def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dict[str, Any]:
-    common = [_logs(names, names.function_log_group(function)), _tracing(), _dead_letters(names)]
+    # The sweeper has no failure destination (its next sweep is the retry): no dead-letter grant.
+    dead_letters = [] if function == "sweeper" else [_dead_letters(names)]
+    common = [_logs(names, names.function_log_group(function)), _tracing(), *dead_letters]
     own: list[dict[str, Any]] = {
         "transition": lambda: [
             *_items(names, keys, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),

@@ -89,12 +89,19 @@ def test_function_logs_are_scoped_to_their_own_group(graphs: dict) -> None:
         assert [s["Resource"] for s in logs] == [[arn, f"{arn}:*"]], function
 
 
-def test_failed_async_invocations_go_to_the_dead_letter_queue(graphs: dict) -> None:
-    configs = of_type(graphs["tools"], "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
-    assert len(configs) == len(FUNCTIONS)
-    for config in configs:
-        destination = config["inputs"]["destinationConfig"]["onFailure"]["destination"]
-        assert destination == f"arn:aws:sqs:{REGION}:{TOOLS}:cdkcp-functions-dlq"
+def test_failed_async_invocations_go_to_the_dead_letter_queue_but_the_sweepers(graphs: dict) -> None:
+    configs = {
+        c["inputs"]["functionName"]: c["inputs"]
+        for c in of_type(graphs["tools"], "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    }
+    assert set(configs) == {f"cdkcp-{function}" for function in FUNCTIONS}
+    # The next scheduled sweep is the sweeper's retry: no retry against its concurrency of 1, no dead letter.
+    sweeper = configs.pop("cdkcp-sweeper")
+    assert sweeper["maximumRetryAttempts"] == 0 and "destinationConfig" not in sweeper
+    for function, config in configs.items():
+        destination = config["destinationConfig"]["onFailure"]["destination"]
+        assert destination == f"arn:aws:sqs:{REGION}:{TOOLS}:cdkcp-functions-dlq", function
+        assert config["maximumRetryAttempts"] == 2, function
 
 
 def test_build_projects_time_out_after_60_minutes_and_log(graphs: dict) -> None:

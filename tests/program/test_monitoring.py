@@ -56,7 +56,7 @@ def test_one_alarm_per_spec_metric_on_the_powertools_dimension_with_configured_t
         "cdkcp-rollback-latency": ("RollbackLatency", "Maximum", 1800, "GreaterThanThreshold", 3600),
         "cdkcp-finalizer-corrected": ("FinalizerCorrected", "Sum", 3, "GreaterThanOrEqualToThreshold", 3600),
         "cdkcp-artifact-never-promoted": ("ArtifactNeverPromoted", "Maximum", 10, "GreaterThanThreshold", 3600),
-        "cdkcp-rollback-failed": ("RollbackFailureRate", "Sum", 1, "GreaterThanOrEqualToThreshold", 300),
+        "cdkcp-rollback-attempt-failed": ("RollbackFailureRate", "Sum", 1, "GreaterThanOrEqualToThreshold", 300),
         "cdkcp-asset-hash-mismatch": ("AssetHashMismatch", "Sum", 1, "GreaterThanOrEqualToThreshold", 300),
     }
     for name, (metric, statistic, threshold, comparison, period) in expected.items():
@@ -123,6 +123,17 @@ def test_every_alarm_notifies_the_alert_topic_and_is_named_under_the_key_policy_
         assert "On call:" in alarm["alarmDescription"]
     assert declared["cdkcp-dead-letters"]["okActions"] == [TOPIC]  # a backlog clearing is news
     assert not declared["cdkcp-asset-hash-mismatch"].get("okActions")  # an event count recovering is not
+    # the latency alarms both tell when they recover (README: alarms on a state notify on OK)
+    for latency in ("cdkcp-deploy-latency", "cdkcp-rollback-latency"):
+        assert declared[latency]["okActions"] == [TOPIC], latency
+
+
+def test_a_failed_rollback_attempt_is_not_worded_as_prod_broken(graphs: dict) -> None:
+    declared = alarms(graphs["tools"])
+    assert "cdkcp-rollback-failed" not in declared  # the alarm counts attempts, the RollbackFailed alert outcomes
+    description = declared["cdkcp-rollback-attempt-failed"]["alarmDescription"]
+    assert "a retry follows" in description and "RollbackFailed alert" in description
+    assert "prod may be broken" not in description and "override" not in description
 
 
 def test_the_sweeper_gets_its_failures_and_not_running_alarms_once_it_exists() -> None:
@@ -187,25 +198,68 @@ def _alert_rules(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in of_type(graph, RULE) if r["name"].startswith("deploy-pipeline-alert-")}
 
 
+def _rendered(template: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The message EventBridge sends: each `<variable>` replaced by its JSON value."""
+    return json.loads(re.sub(r"<(\w+)>", lambda m: json.dumps(values[m.group(1)]), template))
+
+
 def test_alert_rules_send_the_paging_events_from_the_custom_bus_to_the_topic(graphs: dict) -> None:
     graph = graphs["tools"]
     rules = _alert_rules(graph)
-    patterns = {name: json.loads(r["inputs"]["eventPattern"]) for name, r in rules.items()}
-    assert {p["detail-type"][0]: p.get("detail") for p in patterns.values()} == {
-        "InvalidArtifact": None,
-        "RollbackFailed": None,
-        "StuckPipelineTerminated": None,
-        "DeployFailed": {"environment": ["prod"]},
+    patterns = {
+        name.removeprefix("deploy-pipeline-alert-"): json.loads(r["inputs"]["eventPattern"])
+        for name, r in rules.items()
+    }
+    prod = {"environment": ["prod"]}
+    assert {kind: (p["detail-type"], p.get("detail")) for kind, p in patterns.items()} == {
+        "invalid-artifact": (["InvalidArtifact"], None),
+        "rollback-failed": (["RollbackFailed"], None),
+        "stuck-pipeline": (["StuckPipelineTerminated"], None),
+        # a failure that may roll back (no `retryable` in its detail), a retryable one, a final one that is
+        # not the sweeper's parking (which the sweeper sends itself)
+        "prod-deploy-failed": (["DeployFailed"], {**prod, "retryable": [{"exists": False}]}),
+        "prod-deploy-retrying": (["DeployFailed"], {**prod, "retryable": [True]}),
+        "prod-deploy-superseded": (
+            ["DeployFailed"],
+            {**prod, "retryable": [False], "phase": [{"anything-but": ["sweeper"]}]},
+        ),
     }
     for name, rule in rules.items():
         assert rule["inputs"]["eventBusName"] == "cdk-control-plane"
-        assert patterns[name]["source"] == ["cdk-control-plane"]
+        assert json.loads(rule["inputs"]["eventPattern"])["source"] == ["cdk-control-plane"]
         target = named(graph, f"{name}-target")["inputs"]
         assert (target["arn"], target["eventBusName"]) == (TOPIC, "cdk-control-plane")
         transformer = target["inputTransformer"]
-        assert transformer["inputPaths"] == {"alert": "$.detail-type", "time": "$.time", "detail": "$.detail"}
-        rendered = re.sub(r"<(\w+)>", lambda m: json.dumps(m.group(1)), transformer["inputTemplate"])
-        assert set(json.loads(rendered)) == {"alert", "time", "onCall", "detail"}
+        paths = transformer["inputPaths"]
+        assert {k: paths[k] for k in ("alert", "time", "detail")} == {
+            "alert": "$.detail-type",
+            "time": "$.time",
+            "detail": "$.detail",
+        }
+        message = _rendered(transformer["inputTemplate"], {k: f"value of {k}" for k in paths})
+        assert set(message) == set(paths) | {"onCall"}, name
+        for extra in set(paths) - {"alert", "time", "detail"}:
+            assert paths[extra] == f"$.detail.{extra}"  # each rule's pattern guarantees the field is there
+
+
+def test_each_prod_deploy_failure_tells_its_phase_and_what_to_do(graphs: dict) -> None:
+    graph = graphs["tools"]
+    targets = {
+        name.removeprefix("deploy-pipeline-alert-"): named(graph, f"{name}-target")["inputs"]["inputTransformer"]
+        for name in _alert_rules(graph)
+    }
+    for kind in ("prod-deploy-retrying", "prod-deploy-superseded"):
+        assert {"phase", "retryable"} <= set(targets[kind]["inputPaths"]), kind
+    on_call = {
+        kind: _rendered(t["inputTemplate"], dict.fromkeys(t["inputPaths"]))["onCall"] for kind, t in targets.items()
+    }
+    assert "the rollback follows" not in on_call["prod-deploy-failed"]
+    assert "roll nothing back" in on_call["prod-deploy-failed"]
+    assert "sweeper starts the next attempt" in on_call["prod-deploy-retrying"]
+    assert "prod_ordering" in on_call["prod-deploy-superseded"]
+    stuck = targets["stuck-pipeline"]
+    assert stuck["inputPaths"]["requeued"] == "$.detail.requeued"
+    assert "requeued true" in on_call["stuck-pipeline"] and "requeued false" in on_call["stuck-pipeline"]
 
 
 def test_the_topic_policy_lets_only_these_alarms_and_alert_rules_publish(graphs: dict) -> None:
@@ -227,7 +281,7 @@ def test_the_topic_policy_lets_only_these_alarms_and_alert_rules_publish(graphs:
     assert rules_statement["Principal"] == {"Service": "events.amazonaws.com"}
     # the preview's rule ARN is `rule/<physical name>`, the name each target points at
     targets = [named(graph, f"{name}-target")["inputs"]["rule"] for name in _alert_rules(graph)]
-    assert len(targets) == 4
+    assert len(targets) == 6
     assert sorted(rules_statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
         f"arn:aws:events:{REGION}:{TOOLS}:rule/{rule}" for rule in targets
     )
@@ -280,3 +334,28 @@ def test_the_readme_operations_table_names_every_alarm_and_paging_event() -> Non
         assert f"`{{prefix}}-{spec.kind}`" in operations or f"`{{prefix}}-{function_row}`" in operations, spec.kind
     for event in ("InvalidArtifact", "RollbackFailed", "StuckPipelineTerminated", "DeployFailed"):
         assert f"| `{event}`" in operations
+
+
+def test_every_event_of_the_bus_is_kept_in_its_own_log_group(graphs: dict) -> None:
+    graph = graphs["tools"]
+    group_name = "/aws/events/cdkcp-control-plane"  # EventBridge writes only to /aws/events/ groups
+    group = named(graph, "deploy-pipeline-event-log-group")
+    assert group["type"] == "aws:cloudwatch/logGroup:LogGroup" and group["inputs"]["name"] == group_name
+    function_group = named(graph, "deploy-pipeline-sweeper-logs")["inputs"]
+    for setting in ("retentionInDays", "kmsKeyId"):  # as every other group of the pipeline
+        assert group["inputs"][setting] == function_group[setting], setting
+    (rule,) = [r for r in of_type(graph, RULE) if r["name"] == "deploy-pipeline-event-log"]
+    assert rule["inputs"]["eventBusName"] == "cdk-control-plane"
+    assert json.loads(rule["inputs"]["eventPattern"]) == {"source": ["cdk-control-plane"]}
+    target = named(graph, "deploy-pipeline-event-log-target")["inputs"]
+    group_arn = f"arn:aws:logs:{REGION}:{TOOLS}:log-group:{group_name}"
+    assert target["rule"].startswith("deploy-pipeline-event-log-") and target["eventBusName"] == "cdk-control-plane"
+    assert target["arn"] == group_arn
+    (policy,) = of_type(graph, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+    (statement,) = statements(json.loads(policy["inputs"]["policyDocument"]))
+    assert statement["Principal"] == {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == [f"{group_arn}:*"]  # this group only
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{TOOLS}:rule/{target['rule']}"}
+    }

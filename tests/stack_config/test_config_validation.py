@@ -336,6 +336,18 @@ def test_validate_fails_closed_without_approved_cdk_versions() -> None:
     assert "approvedCdkVersions is required in the tools stack" in problems_of(bag)
 
 
+def test_the_tools_stack_needs_someone_to_receive_its_alerts() -> None:
+    bag = stack_bag("tools")
+    del bag[f"{NS}:alertEmailAddresses"]
+    assert "alertEmailAddresses is required in the tools stack" in problems_of(bag)
+    bag[f"{NS}:alertEmailAddresses"] = []
+    assert "alertEmailAddresses is required in the tools stack" in problems_of(bag)
+    for account_role in ("stage", "prod"):  # the alerts live in the tools account only
+        other = stack_bag(account_role)
+        del other[f"{NS}:alertEmailAddresses"]
+        assert load_stack_config(other, source="test").alert_email_addresses == []
+
+
 def test_a_stack_policy_outside_the_project_or_without_statements_is_refused(
     stage_bag: dict[str, Any], tmp_path: Path
 ) -> None:
