@@ -11,9 +11,10 @@ import pytest
 
 from components.pipeline.alarms import SWEEPER, alarm_specs
 from components.pipeline.dashboard import dashboard_body
+from components.pipeline.monitoring import ALERT_RULES
 from functions import naming
 from functions.naming import ToolsNames
-from functions.pipeline.lifecycle import Metric
+from functions.pipeline.lifecycle import TRANSITIONS, Metric
 from stack_config import load_stack_config
 from stack_config.alarms import AlarmThresholds
 from tests.conftest import PROJECT_DIR, stack_bag
@@ -332,8 +333,14 @@ def test_the_readme_operations_table_names_every_alarm_and_paging_event() -> Non
             rf"^({'|'.join(map(re.escape, (*naming.FUNCTIONS, SWEEPER)))})-", "{function}-", spec.kind
         )
         assert f"`{{prefix}}-{spec.kind}`" in operations or f"`{{prefix}}-{function_row}`" in operations, spec.kind
-    for event in ("InvalidArtifact", "RollbackFailed", "StuckPipelineTerminated", "DeployFailed"):
-        assert f"| `{event}`" in operations
+    for kind, rule in ALERT_RULES.items():
+        assert f"| `{kind}` | `{rule.event.value}`" in operations, kind
+    # every subject a function publishes straight to the topic (the lifecycle table's alerts, intake's)
+    subjects = {t.alert.replace("{service}", "<service>") for t in TRANSITIONS.values() if t.alert}
+    for subject in (*subjects, "Artifact refused at intake: <service or key>: <check>"):
+        assert f"| `{subject}` (" in operations, subject
+    assert "`{function}` is each of the 8 functions" in operations
+    assert all(f"`{function}`" in operations for function in (*naming.FUNCTIONS, SWEEPER))
 
 
 def test_every_event_of_the_bus_is_kept_in_its_own_log_group(graphs: dict) -> None:
