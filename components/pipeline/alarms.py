@@ -200,13 +200,13 @@ def _function_alarms(names: ToolsNames, t: AlarmThresholds, functions: Sequence[
         dimensions = {"FunctionName": names.function_name(function)}
         failures = "sweeper failures" if function == SWEEPER else f"{function} errors"
         log = f"/aws/lambda/{names.function_name(function)}"
+        retried = (
+            "no retry and no dead letter: the next sweep (2 minutes) is the retry"
+            if function == SWEEPER
+            else "failed asynchronous invocations also land in the dead-letter queue"
+        )
         for metric, threshold, summary, action in (
-            (
-                "Errors",
-                t.function_errors,
-                failures,
-                f"read {log}; failed asynchronous invocations also land in the dead-letter queue",
-            ),
+            ("Errors", t.function_errors, failures, f"read {log}; {retried}"),
             (
                 "Throttles",
                 t.function_throttles,

@@ -1,7 +1,7 @@
 """Who is told when the pipeline goes wrong: the alert topic's customer-managed key (`AlertKey`,
 declared before the roles that are granted it), and `PipelineMonitoring`: the alarms
 (`alarms.alarm_specs`), the alert rules on the custom bus, the topic policy that lets both publish,
-and the dashboard (`dashboard.dashboard_body`)."""
+the dashboard (`dashboard.dashboard_body`) and the log of every event of the bus (`event_log`)."""
 
 from __future__ import annotations
 

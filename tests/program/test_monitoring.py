@@ -145,6 +145,8 @@ def test_the_sweeper_gets_its_failures_and_not_running_alarms_once_it_exists() -
     assert (silent.comparison, silent.threshold, silent.period) == ("LessThanThreshold", 1, 600)
     assert silent.missing_data == "breaching"  # no invocation data at all is the sweeper not running
     assert specs["sweeper-errors"].summary.startswith("sweeper failures")
+    assert "the next sweep (2 minutes) is the retry" in specs["sweeper-errors"].action  # no dead letters
+    assert "dead-letter queue" in specs["transition-errors"].action
     without = {s.kind for s in alarm_specs(NAMES, AlarmThresholds(), ("transition",))}
     assert not any(kind.startswith("sweeper") for kind in without)
 
@@ -321,6 +323,7 @@ def test_the_dashboard_shows_test_failure_rate_as_its_seven_day_rate() -> None:
     assert expression["expression"] == "IF(tests > 0, failures / tests, 0)"
     assert stats == {"failures": "Sum", "tests": "SampleCount"}
     assert (properties["start"], properties["period"], properties["setPeriodToTimeRange"]) == ("-P7D", 604800, True)
+    assert "end" not in properties  # relative to now; CloudWatch has no "P0D" end
     widgets = dashboard_body(NAMES)["widgets"]
     assert len({(w["x"], w["y"]) for w in widgets}) == len(widgets)  # no widget hides another
 
