@@ -1,7 +1,7 @@
 """Runs that end badly, in the emulator: a deploy build that blocks until released (so that a run can be
 stopped from outside while it deploys), a transition function that fails for one action (a lost
-recording), the service's stacks unreadable (`UnreadableStacks`: the read-only role denied), and the "Step Functions Execution Status Change" event the program's rule delivers to the
-finalizer.
+recording), the service's stacks unreadable (`UnreadableStacks`: the read-only role denied), and the
+"Step Functions Execution Status Change" event the program's rule delivers to the finalizer.
 
 What this bridges (never the product):
 - StopExecution while a task runs: Step Functions ends the execution ABORTED at once, whatever the task

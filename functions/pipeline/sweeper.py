@@ -7,13 +7,16 @@ Handling). Every 2 minutes (EventBridge Scheduler, reserved concurrency 1):
   configured days: ArtifactNeverPromoted). It reads the item of each one it acts on (the index is
   KEYS_ONLY);
 - a waiting artifact: its manifest must still be in its environment's bucket (else parked, with the
-  reason); the execution of its current attempt is described: RUNNING is in flight (never a second
-  run); absent is a dropped event (started); ended starts the next attempt, up to the environment's
-  maximum, then the artifact is parked (`attempts_exhausted`, manual intervention, an alert);
+  reason); the execution of its current attempt is described: anything but an ending (RUNNING,
+  PENDING_REDRIVE) is in flight (never a second run); absent is a dropped event (started, if a lease
+  would take the item); ended starts the next attempt while fewer than the environment's maximum runs
+  leased it (`LEASED_ATTEMPTS`: waiting for the lock is no attempt), else the artifact is parked
+  (`attempts_exhausted`, manual intervention, an alert);
 - a run in `running` past the watchdog's threshold: if its execution history had no event for
-  WATCHDOG_SECONDS, it is stopped (`StopExecution`, error `StuckPipelineTerminated`), requeued
-  (`requeued`, or `rollback_interrupted` for a rollback) and its environment's lock released; a run that
-  ended without being finalized is reconciled (the finalizer's reconciliation when wired, else requeued).
+  WATCHDOG_SECONDS, it is requeued (`requeued`, or `rollback_interrupted` for a rollback), then stopped
+  (`StopExecution`, error `StuckPipelineTerminated`: its ABORTED ending finds the item requeued) and its
+  environment's lock released; a run that ended without being finalized is reconciled (the finalizer's
+  reconciliation when wired, else requeued).
 
 Transient AWS errors on one item never stop the sweep of the others: they are reported, and the sweep
 raises at the end (the Lambda error alarm sees it). A lost guard (another writer won) is not an error.
