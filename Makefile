@@ -17,7 +17,7 @@ help:
 	@echo "make lint                         ruff"
 	@echo "make diagram                      regenerate the README's state machine diagram and resource counts"
 	@echo "make bench                        verification benchmark against openssl and sha256sum"
-	@echo "make bench-sweeper                items one sweep reads at 1k, 10k and 100k table items (10 stuck)"
+	@echo "make bench-sweeper                items one sweep reads at 1k, 10k and 100k table items (waiting, stuck, in flight, parked)"
 	@echo "make lambda-layer                 build/lambda/layer.zip (third-party packages of the functions; before pulumi up)"
 
 $(STAMP): pyproject.toml constraints.txt requirements.txt

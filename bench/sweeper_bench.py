@@ -3,11 +3,16 @@
     make bench-sweeper        (or: python bench/sweeper_bench.py [--sizes 1000,10000,100000])
 
 For each size, a moto table of that many artifact items (deployed, rejected, promoted releases: none
-of them waiting, so none in the sparse `sweep-by-age` index), plus STUCK runs leased long ago whose
-executions are RUNNING with no progress and IN_FLIGHT runs leased a minute ago; then one sweep. Items
-read per sweep = index entries returned by Query + items read with GetItem (the in-flight and
-never-promoted counts are COUNT queries, which return no item). Target: at most 2 x (stuck + in flight),
-the same at every size (the sweeper never scans).
+of them waiting, so none in the sparse `sweep-by-age` index), plus what the index holds: STUCK runs
+leased long ago whose executions are RUNNING with no progress, IN_FLIGHT runs leased a minute ago,
+WAITING artifacts (stage and prod) due for the sweep whose attempt is in flight, and parked ones (stage
+parked for longer than the never-promoted days, stage parked recently, prod parked); then one sweep.
+
+Items read per sweep = index entries returned by Query + items read with GetItem + index entries a COUNT
+query reads (DynamoDB reads every entry it counts: `ScannedCount`). Expected, exactly:
+2 x waiting + 2 x stuck + in flight (the count after the watchdog requeued the stuck) + stage parked
+past the never-promoted days. It grows with those, never with the size of the table (the sweeper never
+scans); recently parked stage artifacts and parked prod ones are never read.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 STUCK = 10
 IN_FLIGHT = 5
+WAITING = {"stage": 3, "prod": 3}
+PARKED = {"old stage": 4, "recent stage": 4, "prod": 2}
 REGION = "us-east-1"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:cdkcp-DeployArtifactPipeline"
 
@@ -56,6 +63,34 @@ def _leased(sfn, service: str, commit: str, since: str) -> dict:
     return item
 
 
+def _waiting(sfn, s3, environment: str, commit: str, since: str) -> dict:
+    """Due for the sweep, its attempt 1 in flight (started, never leased yet): read, never started twice."""
+    from functions import naming
+
+    name = naming.execution_name("billing", commit, environment, 1)
+    sfn.start_execution(stateMachineArn=MACHINE, name=name, input="{}")
+    bucket = "candidates" if environment == "stage" else "releases"
+    s3.put_object(Bucket=bucket, Key=naming.artifact_prefix("billing", commit) + naming.MANIFEST_NAME, Body=b"{}")
+    item = _item("billing", commit, "candidate" if environment == "stage" else "promoted")
+    item["environment_states"][environment] = {"status": "pending", "test_status": "not_tested"}
+    item.update(sweep_phase=environment, sweep_since=since)
+    return item
+
+
+def _parked(kind: str, commit: str, now: datetime) -> dict:
+    from functions.timestamps import utc_iso
+
+    item = _item("ledger", commit, "candidate" if "stage" in kind else "promoted")
+    since = "2026-01-01T00:00:00Z" if kind != "recent stage" else utc_iso(now - timedelta(days=1))
+    item.update(sweep_phase="prod_parked" if kind == "prod" else "stage_parked", sweep_since=since)
+    item["manual_intervention_required"] = True
+    return item
+
+
+def expected_reads() -> int:
+    return 2 * sum(WAITING.values()) + 2 * STUCK + IN_FLIGHT + PARKED["old stage"]
+
+
 def one_size(size: int) -> dict:
     import boto3
     from moto import mock_aws
@@ -79,6 +114,15 @@ def one_size(size: int) -> dict:
         leased = [_leased(sfn, "orders", f"{i:040x}", "2026-01-01T00:00:00Z") for i in range(STUCK)]
         fresh = utc_iso(now - timedelta(minutes=1))
         leased += [_leased(sfn, "payments", f"{i:040x}", fresh) for i in range(IN_FLIGHT)]
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in ("candidates", "releases"):
+            s3.create_bucket(Bucket=bucket)
+        due = utc_iso(now - timedelta(minutes=10))
+        for environment, count in WAITING.items():
+            offset = 0 if environment == "stage" else 100
+            leased += [_waiting(sfn, s3, environment, f"{i + offset:040x}", due) for i in range(count)]
+        for index, (kind, count) in enumerate(PARKED.items()):
+            leased += [_parked(kind, f"{index * 100 + i:040x}", now) for i in range(count)]
         with table.batch_writer() as batch:
             for item in leased:
                 batch.put_item(Item=item)
@@ -126,13 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": REGION}.items():
         os.environ[name] = value
     results = [one_size(int(s)) for s in args.sizes.split(",")]
-    print(f"{'items in table':>15} {'read per sweep':>15} {'stuck':>6} {'in flight after':>16} {'sweep s':>8}")
+    header = ("items in table", "read per sweep", "waiting", "stuck", "in flight after", "never promoted", "sweep s")
+    print(" ".join(f"{h:>15}" for h in header))
     for r in results:
-        print(f"{r['size']:>15,} {r['items_read']:>15} {r['stuck']:>6} {r['in_flight']:>16} {r['seconds']:>8.2f}")
-    bound = 2 * (STUCK + IN_FLIGHT)
+        row = (f"{r['size']:,}", r["items_read"], r["waiting"], r["stuck"], r["in_flight"], r["never_promoted"])
+        print(" ".join(f"{v:>15}" for v in row) + f" {r['seconds']:>15.2f}")
+    expected = expected_reads()
     reads = {r["items_read"] for r in results}
-    ok = all(r["items_read"] <= bound and r["stuck"] == STUCK for r in results) and len(reads) == 1
-    print(f"bound 2 x (stuck {STUCK} + in flight {IN_FLIGHT}) = {bound}; the same at every size: {len(reads) == 1}")
+    ok = reads == {expected} and all(r["stuck"] == STUCK for r in results)
+    print(
+        f"expected 2 x waiting {sum(WAITING.values())} + 2 x stuck {STUCK} + in flight {IN_FLIGHT} "
+        f"+ stage parked past the days {PARKED['old stage']} = {expected}, at every size; not read: "
+        f"{PARKED['recent stage']} recently parked in stage, {PARKED['prod']} parked in prod"
+    )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -1,7 +1,7 @@
 """Runs that end badly, in the emulator: a deploy build that blocks until released (so that a run can be
 stopped from outside while it deploys), a transition function that fails for one action (a lost
-recording), and the "Step Functions Execution Status Change" event the program's rule delivers to the
-finalizer.
+recording), the service's stacks unreadable (`UnreadableStacks`: the read-only role denied), and the
+"Step Functions Execution Status Change" event the program's rule delivers to the finalizer.
 
 What this bridges (never the product):
 - StopExecution while a task runs: Step Functions ends the execution ABORTED at once, whatever the task
@@ -86,6 +86,24 @@ class BlockingDeploys:
 
     def release(self) -> None:
         self._released.set()
+
+
+class UnreadableStacks:
+    """The service's stacks cannot be read (the read-only role denied, the account unreachable) while
+    `on`: nothing proves what the run changed, so only the generic repairs apply."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from functions.handlers import clients
+
+        self.on = True
+        readable = clients.read_only_cloudformation
+
+        def read_only_cloudformation(service: str, environment: str) -> Any:
+            if self.on:
+                raise RuntimeError(f"AccessDenied: cannot assume the read-only role of {service} in {environment}")
+            return readable(service, environment)
+
+        monkeypatch.setattr(clients, "read_only_cloudformation", read_only_cloudformation)
 
 
 def fail_transition(monkeypatch: Any, action: str) -> list[dict[str, Any]]:

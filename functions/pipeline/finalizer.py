@@ -81,12 +81,27 @@ def corrections(
         corrected = context.resolve(corrected or repair.corrected)
         sets.update({repair.path: corrected, **repair.also})
         notes.append(f"{lc.env_path(repair.path, environment)}: {repair.found} -> {corrected}")
+        _retried(context, repair.path, sets, notes, found)
     broken = [name for name, status in findings.stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
     if context.read(lc.ENV_STATUS) == lc.EnvStatus.DEPLOYED and broken:
         sets[lc.ENV_STATUS] = lc.EnvStatus.FAILED
         found[lc.ENV_STATUS] = lc.EnvStatus.DEPLOYED.value
         notes.append(f"deployed, but stacks failed: {', '.join(broken)}")
     return sets, notes, found, reconciled
+
+
+def _retried(context: Context, path: str, sets: dict[str, Any], notes: list[str], found: dict[str, Any]) -> None:
+    """After a generic repair, the environment goes back into the sweep (or is parked for a person):
+    `lc.UNPROVEN_ENDINGS`, guarded on the artifact still being its environment's release."""
+    environment = lc.Environment(context.run.environment)
+    again = lc.UNPROVEN_ENDINGS.get((path, environment))
+    status = lc.RETRIED_STATUS[environment]
+    if again is None or context.read(lc.STATUS) != status or lc.SWEEP_PHASE in sets:
+        return  # not retryable, or its phase is already decided (a reconciliation, a repair before)
+    sets.update(again)
+    found[lc.STATUS] = status.value
+    phase = again[lc.SWEEP_PHASE]
+    notes.append(f"{phase}: {'parked, manual intervention required' if 'parked' in phase else 'next attempt'}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ def finalize(
         LOG.warning("finalizer refused an event: %s", refusal)
         return {"succeeded": False, "corrections": [], "refused": str(refusal)}
     run, outcome = ending.run, ending.outcome
-    if ending.status == "RUNNING":
+    if ending.status is not None and ending.status not in lc.EXECUTION_ENDED:  # RUNNING, PENDING_REDRIVE
         # A late or forged event: the run is not over, its own `Finalize` will come.
         return {"succeeded": False, "corrections": [], "ignored": f"{run.execution_id} is still running"}
     if outcome.get("action") == lc.Action.LEASE_LOST:
@@ -176,6 +191,19 @@ def _read_findings(ending: Ending, item: Mapping[str, Any], readers: Readers) ->
     return findings, run
 
 
+def _rollback_interrupted(
+    ending: Ending, item: dict[str, Any], table: MetadataTable, notify: Notifier, metric: MetricSink
+) -> dict[str, Any]:
+    """A rollback whose run ended without its `Finalize` (stopped, timed out): prod's state is unknown, a
+    person decides (`rollback_interrupted`: rollback_failed, manual intervention, critical alert)."""
+    run = ending.run
+    context = Context(run, item, lc.transition(lc.Action.ROLLBACK_INTERRUPTED, lc.Environment.PROD))
+    if run.environment != lc.Environment.PROD or not commit(table, context):
+        return item
+    announce(BestEffort(notify), metric, context, execution_status=ending.status)
+    return table.get(run.service, run.commit_sha) or item
+
+
 def _finalize_item(
     ending: Ending, table: MetadataTable, notify: Notifier, metric: MetricSink, readers: Readers
 ) -> dict[str, Any]:
@@ -183,6 +211,8 @@ def _finalize_item(
     item = table.get(run.service, run.commit_sha)
     if item is None or item.get(lc.EXECUTION_ID) != run.execution_id:
         return {"succeeded": False, "corrections": [], "reason": "the item belongs to another execution"}
+    if ending.status is not None and item.get(lc.STATUS) == lc.Status.ROLLBACK_INITIATED:
+        item = _rollback_interrupted(ending, item, table, notify, metric)
     findings, run = _read_findings(ending, item, readers)
     base = Context(run, item, lc.transition(lc.Action.FINALIZED, run.environment))
     sets, notes, found, reconciled = corrections(base, findings)
@@ -196,6 +226,8 @@ def _finalize_item(
         return {**result, "already_finalized": True}  # this run was finalized, and nothing changed since
     guard = reconciled.guard if reconciled else ()
     finalizing = lc.finalizing(run.environment, found.items(), clears_running=clears_running, extra_guard=guard)
+    if sets.get(lc.MANUAL_INTERVENTION):
+        finalizing = dataclasses.replace(finalizing, alert=lc.PARKED_BY_FINALIZER)
     context = Context(run, item, finalizing, base.moment)
     sets[lc.ENV_STACKS] = findings.stacks
     if notes:

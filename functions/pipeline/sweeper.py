@@ -7,13 +7,16 @@ Handling). Every 2 minutes (EventBridge Scheduler, reserved concurrency 1):
   configured days: ArtifactNeverPromoted). It reads the item of each one it acts on (the index is
   KEYS_ONLY);
 - a waiting artifact: its manifest must still be in its environment's bucket (else parked, with the
-  reason); the execution of its current attempt is described: RUNNING is in flight (never a second
-  run); absent is a dropped event (started); ended starts the next attempt, up to the environment's
-  maximum, then the artifact is parked (`attempts_exhausted`, manual intervention, an alert);
+  reason); the execution of its current attempt is described: anything but an ending (RUNNING,
+  PENDING_REDRIVE) is in flight (never a second run); absent is a dropped event (started, if a lease
+  would take the item); ended starts the next attempt while fewer than the environment's maximum runs
+  leased it (`LEASED_ATTEMPTS`: waiting for the lock is no attempt), else the artifact is parked
+  (`attempts_exhausted`, manual intervention, an alert);
 - a run in `running` past the watchdog's threshold: if its execution history had no event for
-  WATCHDOG_SECONDS, it is stopped (`StopExecution`, error `StuckPipelineTerminated`), requeued
-  (`requeued`, or `rollback_interrupted` for a rollback) and its environment's lock released; a run that
-  ended without being finalized is reconciled (the finalizer's reconciliation when wired, else requeued).
+  WATCHDOG_SECONDS, it is requeued (`requeued`, or `rollback_interrupted` for a rollback), then stopped
+  (`StopExecution`, error `StuckPipelineTerminated`: its ABORTED ending finds the item requeued) and its
+  environment's lock released; a run that ended without being finalized is reconciled (the finalizer's
+  reconciliation when wired, else requeued).
 
 Transient AWS errors on one item never stop the sweep of the others: they are reported, and the sweep
 raises at the end (the Lambda error alarm sees it). A lost guard (another writer won) is not an error.
@@ -77,7 +80,7 @@ class Sweep:
     """What one sweep found and did."""
 
     now: datetime
-    items_read: int = 0  # index entries returned by Query, and items read with GetItem
+    items_read: int = 0  # index entries Query returned or counted, and items read with GetItem
     waiting: int = 0
     watched: int = 0
     in_flight: int = 0
@@ -118,7 +121,7 @@ def _query(table: MetadataTable, phase: str, before: str | None, *, count: bool 
     while True:
         page = table.table.query(**arguments)
         if count:
-            yield {"Count": page.get("Count", 0)}
+            yield {"Count": page.get("Count", 0), "ScannedCount": page.get("ScannedCount", page.get("Count", 0))}
         else:
             yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
@@ -126,8 +129,13 @@ def _query(table: MetadataTable, phase: str, before: str | None, *, count: bool 
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _count(table: MetadataTable, phase: str, before: str | None) -> int:
-    return sum(int(page["Count"]) for page in _query(table, phase, before, count=True))
+def _count(state: Sweep, table: MetadataTable, phase: str, before: str | None) -> int:
+    """A COUNT query: DynamoDB still reads every matching index entry (`ScannedCount`, in `items_read`)."""
+    total = 0
+    for page in _query(table, phase, before, count=True):
+        total += int(page["Count"])
+        state.items_read += int(page["ScannedCount"])
+    return total
 
 
 # --- one sweep -----------------------------------------------------------------------------------------
@@ -151,8 +159,8 @@ def sweep(clients: SweeperClients, now: datetime | None = None) -> dict[str, Any
         state.items_read += 1
         state.watched += 1
         _guarded_step(state, key, lambda k=key: _watch(clients, state, sender, k))
-    state.in_flight = _count(table, lc.SweepPhase.RUNNING.value, None)
-    state.never_promoted = _count(table, lc.SweepPhase.STAGE_PARKED.value, parked_before)
+    state.in_flight = _count(state, table, lc.SweepPhase.RUNNING.value, None)
+    state.never_promoted = _count(state, table, lc.SweepPhase.STAGE_PARKED.value, parked_before)
 
     clients.metric(lc.Metric.ARTIFACT_NEVER_PROMOTED.value, state.never_promoted)
     clients.metric(lc.Metric.EXECUTIONS_IN_FLIGHT.value, state.in_flight)
@@ -202,6 +210,23 @@ def recorded_attempt(item: Mapping[str, Any], environment: lc.Environment) -> in
     return int(suffix) if suffix.isdigit() and int(suffix) >= 1 else 1
 
 
+def leased_attempts(item: Mapping[str, Any], environment: lc.Environment) -> int:
+    """How many runs took the lease in `environment` (what `maxAttempts` counts): a run that only waited
+    for the lock is no attempt."""
+    return int(lc.read(item, lc.LEASED_ATTEMPTS, environment) or 0)
+
+
+def leasable(item: Mapping[str, Any], environment: lc.Environment) -> bool:
+    """Whether a run's lease would take the item (the lease's guard; the lock is the run's to wait for)."""
+    guard = lc.transition(lc.Action.LEASE, environment).guard
+    return all(clause.holds(item, environment, lambda value: value) for clause in guard)
+
+
+def in_flight(status: str | None) -> bool:
+    """Not an ending: RUNNING, or PENDING_REDRIVE (an operator redrove it; it resumes past its lease)."""
+    return status is not None and status not in lc.EXECUTION_ENDED
+
+
 def execution_arn(settings: FunctionSettings, name: str) -> str:
     """The deterministic ARN of the execution `name` of this state machine."""
     return settings.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
@@ -242,21 +267,40 @@ def _sweep_waiting(
         _park(clients, state, sender, item, environment, reason=missing, attempts=recorded_attempt(item, environment))
         return
     settings, maximum = clients.settings, clients.settings.max_attempts(environment)
-    attempt = recorded_attempt(item, environment)
+    attempt, leased = recorded_attempt(item, environment), leased_attempts(item, environment)
     while True:
         name = naming.execution_name(item["service"], item["commit_sha"], environment, attempt)
-        status = _execution_status(clients.sfn, execution_arn(settings, name))
-        if status == "RUNNING":
-            state.notes.append(f"{name}: in flight")
+        arn = execution_arn(settings, name)
+        status = _execution_status(clients.sfn, arn)
+        if in_flight(status):
+            _still_running(clients, state, item, arn, name, status)
             return
-        if status is None:
+        if status is None and (attempt == 1 or leased < maximum):
+            if not leasable(item, environment):  # a run would only lose its lease, and count nothing
+                state.notes.append(f"{name}: not started, the item cannot be leased in {environment}")
+                return
             _start(clients, state, sender, item, environment, attempt)
             return
-        if attempt >= maximum:
-            reason = f"{attempt} attempt(s) of {environment} ended without success (maximum {maximum})"
-            _park(clients, state, sender, item, environment, reason=reason, attempts=attempt)
+        if leased >= maximum:
+            reason = f"{leased} attempt(s) of {environment} ended without success (maximum {maximum})"
+            _park(clients, state, sender, item, environment, reason=reason, attempts=leased)
             return
         attempt += 1
+
+
+def _still_running(
+    clients: SweeperClients, state: Sweep, item: Mapping[str, Any], arn: str, name: str, status: Any
+) -> None:
+    """An execution in flight is never doubled. One the watchdog requeued (its item says killed) but could
+    not stop (StopExecution failed after the requeue was written) is stopped again."""
+    killed = item.get(lc.EXECUTION_ID) == arn and item.get(lc.EXECUTION_STATUS) == lc.ExecutionStatus.KILLED
+    if killed and status == "RUNNING":
+        clients.sfn.stop_execution(executionArn=arn, error=STUCK_ERROR, cause=f"{name}: requeued by the watchdog")
+        run = Run(item["service"], item["commit_sha"], lc.Environment(name.rsplit("-", 2)[-2]), arn)
+        released = release_lock(clients.table, run)
+        state.notes.append(f"{name}: requeued but still running: stopped again (lock released: {released})")
+        return
+    state.notes.append(f"{name}: in flight ({status})")
 
 
 def _start(
@@ -342,14 +386,18 @@ def _watch(clients: SweeperClients, state: Sweep, sender: BestEffort, key: Mappi
             state.notes.append(f"{name}: running, last event at {last}")
             return
         reason = f"no progress since {utc_iso(last)} (over {lc.WATCHDOG_SECONDS // 60} minutes)"
-        clients.sfn.stop_execution(executionArn=arn, error=STUCK_ERROR, cause=f"{name}: {reason}"[:32768])
+        # Requeued first, then stopped: its ABORTED ending then finds the item requeued, never `deploying`.
+        _requeue(clients, state, sender, item, environment, arn, reason, stop=name)
         state.stuck += 1
-    else:
-        reason = f"the run ended ({status}) without being finalized"
-        if clients.reconcile is not None:
-            clients.reconcile(item, {"executionArn": arn, "status": status})
-            _corrected(state, sender, item, environment, reason="reconciled", execution=name, status=status)
-            return
+        return
+    if in_flight(status):  # PENDING_REDRIVE: it resumes past its lease, holding the lock
+        state.notes.append(f"{name}: in flight ({status})")
+        return
+    reason = f"the run ended ({status}) without being finalized"
+    if clients.reconcile is not None:
+        clients.reconcile(item, {"executionArn": arn, "status": status})
+        _corrected(state, sender, item, environment, reason="reconciled", execution=name, status=status)
+        return
     _requeue(clients, state, sender, item, environment, arn, reason)
 
 
@@ -361,8 +409,10 @@ def _requeue(
     environment: lc.Environment,
     arn: str,
     reason: str,
+    stop: str | None = None,
 ) -> None:
-    """`requeued` (a rollback: `rollback_interrupted`), then the environment's lock that run held."""
+    """`requeued` (a rollback: `rollback_interrupted`), then (`stop`: the stuck run's name) the run is
+    stopped, then the environment's lock that run held is released."""
     run = Run(
         service=item["service"],
         commit_sha=item["commit_sha"],
@@ -377,6 +427,8 @@ def _requeue(
     applied = commit(clients.table, context)
     if applied:
         announce(sender, clients.metric, context, execution_arn=arn)
+    if stop:
+        clients.sfn.stop_execution(executionArn=arn, error=STUCK_ERROR, cause=f"{stop}: {reason}"[:32768])
     released = release_lock(clients.table, run)
     if applied or released:
         _corrected(state, sender, item, environment, reason=action.value, why=reason, lock_released=released)

@@ -10,7 +10,13 @@ from typing import Any
 import boto3
 import pytest
 
-from devtools.emulator.endings import BlockingDeploys, deliver_ending, fail_transition, report_emulated_builds
+from devtools.emulator.endings import (
+    BlockingDeploys,
+    UnreadableStacks,
+    deliver_ending,
+    fail_transition,
+    report_emulated_builds,
+)
 from devtools.emulator.harness import Harness
 from devtools.emulator.sweeps import Sweeper
 from functions.naming import execution_name
@@ -37,8 +43,11 @@ def _stage(item: dict[str, Any]) -> dict[str, Any]:
 def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
     pipeline: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Its stacks unreadable: nothing is proven, and the generic repair keeps the artifact retryable
+    (stage: back in the sweep, whose next sweep starts attempt 2)."""
     pipeline.build_logs = []
     report_emulated_builds(monkeypatch, pipeline)
+    stacks = UnreadableStacks(monkeypatch)
     blocking = BlockingDeploys(pipeline, monkeypatch)
     pipeline.publish(GOOD)
     started = pipeline.trigger(pipeline.candidate_bucket, GOOD)
@@ -63,16 +72,19 @@ def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
     item = pipeline.item(GOOD)
     assert item["execution_status"] == "killed" and item["execution_completed_at"]
     assert _stage(item)["status"] == "failed" and _stage(item)["test_status"] == "not_tested"
-    assert item.get("sweep_phase") != "running"
-    assert item["finalizer_corrected"] is True and item["status"] == "candidate"
+    assert item["sweep_phase"] == "stage" and item["status"] == "candidate"
+    assert item["finalizer_corrected"] is True
     assert "holder_execution_id" not in pipeline.item("_lock#stage")
     assert [e["type"] for e in pipeline.events()] == ["FinalizerCorrectedMetadata"]
     assert _metrics(capsys.readouterr().out) == [("FinalizerCorrected", 1.0)]
 
-    # The lock is free at once: the next attempt leases without waiting, deploys and tests.
+    # The sweep starts the next attempt; the lock is free at once: it leases without waiting.
     blocking.started.clear()
     pipeline.script.deployer = blocking._deployer
-    second = pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", "sweeper")
+    stacks.on = False
+    sweeper = Sweeper()
+    (second,) = sweeper.started(sweeper(minutes=6))
+    assert second.endswith(execution_name("orders", GOOD, "stage", 2))
     assert pipeline.wait(second)["status"] == "SUCCEEDED"
     assert pipeline.lock_waits == []
     assert pipeline.item(GOOD)["status"] == "promoted"

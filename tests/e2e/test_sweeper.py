@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from devtools.emulator import harness as harness_module
-from devtools.emulator.endings import stop_like_step_functions
+from devtools.emulator.endings import UnreadableStacks, deliver_ending, stop_like_step_functions
 from devtools.emulator.harness import Harness
 from devtools.emulator.sweeps import BlockedDeploy, Sweeper
 from functions.naming import execution_name
@@ -104,11 +104,50 @@ def test_a_stage_run_that_keeps_failing_stops_at_the_maximum_and_alerts(pipeline
     sweeper(minutes=8 * 24 * 60)
     assert ("ArtifactNeverPromoted", 1) in sweeper.metrics
 
+    # An operator fixed the cause and starts the next attempt: its lease ends the wait for a person.
+    del pipeline.script.outcomes[("deploy", "stage", GOOD)]
+    fixed = pipeline.start(execution_name("orders", GOOD, "stage", 4), GOOD, "stage", "operator")
+    assert pipeline.wait(fixed)["status"] == "SUCCEEDED"
+    item = pipeline.item(GOOD)
+    assert item["status"] == "promoted" and "manual_intervention_required" not in item
+    assert item["stage_leased_attempts"] == 4
 
+
+class EndingOnStop(Sweeper):
+    """The stuck run's ABORTED status change reaches the finalizer the moment the watchdog stops it (its
+    rule is faster than the rest of the watchdog's step): before any write the watchdog makes after."""
+
+    def __init__(self, pipeline: Harness) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self.delivered: list[Any] = []
+
+    def clients(self) -> Any:
+        clients = super().clients()
+        sfn, pipeline, delivered = clients.sfn, self.pipeline, self.delivered
+
+        class Stopping:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(sfn, name)
+
+            def stop_execution(self, **arguments: Any) -> Any:
+                stopped = sfn.stop_execution(**arguments)
+                delivered.append(deliver_ending(pipeline, arguments["executionArn"]))
+                return stopped
+
+        clients.sfn = Stopping()
+        return clients
+
+
+@pytest.mark.parametrize("ending", ["at-the-stop", "after-the-sweep"])
 def test_a_run_stuck_past_65_minutes_is_stopped_requeued_and_then_completes(
-    pipeline: Harness, sweeper: Sweeper, monkeypatch: pytest.MonkeyPatch
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch, ending: str
 ) -> None:
+    """Its stacks unreadable (nothing proves what it changed), and its ABORTED ending reaching the
+    finalizer either at the watchdog's stop or after the sweep: either way requeued, then attempt 2."""
     stop_like_step_functions(monkeypatch)
+    UnreadableStacks(monkeypatch)
+    sweeper = EndingOnStop(pipeline) if ending == "at-the-stop" else Sweeper()
     blocked = BlockedDeploy(pipeline.script.deployer, lambda v: v.get("DEPLOYMENT_ID", "").endswith("-stage-1"))
     pipeline.script.deployer = blocked
     pipeline.publish(GOOD)
@@ -124,8 +163,14 @@ def test_a_run_stuck_past_65_minutes_is_stopped_requeued_and_then_completes(
         described = boto3.client("stepfunctions", region_name="us-east-1").describe_execution(executionArn=stuck)
         assert described["status"] == "ABORTED"
         blocked.release(stopped=True)  # the stopped build ends, deploying nothing
+        if ending == "after-the-sweep":
+            finalized = deliver_ending(pipeline, stuck)
+            assert finalized is not None and finalized["corrections"] == []  # requeued: nothing to repair
+        else:
+            assert sweeper.delivered and sweeper.delivered[0]["corrections"] == []
         item = pipeline.item(GOOD)
         assert item["environment_states"]["stage"]["status"] == "pending" and item["execution_status"] == "killed"
+        assert item["sweep_phase"] == "stage" and item["finalized_execution_id"] == stuck
         assert item["environment_states"]["stage"]["test_status"] == "not_tested" and item["status"] == "candidate"
         assert "holder_execution_id" not in pipeline.item("_lock#stage")  # the lock is released
         assert "StuckPipelineTerminated" in [e["type"] for e in pipeline.events()]

@@ -104,7 +104,8 @@ def sweep_rows() -> list[Transition]:
     return [
         *[_requeued(environment) for environment in Environment],
         # A stuck rollback is never requeued: the release was revoked. Prod's state is unknown: a human
-        # decides (critical alert), as after a failed rollback.
+        # decides (critical alert), as after a failed rollback. The watchdog writes it for a stuck run, the
+        # finalizer for a rollback whose run ended without `Finalize` (stopped, timed out).
         Transition(
             Action.ROLLBACK_INTERRUPTED,
             PROD,
@@ -113,7 +114,7 @@ def sweep_rows() -> list[Transition]:
                 STATUS: Status.ROLLBACK_FAILED,
                 ENV_STATUS: EnvStatus.ROLLBACK_FAILED,
                 MANUAL_INTERVENTION: True,
-                ROLLBACK_FAILURE_REASON: Text("rollback interrupted by the watchdog: {reason}"),
+                ROLLBACK_FAILURE_REASON: Text("rollback interrupted: {reason}"),
                 HEALTH: "degraded",
                 EXECUTION_STATUS: ExecutionStatus.KILLED,
                 EXECUTION_COMPLETED_AT: Ref.NOW,

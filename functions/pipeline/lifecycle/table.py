@@ -34,6 +34,8 @@ from .vocabulary import (
     HEALTH,
     KNOWN_GOOD_BUILD_TIME,
     LAST_KNOWN_GOOD,
+    LEASED_ATTEMPTS,
+    MANUAL_INTERVENTION,
     REVOKED_COMMIT,
     REVOKED_CONTENT_RECORD,
     REVOKED_REASON,
@@ -159,6 +161,9 @@ _TABLE: list[Transition] = _back_in_the_sweep(
                     EXECUTION_STATUS: ExecutionStatus.RUNNING,
                     **_leased(),
                 },
+                adds={LEASED_ATTEMPTS: 1},
+                # an operator who starts a parked artifact again is no longer waiting for a person
+                removes=(MANUAL_INTERVENTION,),
             )
             for environment in Environment
         ],

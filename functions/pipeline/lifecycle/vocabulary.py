@@ -134,6 +134,9 @@ SWEEP_SCHEDULE = "rate(2 minutes)"
 DEFAULT_MAX_ATTEMPTS = 3  # per environment, configurable (`maxAttempts`)
 DEFAULT_NEVER_PROMOTED_DAYS = 7  # `ArtifactNeverPromoted` (`artifactNeverPromotedDays`)
 MANUAL_INTERVENTION = "manual_intervention_required"
+# Runs that took the lease in an environment (the lease adds 1): what `maxAttempts` counts. A run that
+# only waited for the lock is not an attempt (its execution name's number still increases).
+LEASED_ATTEMPTS = "{env}_leased_attempts"
 
 
 class Action(StrEnum):
@@ -352,6 +355,7 @@ __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_NEVER_PROMOTED_DAYS",
     "MANUAL_INTERVENTION",
+    "LEASED_ATTEMPTS",
     "SWEEP_SINCE",
     "Status",
     "TestStatus",

@@ -183,7 +183,11 @@ def test_the_lease_is_the_lifecycle_tables_guard(state: str, condition: str) -> 
     assert f"environment_states.{environment}.status = 'deploying'" in update
     assert "execution_id = '$$.Execution.Id'" in update and update.endswith(
         "sweep_phase = 'running', sweep_since = '$$.Execution.StartTime'"
+        f" ADD {environment}_leased_attempts '1' REMOVE manual_intervention_required"
     )
+    assert parameters["ExpressionAttributeValues"][
+        re.search(r"ADD #n\d+ (:v\d+)", parameters["UpdateExpression"])[1]
+    ] == {"N": "1"}
     lock = items[1]["Update"]
     assert readable(lock, "ConditionExpression") == (
         "(attribute_not_exists(holder_execution_id) OR holder_execution_id = '$$.Execution.Id'"
