@@ -107,6 +107,9 @@ class Metric(StrEnum):
     EXECUTIONS_IN_FLIGHT = "ExecutionsInFlight"
     EXECUTIONS_STUCK = "ExecutionsStuck"
     SWEEPER_CORRECTIONS = "SweeperCorrections"  # attempts the sweeper started, runs it stopped or requeued
+    # gauge: releases parked in prod for a person (`prod_parked`: attempts exhausted, or a prod run that
+    # ended without proof of what it deployed, or stopped by hand)
+    PROD_PARKED = "ProdReleasesParked"
 
 
 EVENT_SOURCE = "cdk-control-plane"
