@@ -147,6 +147,21 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             missing_data=SILENT_IS_FINE,
             notify_ok=True,
         ),
+        _custom(
+            Metric.PROD_PARKED,
+            "Maximum",
+            kind="prod-parked",
+            summary="a release is parked in prod for a person (attempts exhausted, a run that ended without proof "
+            "of what it deployed, or stopped by hand)",
+            action="prod may be half on the release: list the prod_parked items (README, Operations: parked "
+            "items), read each one's failure_reason, check the service's prod stacks, then start its next attempt "
+            "or ship a fix as a new commit; it clears when no release is parked",
+            threshold=1,
+            comparison=AT_LEAST,
+            period=FIVE_MINUTES,
+            missing_data=SILENT_IS_FINE,
+            notify_ok=True,
+        ),
         AlarmSpec(
             kind="test-failure-rate",
             summary=f"more than {t.test_failure_rate:.0%} of stage and prod tests failed over the trailing 7 days "

@@ -78,7 +78,11 @@ def dashboard_body(names: ToolsNames) -> dict[str, Any]:
             [_custom(Metric.FINALIZER_CORRECTED, "Sum"), _custom(Metric.SWEEPER_CORRECTIONS, "Sum")],
             region,
         ),
-        _widget("ArtifactNeverPromoted", [_custom(Metric.ARTIFACT_NEVER_PROMOTED, "Maximum")], region),
+        _widget(
+            "Waiting for a person: candidates never promoted, releases parked in prod",
+            [_custom(Metric.ARTIFACT_NEVER_PROMOTED, "Maximum"), _custom(Metric.PROD_PARKED, "Maximum")],
+            region,
+        ),
         _widget(
             "Pipeline runs by status",
             [

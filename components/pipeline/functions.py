@@ -88,7 +88,9 @@ def async_invoke_config(function: str, dead_letter_queue_arn: pulumi.Input[str])
     the next scheduled sweep (2 minutes) is its retry, and a retry against its reserved concurrency of 1
     would only be throttled and dead-lettered, three alarms for one failed sweep (its errors alarm says it)."""
     if function == SWEEPER:
-        return {"maximum_retry_attempts": 0}
+        # Nor does a throttled sweep wait (Lambda keeps a throttled asynchronous event up to 6 hours): one
+        # older than a sweep's interval is dropped, the next scheduled sweep does its work.
+        return {"maximum_retry_attempts": 0, "maximum_event_age_in_seconds": 120}
     return {
         "maximum_retry_attempts": 2,
         "destination_config": aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(

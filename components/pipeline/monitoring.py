@@ -73,18 +73,20 @@ ALERT_RULES: dict[str, AlertRule] = {
     ),
     "prod-deploy-retrying": AlertRule(
         Event.DEPLOY_FAILED,
-        {**PROD, "retryable": [True]},
-        "a prod run stopped before deploying anything (phase lock_wait: the lock stayed busy; drift_check: the "
-        "drift check gave no answer; validate or deploy: an AWS call failed): the release stays pending and the "
-        "sweeper starts the next attempt; act only when attempts run out (the 'parked by the sweeper' message)",
+        # Not phase lock_wait: a release queued behind a long run of its service would page every 10 minutes
+        # (waiting is not failing: only leased attempts count, and the event log keeps every wait).
+        {**PROD, "retryable": [True], "phase": [{"anything-but": ["lock_wait"]}]},
+        "a prod run stopped before deploying anything (drift_check: the drift check gave no answer; validate or "
+        "deploy: an AWS call failed): the release stays pending and the sweeper starts the next attempt; act "
+        "only when attempts run out (the 'parked' message and the prod-parked alarm)",
         fields=("phase", "retryable"),
     ),
     "prod-deploy-superseded": AlertRule(
         Event.DEPLOY_FAILED,
-        {**PROD, "retryable": [False], "phase": [{"anything-but": ["sweeper"]}]},
+        {**PROD, "retryable": [False], "phase": ["prod_ordering"]},
         "phase prod_ordering: a newer build is already in prod, this release never deploys; nothing to do "
-        "unless the older build should win (ship it as a new commit). The sweeper's parking (phase sweeper) "
-        "is its own 'parked by the sweeper' message, not this rule",
+        "unless the older build should win (ship it as a new commit). A release parked for a person (phase "
+        "sweeper or finalizer) is its own 'parked' message and the prod-parked alarm, not this rule",
         fields=("phase", "retryable"),
     ),
 }

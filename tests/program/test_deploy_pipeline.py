@@ -98,6 +98,8 @@ def test_failed_async_invocations_go_to_the_dead_letter_queue_but_the_sweepers(g
     # The next scheduled sweep is the sweeper's retry: no retry against its concurrency of 1, no dead letter.
     sweeper = configs.pop("cdkcp-sweeper")
     assert sweeper["maximumRetryAttempts"] == 0 and "destinationConfig" not in sweeper
+    # nor does a throttled sweep wait its turn for hours: one older than a sweep's interval is dropped
+    assert sweeper["maximumEventAgeInSeconds"] == 120
     for function, config in configs.items():
         destination = config["destinationConfig"]["onFailure"]["destination"]
         assert destination == f"arn:aws:sqs:{REGION}:{TOOLS}:cdkcp-functions-dlq", function

@@ -218,14 +218,15 @@ def test_alert_rules_send_the_paging_events_from_the_custom_bus_to_the_topic(gra
         "invalid-artifact": (["InvalidArtifact"], None),
         "rollback-failed": (["RollbackFailed"], None),
         "stuck-pipeline": (["StuckPipelineTerminated"], None),
-        # a failure that may roll back (no `retryable` in its detail), a retryable one, a final one that is
-        # not the sweeper's parking (which the sweeper sends itself)
+        # a failure that may roll back (no `retryable` in its detail); a retryable one, not a wait for the lock
+        # (a release queued behind a long run would page every 10 minutes); the prod ordering's refusal (not a
+        # parking for a person, which sends its own message and has the prod-parked alarm)
         "prod-deploy-failed": (["DeployFailed"], {**prod, "retryable": [{"exists": False}]}),
-        "prod-deploy-retrying": (["DeployFailed"], {**prod, "retryable": [True]}),
-        "prod-deploy-superseded": (
+        "prod-deploy-retrying": (
             ["DeployFailed"],
-            {**prod, "retryable": [False], "phase": [{"anything-but": ["sweeper"]}]},
+            {**prod, "retryable": [True], "phase": [{"anything-but": ["lock_wait"]}]},
         ),
+        "prod-deploy-superseded": (["DeployFailed"], {**prod, "retryable": [False], "phase": ["prod_ordering"]}),
     }
     for name, rule in rules.items():
         assert rule["inputs"]["eventBusName"] == "cdk-control-plane"

@@ -124,7 +124,8 @@ def sweep_rows() -> list[Transition]:
                 (Event.STUCK_PIPELINE_TERMINATED, {"reason": Ref.REASON, "requeued": False, "severity": "critical"}),
                 (Event.ROLLBACK_FAILED, {"reason": Ref.REASON, "severity": "critical"}),
             ),
-            alert="CRITICAL: rollback of {service} was interrupted (stuck, stopped or timed out), manual intervention required",
+            alert="CRITICAL: rollback of {service} was interrupted (stuck, stopped or timed out), "
+            "manual intervention required",
             default_reason="rollback stuck: no progress for 65 minutes",
         ),
         # The last allowed attempt ended (or the artifact cannot be run at all, e.g. its manifest is gone):

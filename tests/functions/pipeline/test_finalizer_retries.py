@@ -99,7 +99,9 @@ def test_a_rollback_that_ended_without_finalize_is_interrupted_with_a_critical_a
     assert item["environment_states"]["prod"]["status"] == "rollback_failed"
     assert item["rollback_failure_reason"].startswith("rollback interrupted: ")
     assert "sweep_phase" not in item and "RollbackFailed" in captured.types
-    assert captured.alerts == [f"CRITICAL: rollback of {SERVICE} was interrupted (stuck, stopped or timed out), manual intervention required"]
+    assert captured.alerts == [
+        f"CRITICAL: rollback of {SERVICE} was interrupted (stuck, stopped or timed out), manual intervention required"
+    ]
 
 
 def test_a_rollback_still_running_is_not_interrupted(table: MetadataTable, captured: Captured) -> None:
