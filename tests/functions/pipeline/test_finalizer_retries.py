@@ -201,3 +201,17 @@ def test_prod_stacks_found_failed_after_its_tests_were_cut_short_are_parked(
     assert captured.alerts == [lc.PARKED_SUBJECTS[lc.ParkedBecause.BROKEN_STACKS].format(service=SERVICE)]
     (failed,) = [detail for kind, detail in captured.events if kind == "DeployFailed"]
     assert failed["phase"] == "finalizer" and failed["parked"] == "broken_stacks"
+
+
+def test_the_ending_of_a_rollback_the_watchdog_stopped_clears_its_running_phase(
+    table: MetadataTable, captured: Captured
+) -> None:
+    """The watchdog wrote `rollback_interrupted` and left the item `running` (so that a failed stop is
+    retried); the finalizer of its ABORTED ending takes it out of the index, parks nothing, alerts nothing."""
+    interrupted = {lc.ENV_STATUS: "rollback_failed", "execution_status": "killed", "manual_intervention_required": True}
+    seed(table, item_in("prod", status="rollback_failed", sweep_phase="running", **interrupted))
+    stepfunctions, event = _prod_ended("ABORTED")
+    _reconcile(table, captured, {}, stepfunctions, event=event)
+    item = table.get(SERVICE, COMMIT)
+    assert "sweep_phase" not in item and item["status"] == "rollback_failed"
+    assert captured.alerts == [] and "DeployFailed" not in captured.types
