@@ -106,6 +106,15 @@ def rollback_ended() -> Transition:
     return dataclasses.replace(interrupted, events=events, default_reason="rollback ended without its Finalize")
 
 
+def unleasable_parked(environment: Environment | str) -> Transition:
+    """`attempts_exhausted` for an item waiting in its environment's sweep that no lease would take (its
+    status or its environment's is not one a run starts from): parked with the reason ("cannot be leased:
+    ..."), guarded only on it still waiting there, whatever its status."""
+    exhausted = transition(Action.ATTEMPTS_EXHAUSTED, environment)
+    waiting = tuple(clause for clause in exhausted.guard if getattr(clause, "path", None) == SWEEP_PHASE)
+    return dataclasses.replace(exhausted, guard=waiting, default_reason="cannot be leased")
+
+
 __all__ = [
     "PARKED_BY_FINALIZER",
     "PARKED_SUBJECTS",
@@ -117,12 +126,3 @@ __all__ = [
     "rollback_ended",
     "unleasable_parked",
 ]
-
-
-def unleasable_parked(environment: Environment | str) -> Transition:
-    """`attempts_exhausted` for an item waiting in its environment's sweep that no lease would take (its
-    status or its environment's is not one a run starts from): parked with the reason ("cannot be leased:
-    ..."), guarded only on it still waiting there, whatever its status."""
-    exhausted = transition(Action.ATTEMPTS_EXHAUSTED, environment)
-    waiting = tuple(clause for clause in exhausted.guard if getattr(clause, "path", None) == SWEEP_PHASE)
-    return dataclasses.replace(exhausted, guard=waiting, default_reason="cannot be leased")
