@@ -147,21 +147,6 @@ def _spec_metric_alarms(t: AlarmThresholds) -> list[AlarmSpec]:
             missing_data=SILENT_IS_FINE,
             notify_ok=True,
         ),
-        _custom(
-            Metric.PROD_PARKED,
-            "Maximum",
-            kind="prod-parked",
-            summary="a release is parked in prod for a person (attempts exhausted, a run that ended without proof "
-            "of what it deployed, or stopped by hand)",
-            action="prod may be half on the release: list the prod_parked items (README, Operations: parked "
-            "items), read each one's failure_reason, check the service's prod stacks, then start its next attempt "
-            "or ship a fix as a new commit; it clears when no release is parked",
-            threshold=1,
-            comparison=AT_LEAST,
-            period=FIVE_MINUTES,
-            missing_data=SILENT_IS_FINE,
-            notify_ok=True,
-        ),
         AlarmSpec(
             kind="test-failure-rate",
             summary=f"more than {t.test_failure_rate:.0%} of stage and prod tests failed over the trailing 7 days "
@@ -327,12 +312,35 @@ def _infrastructure_alarms(names: ToolsNames, t: AlarmThresholds) -> list[AlarmS
     ]
 
 
+def _parked_alarms() -> list[AlarmSpec]:
+    """What waits for a person in prod (the sweeper's gauge): a release parked there may have left prod half
+    on it, whatever the single best-effort message said."""
+    return [
+        _custom(
+            Metric.PROD_PARKED,
+            "Maximum",
+            kind="prod-parked",
+            summary="a release is parked in prod for a person (attempts exhausted, a run that ended without proof "
+            "of what it deployed, or stopped by hand)",
+            action="prod may be half on the release: list the prod_parked items (README, Operations: parked "
+            "items), read each one's failure_reason, check the service's prod stacks, then start its next attempt "
+            "or ship a fix as a new commit; it clears when no release is parked",
+            threshold=1,
+            comparison=AT_LEAST,
+            period=FIVE_MINUTES,
+            missing_data=SILENT_IS_FINE,
+            notify_ok=True,
+        ),
+    ]
+
+
 def alarm_specs(
     names: ToolsNames, thresholds: AlarmThresholds, functions: Sequence[str] = naming.FUNCTIONS
 ) -> list[AlarmSpec]:
     return [
         *_spec_metric_alarms(thresholds),
         *_spec_failure_alarms(thresholds),
+        *_parked_alarms(),
         *_function_alarms(names, thresholds, functions),
         *_infrastructure_alarms(names, thresholds),
     ]

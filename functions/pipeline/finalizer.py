@@ -55,6 +55,7 @@ class Findings:
     finding: lc.Finding | None = None
     build: DeployBuild | None = None
     execution_status: lc.ExecutionStatus | None = None  # how the run ended, when Step Functions said so
+    parked: lc.ParkedBecause | None = None  # why the run's ending parks the artifact for a person
 
 
 def corrections(
@@ -67,6 +68,8 @@ def corrections(
     found: dict[str, Any] = {}
     environment = context.run.environment
     reconciled = lc.reconciliation(findings.finding, environment)
+    broken = [name for name, status in findings.stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
+    findings.parked = _stopped_or_broken(context, findings, broken)
     for repair in lc.REPAIRS:
         if context.read(repair.path) != repair.found:
             continue
@@ -81,26 +84,60 @@ def corrections(
         corrected = context.resolve(corrected or repair.corrected)
         sets.update({repair.path: corrected, **repair.also})
         notes.append(f"{lc.env_path(repair.path, environment)}: {repair.found} -> {corrected}")
-        _retried(context, repair.path, sets, notes, found)
-    broken = [name for name, status in findings.stacks.items() if FAILED_STACK.search(status) or status == "NOT_FOUND"]
+        _retried(context, findings, repair.path, sets, notes, found)
     if context.read(lc.ENV_STATUS) == lc.EnvStatus.DEPLOYED and broken:
         sets[lc.ENV_STATUS] = lc.EnvStatus.FAILED
         found[lc.ENV_STATUS] = lc.EnvStatus.DEPLOYED.value
         notes.append(f"deployed, but stacks failed: {', '.join(broken)}")
+    if findings.parked in (lc.ParkedBecause.STOPPED_BY_HAND, lc.ParkedBecause.BROKEN_STACKS):
+        _park(context, findings.parked, ", ".join(broken), sets, notes, found)
     return sets, notes, found, reconciled
 
 
-def _retried(context: Context, path: str, sets: dict[str, Any], notes: list[str], found: dict[str, Any]) -> None:
+def _stopped_or_broken(context: Context, findings: Findings, broken: list[str]) -> lc.ParkedBecause | None:
+    """Whether the ending parks the artifact whatever else is corrected (`lc.ParkedBecause`): a run stopped
+    by hand (ABORTED while it still held its item `running`: the watchdog requeues before it stops), or a
+    prod recorded `deployed` with a failed stack. Only while the artifact is its environment's release."""
+    environment = lc.Environment(context.run.environment)
+    if context.read(lc.STATUS) != lc.RETRIED_STATUS[environment]:
+        return None
+    running = context.read(lc.SWEEP_PHASE) == lc.SweepPhase.RUNNING
+    if findings.execution_status == lc.ExecutionStatus.KILLED and running:
+        return lc.ParkedBecause.STOPPED_BY_HAND
+    if environment is lc.Environment.PROD and broken and context.read(lc.ENV_STATUS) == lc.EnvStatus.DEPLOYED:
+        return lc.ParkedBecause.BROKEN_STACKS
+    return None
+
+
+def _park(
+    context: Context, because: lc.ParkedBecause, stacks: str, sets: dict[str, Any], notes: list[str], found: dict
+) -> None:
+    """Parked for a person (`lc.parked_sets`), guarded on the artifact still being its environment's release
+    (and, stopped by hand, on the run still holding it `running`)."""
+    environment = lc.Environment(context.run.environment)
+    detail = stacks if because is lc.ParkedBecause.BROKEN_STACKS else ""
+    sets.update(lc.parked_sets(environment, lc.parked_reason(environment, because, detail)))
+    found[lc.STATUS] = lc.RETRIED_STATUS[environment].value
+    if because is lc.ParkedBecause.STOPPED_BY_HAND:
+        found[lc.SWEEP_PHASE] = lc.SweepPhase.RUNNING.value
+    notes.append(f"{sets[lc.SWEEP_PHASE]}: parked, manual intervention required ({because})")
+
+
+def _retried(
+    context: Context, findings: Findings, path: str, sets: dict[str, Any], notes: list[str], found: dict[str, Any]
+) -> None:
     """After a generic repair, the environment goes back into the sweep (or is parked for a person):
     `lc.UNPROVEN_ENDINGS`, guarded on the artifact still being its environment's release."""
     environment = lc.Environment(context.run.environment)
     again = lc.UNPROVEN_ENDINGS.get((path, environment))
     status = lc.RETRIED_STATUS[environment]
-    if again is None or context.read(lc.STATUS) != status or lc.SWEEP_PHASE in sets:
-        return  # not retryable, or its phase is already decided (a reconciliation, a repair before)
+    if again is None or context.read(lc.STATUS) != status or lc.SWEEP_PHASE in sets or findings.parked:
+        return  # not retryable, or its phase is already decided (a reconciliation, a repair before, parked)
     sets.update(again)
     found[lc.STATUS] = status.value
     phase = again[lc.SWEEP_PHASE]
+    if again.get(lc.MANUAL_INTERVENTION):
+        findings.parked = lc.ParkedBecause.UNPROVEN_DEPLOY
     notes.append(f"{phase}: {'parked, manual intervention required' if 'parked' in phase else 'next attempt'}")
 
 
@@ -194,10 +231,14 @@ def _read_findings(ending: Ending, item: Mapping[str, Any], readers: Readers) ->
 def _rollback_interrupted(
     ending: Ending, item: dict[str, Any], table: MetadataTable, notify: Notifier, metric: MetricSink
 ) -> dict[str, Any]:
-    """A rollback whose run ended without its `Finalize` (stopped, timed out): prod's state is unknown, a
-    person decides (`rollback_interrupted`: rollback_failed, manual intervention, critical alert)."""
+    """A rollback whose run ended without its `Finalize` (stopped by hand, timed out): prod's state is
+    unknown, a person decides (`rollback_interrupted`: rollback_failed, manual intervention, critical
+    alert), worded from how it ended; `RollbackFailed` only (the watchdog's stop of a stuck run is the
+    one `StuckPipelineTerminated`)."""
     run = ending.run
-    context = Context(run, item, lc.transition(lc.Action.ROLLBACK_INTERRUPTED, lc.Environment.PROD))
+    how = lc.ROLLBACK_ENDED.get(str(ending.status), str(ending.status).lower())
+    run = dataclasses.replace(run, error={"Error": how, "Cause": run.error_text().rstrip(": ") or str(ending.status)})
+    context = Context(run, item, lc.rollback_ended())
     if run.environment != lc.Environment.PROD or not commit(table, context):
         return item
     announce(BestEffort(notify), metric, context, execution_status=ending.status)
@@ -226,8 +267,9 @@ def _finalize_item(
         return {**result, "already_finalized": True}  # this run was finalized, and nothing changed since
     guard = reconciled.guard if reconciled else ()
     finalizing = lc.finalizing(run.environment, found.items(), clears_running=clears_running, extra_guard=guard)
-    if sets.get(lc.MANUAL_INTERVENTION):
-        finalizing = dataclasses.replace(finalizing, alert=lc.PARKED_BY_FINALIZER)
+    if findings.parked:
+        reason = sets[lc.ENV_FAILURE_REASON]
+        finalizing = lc.parked_by_finalizer(finalizing, findings.parked, reason)
     context = Context(run, item, finalizing, base.moment)
     sets[lc.ENV_STACKS] = findings.stacks
     if notes:

@@ -3,17 +3,18 @@ Handling). Every 2 minutes (EventBridge Scheduler, reserved concurrency 1):
 
 - it reads only the sparse index `sweep-by-age` (never a Scan): artifacts waiting for their next attempt
   in `stage`/`prod` for more than SWEEP_AFTER_SECONDS, runs in the `running` phase for more than
-  WATCHDOG_SECONDS, and two counts (`running`: ExecutionsInFlight; `stage_parked` older than the
-  configured days: ArtifactNeverPromoted). It reads the item of each one it acts on (the index is
-  KEYS_ONLY);
+  WATCHDOG_SECONDS, and three counts (`running`: ExecutionsInFlight; `stage_parked` older than the
+  configured days: ArtifactNeverPromoted; `prod_parked`: ProdReleasesParked). It reads the item of each
+  one it acts on (the index is KEYS_ONLY);
 - a waiting artifact: its manifest must still be in its environment's bucket (else parked, with the
   reason); the execution of its current attempt is described: anything but an ending (RUNNING,
-  PENDING_REDRIVE) is in flight (never a second run); absent is a dropped event (started, if a lease
-  would take the item); ended starts the next attempt while fewer than the environment's maximum runs
-  leased it (`LEASED_ATTEMPTS`: waiting for the lock is no attempt), else the artifact is parked
-  (`attempts_exhausted`, manual intervention, an alert);
+  PENDING_REDRIVE) is in flight (never a second run); absent is a dropped event (started if a lease
+  would take the item, else parked: "cannot be leased: ..."); ended starts the next attempt while fewer
+  than the environment's maximum runs leased it (`LEASED_ATTEMPTS`: waiting for the lock is no attempt),
+  else the artifact is parked (`attempts_exhausted`, manual intervention, an alert);
 - a run in `running` past the watchdog's threshold: if its execution history had no event for
-  WATCHDOG_SECONDS, it is requeued (`requeued`, or `rollback_interrupted` for a rollback), then stopped
+  WATCHDOG_SECONDS, it is requeued (`requeued`, or `rollback_interrupted` for a rollback, which stays
+  `running` until its ending is finalized, so that a failed stop is retried), then stopped
   (`StopExecution`, error `StuckPipelineTerminated`: its ABORTED ending finds the item requeued) and its
   environment's lock released; a run that ended without being finalized is reconciled (the finalizer's
   reconciliation when wired, else requeued).
@@ -37,6 +38,7 @@ from functions.timestamps import parse_iso, utc_iso
 from . import lifecycle as lc
 from .dispatch import start_run
 from .endings import status_change
+from .leasing import unleasable
 from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import BestEffort, Context, MetricSink, Run, announce, commit, release_lock
@@ -85,6 +87,7 @@ class Sweep:
     watched: int = 0
     in_flight: int = 0
     never_promoted: int = 0
+    prod_parked: int = 0
     stuck: int = 0
     corrections: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -98,6 +101,7 @@ class Sweep:
             "in_flight": self.in_flight,
             "stuck": self.stuck,
             "never_promoted": self.never_promoted,
+            "prod_parked": self.prod_parked,
             "corrections": self.corrections,
             "notes": self.notes,
             "errors": self.errors,
@@ -161,9 +165,11 @@ def sweep(clients: SweeperClients, now: datetime | None = None) -> dict[str, Any
         _guarded_step(state, key, lambda k=key: _watch(clients, state, sender, k))
     state.in_flight = _count(state, table, lc.SweepPhase.RUNNING.value, None)
     state.never_promoted = _count(state, table, lc.SweepPhase.STAGE_PARKED.value, parked_before)
+    state.prod_parked = _count(state, table, lc.SweepPhase.PROD_PARKED.value, None)
 
     clients.metric(lc.Metric.ARTIFACT_NEVER_PROMOTED.value, state.never_promoted)
     clients.metric(lc.Metric.EXECUTIONS_IN_FLIGHT.value, state.in_flight)
+    clients.metric(lc.Metric.PROD_PARKED.value, state.prod_parked)
     clients.metric(lc.Metric.EXECUTIONS_STUCK.value, state.stuck)
     clients.metric(lc.Metric.SWEEPER_CORRECTIONS.value, len(state.corrections))
     if state.waiting or state.watched:
@@ -214,12 +220,6 @@ def leased_attempts(item: Mapping[str, Any], environment: lc.Environment) -> int
     """How many runs took the lease in `environment` (what `maxAttempts` counts): a run that only waited
     for the lock is no attempt."""
     return int(lc.read(item, lc.LEASED_ATTEMPTS, environment) or 0)
-
-
-def leasable(item: Mapping[str, Any], environment: lc.Environment) -> bool:
-    """Whether a run's lease would take the item (the lease's guard; the lock is the run's to wait for)."""
-    guard = lc.transition(lc.Action.LEASE, environment).guard
-    return all(clause.holds(item, environment, lambda value: value) for clause in guard)
 
 
 def in_flight(status: str | None) -> bool:
@@ -276,8 +276,9 @@ def _sweep_waiting(
             _still_running(clients, state, item, arn, name, status)
             return
         if status is None and (attempt == 1 or leased < maximum):
-            if not leasable(item, environment):  # a run would only lose its lease, and count nothing
-                state.notes.append(f"{name}: not started, the item cannot be leased in {environment}")
+            why = unleasable(item, environment)
+            if why:  # a run would only lose its lease, and count nothing: a person decides
+                _park(clients, state, sender, item, environment, reason=f"cannot be leased: {why}", attempts=leased)
                 return
             _start(clients, state, sender, item, environment, attempt)
             return
@@ -343,7 +344,8 @@ def _park(
     reason: str,
     attempts: int,
 ) -> None:
-    """`attempts_exhausted`: the artifact leaves the sweep for a human (an alert names it)."""
+    """`attempts_exhausted`: the artifact leaves the sweep for a human (an alert names it); one no lease
+    would take, whatever its status (`lc.unleasable_parked`)."""
     run = Run(
         service=item["service"],
         commit_sha=item["commit_sha"],
@@ -351,7 +353,10 @@ def _park(
         execution_id="sweeper",
         error={"Error": "ManualInterventionRequired", "Cause": reason},
     )
-    context = Context(run, item, lc.transition(lc.Action.ATTEMPTS_EXHAUSTED, environment), state.now)
+    parking = lc.transition(lc.Action.ATTEMPTS_EXHAUSTED, environment)
+    if reason.startswith("cannot be leased"):
+        parking = lc.unleasable_parked(environment)
+    context = Context(run, item, parking, state.now)
     if commit(clients.table, context):
         announce(sender, clients.metric, context, attempts=attempts)
         _corrected(state, sender, item, environment, reason="attempts_exhausted", attempts=attempts, why=reason)

@@ -43,8 +43,9 @@ def _stage(item: dict[str, Any]) -> dict[str, Any]:
 def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
     pipeline: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Its stacks unreadable: nothing is proven, and the generic repair keeps the artifact retryable
-    (stage: back in the sweep, whose next sweep starts attempt 2)."""
+    """Stopped by hand while it held its item: the generic repairs apply (its stacks unreadable, nothing
+    is proven) and it is parked for a person, never retried by the sweeper (a person's stop is not undone).
+    Its next attempt is started by hand, as the README's parked items say, and clears the wait."""
     pipeline.build_logs = []
     report_emulated_builds(monkeypatch, pipeline)
     stacks = UnreadableStacks(monkeypatch)
@@ -72,22 +73,28 @@ def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
     item = pipeline.item(GOOD)
     assert item["execution_status"] == "killed" and item["execution_completed_at"]
     assert _stage(item)["status"] == "failed" and _stage(item)["test_status"] == "not_tested"
-    assert item["sweep_phase"] == "stage" and item["status"] == "candidate"
+    assert item["sweep_phase"] == "stage_parked" and item["status"] == "candidate"
+    assert item["manual_intervention_required"] is True and item["sweep_since"] == item["build_time"]
+    assert _stage(item)["failure_reason"].startswith("the run was stopped by hand")
     assert item["finalizer_corrected"] is True
     assert "holder_execution_id" not in pipeline.item("_lock#stage")
-    assert [e["type"] for e in pipeline.events()] == ["FinalizerCorrectedMetadata"]
+    events = pipeline.events()
+    assert [e["type"] for e in events] == ["DeployFailed", "FinalizerCorrectedMetadata"]
+    assert events[0]["phase"] == "finalizer" and events[0]["retryable"] is False
     assert _metrics(capsys.readouterr().out) == [("FinalizerCorrected", 1.0)]
 
-    # The sweep starts the next attempt; the lock is free at once: it leases without waiting.
+    # The sweeper never starts it again.
     blocking.started.clear()
     pipeline.script.deployer = blocking._deployer
     stacks.on = False
     sweeper = Sweeper()
-    (second,) = sweeper.started(sweeper(minutes=6))
-    assert second.endswith(execution_name("orders", GOOD, "stage", 2))
+    assert sweeper.started(sweeper(minutes=6)) == [] and sweeper.started(sweeper(minutes=20)) == []
+    # A person starts its next attempt; the lock is free at once: it leases without waiting.
+    second = pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", "operator")
     assert pipeline.wait(second)["status"] == "SUCCEEDED"
     assert pipeline.lock_waits == []
-    assert pipeline.item(GOOD)["status"] == "promoted"
+    item = pipeline.item(GOOD)
+    assert item["status"] == "promoted" and "manual_intervention_required" not in item
 
 
 def test_a_deploy_whose_recording_was_lost_is_corrected_to_deployed(
@@ -125,9 +132,10 @@ def test_a_deploy_whose_recording_was_lost_is_corrected_to_deployed(
 def test_a_run_whose_ending_event_never_arrives_is_finalized_by_the_watchdogs_sweep(
     pipeline: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stopped from outside, and its ABORTED status change is lost (EventBridge's retries exhausted, the
+    """Stopped by hand, and its ABORTED status change is lost (EventBridge's retries exhausted, the
     finalizer's invocations failing): the item says `running` and the lock stays held. The watchdog's sweep
-    finds the ended run and has the finalizer reconcile it; the sweep after starts the next attempt."""
+    finds the ended run and has the finalizer reconcile it: parked (a person stopped it); the sweeps after
+    start nothing, and the next attempt a person starts succeeds."""
     pipeline.build_logs = []
     report_emulated_builds(monkeypatch, pipeline)
     blocking = BlockingDeploys(pipeline, monkeypatch)
@@ -149,12 +157,14 @@ def test_a_run_whose_ending_event_never_arrives_is_finalized_by_the_watchdogs_sw
     assert correction["reason"] == "reconciled" and correction["status"] == "ABORTED"
     item = pipeline.item(GOOD)
     assert item["execution_status"] == "killed" and item["finalized_execution_id"] == started["execution_arn"]
-    assert _stage(item)["status"] == "failed" and item["sweep_phase"] == "stage"
+    assert _stage(item)["status"] == "failed" and item["sweep_phase"] == "stage_parked"
+    assert item["manual_intervention_required"] is True
     assert "holder_execution_id" not in pipeline.item("_lock#stage")
-    assert {"FinalizerCorrectedMetadata", "SweeperCorrected"} <= {e["type"] for e in pipeline.events()}
+    kinds = {e["type"] for e in pipeline.events()}
+    assert {"DeployFailed", "FinalizerCorrectedMetadata", "SweeperCorrected"} <= kinds
 
     pipeline.script.deployer = blocking._deployer
-    (second,) = sweeper.started(sweeper(minutes=6))
-    assert second.endswith(execution_name("orders", GOOD, "stage", 2))
+    assert sweeper.started(sweeper(minutes=6)) == []
+    second = pipeline.start(execution_name("orders", GOOD, "stage", 2), GOOD, "stage", "operator")
     assert pipeline.wait(second)["status"] == "SUCCEEDED"
     assert pipeline.item(GOOD)["status"] == "promoted" and pipeline.lock_waits == []

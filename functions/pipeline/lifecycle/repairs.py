@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from .model import OWNED, Clause, Ref, Transition, is_
+from .parking import ParkedBecause, parked_reason, parked_sets
 from .table import transition
 from .vocabulary import (
     ASSET_VERIFICATION_PASSED,
@@ -24,7 +25,6 @@ from .vocabulary import (
     ENV_FAILURE_REASON,
     ENV_STATUS,
     ENV_TEST_STATUS,
-    MANUAL_INTERVENTION,
     STATUS,
     SWEEP_PHASE,
     SWEEP_SINCE,
@@ -125,7 +125,7 @@ RECONCILIATIONS: Mapping[tuple[Finding, Environment], Reconciliation] = {
 # What the generic repairs (`REPAIRS`) leave an environment in when no finding explains how the run ended,
 # so that it never drops out of the sweep: stage, where a failed deploy is retried, waits for its next
 # attempt; a prod deploy that ended half way with nothing provable about its stacks is parked for a person
-# (a redeploy or a rollback is theirs to choose), `pending` so that the next run an operator starts takes it;
+# (`parking.py`: a redeploy or a fix is theirs to choose), `pending` so that the next run an operator starts takes it;
 # tests that never finished run again (the lease takes `deployed` + `not_tested`). Only while the artifact
 # is still the release of its environment (`RETRIED_STATUS`).
 RETRIED_STATUS: Mapping[Environment, Status] = {Environment.STAGE: Status.CANDIDATE, Environment.PROD: Status.PROMOTED}
@@ -134,20 +134,14 @@ UNPROVEN_ENDINGS: Mapping[tuple[str, Environment], Mapping[str, Any]] = {
         **_retryable(Environment.STAGE, EnvStatus.FAILED),
         ENV_FAILURE_REASON: "the run ended while deploying (nothing proves how far it got)",
     },
-    (ENV_STATUS, Environment.PROD): {
-        ENV_STATUS: EnvStatus.PENDING,
-        SWEEP_PHASE: SweepPhase.PROD_PARKED.value,
-        SWEEP_SINCE: Ref.NOW,
-        MANUAL_INTERVENTION: True,
-        ENV_FAILURE_REASON: "the run ended while deploying prod and nothing proves what its stacks are: "
-        "redeploy it (start its next attempt) or roll back",
-    },
+    (ENV_STATUS, Environment.PROD): parked_sets(
+        Environment.PROD, parked_reason(Environment.PROD, ParkedBecause.UNPROVEN_DEPLOY)
+    ),
     **{
         (ENV_TEST_STATUS, environment): {SWEEP_PHASE: environment.value, SWEEP_SINCE: Ref.NOW}
         for environment in Environment
     },
 }
-PARKED_BY_FINALIZER = "manual intervention required: {service}'s prod deploy ended unfinished, its stacks unknown"
 
 
 def reconciliation(finding: Finding | None, environment: Environment | str) -> Reconciliation | None:
@@ -178,7 +172,6 @@ def finalizing(
 __all__ = [
     "EXECUTION_ENDED",
     "FINALIZED_EXECUTION",
-    "PARKED_BY_FINALIZER",
     "RETRIED_STATUS",
     "UNPROVEN_ENDINGS",
     "Finding",

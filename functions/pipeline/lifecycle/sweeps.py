@@ -105,7 +105,8 @@ def sweep_rows() -> list[Transition]:
         *[_requeued(environment) for environment in Environment],
         # A stuck rollback is never requeued: the release was revoked. Prod's state is unknown: a human
         # decides (critical alert), as after a failed rollback. The watchdog writes it for a stuck run, the
-        # finalizer for a rollback whose run ended without `Finalize` (stopped, timed out).
+        # finalizer for a rollback whose run ended without `Finalize` (`parking.rollback_ended`: stopped by
+        # hand, timed out; `RollbackFailed` only).
         Transition(
             Action.ROLLBACK_INTERRUPTED,
             PROD,
@@ -119,7 +120,8 @@ def sweep_rows() -> list[Transition]:
                 EXECUTION_STATUS: ExecutionStatus.KILLED,
                 EXECUTION_COMPLETED_AT: Ref.NOW,
             },
-            removes=(SWEEP_PHASE, SWEEP_SINCE),
+            # Still `running` in the index: the watchdog keeps watching the run until it has ended (a stop
+            # that failed is retried by the next sweep); the finalizer of its ending removes the phase.
             events=(
                 (Event.STUCK_PIPELINE_TERMINATED, {"reason": Ref.REASON, "requeued": False, "severity": "critical"}),
                 (Event.ROLLBACK_FAILED, {"reason": Ref.REASON, "severity": "critical"}),

@@ -48,6 +48,8 @@ def test_a_scheduled_sweep_starts_a_dropped_run_and_emits_its_gauges(
         "ArtifactNeverPromoted": "Count",
         "ExecutionsInFlight": "Count",
         "ExecutionsStuck": "Count",
+        "ProdReleasesParked": "Count",
         "SweeperCorrections": "Count",
     }
     assert document["SweeperCorrections"] == [1.0] and document["ExecutionsStuck"] == [0.0]
+    assert document["ProdReleasesParked"] == [0.0]

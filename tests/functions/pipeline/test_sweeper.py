@@ -199,13 +199,36 @@ def test_only_leased_attempts_count_against_the_maximum(
     assert item["sweep_phase"] == "stage" and "manual_intervention_required" not in item
 
 
-def test_an_item_no_lease_would_take_is_never_started(
-    clients: SweeperClients, table: MetadataTable, sfn: History, captured: Captured
+@pytest.mark.parametrize(
+    ("environment", "overrides", "why"),
+    [
+        ("stage", {"status": "rejected"}, "status is 'rejected'"),
+        # a prod run cut short with a stack failed, back in the prod sweep: no prod lease takes `failed`
+        ("prod", {lc.ENV_STATUS: "failed"}, "environment_states.prod.status is 'failed'"),
+    ],
+)
+def test_an_item_no_lease_would_take_is_parked_never_started(
+    clients: SweeperClients,
+    table: MetadataTable,
+    sfn: History,
+    captured: Captured,
+    environment: str,
+    overrides: dict,
+    why: str,
 ) -> None:
-    """A rejected candidate left in the stage sweep: a run would lose its lease and count no attempt, so
-    the sweeper starts none (never an execution every sweep)."""
-    waiting(table, "stage", status="rejected")
-    for minutes in (0, 10, 20):
+    """A run would lose its lease and count no attempt, so the sweeper starts none; nor is the item left
+    waiting unalerted for good: parked for a person with the reason, once."""
+    waiting(table, environment, **overrides)
+    (parked,) = sweep(clients, now=later(0))["corrections"]
+    assert parked["reason"] == "attempts_exhausted" and parked["why"].startswith("cannot be leased: ")
+    assert why in parked["why"]
+    item = table.get(SERVICE, COMMIT)
+    assert item["sweep_phase"] == f"{environment}_parked" and item["manual_intervention_required"] is True
+    assert "cannot be leased: " in lc.read(item, lc.ENV_FAILURE_REASON, environment)
+    assert captured.alerts == [f"manual intervention required: {SERVICE} parked by the sweeper"]
+    (failed,) = [detail for kind, detail in captured.events if kind == "DeployFailed"]
+    assert failed["phase"] == "sweeper" and failed["retryable"] is False
+    for minutes in (10, 20):
         assert sweep(clients, now=later(minutes))["corrections"] == []
     assert executions(sfn) == []
 
@@ -395,13 +418,39 @@ def test_a_run_that_still_makes_progress_is_never_stopped(
 def test_a_stuck_rollback_is_never_requeued(
     clients: SweeperClients, sfn: History, settings: FunctionSettings, captured: Captured, table: MetadataTable
 ) -> None:
-    running(table, sfn, settings, "prod", status="rollback_initiated")
+    arn = running(table, sfn, settings, "prod", status="rollback_initiated")
     sweep(clients, now=later(66))
     item = table.get(SERVICE, COMMIT)
     assert item["status"] == "rollback_failed" and item["manual_intervention_required"] is True
-    assert "sweep_phase" not in item and item["execution_status"] == "killed"
+    # still `running` in the index until the finalizer of its ABORTED ending clears it
+    assert item["sweep_phase"] == "running" and item["execution_status"] == "killed"
     assert captured.alerts and "StuckPipelineTerminated" in captured.types
     assert "holder_execution_id" not in table.get(SERVICE, "_lock#prod")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+
+
+def test_a_stuck_rollback_whose_stop_failed_is_stopped_by_the_next_sweep(
+    clients: SweeperClients, sfn: History, settings: FunctionSettings, captured: Captured, table: MetadataTable
+) -> None:
+    from botocore.exceptions import ClientError
+
+    arn = running(table, sfn, settings, "prod", status="rollback_initiated")
+    real = sfn.stop_execution
+
+    def throttled(**arguments: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "StopExecution")
+
+    sfn.stop_execution = throttled  # type: ignore[method-assign]
+    with pytest.raises(SweepIncomplete, match="ThrottlingException"):
+        sweep(clients, now=later(66))
+    item = table.get(SERVICE, COMMIT)
+    assert item["status"] == "rollback_failed" and item["sweep_phase"] == "running"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    sfn.stop_execution = real  # type: ignore[method-assign]
+    sweep(clients, now=later(68))
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert "holder_execution_id" not in table.get(SERVICE, "_lock#prod")
+    assert captured.alerts.count(captured.alerts[0]) == 1  # the interruption was alerted once
 
 
 def test_a_run_that_ended_without_being_finalized_is_requeued_or_reconciled(
@@ -431,12 +480,15 @@ def test_the_gauges_count_from_the_index(
     recent = utc_iso(NOW - timedelta(days=1))
     seed(table, {"service": SERVICE, "commit_sha": "b" * 40, "sweep_phase": "stage_parked", "sweep_since": recent})
     seed(table, {"service": SERVICE, "commit_sha": OTHER, "sweep_phase": "running", "sweep_since": utc_iso(NOW)})
+    for commit in ("1" * 40, "2" * 40):  # parked in prod: any age
+        seed(table, {"service": SERVICE, "commit_sha": commit, "sweep_phase": "prod_parked", "sweep_since": recent})
     result = sweep(clients, now=NOW)
-    assert result["never_promoted"] == 1 and result["in_flight"] == 1
+    assert result["never_promoted"] == 1 and result["in_flight"] == 1 and result["prod_parked"] == 2
     assert ("ArtifactNeverPromoted", 1) in captured.metrics and ("ExecutionsInFlight", 1) in captured.metrics
+    assert ("ProdReleasesParked", 2) in captured.metrics
     # counted, not returned: DynamoDB still reads every entry it counts (the stage_parked one too recent
     # to count is not read: the range condition stops before it)
-    assert result["items_read"] == 2
+    assert result["items_read"] == 4
     assert "SweeperTriggered" not in captured.types
 
 
