@@ -40,15 +40,13 @@ def _stage(item: dict[str, Any]) -> dict[str, Any]:
     return item["environment_states"]["stage"]
 
 
-def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
-    pipeline: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Stopped by hand while it held its item: the generic repairs apply (its stacks unreadable, nothing
-    is proven) and it is parked for a person, never retried by the sweeper (a person's stop is not undone).
-    Its next attempt is started by hand, as the README's parked items say, and clears the wait."""
+def _stopped_by_hand_while_deploying(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], BlockingDeploys]:
+    """orders@GOOD's stage run, stopped from the console (StopExecution) while its deploy build blocks;
+    the build is then let go (it deployed nothing). Returns intake's answer (the run's ARN) and the blocker."""
     pipeline.build_logs = []
     report_emulated_builds(monkeypatch, pipeline)
-    stacks = UnreadableStacks(monkeypatch)
     blocking = BlockingDeploys(pipeline, monkeypatch)
     pipeline.publish(GOOD)
     started = pipeline.trigger(pipeline.candidate_bucket, GOOD)
@@ -56,6 +54,17 @@ def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     sfn.stop_execution(executionArn=started["execution_arn"], error="Operator", cause="stopped from the console")
     blocking.release()
+    return started, blocking
+
+
+def test_a_run_stopped_from_outside_is_finalized_by_its_ending_event(
+    pipeline: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopped by hand while it held its item: the generic repairs apply (its stacks unreadable, nothing
+    is proven) and it is parked for a person, never retried by the sweeper (a person's stop is not undone).
+    Its next attempt is started by hand, as the README's parked items say, and clears the wait."""
+    stacks = UnreadableStacks(monkeypatch)
+    started, blocking = _stopped_by_hand_while_deploying(pipeline, monkeypatch)
     ended = pipeline.wait(started["execution_arn"])
     assert ended["status"] == "ABORTED" and "Finalize" not in ended["states"]
     # What the run left: it never reached its Finalize state.
@@ -136,15 +145,7 @@ def test_a_run_whose_ending_event_never_arrives_is_finalized_by_the_watchdogs_sw
     finalizer's invocations failing): the item says `running` and the lock stays held. The watchdog's sweep
     finds the ended run and has the finalizer reconcile it: parked (a person stopped it); the sweeps after
     start nothing, and the next attempt a person starts succeeds."""
-    pipeline.build_logs = []
-    report_emulated_builds(monkeypatch, pipeline)
-    blocking = BlockingDeploys(pipeline, monkeypatch)
-    pipeline.publish(GOOD)
-    started = pipeline.trigger(pipeline.candidate_bucket, GOOD)
-    assert blocking.started.wait(30), "the deploy build never started"
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    sfn.stop_execution(executionArn=started["execution_arn"], error="Operator", cause="stopped from the console")
-    blocking.release()
+    started, blocking = _stopped_by_hand_while_deploying(pipeline, monkeypatch)
     assert pipeline.wait(started["execution_arn"])["status"] == "ABORTED"
     assert pipeline.item(GOOD)["sweep_phase"] == "running"
     pipeline.events()
