@@ -355,6 +355,21 @@ class StackConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _tools_only_settings(self) -> StackConfig:
+        """The sweeper's and the alarms' settings are read by the tools stack alone (they live in the tools
+        account): set in a stage or prod stack they would be silently ignored, so they are refused there."""
+        tools_only = {"max_attempts": "maxAttempts", "artifact_never_promoted_days": "artifactNeverPromotedDays"}
+        tools_only["alarms"] = "alarms"
+        if self.account_role is not AccountRole.TOOLS:
+            stray = [key for field, key in tools_only.items() if field in self.model_fields_set]
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)}: only the tools stack reads {'it' if len(stray) == 1 else 'them'} (the "
+                    f"sweeper and the alarms run in the tools account); remove from the {self.account_role.value} stack"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _unique_services(self) -> StackConfig:
         seen: dict[str, int] = {}
         for i, service in enumerate(self.services):

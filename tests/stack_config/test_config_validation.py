@@ -37,7 +37,8 @@ def test_example_stacks_agree_on_services_and_accounts() -> None:
     # the tools roles trust or grant the wrong accounts.
     shared = [k for k in stack_bag("tools") if k.startswith(f"{NS}:") and k != f"{NS}:accountRole"]
     for key in shared:
-        if key in (f"{NS}:github", f"{NS}:alarms"):  # alarms: only the tools stack declares them
+        # only the tools stack declares (and may declare) the alarms and the sweeper's settings
+        if key in (f"{NS}:github", f"{NS}:alarms", f"{NS}:maxAttempts", f"{NS}:artifactNeverPromotedDays"):
             continue
         assert stack_bag("stage").get(key) == stack_bag("tools")[key] == stack_bag("prod").get(key), key
 
@@ -469,3 +470,17 @@ def test_alarm_thresholds_default_when_the_stack_sets_none() -> None:
         14400,
         1,
     )
+
+
+@pytest.mark.parametrize("account_role", ["stage", "prod"])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("maxAttempts", {"stage": 2, "prod": 2}), ("artifactNeverPromotedDays", 3), ("alarms", {"functionErrors": 2})],
+)
+def test_the_sweepers_and_alarms_settings_are_refused_outside_the_tools_stack(
+    account_role: str, key: str, value: Any
+) -> None:
+    bag = stack_bag(account_role)
+    bag[f"{NS}:{key}"] = value
+    assert f"{key}: only the tools stack reads it" in problems_of(bag)
+    assert f"remove from the {account_role} stack" in problems_of(bag)
