@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from .audit_commands import cmd_audit_log, cmd_audit_verify
 from .context_commands import cmd_context_fetch, cmd_context_guard, cmd_context_publish
 from .manifest_commands import cmd_manifest_build, cmd_manifest_sign, cmd_manifest_verify
 from .publish_commands import cmd_publish, cmd_status
@@ -196,6 +197,24 @@ def _add_status(commands: argparse._SubParsersAction) -> None:
     _json_flag(status)
 
 
+def _add_audit(commands: argparse._SubParsersAction) -> None:
+    from functions.audit import AUDIT_TABLE
+
+    audit = commands.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="action", required=True
+    )
+    verify = audit.add_parser("verify", help="recompute the hash chain; exit 1 at the first tampered entry")
+    verify.set_defaults(handler=cmd_audit_verify)
+    log = audit.add_parser("log", help="list audit entries")
+    log.add_argument("--service", help="only this service's entries")
+    log.add_argument("--since", help="only entries at or after this ISO 8601 time, e.g. 2026-11-23T00:00:00Z")
+    log.set_defaults(handler=cmd_audit_log)
+    _json_flag(log)
+    for command in (verify, log):
+        command.add_argument("--table", default=AUDIT_TABLE)
+        command.add_argument("--region")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artifactctl",
@@ -208,4 +227,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publish(commands)
     _add_context(commands)
     _add_status(commands)
+    _add_audit(commands)
     return parser
