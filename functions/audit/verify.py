@@ -105,7 +105,8 @@ def verify(entries: Sequence[Entry], head: Head | None) -> Report:
         positions.setdefault(entry.log_hash, i)
     for i in range(len(entries)):
         finding = _entry_finding(entries, i, positions)
-        if finding:
-            return Report(depth=i, root=entries[i - 1].log_hash if i else GENESIS_HASH, finding=finding)
+        if finding:  # the entries before the seq it names are intact
+            intact = min(max(finding.seq - 1, 0), i)
+            return Report(intact, entries[intact - 1].log_hash if intact else GENESIS_HASH, finding)
     root = entries[-1].log_hash if entries else GENESIS_HASH
     return Report(depth=len(entries), root=root, finding=_head_finding(entries, head))
