@@ -6,7 +6,8 @@ operators script against.
 
 Exit codes:
   0  success
-  1  the artifact or context is invalid (every failed check is printed, one per line)
+  1  the artifact or context is invalid (every failed check is printed, one per line), or the audit
+     chain was tampered with (`audit verify` prints the first finding)
   2  usage error: a bad flag or an input file that cannot be read
   3  AWS or key error: KMS, S3 or DynamoDB refused or could not be reached, or a key is unusable
   4  reserved (was: a conflicting re-publish; intake in the tools account now refuses those)

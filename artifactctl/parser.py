@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artifactctl",
         description="Build, sign, verify and publish CDK artifacts and blessed contexts.",
-        epilog="exit codes: 0 ok, 1 invalid artifact or context, 2 usage, 3 AWS or key error",
+        epilog="exit codes: 0 ok, 1 invalid artifact, context or audit chain, 2 usage, 3 AWS or key error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
