@@ -176,3 +176,11 @@ def test_entries_appended_while_the_chain_is_read_are_left_for_the_next_check(dy
     monkeypatch.setattr(store, "read_head", lambda *a: heads.pop() if heads else real(*a))
     entries, head = store.read_chain(dynamodb)
     assert [e.seq for e in entries] == [1, 2, 3] and verify(entries, head).ok
+
+
+def test_an_append_onto_a_head_rolled_back_behind_its_entries_is_refused(dynamodb) -> None:
+    written = fill(dynamodb, 4)
+    set_head(dynamodb, 3, written[2].log_hash)
+    with pytest.raises(store.AuditChainBroken, match="seq 4 already exists .* but the head says 3"):
+        fill(dynamodb, 1)
+    assert items(dynamodb)[4]["log_hash"] == written[3].log_hash  # nothing was overwritten
