@@ -211,7 +211,7 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
     log.set_defaults(handler=cmd_audit_log)
     _json_flag(log)
     for command in (verify, log):
-        command.add_argument("--table", default=AUDIT_TABLE)
+        command.add_argument("--table", default=AUDIT_TABLE, help=f"the audit table (default: {AUDIT_TABLE})")
         command.add_argument("--region")
 
 
