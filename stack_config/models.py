@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from functions import naming
 from functions.pipeline.lifecycle import DEFAULT_MAX_ATTEMPTS, DEFAULT_NEVER_PROMOTED_DAYS, Environment
 from stack_config.alarms import AlarmThresholds
+from stack_config.scopes import refuse_tools_only
 
 # --- scalar types -----------------------------------------------------------------------------------
 
@@ -356,17 +357,7 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _tools_only_settings(self) -> StackConfig:
-        """The sweeper's and the alarms' settings are read by the tools stack alone (they live in the tools
-        account): set in a stage or prod stack they would be silently ignored, so they are refused there."""
-        tools_only = {"max_attempts": "maxAttempts", "artifact_never_promoted_days": "artifactNeverPromotedDays"}
-        tools_only["alarms"] = "alarms"
-        if self.account_role is not AccountRole.TOOLS:
-            stray = [key for field, key in tools_only.items() if field in self.model_fields_set]
-            if stray:
-                raise ValueError(
-                    f"{', '.join(stray)}: only the tools stack reads {'it' if len(stray) == 1 else 'them'} (the "
-                    f"sweeper and the alarms run in the tools account); remove from the {self.account_role.value} stack"
-                )
+        refuse_tools_only(self.account_role.value, self.model_fields_set)
         return self
 
     @model_validator(mode="after")
