@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from functions.audit import AUDIT_TABLE
@@ -18,3 +19,18 @@ def create_audit_table(dynamodb: Any, name: str = AUDIT_TABLE) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def audit_table_in_moto(monkeypatch: Any, region: str = "us-east-1") -> Iterator[Any]:
+    """moto (fake credentials) with the audit table created; yields its low-level DynamoDB client. For a
+    pytest fixture to `yield from`."""
+    import boto3
+    from moto import mock_aws
+
+    from devtools.emulator.aws import use_fake_credentials
+
+    use_fake_credentials(monkeypatch)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=region)
+        create_audit_table(client)
+        yield client

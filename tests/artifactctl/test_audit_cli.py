@@ -8,44 +8,15 @@ from typing import Any
 
 import pytest
 
-from artifactctl.cli import main
-from devtools.emulator.audit import create_audit_table
-from devtools.emulator.aws import use_fake_credentials
+from devtools.emulator.audit import audit_table_in_moto
 from functions.audit import AUDIT_TABLE, CHAIN, store
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def entry(n: int, service: str) -> dict[str, Any]:
-    return {
-        "actor": "arn:aws:iam::111111111111:role/cdkcp-orchestrator",
-        "action": "state_transition",
-        "service": service,
-        "commit": f"{n:040x}",
-        "environment": "stage",
-        "before_status": "candidate",
-        "after_status": "deploying",
-        "reason": f"entry {n}",
-    }
+from tests.artifactctl.test_cli import run  # the CLI run once: exit code, stdout, stderr
+from tests.functions.audit.conftest import fields
 
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
-    use_fake_credentials(monkeypatch)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_audit_table(client)
-        yield client
+    yield from audit_table_in_moto(monkeypatch)
 
 
 @pytest.fixture
@@ -53,7 +24,7 @@ def chain(dynamodb) -> list[Any]:
     times = ["2026-11-20T10:00:00Z", "2026-11-21T10:00:00Z", "2026-11-22T10:00:00Z"]
     services = ["orders", "billing", "orders"]
     return [
-        store.append(dynamodb, entry(n, s), clock=lambda t=t: t)
+        store.append(dynamodb, fields(n, service=s), clock=lambda t=t: t)
         for n, (s, t) in enumerate(zip(services, times, strict=True))
     ]
 

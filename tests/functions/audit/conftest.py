@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools.emulator.audit import create_audit_table
-from devtools.emulator.aws import use_fake_credentials
+from devtools.emulator.audit import audit_table_in_moto
 from functions.audit import AUDIT_TABLE, store
 
 
@@ -28,14 +27,7 @@ def fields(n: int, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
-    use_fake_credentials(monkeypatch)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_audit_table(client)
-        yield client
+    yield from audit_table_in_moto(monkeypatch)
 
 
 def fill(client: Any, count: int) -> list[Any]:
