@@ -10,6 +10,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.audit_log import AuditLog, AuditLogArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
 from components.pipeline.common import PipelineContract
@@ -107,6 +108,9 @@ def _ci_identity(config: StackConfig, names: ToolsNames, store: ArtifactStore, s
 def _tools(config: StackConfig) -> None:
     names = ToolsNames(config.name_prefix, config.tools_account_id, config.region)
     store, metadata, signing = _tools_storage(config, names)
+    audit = AuditLog(
+        "audit-log", AuditLogArgs(names, key_arn=metadata.key_arn, protect=config.protect_stateful_resources)
+    )
     alert_key = AlertKey("alert-key", AlertKeyArgs(names, protect=config.protect_stateful_resources))
     identity = PipelineIdentity(
         "pipeline-identity",
@@ -148,6 +152,7 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("contextsBucket", store.contexts_bucket)
     pulumi.export("metadataTable", metadata.table_name)
     pulumi.export("metadataExportsBucket", metadata.exports_bucket)
+    pulumi.export("auditTable", audit.table_name)
     pulumi.export("ciSignerKeyArns", signing.ci_signer_arns)
     pulumi.export("contextSignerKeyArn", signing.context_signer_arn)
     pulumi.export("overrideSignerKeyArn", signing.override_signer_arn)

@@ -1,4 +1,4 @@
-"""Resource policies of the tools account's storage: buckets, keys and the metadata table.
+"""Resource policies of the tools account's storage: buckets, keys, the metadata and audit tables.
 
 Who may do what is named by role ARN (`aws:PrincipalArn`), computed from `naming`, so storage can be
 declared before (and independently of) the roles it names, and a role recreated under the same
@@ -213,6 +213,32 @@ def table_resource_policy(names: ToolsNames, table_arn: Any) -> dict[str, Any]:
             [*ITEM_WRITES, "dynamodb:PutItem"],
             [table_arn],
             names.orchestrator_role_arn_patterns,
+        ),
+    )
+
+
+def audit_table_resource_policy(names: ToolsNames, table_arn: Any) -> dict[str, Any]:
+    """Only the orchestrator appends audit entries, and nobody deletes one.
+
+    `TransactWriteItems` (how `functions/audit/store.append` writes) is authorized per item, as the
+    `PutItem` / `UpdateItem` / `DeleteItem` of each of its items, so the actions below cover it.
+    """
+    return document(
+        _deny_unless(
+            "OnlyOrchestratorAppends",
+            [*ITEM_WRITES, "dynamodb:PutItem"],
+            [table_arn],
+            names.orchestrator_role_arn_patterns,
+        ),
+        # An audit entry is never deleted, by anyone, the orchestrator included: a deleted entry is a
+        # finding of `artifactctl audit verify`, never a maintenance step. `BatchWriteItem` carries
+        # delete requests without a `DeleteItem` authorization, and the chain is never written in
+        # batches (every append is one transaction on the head), so it is refused to everyone too.
+        _deny_unless(
+            "NobodyDeletesEntries",
+            ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PartiQLDelete"],
+            [table_arn],
+            [],
         ),
     )
 
