@@ -1,5 +1,5 @@
-"""The audit table as the tools stack will declare it (its component is not built yet): `chain` (S) and
-`seq` (N), on demand."""
+"""The audit table as the tools stack declares it (`components/audit_log.py`; tests/program/test_audit_log.py
+holds the two to the same schema): `chain` (S) and `seq` (N), on demand."""
 
 from __future__ import annotations
 
