@@ -75,3 +75,36 @@ def adopted(component: pulumi.Resource, opts: pulumi.ResourceOptions | None, **o
     former_parent = opts.parent if opts is not None else None
     aliases = [pulumi.Alias(parent=former_parent)] if former_parent is not None else []
     return pulumi.ResourceOptions(parent=component, aliases=aliases, **options)
+
+
+def rule_invokes_function(
+    resource_name: str,
+    rule: aws.cloudwatch.EventRule,
+    *,
+    function_arn: pulumi.Input[str],
+    function_name: pulumi.Input[str],
+    dead_letter_queue_arn: pulumi.Input[str],
+    maximum_event_age_seconds: int,
+    maximum_retry_attempts: int,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """An EventBridge rule's function target (`{resource_name}-target`): retried, undeliverable events to the
+    dead-letter queue, and the function's permission for this rule only (`{resource_name}-invoke`)."""
+    aws.cloudwatch.EventTarget(
+        f"{resource_name}-target",
+        rule=rule.name,
+        arn=function_arn,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_event_age_in_seconds=maximum_event_age_seconds, maximum_retry_attempts=maximum_retry_attempts
+        ),
+        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letter_queue_arn),
+        opts=opts,
+    )
+    aws.lambda_.Permission(
+        f"{resource_name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function_name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=opts,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.pipeline.common import rule_invokes_function
 from functions.pipeline.endings import DETAIL_TYPE, SOURCE
 from functions.pipeline.lifecycle import UNFINISHED_ENDINGS
 
@@ -45,22 +46,14 @@ def finalizer_on_endings(
         event_pattern=pulumi.Output.json_dumps(execution_ended(state_machine_arn)),
         opts=opts,
     )
-    aws.cloudwatch.EventTarget(
-        f"{name}-finalizer-endings-target",
-        rule=rule.name,
-        arn=finalizer_arn,
-        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-            maximum_event_age_in_seconds=MAXIMUM_EVENT_AGE_SECONDS, maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS
-        ),
-        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letter_queue_arn),
-        opts=opts,
-    )
-    aws.lambda_.Permission(
-        f"{name}-finalizer-endings-invoke",
-        action="lambda:InvokeFunction",
-        function=finalizer_name,
-        principal="events.amazonaws.com",
-        source_arn=rule.arn,
+    rule_invokes_function(
+        f"{name}-finalizer-endings",
+        rule,
+        function_arn=finalizer_arn,
+        function_name=finalizer_name,
+        dead_letter_queue_arn=dead_letter_queue_arn,
+        maximum_event_age_seconds=MAXIMUM_EVENT_AGE_SECONDS,
+        maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
         opts=opts,
     )
     return rule

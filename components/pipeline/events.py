@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.pipeline.common import adopted
+from components.pipeline.common import adopted, rule_invokes_function
 from components.pipeline.endings import finalizer_on_endings
 from components.policies.common import document, statement
 from functions import naming
@@ -123,22 +123,14 @@ class PipelineTriggers(pulumi.ComponentResource):
                 opts=child,
             )
             rules.append(rule)
-            aws.cloudwatch.EventTarget(
-                f"{name}-trigger-{environment}-target",
-                rule=rule.name,
-                arn=function_arn,
-                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=10
-                ),
-                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=args.dead_letter_queue_arn),
-                opts=child,
-            )
-            aws.lambda_.Permission(
-                f"{name}-trigger-{environment}-invoke",
-                action="lambda:InvokeFunction",
-                function=function_name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
+            rule_invokes_function(
+                f"{name}-trigger-{environment}",
+                rule,
+                function_arn=function_arn,
+                function_name=function_name,
+                dead_letter_queue_arn=args.dead_letter_queue_arn,
+                maximum_event_age_seconds=3600,
+                maximum_retry_attempts=10,
                 opts=child,
             )
 
