@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
+from functions.audit import AUDIT_TABLE
+
 from .lifecycle import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_ROLLBACK_ATTEMPTS,
@@ -174,6 +176,11 @@ class FunctionSettings(_Common):
     max_attempts_stage: int | None = _variable("MAX_ATTEMPTS_STAGE", "int", required=False, minimum=1)
     max_attempts_prod: int | None = _variable("MAX_ATTEMPTS_PROD", "int", required=False, minimum=1)
     never_promoted_days: int | None = _variable("NEVER_PROMOTED_DAYS", "int", required=False, minimum=1)
+    # The audit chain's table (`functions/audit/`): every committed transition appends its entry there in
+    # the same transaction. Absent: the tools stack's fixed name.
+    audit_table_name: str = field(
+        default=AUDIT_TABLE, metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None}
+    )
 
     constants: ClassVar[Mapping[str, str]] = {
         "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
