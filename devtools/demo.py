@@ -39,13 +39,19 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _artifactctl(*args: str) -> str:
+def _artifactctl_exit(*args: str) -> tuple[int, str]:
+    """Its exit code and what it printed (stdout, then stderr)."""
     completed = subprocess.run(
         [str(Path(sys.executable).with_name("artifactctl")), *args], capture_output=True, text=True, env=os.environ
     )
-    if completed.returncode != 0:
-        raise RuntimeError(f"artifactctl {' '.join(args[:2])} failed ({completed.returncode}): {completed.stderr}")
-    return completed.stdout.strip()
+    return completed.returncode, (completed.stdout + completed.stderr).strip()
+
+
+def _artifactctl(*args: str) -> str:
+    code, printed = _artifactctl_exit(*args)
+    if code != 0:
+        raise RuntimeError(f"artifactctl {' '.join(args[:2])} failed ({code}): {printed}")
+    return printed
 
 
 def _ci_publish(harness: Any, commit: str, previous: str | None, workdir: Path) -> None:
@@ -144,6 +150,7 @@ def _promotion_and_rollback(harness: Any, workdir: Path) -> bool:
     for commit in (GOOD, BAD):
         _say(_artifactctl("status", "--service", "orders", "--commit", commit))
     good, bad = harness.item(GOOD), harness.item(BAD)
+    audit = _audit_trail()
     checks = {
         f"{GOOD[:12]} stage run succeeded": stage_good["status"] == "SUCCEEDED",
         f"{GOOD[:12]} is deployed in prod and healthy": good.get("status") == "deployed"
@@ -154,11 +161,44 @@ def _promotion_and_rollback(harness: Any, workdir: Path) -> bool:
         and bad.get("rollback_target_commit") == GOOD
         and "RecordRollbackSucceeded" in prod_bad["states"],
         f"{BAD[:12]} may not be redeployed without a signed override": bad.get("eligibility_revoked") is True,
+        **audit,
     }
     _say("\nchecks")
     for name, passed in checks.items():
         _say(f"  {'ok  ' if passed else 'FAIL'} {name}")
     return all(checks.values())
+
+
+def _audit_trail() -> dict[str, bool]:
+    """The audit chain the runs wrote: its depth and root, `artifactctl audit verify`, then an entry edited
+    in the table (as someone with write access to it would) and `audit verify` catching it."""
+    import boto3
+
+    from functions.audit import AUDIT_TABLE, CHAIN
+    from functions.audit.store import read_head
+
+    client = boto3.client("dynamodb")
+    head = read_head(client)
+    depth = head.seq if head else 0
+    _say(f"\naudit chain: depth {depth}, root {head.hash if head else '-'}")
+    _say(f"  {_artifactctl('audit', 'log', '--service', 'orders').splitlines()[-1]}  (the last entry)")
+    clean, said = _artifactctl_exit("audit", "verify")
+    _say(f"  artifactctl audit verify -> exit {clean}: {said}")
+    edited = max(1, depth // 2)
+    key = {"chain": {"S": CHAIN}, "seq": {"N": str(edited)}}
+    client.update_item(
+        TableName=AUDIT_TABLE,
+        Key=key,
+        UpdateExpression="SET reason = :r",
+        ExpressionAttributeValues={":r": {"S": "nothing to see here"}},
+    )
+    _say(f"  entry {edited} edited in the table (its reason rewritten)")
+    tampered, found = _artifactctl_exit("audit", "verify")
+    _say(f"  artifactctl audit verify -> exit {tampered}: {found}")
+    return {
+        f"the audit chain ({depth} entries) verifies": depth > 10 and clean == 0 and said.startswith("OK"),
+        f"the edited entry {edited} is caught at its position": tampered == 1 and f"seq {edited}" in found,
+    }
 
 
 def main() -> int:

@@ -196,6 +196,9 @@ class ToolsNames:
     def metadata_table_arn(self) -> str:
         return self._arn("dynamodb", f"table/{METADATA_TABLE}")
 
+    def table_arn(self, table: str) -> str:
+        return self._arn("dynamodb", f"table/{table}")
+
     # --- KMS aliases of this control plane's own keys (the spec fixes the others, see above) ---
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 
 from functions import naming
 from functions.artifacts.metadata import SWEEP_INDEX
+from functions.audit import AUDIT_TABLE
 from functions.naming import FUNCTIONS, ToolsNames
 from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
@@ -59,9 +60,21 @@ def _tracing() -> dict[str, Any]:
     return statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")
 
 
-def _items(names: ToolsNames, keys: PipelineKeys, actions: list[str]) -> list[dict[str, Any]]:
+# What appending to the audit chain takes (`functions/audit/store.append`: one TransactWriteItems,
+# authorized per item as the head's UpdateItem and the entry's PutItem, read with GetItem).
+AUDIT_APPEND = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+METADATA_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def _items(names: ToolsNames, keys: PipelineKeys, actions: list[str], *, audited: bool = True) -> list[dict[str, Any]]:
+    """The metadata table's items; a function that writes them also appends each change's audit entry, in
+    the same transaction (`functions/pipeline/store.py`), to the audit table (encrypted with the same key).
+    The state machine's own lease is audited by the run's first function (`audited=False`)."""
+    writes = audited and bool(METADATA_WRITES & set(actions))
+    audit = [statement("AuditAppends", AUDIT_APPEND, [names.table_arn(AUDIT_TABLE)])] if writes else []
     return [
         statement("MetadataItems", actions, [names.metadata_table_arn]),
+        *audit,
         statement(
             "MetadataEncryption",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -367,7 +380,7 @@ def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any
         # The lease's TransactWriteItems is authorized per item: `Update` (the artifact, the environment's
         # lock) as dynamodb:UpdateItem, the prod ordering's `ConditionCheck` (the service record) as
         # dynamodb:ConditionCheckItem. Nothing is put or deleted.
-        *_items(names, keys, ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"]),
+        *_items(names, keys, ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"], audited=False),
         statement("RunBuilds", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], projects),
         # `startBuild.sync` learns of build completion through this managed rule.
         statement(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions import naming
+from functions.audit import AUDIT_TABLE
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -38,10 +39,15 @@ def account_client(service: str, account: str, region: str = "us-east-1") -> Any
     )
 
 
-def create_metadata_table(dynamodb: Any, name: str = naming.METADATA_TABLE) -> None:
+def create_metadata_table(dynamodb: Any, name: str = naming.METADATA_TABLE, *, with_audit: bool = True) -> None:
     """The metadata table's key schema and its sparse sweep index, as `components/metadata_store.py`
-    declares them."""
+    declares them; with the audit table beside it (the tools stack declares both: every change of an
+    item is audited in the same transaction), unless it exists."""
+    from devtools.emulator.audit import create_audit_table
     from functions.artifacts.metadata import SWEEP_INDEX, SWEEP_PHASE, SWEEP_SINCE
+
+    if with_audit and AUDIT_TABLE not in dynamodb.list_tables().get("TableNames", []):
+        create_audit_table(dynamodb)
 
     keys = ("service", "commit_sha", SWEEP_PHASE, SWEEP_SINCE)
     dynamodb.create_table(

@@ -23,6 +23,7 @@ WRITER_FIELDS = (
     "service",
     "commit",
     "environment",
+    "execution",  # the pipeline run (Step Functions execution ARN) the change belongs to, if any
     "before_status",
     "after_status",
     "reason",
@@ -42,6 +43,7 @@ class Entry:
     service: str | None
     commit: str | None
     environment: str | None
+    execution: str | None
     before_status: str | None
     after_status: str | None
     reason: str | None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,13 @@ def read_head(client: Any, table: str = AUDIT_TABLE, chain: str = CHAIN) -> Head
         raise _aws_failure(exc, table, "GetItem") from exc
 
 
+# A change an entry records, written in the entry's own transaction: given the entry (its seq is known
+# only once the head is read), the transaction items of the change (low-level `TransactItems` entries,
+# each with its own condition). If one of their conditions fails, nothing is written (the change's guard
+# is the answer: someone else owns the state) and `append` returns None.
+Change = Callable[[Entry], Sequence[Mapping[str, Any]]]
+
+
 def _transaction(entry: Entry, head: Head | None, table: str, chain: str) -> list[dict[str, Any]]:
     update: dict[str, Any] = {
         "TableName": table,
@@ -108,12 +115,19 @@ def _transaction(entry: Entry, head: Head | None, table: str, chain: str) -> lis
     return [{"Update": update}, {"Put": put}]
 
 
-def _lost_race(exc: Exception, entry: Entry, table: str) -> bool:
-    """True if a concurrent append won (retry); raises if the entry's seq is taken behind the head."""
+class _ChangeRefused(Exception):
+    """The recorded change's own condition failed: nothing was written."""
+
+
+def _lost_race(exc: Exception, entry: Entry, table: str, changes: int) -> bool:
+    """True if a concurrent append won (retry); raises `_ChangeRefused` if the change's guard failed, and
+    `AuditChainBroken` if the entry's seq is taken behind the head."""
     if aws_error_code(exc) != "TransactionCanceledException":
         raise _aws_failure(exc, table, "TransactWriteItems") from exc
     reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])]
-    if reasons[:2] == ["None", "ConditionalCheckFailed"]:
+    if "ConditionalCheckFailed" in reasons[:changes]:
+        raise _ChangeRefused from exc
+    if reasons[changes : changes + 2] == ["None", "ConditionalCheckFailed"]:
         raise AuditChainBroken(
             f"audit entry seq {entry.seq} already exists in {table} but the head says {entry.seq - 1}: "
             "the chain was tampered with; run `artifactctl audit verify`"
@@ -130,9 +144,12 @@ def append(
     clock: Callable[[], str] = utc_iso,
     attempts: int = MAX_APPEND_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
-) -> Entry:
-    """Append one entry of `fields` (see `entry.WRITER_FIELDS`) and return it. ValueError for bad fields;
-    AuditChainBusy after `attempts` lost races; TransientAwsError / AwsError as the rest of the code."""
+    change: Change | None = None,
+) -> Entry | None:
+    """Append one entry of `fields` (see `entry.WRITER_FIELDS`) and return it; with `change`, in the same
+    transaction as the change it records, and None (nothing written) if the change's condition failed.
+    ValueError for bad fields; AuditChainBusy after `attempts` lost races; TransientAwsError / AwsError as
+    the rest of the code."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     check_fields(fields)
@@ -140,11 +157,15 @@ def append(
         head = read_head(client, table, chain)
         previous = head or Head(0, GENESIS_HASH)
         entry = new_entry(fields, seq=previous.seq + 1, previous_log_hash=previous.hash, timestamp=clock())
+        changed = [dict(item) for item in change(entry)] if change else []
         try:
-            client.transact_write_items(TransactItems=_transaction(entry, head, table, chain))
+            client.transact_write_items(TransactItems=[*changed, *_transaction(entry, head, table, chain)])
             return entry
         except ClientError as exc:
-            _lost_race(exc, entry, table)
+            try:
+                _lost_race(exc, entry, table, len(changed))
+            except _ChangeRefused:
+                return None
         except BotoCoreError as exc:
             raise _aws_failure(exc, table, "TransactWriteItems") from exc
         sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)))

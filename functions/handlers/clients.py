@@ -10,7 +10,7 @@ from functions.pipeline.catalog import ServiceCatalog, read_catalog
 from functions.pipeline.notify import Notifier
 from functions.pipeline.settings import FunctionSettings
 from functions.pipeline.signers import ServiceKeys
-from functions.pipeline.store import MetadataTable
+from functions.pipeline.store import AuditTrail, MetadataTable
 
 
 @cache
@@ -34,10 +34,15 @@ def client(service: str) -> Any:
 
 
 @cache
-def table() -> MetadataTable:
+def table(function_name: str) -> MetadataTable:
+    """The metadata table, whose every change is audited in its own transaction as this function
+    (`function:<name>`, from the invocation's context)."""
     import boto3
 
-    return MetadataTable(boto3.resource("dynamodb", region_name=settings().region).Table(settings().table_name))
+    resource = boto3.resource("dynamodb", region_name=settings().region).Table(settings().table_name)
+    return MetadataTable(
+        resource, AuditTrail(client("dynamodb"), f"function:{function_name}", settings().audit_table_name)
+    )
 
 
 @cache

@@ -19,7 +19,7 @@ clients.settings()  # at cold start: a misconfigured function fails here, naming
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return finalizer.finalize(
         event,
-        table=clients.table(),
+        table=clients.table(context.function_name),
         notify=clients.notifier(),
         metric=metric,
         cloudformation_for=clients.read_only_cloudformation,

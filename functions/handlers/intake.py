@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             catalog=clients.catalog(),
             s3=clients.client("s3"),
             keys=clients.service_keys(),
-            table=clients.table(),
+            table=clients.table(context.function_name),
             sfn=clients.client("stepfunctions"),
             notify=clients.notifier(),
             metric=metric,

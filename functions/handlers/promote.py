@@ -20,7 +20,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return core.promote(
         Run.from_event(event),
         settings=clients.settings(),
-        table=clients.table(),
+        table=clients.table(context.function_name),
         s3=clients.client("s3"),
         keys=clients.service_keys(),
         notify=clients.notifier(),

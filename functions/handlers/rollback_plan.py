@@ -21,6 +21,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         Run.from_event(event),
         int(event.get("max_attempts") or clients.settings().max_rollback_attempts),
         settings=clients.settings(),
-        table=clients.table(),
+        table=clients.table(context.function_name),
         s3=clients.client("s3"),
     )

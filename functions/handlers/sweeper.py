@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = sweep(
         SweeperClients(
             settings=settings,
-            table=clients.table(),
+            table=clients.table(context.function_name),
             sfn=clients.client("stepfunctions"),
             s3=clients.client("s3"),
             notify=clients.notifier(),

@@ -18,6 +18,6 @@ clients.settings()  # at cold start: a misconfigured function fails here, naming
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run = transitions.Run.from_event(event, needs_action=True)
     logger.append_keys(service_name=run.service, commit_sha=run.commit_sha, environment=run.environment.value)
-    result = transitions.apply(run, clients.table(), clients.notifier(), metric)
+    result = transitions.apply(run, clients.table(context.function_name), clients.notifier(), metric)
     logger.info("transition", extra={"result": result})
     return result

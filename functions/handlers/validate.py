@@ -23,7 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings=clients.settings(),
         catalog=clients.catalog(),
         keys=clients.service_keys(),
-        table=clients.table(),
+        table=clients.table(context.function_name),
         s3=clients.client("s3"),
         context_public_key_pem=clients.context_public_key_pem,
         metric=metric,

@@ -178,7 +178,15 @@ def _record(upload: Upload, manifest: Manifest, clients: IntakeClients) -> bool:
     """True if this delivery created the item; False if the same artifact was already recorded."""
     prefix = f"s3://{upload.bucket}/{upload.service}/{upload.commit}/"
     item = candidate_item(manifest, artifact_url=prefix, region=clients.settings.region)
-    existing = clients.table.create(item)
+    audit = {
+        "action": "recorded",
+        "service": upload.service,
+        "commit": upload.commit,
+        "environment": lc.Environment.STAGE.value,
+        "after_status": f"{lc.Status.CANDIDATE.value} / stage {lc.EnvStatus.PENDING.value}",
+        "reason": f"intake verified s3://{upload.bucket}/{upload.key} (artifact_sha256 {manifest.artifact_sha256})",
+    }
+    existing = clients.table.create(item, audit=audit)
     if existing is None:
         return True
     if existing.get("artifact_sha256") == manifest.artifact_sha256:

@@ -179,7 +179,8 @@ class FunctionSettings(_Common):
     # The audit chain's table (`functions/audit/`): every committed transition appends its entry there in
     # the same transaction. Absent: the tools stack's fixed name.
     audit_table_name: str = field(
-        default=AUDIT_TABLE, metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None}
+        default=AUDIT_TABLE,
+        metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None},
     )
 
     constants: ClassVar[Mapping[str, str]] = {

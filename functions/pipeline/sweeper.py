@@ -200,6 +200,11 @@ def _corrected(state: Sweep, sender: BestEffort, item: Mapping[str, Any], enviro
     sender.event(lc.Event.SWEEPER_CORRECTED.value, correction)
 
 
+def _audit(clients: SweeperClients, item: Mapping[str, Any], **fields: Any) -> None:
+    """A correction that changes no item (starting or stopping a run): its entry, on its own, after it."""
+    clients.table.record({"service": item["service"], "commit": item["commit_sha"], **fields})
+
+
 def _read(clients: SweeperClients, state: Sweep, key: Mapping[str, Any]) -> dict[str, Any] | None:
     state.items_read += 1
     return clients.table.get(str(key["service"]), str(key["commit_sha"]))
@@ -298,6 +303,7 @@ def _still_running(
     if killed and status == "RUNNING":
         clients.sfn.stop_execution(executionArn=arn, error=STUCK_ERROR, cause=f"{name}: requeued by the watchdog")
         run = Run(item["service"], item["commit_sha"], lc.Environment(name.rsplit("-", 2)[-2]), arn)
+        _audit(clients, item, action="watchdog_stopped", environment=run.environment.value, execution=arn)
         released = release_lock(clients.table, run)
         state.notes.append(f"{name}: requeued but still running: stopped again (lock released: {released})")
         return
@@ -327,6 +333,8 @@ def _start(
         trigger={"source": "sweeper", "bucket": bucket, "key": key, "attempt": attempt, "reason": reason},
     )
     if started.get("started"):
+        why, arn = f"attempt {attempt} started ({reason})", started["execution_arn"]
+        _audit(clients, item, action="sweeper_started", environment=environment.value, reason=why, execution=arn)
         _corrected(
             state, sender, item, environment, reason=reason, attempt=attempt, execution=started["execution_name"]
         )

@@ -19,6 +19,7 @@ from functions.artifacts.manifest import COMMIT, SERVICE
 from functions.timestamps import parse_iso, utc_iso
 
 from . import lifecycle as lc
+from .auditing import audit_fields
 from .expressions import render, to_dynamo
 from .notify import Notifier
 from .store import MetadataTable, seconds_between
@@ -195,7 +196,8 @@ def commit(table: MetadataTable, context: Context, extra_sets: Mapping[str, Any]
     key = context.run.commit_sha
     if record:  # a record beside the artifacts: `_service`, `_lock#{env}`, `_revoked#{artifact_sha256}`
         key = lc.record_key(record, context.run.environment, content)
-    return table.update(context.run.service, key, expression(context, extra_sets))
+    entry = audit_fields(context, extra_sets, None if key == context.run.commit_sha else key)
+    return table.update(context.run.service, key, expression(context, extra_sets), audit=entry)
 
 
 class BestEffort:

@@ -14,6 +14,7 @@ from functions.artifacts.verify import Expectations, verify_artifact
 
 from . import lifecycle as lc
 from .artifacts import download_versioned, scratch_directory
+from .auditing import audit_lease
 from .blessed_context import expected_context
 from .catalog import ServiceCatalog
 from .settings import FunctionSettings
@@ -38,6 +39,7 @@ def validate(
         raise InvalidArtifact(
             [Finding("commit", run.commit_sha, f"no metadata item for {run.service}@{run.commit_sha}")]
         )
+    audit_lease(table, run, item)
     _refuse_revoked_content(table, run.service, item.get("artifact_sha256"))
     public_key = keys.public_key(run.service)  # SigningError (KMS refused): a failed run, not a rejection
     context = expected_context(

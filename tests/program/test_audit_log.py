@@ -8,7 +8,7 @@ from typing import Any
 
 from devtools.emulator.audit import create_audit_table
 
-from .graph import named, of_type, statements
+from .graph import as_list, inline_policies, named, of_type, statements
 
 TOOLS = "111111111111"
 REGION = "us-east-1"
@@ -95,3 +95,26 @@ def test_only_the_orchestrator_appends_and_nobody_deletes_an_entry(graphs: dict)
             "Resource": [table_arn],
         },
     ]
+
+
+def test_every_role_that_changes_metadata_items_appends_their_audit_entries_and_no_other_does(graphs: dict) -> None:
+    """Each change is audited in its own transaction (`functions/pipeline/store.py`), so a function that
+    may change an item may append to the chain (the head's update, the entry's put), on the audit table
+    only; the state machine's lease is audited by the run's first function, so its role may not."""
+    graph = graphs["tools"]
+    audit_arn = f"arn:aws:dynamodb:{REGION}:{TOOLS}:table/cdk-artifact-audit-log"
+    writers, appenders = set(), set()
+    for resource in of_type(graph, "aws:iam/role:Role"):
+        name = resource["inputs"].get("name") or resource["name"]
+        for policy in inline_policies(graph, resource).values():
+            for s in statements(policy):
+                actions, resources = set(as_list(s["Action"])), as_list(s["Resource"])
+                if s["Sid"] == "MetadataItems" and actions & {"dynamodb:PutItem", "dynamodb:UpdateItem"}:
+                    writers.add(name)
+                if audit_arn in resources:
+                    assert s["Sid"] == "AuditAppends" and sorted(actions) == [
+                        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+                    ]  # fmt: skip
+                    appenders.add(name)
+    assert "cdkcp-pipeline" in writers and len(writers) >= 7
+    assert appenders == writers - {"cdkcp-pipeline"}

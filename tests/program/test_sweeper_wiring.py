@@ -43,6 +43,9 @@ def test_the_sweepers_role_may_do_exactly_what_a_sweep_needs(graphs: dict) -> No
     buckets = [f"arn:aws:s3:::cdk-artifacts-{kind}-{TOOLS}-{REGION}" for kind in ("candidate", "release")]
     assert granted.pop("QuerySweepIndex") == (["dynamodb:Query"], [f"{TABLE}/index/sweep-by-age"])
     assert granted.pop("MetadataItems") == (["dynamodb:GetItem", "dynamodb:UpdateItem"], [TABLE])
+    # each change's audit entry, in the change's transaction: the head's update and the entry's put
+    audit = f"arn:aws:dynamodb:{REGION}:{TOOLS}:table/cdk-artifact-audit-log"
+    assert granted.pop("AuditAppends") == (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [audit])
     actions, keys = granted.pop("MetadataEncryption")
     assert actions == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] and len(keys) == 1
     assert granted.pop("ListArtifactBuckets") == (["s3:ListBucket"], sorted(buckets))

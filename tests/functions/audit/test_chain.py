@@ -21,10 +21,10 @@ from tests.functions.audit.conftest import fields, fill
 GOLDEN_BYTES = (
     '{"action":"manual_promotion","actor":"arn:aws:iam::111111111111:role/operator",'
     '"after_status":"promoted","before_status":"candidate","commit":"0123456789abcdef0123456789abcdef01234567",'
-    '"environment":"prod","previous_log_hash":"' + "0" * 64 + '","reason":"café ☕ hotfix",'
+    '"environment":"prod","execution":null,"previous_log_hash":"' + "0" * 64 + '","reason":"café ☕ hotfix",'
     '"seq":1,"service":"orders","signed_request":null,"timestamp":"2026-11-25T19:00:00Z"}'
 ).encode()
-GOLDEN_HASH = "7a814a2e7595e493710c0d5cf06c5f7bdacb07370de5a1fef74cf7ad51829cca"
+GOLDEN_HASH = "3bbd09159a1dbfdc7eaf5dfec7af02f721afd6281cc2451dbac13b5dbc13538a"
 
 
 def golden_entry() -> Entry:

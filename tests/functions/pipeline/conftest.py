@@ -12,7 +12,7 @@ from devtools.emulator.aws import create_metadata_table, use_fake_credentials
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.catalog import ServiceCatalog, catalog_key, location
 from functions.pipeline.settings import FunctionSettings
-from functions.pipeline.store import MetadataTable
+from functions.pipeline.store import AuditTrail, MetadataTable
 from functions.pipeline.transitions import Run
 
 SERVICE = "orders"
@@ -20,6 +20,7 @@ COMMIT = "c" * 40
 OTHER = "d" * 40
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:cdkcp-DeployArtifactPipeline:orders-cccc-stage-1"
 BUILD_TIME = "2026-11-20T10:00:00Z"
+ACTOR = "function:cdkcp-test"
 
 
 def item_in(environment: lc.Environment | str = "stage", **overrides: Any) -> dict[str, Any]:
@@ -111,8 +112,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def table(aws: None) -> MetadataTable:
     import boto3
 
-    create_metadata_table(boto3.client("dynamodb", region_name="us-east-1"), "metadata")
-    return MetadataTable(boto3.resource("dynamodb", region_name="us-east-1").Table("metadata"))
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    create_metadata_table(client, "metadata")
+    # Audited, as every function's table is: each change and its audit entry are one transaction.
+    return MetadataTable(
+        boto3.resource("dynamodb", region_name="us-east-1").Table("metadata"), AuditTrail(client, ACTOR)
+    )
 
 
 @pytest.fixture
