@@ -159,7 +159,10 @@ def append(
         entry = new_entry(fields, seq=previous.seq + 1, previous_log_hash=previous.hash, timestamp=clock())
         changed = [dict(item) for item in change(entry)] if change else []
         try:
-            client.transact_write_items(TransactItems=[*changed, *_transaction(entry, head, table, chain)])
+            # The token makes the SDK's own retry of a call whose answer was lost idempotent (DynamoDB
+            # answers a repeat within 10 minutes with the first outcome), so it never appends twice.
+            items = [*changed, *_transaction(entry, head, table, chain)]
+            client.transact_write_items(TransactItems=items, ClientRequestToken=entry.log_hash[:36])
             return entry
         except ClientError as exc:
             try:
