@@ -179,8 +179,14 @@ class FunctionSettings(_Common):
     # The audit chain's table (`functions/audit/`): every committed transition appends its entry there in
     # the same transaction. Absent: the tools stack's fixed name.
     audit_table_name: str = field(
-        default=AUDIT_TABLE, metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None}
+        default=AUDIT_TABLE,
+        metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None},
     )
+
+    # The anchor function only (`functions/audit/anchors.py`): where each anchor of the chain goes.
+    anchor_bucket: str | None = _variable("ANCHOR_BUCKET", required=False)
+    anchor_topic_arn: str | None = _variable("ANCHOR_TOPIC_ARN", required=False)
+    anchor_channel_arn: str | None = _variable("ANCHOR_CHANNEL_ARN", required=False)
 
     constants: ClassVar[Mapping[str, str]] = {
         "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
