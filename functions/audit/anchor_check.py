@@ -139,22 +139,22 @@ def _disagreement(anchor: Anchor, by_seq: Mapping[int, Entry], last_seq: int, ag
     return None
 
 
-def check_against_chain(anchors: Sequence[Anchor], entries: Sequence[Entry]) -> list[Finding]:
-    """Every disagreement of the chain with `anchors` (in key order), first position first."""
+def check_against_chain(anchors: Sequence[Anchor], entries: Sequence[Entry]) -> list[tuple[Anchor, Finding]]:
+    """Every anchor the chain disagrees with, and how, first position first."""
     by_seq: dict[int, Entry] = {}
     for entry in entries:
         if isinstance(entry.seq, int) and not isinstance(entry.seq, bool):
             by_seq.setdefault(entry.seq, entry)
     last_seq = max(by_seq, default=0)
-    findings, agreeing = [], [0]
+    found, agreeing = [], [0]
     for anchor in sorted(anchors, key=lambda a: a.depth):
         agreed = max(d for d in agreeing if d < anchor.depth) if anchor.depth else 0
         finding = _disagreement(anchor, by_seq, last_seq, agreed)
         if finding:
-            findings.append(finding)
+            found.append((anchor, finding))
         else:
             agreeing.append(anchor.depth)
-    return sorted(findings, key=lambda f: f.seq)
+    return sorted(found, key=lambda pair: pair[1].seq)
 
 
 def check_anchor_chain(anchors: Sequence[Anchor]) -> list[Finding]:
