@@ -8,7 +8,8 @@ named (the first position in question):
   the deepest anchor below it that still agrees (so between that depth + 1 and this one);
 - `truncated`: an anchor is deeper than the chain: entries were cut off its end, the head redone;
 - `deleted`: the chain has no entry at an anchor's depth, but entries after it;
-- `head`: when anchored, the head disagreed with its last entry (the anchor recorded both);
+- `head`: the anchor disagrees with itself (its `anchor_hash` is not its `last_log_hash`): it was altered,
+  or when anchored the head disagreed with its last entry (the anchor records both as read);
 - `anchors`: the anchors' own chain is broken (an anchor removed, replaced or overwritten); seq is the
   depth of the anchor concerned.
 Pure: the anchors come in as bytes (`anchor_io.read_anchor_versions`, or a pasted message).
@@ -120,7 +121,8 @@ def _disagreement(anchor: Anchor, by_seq: Mapping[int, Entry], last_seq: int, ag
         return None if expected == GENESIS_HASH else Finding(1, "anchors", f"{anchor.label()} is empty, not genesis")
     if last_log_hash not in (None, expected):
         detail = (
-            f"{anchor.label()} recorded a head hash {expected:.16}... but seq {depth}'s log_hash {last_log_hash:.16}..."
+            f"{anchor.label()} disagrees with itself: its anchor_hash {expected:.16}... is not its last_log_hash "
+            f"{last_log_hash:.16}... (the anchor was altered, or the head disagreed with seq {depth} when anchored)"
         )
         return Finding(depth, "head", detail)
     entry = by_seq.get(depth)
