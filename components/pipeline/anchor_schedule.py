@@ -50,7 +50,7 @@ class AnchorSchedule(pulumi.ComponentResource):
             opts=child,
         )
         self.schedule = aws.scheduler.Schedule(
-            f"{name}-anchor",
+            f"{name}-audit-anchor",
             name=f"{names.prefix}-audit-anchor",
             group_name=SCHEDULE_GROUP,
             description="anchors the audit chain: bucket, audit-anchor-publish topic, CloudTrail Lake (spec)",
