@@ -232,3 +232,21 @@ def test_a_bad_anchor_retention_is_refused_naming_the_key(value: dict, message: 
     bag = {**stack_bag("tools"), "cdk-control-plane:auditAnchorRetention": value}
     with pytest.raises(ConfigError, match=f"auditAnchorRetention.*{message}"):
         load_stack_config(bag)
+
+
+def test_the_audit_dashboard_shows_deployments_overrides_rollbacks_and_the_anchors_health(graphs: dict) -> None:
+    (dashboard,) = of_type(graphs["tools"], "aws:cloudwatch/dashboard:Dashboard")
+    widgets = {w["properties"]["title"]: w for w in json.loads(dashboard["inputs"]["dashboardBody"])["widgets"]}
+    history = widgets["Audit: deployment history (event log)"]["properties"]["query"]
+    overrides = widgets["Audit: overrides, rollbacks, corrections"]["properties"]["query"]
+    for query in (history, overrides):
+        assert query.startswith("SOURCE '/aws/events/cdkcp-control-plane' | fields @timestamp")
+        assert query.endswith("| sort @timestamp desc | limit 100")
+    assert '"DeploySucceeded"' in history and '"ArtifactPromoted"' in history and "Override" not in history
+    for event in ("OverrideRequested", "OverrideApplied", "RollbackInitiated", "RollbackFailed", "SweeperCorrected"):
+        assert f'"{event}"' in overrides, event
+    health = widgets["Audit anchors: runs (3 per 30 minutes), failures"]["properties"]
+    assert {(m[1], m[3]) for m in health["metrics"]} == {
+        (metric, "cdkcp-anchor") for metric in ("Invocations", "Errors", "Throttles")
+    }
+    assert health["period"] == 1800
