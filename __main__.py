@@ -10,6 +10,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.audit_anchors import AuditAnchors, AuditAnchorsArgs
 from components.audit_log import AuditLog, AuditLogArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
 from components.metadata_store import MetadataStore, MetadataStoreArgs
@@ -112,6 +113,16 @@ def _tools(config: StackConfig) -> None:
         "audit-log", AuditLogArgs(names, key_arn=metadata.key_arn, protect=config.protect_stateful_resources)
     )
     alert_key = AlertKey("alert-key", AlertKeyArgs(names, protect=config.protect_stateful_resources))
+    retention = config.audit_anchor_retention
+    anchors = AuditAnchors(
+        "audit-anchors",
+        AuditAnchorsArgs(
+            names,
+            email_addresses=config.audit_email_addresses,
+            retention=(retention.mode, retention.days),
+            protect=config.protect_stateful_resources,
+        ),
+    )
     identity = PipelineIdentity(
         "pipeline-identity",
         PipelineIdentityArgs(
@@ -123,6 +134,9 @@ def _tools(config: StackConfig) -> None:
                 contexts=store.contexts_key_arn,
                 context_signer=signing.context_signer_arn,
                 alerts=alert_key.arn,
+                anchor_bucket=anchors.bucket_key_arn,
+                anchor_topic=anchors.topic_key_arn,
+                anchor_channel=anchors.channel_arn,
             ),
         ),
     )
@@ -145,6 +159,7 @@ def _tools(config: StackConfig) -> None:
             alarms=config.alarms,
             log_retention_days=config.log_retention_days,
             protect=config.protect_stateful_resources,
+            anchor_channel_arn=anchors.channel_arn,
         ),
     )
     pulumi.export("candidateBucket", store.candidate_bucket)
@@ -153,6 +168,9 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("metadataTable", metadata.table_name)
     pulumi.export("metadataExportsBucket", metadata.exports_bucket)
     pulumi.export("auditTable", audit.table_name)
+    pulumi.export("auditAnchorsBucket", anchors.bucket_name)
+    pulumi.export("auditAnchorTopicArn", anchors.topic_arn)
+    pulumi.export("auditAnchorChannelArn", anchors.channel_arn)
     pulumi.export("ciSignerKeyArns", signing.ci_signer_arns)
     pulumi.export("contextSignerKeyArn", signing.context_signer_arn)
     pulumi.export("overrideSignerKeyArn", signing.override_signer_arn)

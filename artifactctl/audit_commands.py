@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import EXIT_INVALID, EXIT_OK, UsageError, aws_client, region_of
+from .common import EXIT_INVALID, EXIT_OK, UsageError, aws_client, read_file, region_of
 
 
 def _chain(args: argparse.Namespace) -> tuple[list[Any], Any]:
@@ -15,16 +15,100 @@ def _chain(args: argparse.Namespace) -> tuple[list[Any], Any]:
     return read_chain(aws_client("dynamodb", region_of(args)), args.table)
 
 
+def _anchors_bucket(args: argparse.Namespace) -> str:
+    """`--anchors-bucket`, or the tools stack's: `cdk-audit-log-anchors-<account>-<region>` of the caller."""
+    from functions.audit import ANCHORS_BUCKET
+    from functions.naming import ToolsNames
+
+    if args.anchors_bucket:
+        return args.anchors_bucket
+    region = region_of(args)
+    account = aws_client("sts", region).get_caller_identity()["Account"]
+    return ToolsNames("-", account, region).bucket(ANCHORS_BUCKET)
+
+
+def _pasted(args: argparse.Namespace) -> Any:
+    """The anchor pasted from the inbox (`--anchor-message`), read and checked before any AWS call."""
+    from functions.audit.anchor_check import MAX_MESSAGE_BYTES, MalformedAnchor, parse_anchor
+
+    if args.anchor_message is None:
+        return None
+    where = f"--anchor-message {args.anchor_message}"
+    data = read_file(args.anchor_message, "--anchor-message", limit=MAX_MESSAGE_BYTES)
+    try:
+        return parse_anchor(data, where)
+    except MalformedAnchor as exc:
+        raise UsageError(f"{where}: not an audit anchor message: {exc}") from None
+
+
+def _bucket_anchors(args: argparse.Namespace) -> tuple[str, list[Any], list[Any]]:
+    """The bucket, every anchor in it (each version) and the findings of those that cannot be read."""
+    from functions.audit.anchor_check import MalformedAnchor, parse_anchor
+    from functions.audit.anchor_io import read_anchor_versions
+    from functions.audit.verify import Finding
+
+    bucket = _anchors_bucket(args)
+    anchors, unreadable = [], []
+    for key, version, data in read_anchor_versions(aws_client("s3", region_of(args)), bucket):
+        where = f"s3://{bucket}/{key}" + (f"?versionId={version}" if version else "")
+        try:
+            anchors.append(parse_anchor(data, where))
+        except MalformedAnchor as exc:
+            unreadable.append(Finding(0, "anchors", f"{where} is not a readable anchor: {exc}"))
+    return bucket, anchors, unreadable
+
+
+def _intact(entries: list[Any], seq: int) -> tuple[int, str]:
+    from functions.audit import GENESIS_HASH
+
+    depth = max(seq - 1, 0)
+    root = next((e.log_hash for e in entries if e.seq == depth), GENESIS_HASH) if depth else GENESIS_HASH
+    return depth, root
+
+
+def _print_anchors_ok(bucket: str, anchors: list[Any], pasted: Any) -> None:
+    if anchors:
+        latest = max(anchors, key=lambda a: (a.depth, a.anchored_at))
+        print(
+            f"OK: {len(anchors)} anchor(s) in s3://{bucket} agree with the chain and link to each other "
+            f"(the latest: depth {latest.depth}, anchored {latest.anchored_at})"
+        )
+    else:
+        print(f"WARNING: no anchor in s3://{bucket} yet: the chain was checked by its own hashes alone")
+    if pasted is not None:
+        held = next((a.where for a in anchors if a.hash == pasted.hash), None)
+        where = f"the bucket holds it ({held})" if held else "the bucket does not hold it (its write there failed?)"
+        print(f"OK: the pasted anchor (depth {pasted.depth}, anchored {pasted.anchored_at}) agrees; {where}")
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from functions.audit.anchor_check import check_against_chain, check_anchor_chain
     from functions.audit.verify import verify
 
-    report = verify(*_chain(args))
-    if report.finding:
-        print(report.finding.line())
-        print(f"(the chain is intact up to depth {report.depth}, root {report.root})")
+    pasted = _pasted(args)
+    entries, head = _chain(args)
+    report = verify(entries, head)
+    bucket, anchors, unreadable = _bucket_anchors(args)
+    disagreements = check_against_chain([*anchors, *([pasted] if pasted else [])], entries)
+    positions = sorted([*([report.finding] if report.finding else []), *(f for _, f in disagreements)], key=_seq)
+    broken = [*unreadable, *check_anchor_chain(anchors)]  # the anchors' own chain
+    for finding in [*positions[:1], *broken]:
+        print(finding.line())
+    if positions:
+        first = positions[0]
+        depth, root = (report.depth, report.root) if first is report.finding else _intact(entries, first.seq)
+        print(f"(the chain is intact up to depth {depth}, root {root})")
+        if len(positions) > 1:
+            print(f"({len(positions) - 1} more finding(s) after it; the first is where the chain was changed)")
+    if positions or broken:
         return EXIT_INVALID
     print(f"OK: depth {report.depth}, root {report.root}")
+    _print_anchors_ok(bucket, anchors, pasted)
     return EXIT_OK
+
+
+def _seq(finding: Any) -> int:
+    return finding.seq
 
 
 def _since(text: str | None) -> str | None:

@@ -198,12 +198,24 @@ def _add_status(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_audit(commands: argparse._SubParsersAction) -> None:
-    from functions.audit import AUDIT_TABLE
+    from functions.audit import ANCHORS_BUCKET, AUDIT_TABLE
 
     audit = commands.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="action", required=True
     )
-    verify = audit.add_parser("verify", help="recompute the hash chain; exit 1 at the first tampered entry")
+    verify = audit.add_parser(
+        "verify", help="recompute the hash chain and check it against its anchors; exit 1 at the first tampered entry"
+    )
+    verify.add_argument(
+        "--anchors-bucket",
+        help=f"the anchors bucket (default: the caller's account's {ANCHORS_BUCKET}-<account>-<region>)",
+    )
+    verify.add_argument(
+        "--anchor-message",
+        type=Path,
+        metavar="FILE",
+        help="an anchor as mailed to the audit inbox (the message body, or the whole e-mail): checked too",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
     log = audit.add_parser("log", help="list audit entries")
     log.add_argument("--service", help="only this service's entries")

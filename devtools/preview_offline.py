@@ -136,6 +136,12 @@ class _GraphMocks:
             return {"name": name, "arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
         if typ == "aws:iam/rolePolicy:RolePolicy":
             return {"name": inputs.get("name") or physical_id}
+        if typ == "aws:cloudtrail/eventDataStore:EventDataStore":
+            return {"arn": f"arn:aws:cloudtrail:{region}:{account}:eventdatastore/{digest[:8]}-{digest[8:12]}"}
+        if typ == "aws:cloudcontrol/resource:Resource" and inputs.get("typeName") == "AWS::CloudTrail::Channel":
+            # What Cloud Control reads back: the desired state and the channel's ARN (its primary identifier).
+            channel = f"arn:aws:cloudtrail:{region}:{account}:channel/{digest[:8]}-{digest[8:12]}"
+            return {"properties": json.dumps({**json.loads(inputs["desiredState"]), "ChannelArn": channel})}
         return {"arn": f"arn:aws:mock:{region}:{account}:{typ.split(':')[-1].lower()}/{physical_id}"}
 
     def call(self, args: Any) -> tuple[dict[str, Any], None]:

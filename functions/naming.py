@@ -44,6 +44,7 @@ GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 STATE_MACHINE = "DeployArtifactPipeline"
 EVENT_BUS = "cdk-control-plane"
 FUNCTIONS = ("transition", "validate", "promote", "rollback-plan", "finalizer", "dispatcher", "intake", "sweeper")
+FUNCTIONS += ("anchor",)  # anchors the audit chain every 10 minutes (functions/audit/anchors.py)
 
 # CodeBuild projects are `{prefix}-{kind}-{environment}`: a deployer per environment, and the services'
 # tests after each deploy (integration tests on stage, smoke tests on prod).

@@ -14,19 +14,13 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from functions import naming
 from functions.pipeline.lifecycle import DEFAULT_MAX_ATTEMPTS, DEFAULT_NEVER_PROMOTED_DAYS, Environment
 from stack_config.alarms import AlarmThresholds
+from stack_config.audit import AnchorRetention
 from stack_config.scopes import refuse_tools_only
 
 # --- scalar types -----------------------------------------------------------------------------------
@@ -298,6 +292,9 @@ class StackConfig(_Model):
         default=None, description="the only principal that may delete objects in the contexts and artifact buckets"
     )
     contexts_object_lock: ObjectLock | None = None
+    audit_anchor_retention: AnchorRetention = Field(
+        default_factory=AnchorRetention, description="Object Lock retention of the audit anchors (tools stack)"
+    )
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
     max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
     max_attempts: MaxAttempts = Field(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-# field -> its key: the sweeper's settings and the alarms live in the tools account
+# field -> its key: the sweeper's settings, the alarms and the audit anchors live in the tools account
 TOOLS_ONLY = {
     "max_attempts": "maxAttempts",
     "artifact_never_promoted_days": "artifactNeverPromotedDays",
     "alarms": "alarms",
+    "audit_anchor_retention": "auditAnchorRetention",
 }
 
 
@@ -19,6 +20,6 @@ def refuse_tools_only(account_role: str, fields_set: Collection[str]) -> None:
     stray = [key for field, key in TOOLS_ONLY.items() if field in fields_set]
     if stray:
         raise ValueError(
-            f"{', '.join(stray)}: only the tools stack reads {'it' if len(stray) == 1 else 'them'} (the sweeper "
-            f"and the alarms run in the tools account); remove from the {account_role} stack"
+            f"{', '.join(stray)}: only the tools stack reads {'it' if len(stray) == 1 else 'them'} (the sweeper, "
+            f"the alarms and the audit anchors run in the tools account); remove from the {account_role} stack"
         )

@@ -25,6 +25,8 @@ SERVICE_DIMENSIONS: Mapping[str, str] = {"service": "cdk-control-plane"}
 SWEEPER = "sweeper"
 FIVE_MINUTES, HOUR, DAY, WEEK = 300, 3600, 86400, 7 * 86400
 SWEEPER_SILENCE_SECONDS = 600  # the sweeper runs every 2 minutes: 10 minutes without a run is 5 missed
+ANCHOR = "anchor"
+ANCHOR_SILENCE_SECONDS = 1800  # the anchor runs every 10 minutes: 30 minutes without a run is 3 missed
 
 AT_LEAST = "GreaterThanOrEqualToThreshold"
 ABOVE = "GreaterThanThreshold"
@@ -200,11 +202,11 @@ def _function_alarms(names: ToolsNames, t: AlarmThresholds, functions: Sequence[
         dimensions = {"FunctionName": names.function_name(function)}
         failures = "sweeper failures" if function == SWEEPER else f"{function} errors"
         log = f"/aws/lambda/{names.function_name(function)}"
-        retried = (
-            "no retry and no dead letter: the next sweep (2 minutes) is the retry"
-            if function == SWEEPER
-            else "failed asynchronous invocations also land in the dead-letter queue"
-        )
+        retried = {
+            SWEEPER: "no retry and no dead letter: the next sweep (2 minutes) is the retry",
+            ANCHOR: "the error names the destination(s) that refused the anchor (bucket, topic, CloudTrail); no "
+            "retry and no dead letter: the next anchor (10 minutes) is the retry",
+        }.get(function, "failed asynchronous invocations also land in the dead-letter queue")
         for metric, threshold, summary, action in (
             ("Errors", t.function_errors, failures, f"read {log}; {retried}"),
             (
@@ -230,6 +232,8 @@ def _function_alarms(names: ToolsNames, t: AlarmThresholds, functions: Sequence[
                     statistic="Sum",
                 )
             )
+    if ANCHOR in functions:
+        alarms.append(_anchor_silence(names))
     if SWEEPER in functions:
         alarms.append(
             AlarmSpec(
@@ -249,6 +253,25 @@ def _function_alarms(names: ToolsNames, t: AlarmThresholds, functions: Sequence[
             )
         )
     return alarms
+
+
+def _anchor_silence(names: ToolsNames) -> AlarmSpec:
+    """The spec's silent inbox, seen from inside: no anchor run for 30 minutes."""
+    return AlarmSpec(
+        kind="anchor-not-running",
+        summary=f"the audit anchor function did not run for {ANCHOR_SILENCE_SECONDS // 60} minutes",
+        action="check its EventBridge Scheduler schedule (enabled, role) and the function; until it runs, no "
+        "anchor reaches the bucket, the audit inbox or CloudTrail Lake, and a rewritten chain goes unseen",
+        threshold=1,
+        comparison=BELOW,
+        period=ANCHOR_SILENCE_SECONDS,
+        missing_data=SILENT_IS_FAILURE,
+        namespace="AWS/Lambda",
+        metric="Invocations",
+        dimensions={"FunctionName": names.function_name(ANCHOR)},
+        statistic="Sum",
+        notify_ok=True,
+    )
 
 
 def _infrastructure_alarms(names: ToolsNames, t: AlarmThresholds) -> list[AlarmSpec]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.kms import kms_key
+from components.pipeline.anchor_schedule import AnchorSchedule, AnchorScheduleArgs
 from components.pipeline.builds import PipelineBuilds, PipelineBuildsArgs
 from components.pipeline.common import LogSettings, PipelineContract
 from components.pipeline.events import PipelineEvents, PipelineEventsArgs, PipelineTriggers, PipelineTriggersArgs
@@ -49,6 +50,7 @@ class DeployPipelineArgs:
     alarms: AlarmThresholds
     log_retention_days: int
     protect: bool  # the log key is protected from deletion
+    anchor_channel_arn: pulumi.Input[str] | None = None  # the audit anchors' CloudTrail Lake channel
 
 
 class DeployPipeline(pulumi.ComponentResource):
@@ -83,6 +85,7 @@ class DeployPipeline(pulumi.ComponentResource):
                 tooling_bucket=args.tooling_bucket,
                 dead_letter_queue_arn=events.dead_letter_queue_arn,
                 logs=logs,
+                anchor_channel_arn=args.anchor_channel_arn,
             ),
             opts=child,
         )
@@ -115,6 +118,7 @@ class DeployPipeline(pulumi.ComponentResource):
         _triggers(name, names, functions, events, machine, child)
 
         SweeperSchedule(name, SweeperScheduleArgs(names, functions.function_arns["sweeper"]), opts=child)
+        AnchorSchedule(name, AnchorScheduleArgs(names, functions.function_arns["anchor"]), opts=child)
 
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name

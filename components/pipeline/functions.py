@@ -1,6 +1,7 @@
 """The pipeline's Lambda functions (transition, validate, promote, rollback-plan, finalizer,
-dispatcher, intake, sweeper): each with its own role (PipelineIdentity), log group (retention, KMS), X-Ray tracing, the
-shared dependencies layer, and a dead-letter queue for failed asynchronous invocations."""
+dispatcher, intake, sweeper, anchor): each with its own role (PipelineIdentity), log group (retention,
+KMS), X-Ray tracing, the shared dependencies layer, and a dead-letter queue for failed asynchronous
+invocations (but the scheduled sweeper and anchor: their next run is the retry)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pulumi_aws as aws
 
 from components.pipeline.common import LogSettings, PipelineContract, adopted, log_group
 from components.pipeline.packaging import code_files, layer_archive
+from components.policies.audit_anchors import anchor_topic_arn, anchors_bucket
 from functions.naming import ToolsNames
 from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
@@ -22,6 +24,9 @@ TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
 RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
 SWEEPER = "sweeper"
+ANCHOR = "anchor"
+# Scheduled, so their next run is their retry: the oldest asynchronous event each still runs (seconds).
+SCHEDULED_EVENT_AGE = {SWEEPER: 120, ANCHOR: 600}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ FUNCTION_SPECS = {
     "intake": FunctionSpec("intake", 120, 1024, reserved_concurrency=10),
     # One sweep at a time (every 2 minutes): two would start the same next attempt twice over.
     "sweeper": FunctionSpec("sweeper", 120, 256, reserved_concurrency=1),
+    # One anchor at a time (every 10 minutes): two would link to the same previous anchor.
+    "anchor": FunctionSpec("anchor", 120, 256, reserved_concurrency=1),
 }
 
 
@@ -83,14 +90,28 @@ def sweeper_settings(contract: PipelineContract) -> dict[str, int]:
     return settings
 
 
+def anchor_settings(names: ToolsNames) -> dict[str, str]:
+    """Settings fields of the anchor function alone: its bucket and topic (deterministic names)."""
+    return {"anchor_bucket": anchors_bucket(names), "anchor_topic_arn": anchor_topic_arn(names)}
+
+
+def _environment(function: str, settings: FunctionSettings, args: PipelineFunctionsArgs) -> dict[str, Any]:
+    """The function's variables; the anchor's channel ARN is an Output (the channel's, not a name)."""
+    variables: dict[str, Any] = dict(settings.to_environ())
+    if function == ANCHOR and args.anchor_channel_arn is not None:
+        variables["ANCHOR_CHANNEL_ARN"] = args.anchor_channel_arn
+    return variables
+
+
 def async_invoke_config(function: str, dead_letter_queue_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Failed asynchronous invocations: retried twice, then in the dead-letter queue. Not the sweeper's:
     the next scheduled sweep (2 minutes) is its retry, and a retry against its reserved concurrency of 1
     would only be throttled and dead-lettered, three alarms for one failed sweep (its errors alarm says it)."""
-    if function == SWEEPER:
+    if function in SCHEDULED_EVENT_AGE:
         # Nor does a throttled sweep wait (Lambda keeps a throttled asynchronous event up to 6 hours): one
-        # older than a sweep's interval is dropped, the next scheduled sweep does its work.
-        return {"maximum_retry_attempts": 0, "maximum_event_age_in_seconds": 120}
+        # older than a sweep's interval is dropped, the next scheduled sweep does its work. The anchor
+        # likewise: a retried anchor would mail the inbox again, the next one comes 10 minutes later.
+        return {"maximum_retry_attempts": 0, "maximum_event_age_in_seconds": SCHEDULED_EVENT_AGE[function]}
     return {
         "maximum_retry_attempts": 2,
         "destination_config": aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
@@ -109,6 +130,7 @@ class PipelineFunctionsArgs:
     tooling_bucket: pulumi.Input[str]  # where the service catalog goes (`names.tooling_bucket`)
     dead_letter_queue_arn: pulumi.Input[str]
     logs: LogSettings
+    anchor_channel_arn: pulumi.Input[str] | None = None  # the CloudTrail Lake channel (AuditAnchors)
 
 
 class PipelineFunctions(pulumi.ComponentResource):
@@ -145,6 +167,8 @@ class PipelineFunctions(pulumi.ComponentResource):
                 own = replace(settings, **args.contract.context_check(names))
             if function == SWEEPER:
                 own = replace(settings, **sweeper_settings(args.contract))
+            if function == ANCHOR:
+                own = replace(settings, **anchor_settings(names))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )
@@ -161,7 +185,7 @@ class PipelineFunctions(pulumi.ComponentResource):
                 memory_size=spec.memory,
                 ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=spec.ephemeral_storage),
                 reserved_concurrent_executions=spec.reserved_concurrency,
-                environment=aws.lambda_.FunctionEnvironmentArgs(variables=own.to_environ()),
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=_environment(function, own, args)),
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=group.name),
                 opts=adopted(self, opts, depends_on=[group, catalog_object]),

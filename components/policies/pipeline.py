@@ -18,6 +18,7 @@ from functions.naming import FUNCTIONS, ToolsNames
 from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
 
+from .audit_anchors import anchor_function_statements
 from .common import document, objects, service_trust, statement, via
 
 
@@ -31,6 +32,11 @@ class PipelineKeys:
     contexts: Any  # the contexts bucket's key (Validate reads blessed contexts)
     context_signer: Any
     alerts: Any  # the critical-alerts topic's key (the functions publish through SNS)
+    # The anchor function's (`audit_anchors.anchor_function_statements`): the anchors bucket's and topic's
+    # keys, and the CloudTrail Lake channel (not a key: PutAuditEvents is authorized on it).
+    anchor_bucket: Any = None
+    anchor_topic: Any = None
+    anchor_channel: Any = None
 
 
 # --- trust --------------------------------------------------------------------------------------------
@@ -190,8 +196,8 @@ def file_publishing_role_pattern(region: str) -> str:
 
 
 def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dict[str, Any]:
-    # The sweeper has no failure destination (its next sweep is the retry): no dead-letter grant.
-    dead_letters = [] if function == "sweeper" else [_dead_letters(names)]
+    # The scheduled functions have no failure destination (their next run is the retry): no dead-letter grant.
+    dead_letters = [] if function in ("sweeper", "anchor") else [_dead_letters(names)]
     common = [_logs(names, names.function_log_group(function)), _tracing(), *dead_letters]
     own: list[dict[str, Any]] = {
         "transition": lambda: [
@@ -239,6 +245,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         ],
         "intake": lambda: _intake(names, keys),
         "sweeper": lambda: _sweeper(names, keys),
+        "anchor": lambda: anchor_function_statements(names, keys),
     }[function]()
     reads = _read_catalog(names, keys) if function in catalog.READERS else []
     alerts = publish_alerts(names, keys) if function in ALERT_PUBLISHERS else []
@@ -370,8 +377,8 @@ def _decrypt_tooling(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
 
 
 def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
-    # dispatcher and intake are started by S3 events, the sweeper by its schedule: never by a run
-    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake", "sweeper")]
+    # dispatcher and intake are started by S3 events, the sweeper and the anchor by schedules: never by a run
+    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake", "sweeper", "anchor")]
     projects = [names.project_arn(names.deployer_project(e)) for e in Environment] + [
         names.project_arn(names.test_project(e)) for e in Environment
     ]

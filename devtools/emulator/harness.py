@@ -24,6 +24,8 @@ What the harness bridges (never the product), per DESIGN.md's facts about moto 5
 - `$$.Execution.StartTime` is a datetime in moto, an ISO 8601 string in Step Functions;
 - moto wraps the value of a definite path through an array element (`$.a[0].b`) in a list; Step
   Functions gives the value (the drift gate's Choice reads `...ExportedEnvironmentVariables[0].Value`);
+- CloudTrail Lake's `cloudtrail-data` PutAuditEvents, which moto lacks (`anchors.CloudTrailLake`), for the
+  audit anchor function, whose bucket (Object Lock) and topic the harness creates too;
 - KMS `Sign` with `MessageType=DIGEST` (`kms.py`): each service's CI signs with that service's own KMS
   key (`naming.ci_signer_alias(service)`, one per configured service), and Validate and the deployer read
   the public half of the key of the service a run is for.
@@ -51,6 +53,7 @@ from typing import Any
 
 import boto3
 
+from devtools.emulator.anchors import create_anchor_destinations
 from devtools.emulator.aws import account_client, create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
 from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
@@ -90,6 +93,10 @@ class Harness:
         self._patch(monkeypatch)
         self._environment(monkeypatch)
         self._resources()
+        self.anchors = create_anchor_destinations(
+            monkeypatch, TOOLS, REGION, self.program.environment["ANCHOR_CHANNEL_ARN"]
+        )
+        assert self.anchors.topic_arn == self.program.environment["ANCHOR_TOPIC_ARN"]
         self._bootstrap_service_accounts()
 
     # --- setup ---

@@ -183,6 +183,11 @@ class FunctionSettings(_Common):
         metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None},
     )
 
+    # The anchor function only (`functions/audit/anchors.py`): where each anchor of the chain goes.
+    anchor_bucket: str | None = _variable("ANCHOR_BUCKET", required=False)
+    anchor_topic_arn: str | None = _variable("ANCHOR_TOPIC_ARN", required=False)
+    anchor_channel_arn: str | None = _variable("ANCHOR_CHANNEL_ARN", required=False)
+
     constants: ClassVar[Mapping[str, str]] = {
         "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -100,6 +100,10 @@ def test_failed_async_invocations_go_to_the_dead_letter_queue_but_the_sweepers(g
     assert sweeper["maximumRetryAttempts"] == 0 and "destinationConfig" not in sweeper
     # nor does a throttled sweep wait its turn for hours: one older than a sweep's interval is dropped
     assert sweeper["maximumEventAgeInSeconds"] == 120
+    # The anchor's likewise: a retried anchor would mail the inbox again; the next one is 10 minutes later.
+    anchor = configs.pop("cdkcp-anchor")
+    assert anchor["maximumRetryAttempts"] == 0 and "destinationConfig" not in anchor
+    assert anchor["maximumEventAgeInSeconds"] == 600
     for function, config in configs.items():
         destination = config["destinationConfig"]["onFailure"]["destination"]
         assert destination == f"arn:aws:sqs:{REGION}:{TOOLS}:cdkcp-functions-dlq", function

@@ -23,8 +23,9 @@ PARTS = {
     "cdk-control-plane:pipeline:PipelineTriggers",
     "cdk-control-plane:pipeline:SweeperSchedule",  # new with the sweeper: nothing of it to move
 }
-# Parts added after the split (issue 10's alarms, alert rules, dashboard): nothing of theirs ever moved.
-NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring"}
+# Parts added after the split (issue 10's alarms, alert rules, dashboard; issue 11's anchor schedule):
+# nothing of theirs ever moved.
+NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring", "cdk-control-plane:pipeline:AnchorSchedule"}
 
 _SCRIPT = """
 import json, sys
@@ -48,7 +49,7 @@ def test_parts_are_children_of_the_pipeline_named_as_it(registrations: list[dict
     assert {r["type"] for r in parts} == PARTS
     assert all(r["name"] == "deploy-pipeline" and r["parent"] == PIPELINE_URN for r in parts)
     new = [r for r in registrations if r["type"] in NEW_PARTS]
-    assert [(r["name"], r["parent"]) for r in new] == [("deploy-pipeline", PIPELINE_URN)]
+    assert [(r["name"], r["parent"]) for r in new] == [("deploy-pipeline", PIPELINE_URN)] * len(NEW_PARTS)
     direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS}
     assert direct == {"deploy-pipeline-logs-key", "deploy-pipeline-logs-alias"}  # never moved
 
@@ -117,6 +118,9 @@ ADDED_SINCE = {
     "deploy-pipeline-sweeper",
     "deploy-pipeline-sweeper-async",
     "deploy-pipeline-sweeper-logs",
+    "deploy-pipeline-anchor",
+    "deploy-pipeline-anchor-async",
+    "deploy-pipeline-anchor-logs",
     "deploy-pipeline-sweeper-schedule",  # the SweeperSchedule part's role (a ScopedRole)
     # the finalizer on every ending (issue 10)
     "deploy-pipeline-finalizer-endings",

@@ -126,9 +126,9 @@ def test_every_bucket_in_every_stack_is_locked_down(graphs: dict) -> None:
 
 def test_every_key_rotates_or_is_asymmetric(graphs: dict) -> None:
     keys = [k for stack in STACKS for k in of_type(graphs[stack], KMS_KEY)]
-    # 10 tools (a signing key per service x2, context and override signing, artifacts, contexts, tooling,
-    # metadata, logs, critical alerts) + 2 stage + 2 prod
-    assert len(keys) == 14
+    # 12 tools (a signing key per service x2, context and override signing, artifacts, contexts, tooling,
+    # metadata, logs, critical alerts, the audit anchors' bucket and topic) + 2 stage + 2 prod
+    assert len(keys) == 16
     for key in keys:
         if key["inputs"]["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT":
             assert key["inputs"]["enableKeyRotation"] is True, key["name"]

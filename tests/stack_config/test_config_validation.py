@@ -37,8 +37,9 @@ def test_example_stacks_agree_on_services_and_accounts() -> None:
     # the tools roles trust or grant the wrong accounts.
     shared = [k for k in stack_bag("tools") if k.startswith(f"{NS}:") and k != f"{NS}:accountRole"]
     for key in shared:
-        # only the tools stack declares (and may declare) the alarms and the sweeper's settings
-        if key in (f"{NS}:github", f"{NS}:alarms", f"{NS}:maxAttempts", f"{NS}:artifactNeverPromotedDays"):
+        # only the tools stack declares (and may declare) the alarms, the sweeper's and the anchors' settings
+        tools_only = ("alarms", "maxAttempts", "artifactNeverPromotedDays", "auditAnchorRetention")
+        if key in (f"{NS}:github", *(f"{NS}:{k}" for k in tools_only)):
             continue
         assert stack_bag("stage").get(key) == stack_bag("tools")[key] == stack_bag("prod").get(key), key
 
