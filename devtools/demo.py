@@ -150,7 +150,7 @@ def _promotion_and_rollback(harness: Any, workdir: Path) -> bool:
     for commit in (GOOD, BAD):
         _say(_artifactctl("status", "--service", "orders", "--commit", commit))
     good, bad = harness.item(GOOD), harness.item(BAD)
-    audit = _audit_trail()
+    audit = _audit_trail(harness)
     checks = {
         f"{GOOD[:12]} stage run succeeded": stage_good["status"] == "SUCCEEDED",
         f"{GOOD[:12]} is deployed in prod and healthy": good.get("status") == "deployed"
@@ -169,7 +169,7 @@ def _promotion_and_rollback(harness: Any, workdir: Path) -> bool:
     return all(checks.values())
 
 
-def _audit_trail() -> dict[str, bool]:
+def _audit_trail(harness: Any) -> dict[str, bool]:
     """The audit chain the runs wrote: its depth and root, `artifactctl audit verify`, then an entry edited
     in the table (as someone with write access to it would) and `audit verify` catching it."""
     import boto3
@@ -182,8 +182,15 @@ def _audit_trail() -> dict[str, bool]:
     depth = head.seq if head else 0
     _say(f"\naudit chain: depth {depth}, root {head.hash if head else '-'}")
     _say(f"  {_artifactctl('audit', 'log', '--service', 'orders').splitlines()[-1]}  (the last entry)")
+    # What the 10-minute schedule does: anchor the chain in the locked bucket, the inbox and CloudTrail Lake.
+    answer = boto3.client("lambda").invoke(
+        FunctionName=next(n for n in harness.program.functions if n.endswith("-anchor")), Payload=b"{}"
+    )
+    anchor = json.loads(answer["Payload"].read())
+    delivered = sorted(anchor.get("delivered") or [])
+    _say(f"  anchor function: depth {anchor.get('depth')} anchored to {', '.join(delivered) or 'nothing'}")
     clean, said = _artifactctl_exit("audit", "verify")
-    _say(f"  artifactctl audit verify -> exit {clean}: {said}")
+    _say("  artifactctl audit verify -> exit " + f"{clean}:\n    " + said.replace("\n", "\n    "))
     edited = max(1, depth // 2)
     key = {"chain": {"S": CHAIN}, "seq": {"N": str(edited)}}
     client.update_item(
@@ -194,9 +201,12 @@ def _audit_trail() -> dict[str, bool]:
     )
     _say(f"  entry {edited} edited in the table (its reason rewritten)")
     tampered, found = _artifactctl_exit("audit", "verify")
-    _say(f"  artifactctl audit verify -> exit {tampered}: {found}")
+    _say("  artifactctl audit verify -> exit " + f"{tampered}:\n    " + found.replace("\n", "\n    "))
     return {
         f"the audit chain ({depth} entries) verifies": depth > 10 and clean == 0 and said.startswith("OK"),
+        "the chain is anchored in the bucket, the inbox and CloudTrail Lake": anchor.get("depth") == depth
+        and delivered == ["cloudtrail", "s3", "sns"]
+        and "agree with the chain" in said,
         f"the edited entry {edited} is caught at its position": tampered == 1 and f"seq {edited}" in found,
     }
 

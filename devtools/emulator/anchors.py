@@ -97,7 +97,27 @@ class CloudTrailLake:
             return original(stubber, request)
 
         monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+        self._install_on_server(monkeypatch)
         return self
+
+    def _install_on_server(self, monkeypatch: Any) -> None:
+        """The same answers through moto's server (`make demo`: every client's `AWS_ENDPOINT_URL` is the
+        server, so the host names no service; the request's SigV4 credential scope does)."""
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        original = DomainDispatcherApplication.__call__
+        lake = self
+
+        def call(app: Any, environ: dict[str, Any], start_response: Any) -> Any:
+            if "/cloudtrail-data/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
+                return original(app, environ, start_response)
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            url = f"http://{environ.get('HTTP_HOST')}{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+            status, headers, text = lake.respond(url, body)
+            start_response(f"{status} {'OK' if status == 200 else 'Error'}", list(headers.items()))
+            return [text.encode()]
+
+        monkeypatch.setattr(DomainDispatcherApplication, "__call__", call)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def test_demo_promotes_and_rolls_back_on_its_own() -> None:
     assert completed.returncode == 0, output[-3000:] + completed.stderr[-3000:]
     assert "event ArtifactPromoted" in output and "event RollbackSucceeded" in output
     assert "RollbackDeploy" in output and "status rollback_succeeded" in output
-    assert "\n  FAIL " not in output and output.count("\n  ok   ") == 7 and "demo succeeded in" in output
+    assert "\n  FAIL " not in output and output.count("\n  ok   ") == 8 and "demo succeeded in" in output
     # It ends with the audit chain: verified, then an edited entry caught at its position.
     assert "artifactctl audit verify -> exit 0: OK: depth " in output
     assert "artifactctl audit verify -> exit 1: FAIL audit chain seq " in output and " edited: " in output
