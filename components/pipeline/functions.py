@@ -46,6 +46,8 @@ FUNCTION_SPECS = {
     "intake": FunctionSpec("intake", 120, 1024, reserved_concurrency=10),
     # One sweep at a time (every 2 minutes): two would start the same next attempt twice over.
     "sweeper": FunctionSpec("sweeper", 120, 256, reserved_concurrency=1),
+    # Signed operator requests, invoked synchronously by `artifactctl override submit`.
+    "override": FunctionSpec("override", 60, 256),
 }
 
 
