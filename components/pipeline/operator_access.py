@@ -44,11 +44,12 @@ class OperatorAccess(pulumi.ComponentResource):
             f"{name}-break-glass",
             name=naming.break_glass_parameter(args.names.prefix),
             type="String",
-            value=BREAK_GLASS_OFF,
+            # not a secret: `insecure_value` (`value` would be marked secret and hide the flag in previews)
+            insecure_value=BREAK_GLASS_OFF,
             allowed_pattern="^(on|off)$",
             description="break-glass overrides (allow_drift, allow_older_build, lift_revocation): on or off; "
             "operators only",
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
         )
         for index, principal in enumerate(args.operator_principal_arns):
             aws.lambda_.Permission(

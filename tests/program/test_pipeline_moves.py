@@ -24,7 +24,7 @@ PARTS = {
     "cdk-control-plane:pipeline:SweeperSchedule",  # new with the sweeper: nothing of it to move
 }
 # Parts added after the split (issue 10's alarms, alert rules, dashboard): nothing of theirs ever moved.
-NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring"}
+NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring", "cdk-control-plane:pipeline:OperatorAccess"}
 
 _SCRIPT = """
 import json, sys
@@ -48,7 +48,7 @@ def test_parts_are_children_of_the_pipeline_named_as_it(registrations: list[dict
     assert {r["type"] for r in parts} == PARTS
     assert all(r["name"] == "deploy-pipeline" and r["parent"] == PIPELINE_URN for r in parts)
     new = [r for r in registrations if r["type"] in NEW_PARTS]
-    assert [(r["name"], r["parent"]) for r in new] == [("deploy-pipeline", PIPELINE_URN)]
+    assert [(r["name"], r["parent"]) for r in new] == [("deploy-pipeline", PIPELINE_URN)] * len(NEW_PARTS)
     direct = {r["name"] for r in registrations if r["parent"] == PIPELINE_URN and r["type"] not in PARTS | NEW_PARTS}
     assert direct == {"deploy-pipeline-logs-key", "deploy-pipeline-logs-alias"}  # never moved
 
@@ -122,6 +122,10 @@ ADDED_SINCE = {
     "deploy-pipeline-finalizer-endings",
     "deploy-pipeline-finalizer-endings-invoke",
     "deploy-pipeline-finalizer-endings-target",
+    # signed operator requests (issue 11)
+    "deploy-pipeline-override",
+    "deploy-pipeline-override-async",
+    "deploy-pipeline-override-logs",
 }
 
 
