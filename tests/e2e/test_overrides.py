@@ -154,3 +154,30 @@ def test_break_glass_without_the_flag_is_refused_and_with_it_runs_and_alerts(
     assert item["status"] == "deployed" and item["break_glass_justification"] == "INC-5: roll forward"
     assert any(subject.startswith("BREAK-GLASS: allow_older_build on orders") for subject in pipeline.alerts())
     assert item["override_requester"] == OPERATOR
+
+
+def test_break_glass_allow_drift_lets_exactly_one_prod_run_deploy_on_drift(
+    pipeline: Harness, operator: Operator
+) -> None:
+    pipeline.publish(GOOD)
+    assert pipeline.run("stage", GOOD)["status"] == "SUCCEEDED"
+    assert pipeline.run("prod", GOOD)["status"] == "SUCCEEDED"
+    pipeline.cloudformation.drifts["orders-prod-data"] = [
+        {"LogicalResourceId": "OrdersTable", "ResourceType": "AWS::DynamoDB::Table"}
+    ]
+    pipeline.publish(BAD, previous=GOOD)
+    assert pipeline.run("stage", BAD)["status"] == "SUCCEEDED"
+    assert "RecordDriftAborted" in pipeline.run("prod", BAD)["states"]
+    pipeline.alerts()
+    operator.break_glass("on")
+
+    code, outcome = operator.submit(operator.request("allow_drift", BAD, reason="INC-8: drift is the hotfix"))
+    assert code == 0 and outcome["applied"], outcome
+    result = pipeline.wait(_arn(pipeline, execution_name("orders", BAD, "prod", 2)))
+    assert result["status"] == "SUCCEEDED", result["states"]
+    assert "NoDrift" in result["states"] and "DeployProd" in result["states"]
+    drift_run = [r for r in pipeline.script.runs if r["mode"] == "drift-check"][-1]
+    assert (drift_run["exit_code"], drift_run["outcome"]) == ("0", "clean")  # drifted, allowed for this run
+    item = pipeline.item(BAD)
+    assert item["status"] == "deployed" and item["drift_allowed_for"] == execution_name("orders", BAD, "prod", 2)
+    assert any(subject.startswith("BREAK-GLASS: allow_drift on orders") for subject in pipeline.alerts())
