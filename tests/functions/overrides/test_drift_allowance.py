@@ -13,7 +13,9 @@ NAME = "orders-" + "b" * 40 + "-prod-2"
 
 
 def _variables(mode: Mode = Mode.DRIFT_CHECK, deployment_id: str = NAME) -> RunVariables:
-    return RunVariables("orders", "b" * 40, Environment.PROD, mode, deployment_id)
+    return RunVariables(
+        service="orders", commit_sha="b" * 40, environment=Environment.PROD, mode=mode, deployment_id=deployment_id
+    )
 
 
 @pytest.mark.parametrize(
