@@ -95,7 +95,8 @@ def free_attempt(request: OverrideRequest, item: Mapping[str, Any], *, sfn: Any,
     """The name of the next attempt no execution has taken yet (attempts named but never leased, such as
     a run that only waited for the lock, are skipped), None after NAME_TRIES taken names."""
     target = request.target
-    first = recorded_attempt(item, target.environment) + 1
+    leased = lc.read(item, "environment_states.{env}.deployment_id", target.environment)
+    first = recorded_attempt(item, target.environment) + (1 if leased else 0)  # never a leased run's name
     for attempt in range(first, first + NAME_TRIES):
         name = naming.execution_name(target.service, target.commit_sha, target.environment, attempt)
         try:

@@ -259,3 +259,29 @@ def test_a_break_glass_flag_that_cannot_be_read_is_off(world: World) -> None:
     boto3.client("ssm", region_name="us-east-1").delete_parameter(Name=naming.break_glass_parameter("cdkcp"))
     _rollback_failed(world)
     _assert_refused(world, world.request("lift_revocation", BAD), "could not be read")
+
+
+def test_a_manual_promotion_starts_the_prod_run_of_a_tested_release_with_its_reason(world: World) -> None:
+    seed(
+        world.table,
+        {
+            "service": "orders",
+            "commit_sha": BAD,
+            "status": "promoted",
+            "artifact_sha256": "e" * 64,
+            "environment_states": {
+                "stage": {"status": "deployed", "test_status": "test_passed"},
+                "prod": {"status": "pending", "test_status": "not_tested"},
+            },
+        },
+    )
+    outcome = world.submit(world.request("manual_promotion", BAD, reason="the release event was lost: INC-11"))
+    assert outcome.applied, outcome.reason
+    (execution,) = world.executions()
+    assert execution["name"] == f"orders-{BAD}-prod-1" and execution["input"]["environment"] == "prod"
+    assert (world.table.get("orders", BAD) or {})["promotion_reason"] == "the release event was lost: INC-11"
+
+
+def test_a_manual_promotion_of_an_untested_candidate_is_refused(world: World) -> None:
+    _parked_stage(world)
+    _assert_refused(world, world.request("manual_promotion", BAD), "environment_states.stage.test_status test_passed")
