@@ -43,25 +43,9 @@ GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 # The pipeline (spec: DeployArtifactPipeline, the custom event bus).
 STATE_MACHINE = "DeployArtifactPipeline"
 EVENT_BUS = "cdk-control-plane"
-FUNCTIONS = (
-    "transition",
-    "validate",
-    "promote",
-    "rollback-plan",
-    "finalizer",
-    "dispatcher",
-    "intake",
-    "sweeper",
-    "override",  # signed operator requests: invoked by the operator principals only, never by a run
-)
-# Functions no run of the state machine invokes (S3 events, the schedule, the operators).
-NOT_INVOKED_BY_RUNS = ("dispatcher", "intake", "sweeper", "override")
-# The break-glass flag (`on` / `off`) the override function reads; only the operators may change it.
-BREAK_GLASS_PARAMETER = "/{prefix}/break-glass/enabled"
-
-
-def break_glass_parameter(prefix: str) -> str:
-    return BREAK_GLASS_PARAMETER.format(prefix=prefix)
+FUNCTIONS = ("transition", "validate", "promote", "rollback-plan", "finalizer", "dispatcher", "intake", "sweeper")
+FUNCTIONS += ("override",)  # signed operator requests: invoked by the operator principals only, never by a run
+NOT_INVOKED_BY_RUNS = ("dispatcher", "intake", "sweeper", "override")  # S3 events, the schedule, the operators
 
 
 # CodeBuild projects are `{prefix}-{kind}-{environment}`: a deployer per environment, and the services'

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from functions import naming
+from functions.overrides import break_glass_parameter
 
 TYPE = "cdk-control-plane:pipeline:OperatorAccess"
 BREAK_GLASS_OFF = "off"
@@ -42,7 +43,7 @@ class OperatorAccess(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         flag = aws.ssm.Parameter(
             f"{name}-break-glass",
-            name=naming.break_glass_parameter(args.names.prefix),
+            name=break_glass_parameter(args.names.prefix),
             type="String",
             # not a secret: `insecure_value` (`value` would be marked secret and hide the flag in previews)
             insecure_value=BREAK_GLASS_OFF,

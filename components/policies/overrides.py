@@ -16,6 +16,7 @@ from typing import Any
 from functions import naming
 from functions.audit import AUDIT_TABLE
 from functions.naming import ToolsNames
+from functions.overrides import break_glass_parameter
 
 from .common import statement, via
 
@@ -32,7 +33,7 @@ SSM_WRITES = [
 
 def break_glass_parameter_arn(names: ToolsNames) -> str:
     # An SSM parameter ARN has no slash after `parameter` for names that start with one.
-    return f"arn:aws:ssm:{names.region}:{names.account}:parameter{naming.break_glass_parameter(names.prefix)}"
+    return f"arn:aws:ssm:{names.region}:{names.account}:parameter{break_glass_parameter(names.prefix)}"
 
 
 def audit_table_arn(names: ToolsNames) -> str:

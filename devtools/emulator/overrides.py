@@ -21,6 +21,7 @@ import boto3
 from devtools.emulator.audit import create_audit_table
 from devtools.emulator.program import PREFIX, REGION, TOOLS
 from functions import naming
+from functions.overrides import break_glass_parameter
 
 OPERATOR = f"arn:aws:sts::{TOOLS}:assumed-role/oncall-operator/alice"
 
@@ -41,7 +42,7 @@ class Operator:
 
     def break_glass(self, value: str) -> None:
         boto3.client("ssm", region_name=REGION).put_parameter(
-            Name=naming.break_glass_parameter(PREFIX), Value=value, Type="String", Overwrite=True
+            Name=break_glass_parameter(PREFIX), Value=value, Type="String", Overwrite=True
         )
 
     def artifactctl(self, *argv: str) -> tuple[int, str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from functions import naming
+from functions.overrides import break_glass_parameter
 from functions.pipeline import lifecycle as lc
 from functions.pipeline.notify import Notifier
 from functions.pipeline.rollback import known_good_release
@@ -119,7 +119,7 @@ def _nonce_problem(request: OverrideRequest, deps: Deps) -> str | None:
 
 def break_glass_enabled(ssm: Any, prefix: str) -> tuple[bool, str]:
     """(on?, what was read). Fails closed: a flag that cannot be read is off."""
-    name = naming.break_glass_parameter(prefix)
+    name = break_glass_parameter(prefix)
     try:
         value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
     except Exception as exc:  # ParameterNotFound, AccessDenied, throttling: all mean no break-glass

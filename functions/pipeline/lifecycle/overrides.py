@@ -102,6 +102,43 @@ def _bound_lease(action: Action, lease: Transition, guard: tuple[Any, ...], sets
     )
 
 
+def _record_rows() -> list[Transition]:
+    """The rows of the records beside the artifacts: a used nonce, revoked content, the locks."""
+    return [
+        *[
+            Transition(
+                Action.OVERRIDE_NONCE,
+                environment,
+                guard=(Absent(NONCE_USED_AT),),
+                sets={NONCE_USED_AT: Ref.NOW, "record_type": "override_nonce"},
+                record=OVERRIDE_RECORD,
+            )
+            for environment in Environment
+        ],
+        # Only the revocation this release made (the same bytes revoked under another commit stay revoked).
+        Transition(
+            Action.OVERRIDE_LIFT_CONTENT,
+            PROD,
+            guard=(is_(REVOKED_COMMIT, Ref.COMMIT_SHA),),
+            sets={"lifted_at": Ref.NOW},
+            removes=(REVOKED_COMMIT, REVOKED_REASON),
+            record=REVOKED_CONTENT_RECORD,
+        ),
+        # A stuck lock: released on behalf of its holder (the run is the holder's: `Ref.EXECUTION_ID`).
+        *[
+            Transition(
+                Action.OVERRIDE_UNLOCK,
+                environment,
+                guard=(is_(LOCK_HOLDER, Ref.EXECUTION_ID),),
+                sets={"released_at": Ref.NOW},
+                removes=(LOCK_HOLDER, LOCK_HOLDER_NAME, LOCK_COMMIT, LOCK_TAKEN_AT, LOCK_EXPIRES_AT),
+                record=LOCK_RECORD,
+            )
+            for environment in Environment
+        ],
+    ]
+
+
 def override_rows(lease: Mapping[Environment, Transition]) -> list[Transition]:
     """The rows (`lease`: the table's own lease of each environment, which two of them derive from)."""
     not_revoked = Absent(ELIGIBILITY_REVOKED)
@@ -118,16 +155,7 @@ def override_rows(lease: Mapping[Environment, Transition]) -> list[Transition]:
     }
     rolled_back_failed = (is_(STATUS, Status.ROLLBACK_FAILED), is_(ENV_STATUS, EnvStatus.ROLLBACK_FAILED))
     return [
-        *[
-            Transition(
-                Action.OVERRIDE_NONCE,
-                environment,
-                guard=(Absent(NONCE_USED_AT),),
-                sets={NONCE_USED_AT: Ref.NOW, "record_type": "override_nonce"},
-                record=OVERRIDE_RECORD,
-            )
-            for environment in Environment
-        ],
+        *_record_rows(),
         # The next attempt of an item a lease would take (waiting, or parked for a person).
         *[
             Transition(Action.OVERRIDE_REQUEUE, environment, guard=lease[environment].guard, sets=_applied())
@@ -189,27 +217,6 @@ def override_rows(lease: Mapping[Environment, Transition]) -> list[Transition]:
             # a later failure of the release rolls back to the known good again, not to an old manual target
             removes=(ELIGIBILITY_REVOKED, ELIGIBILITY_REVOKED_REASON, MANUAL_ROLLBACK_TARGET),
         ),
-        # Only the revocation this release made (the same bytes revoked under another commit stay revoked).
-        Transition(
-            Action.OVERRIDE_LIFT_CONTENT,
-            PROD,
-            guard=(is_(REVOKED_COMMIT, Ref.COMMIT_SHA),),
-            sets={"lifted_at": Ref.NOW},
-            removes=(REVOKED_COMMIT, REVOKED_REASON),
-            record=REVOKED_CONTENT_RECORD,
-        ),
-        # A stuck lock: released on behalf of its holder (the run is the holder's: `Ref.EXECUTION_ID`).
-        *[
-            Transition(
-                Action.OVERRIDE_UNLOCK,
-                environment,
-                guard=(is_(LOCK_HOLDER, Ref.EXECUTION_ID),),
-                sets={"released_at": Ref.NOW},
-                removes=(LOCK_HOLDER, LOCK_HOLDER_NAME, LOCK_COMMIT, LOCK_TAKEN_AT, LOCK_EXPIRES_AT),
-                record=LOCK_RECORD,
-            )
-            for environment in Environment
-        ],
     ]
 
 

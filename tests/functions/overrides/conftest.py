@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from devtools.emulator.audit import create_audit_table
-from functions import naming
 from functions.artifacts.signing import LocalKeySigner
+from functions.overrides import break_glass_parameter
 from functions.overrides.apply import Deps, Outcome, submit
 from functions.overrides.request import dumps, new_request, sign_request
 from functions.pipeline.settings import FunctionSettings
@@ -82,7 +82,7 @@ class World:
 
     def break_glass(self, value: str) -> None:
         boto3.client("ssm", region_name="us-east-1").put_parameter(
-            Name=naming.break_glass_parameter("cdkcp"), Value=value, Type="String", Overwrite=True
+            Name=break_glass_parameter("cdkcp"), Value=value, Type="String", Overwrite=True
         )
 
 

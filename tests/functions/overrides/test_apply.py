@@ -254,9 +254,9 @@ def test_allow_drift_needs_a_drift_abort_and_allows_one_named_run(world: World) 
 def test_a_break_glass_flag_that_cannot_be_read_is_off(world: World) -> None:
     import boto3
 
-    from functions import naming
+    from functions.overrides import break_glass_parameter
 
-    boto3.client("ssm", region_name="us-east-1").delete_parameter(Name=naming.break_glass_parameter("cdkcp"))
+    boto3.client("ssm", region_name="us-east-1").delete_parameter(Name=break_glass_parameter("cdkcp"))
     _rollback_failed(world)
     _assert_refused(world, world.request("lift_revocation", BAD), "could not be read")
 
