@@ -160,6 +160,7 @@ def _tools(config: StackConfig) -> None:
             log_retention_days=config.log_retention_days,
             protect=config.protect_stateful_resources,
             anchor_channel_arn=anchors.channel_arn,
+            operator_principal_arns=config.operator_principal_arns,
         ),
     )
     pulumi.export("candidateBucket", store.candidate_bucket)
@@ -181,6 +182,8 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("stateMachineArn", pipeline.state_machine_arn)
     pulumi.export("eventBusName", pipeline.event_bus_name)
     pulumi.export("alertTopicArn", pipeline.alert_topic_arn)
+    pulumi.export("breakGlassParameter", pipeline.break_glass_parameter)
+    pulumi.export("overrideFunction", names.function_name("override"))
 
 
 def _service_accounts(config: StackConfig) -> None:

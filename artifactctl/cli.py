@@ -11,6 +11,7 @@ Exit codes:
   2  usage error: a bad flag or an input file that cannot be read
   3  AWS or key error: KMS, S3 or DynamoDB refused or could not be reached, or a key is unusable
   4  reserved (was: a conflicting re-publish; intake in the tools account now refuses those)
+  5  the orchestrator refused an override request (`override submit` prints the reason)
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 from .audit_commands import cmd_audit_log, cmd_audit_verify
 from .context_commands import cmd_context_fetch, cmd_context_guard, cmd_context_publish
 from .manifest_commands import cmd_manifest_build, cmd_manifest_sign, cmd_manifest_verify
+from .override_commands import DEFAULT_FUNCTION, cmd_override_request, cmd_override_submit
 from .publish_commands import cmd_publish, cmd_status
 
 CONTEXT_SIGNER_ALIAS = "alias/cdk-context-signer"
@@ -227,11 +228,39 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
         command.add_argument("--region")
 
 
+def _add_override(commands: argparse._SubParsersAction) -> None:
+    from functions.overrides.request import OverrideAction
+
+    override = commands.add_parser("override", help="signed operator requests (break-glass included)")
+    actions = override.add_subparsers(dest="action_command", required=True)
+    request = actions.add_parser("request", help="write a signed override request")
+    request.add_argument("--action", required=True, choices=[a.value for a in OverrideAction])
+    request.add_argument("--service", required=True)
+    request.add_argument("--commit", required=True, help="full 40-character commit SHA of the item acted on")
+    request.add_argument("--environment", choices=["stage", "prod"], help="default: prod where only prod applies")
+    request.add_argument("--target-commit", help="manual_rollback: the known-good release to roll back to")
+    request.add_argument("--reason", required=True, help="the justification (signed, audited, stored on the item)")
+    request.add_argument("--expires-in", default="15m", help="lifetime, at most 1h (default: 15m)")
+    request.add_argument("--requester", help="principal ARN (default: STS GetCallerIdentity)")
+    request.add_argument("--out", type=Path, help="write the request here (default: stdout)")
+    request.add_argument("--region")
+    _key_source(request, private=True, default_kms_key=None)
+    request.set_defaults(handler=cmd_override_request)
+    submit = actions.add_parser("submit", help="hand a signed request to the orchestrator; exit 5 if refused")
+    submit.add_argument("file", type=Path)
+    default = os.environ.get("ARTIFACTCTL_OVERRIDE_FUNCTION", DEFAULT_FUNCTION)
+    submit.add_argument("--function", default=default, help=f"the override function (default: {default})")
+    submit.add_argument("--region")
+    _json_flag(submit)
+    submit.set_defaults(handler=cmd_override_submit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artifactctl",
         description="Build, sign, verify and publish CDK artifacts and blessed contexts.",
-        epilog="exit codes: 0 ok, 1 invalid artifact, context or audit chain, 2 usage, 3 AWS or key error",
+        epilog="exit codes: 0 ok, 1 invalid artifact, context or audit chain, 2 usage, 3 AWS or key error, "
+        "5 override refused",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -240,4 +269,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_context(commands)
     _add_status(commands)
     _add_audit(commands)
+    _add_override(commands)
     return parser

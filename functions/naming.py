@@ -1,10 +1,9 @@
 """Deterministic physical names shared by the tools, stage and prod stacks, and the code they run.
 
-Stacks never read each other's outputs: the tools stack grants `sts:AssumeRole` on roles that the
-stage and prod stacks create, and those roles trust roles the tools stack creates. Both sides compute
-the names here, so there is no dependency cycle between stacks and no cross-stack reference to break.
-Pure: no Pulumi, no AWS calls. It lives in `functions/` because the code that runs in AWS (and
-`artifactctl`) needs the same names; `components/` imports it from here (never the other way round).
+Stacks never read each other's outputs: the tools stack grants `sts:AssumeRole` on roles the stage and
+prod stacks create, which trust tools roles. Both sides compute the names here: no cycle between stacks.
+Pure (no Pulumi, no AWS calls), in `functions/` because the code that runs in AWS and `artifactctl` need
+the same names; `components/` imports it from here (never the other way round).
 
 - `ToolsNames(prefix, account, region)`: every name and ARN of the tools account;
 - `ServiceNames(prefix, service, env)`: one service's roles and stacks in one environment;
@@ -44,7 +43,8 @@ GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com"
 STATE_MACHINE = "DeployArtifactPipeline"
 EVENT_BUS = "cdk-control-plane"
 FUNCTIONS = ("transition", "validate", "promote", "rollback-plan", "finalizer", "dispatcher", "intake", "sweeper")
-FUNCTIONS += ("anchor",)  # anchors the audit chain every 10 minutes (functions/audit/anchors.py)
+FUNCTIONS += ("anchor", "override")  # the audit chain's anchors every 10 minutes; signed operator requests
+NOT_INVOKED_BY_RUNS = ("dispatcher", "intake", "sweeper", "anchor", "override")  # S3, schedules, operators
 
 # CodeBuild projects are `{prefix}-{kind}-{environment}`: a deployer per environment, and the services'
 # tests after each deploy (integration tests on stage, smoke tests on prod).
@@ -102,9 +102,8 @@ def artifact_prefix(service: str, commit: str) -> str:
     return f"{service}/{commit}/"
 
 
-# Step Functions: an execution's name has at most 80 characters. Executions are
-# `{service}-{commit40}-{env}-{attempt}`, so the longest environment, the whole commit and the highest
-# attempt bound the service name; the stack config refuses longer names (`SERVICE_NAME_MAX`).
+# Step Functions: an execution's name has at most 80 characters. `{service}-{commit40}-{env}-{attempt}`: the
+# longest environment, whole commit and highest attempt bound the service name (`SERVICE_NAME_MAX`).
 EXECUTION_NAME_MAX = 80
 COMMIT_SHA_LENGTH = 40
 ATTEMPT_MAX = 999

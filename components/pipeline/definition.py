@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.pipeline import budget, lease
+from components.pipeline import budget, lease, override_leases
 from components.pipeline.resources import PipelineResources
 from components.pipeline.shapes import (
     SDK_CALL_TIMEOUT_SECONDS,
@@ -163,9 +163,16 @@ def _start(r: PipelineResources) -> dict[str, Any]:
             result_path="$.lease",
             catch=catch_to((["States.ALL"], RECORD_FAILED)),
         ),
-        CHOOSE_LEASE: by_environment(LEASE_PROD, LEASE_STAGE),
+        # a run a signed override started for a manual rollback or an older build takes its bound lease
+        CHOOSE_LEASE: override_leases.choose_lease(prod=LEASE_PROD, stage=LEASE_STAGE),
         LEASE_STAGE: _lease(r, STAGE),
         LEASE_PROD: _lease(r, PROD),
+        **override_leases.bound_leases(
+            r.table_name,
+            lost_race=LOST_RACE,
+            failed=RECORD_FAILED,
+            after={override_leases.LEASE_MANUAL_ROLLBACK: PLAN_ROLLBACK, override_leases.LEASE_OLDER_BUILD: VALIDATE},
+        ),
         # The lease's transaction was cancelled: say why (the lock is busy: wait; a duplicate; a refusal).
         LOST_RACE: _transition(r, lc.Action.LEASE_LOST, CHOOSE_LOCK_BUSY),
         **lease.lock_wait(lease_again=CHOOSE_LEASE, timed_out=RECORD_LOCK_WAIT_TIMED_OUT, otherwise=FINALIZE),

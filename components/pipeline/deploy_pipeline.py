@@ -16,6 +16,7 @@ from components.pipeline.common import LogSettings, PipelineContract
 from components.pipeline.events import PipelineEvents, PipelineEventsArgs, PipelineTriggers, PipelineTriggersArgs
 from components.pipeline.functions import PipelineFunctions, PipelineFunctionsArgs
 from components.pipeline.monitoring import PipelineMonitoring, PipelineMonitoringArgs
+from components.pipeline.operator_access import OperatorAccess, OperatorAccessArgs
 from components.pipeline.state_machine import PipelineStateMachine, PipelineStateMachineArgs
 from components.pipeline.sweeper_schedule import SweeperSchedule, SweeperScheduleArgs
 from components.policies import pipeline as policies
@@ -51,12 +52,14 @@ class DeployPipelineArgs:
     log_retention_days: int
     protect: bool  # the log key is protected from deletion
     anchor_channel_arn: pulumi.Input[str] | None = None  # the audit anchors' CloudTrail Lake channel
+    operator_principal_arns: Sequence[str] = ()  # may invoke the override function
 
 
 class DeployPipeline(pulumi.ComponentResource):
     state_machine_arn: pulumi.Output[str]
     event_bus_name: pulumi.Output[str]
     alert_topic_arn: pulumi.Output[str]
+    break_glass_parameter: pulumi.Output[str]
 
     def __init__(self, name: str, args: DeployPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
@@ -119,10 +122,16 @@ class DeployPipeline(pulumi.ComponentResource):
 
         SweeperSchedule(name, SweeperScheduleArgs(names, functions.function_arns["sweeper"]), opts=child)
         AnchorSchedule(name, AnchorScheduleArgs(names, functions.function_arns["anchor"]), opts=child)
+        operators = OperatorAccess(
+            name,
+            OperatorAccessArgs(names, functions.function_names["override"], args.operator_principal_arns),
+            opts=child,
+        )
 
         self.state_machine_arn = machine.arn
         self.event_bus_name = events.event_bus_name
         self.alert_topic_arn = events.alert_topic_arn
+        self.break_glass_parameter = operators.break_glass_parameter
         self.register_outputs({k: getattr(self, k) for k in ("state_machine_arn", "event_bus_name", "alert_topic_arn")})
 
     def _events(self, name: str, args: DeployPipelineArgs, logs: LogSettings) -> PipelineEvents:

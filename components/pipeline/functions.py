@@ -25,6 +25,7 @@ RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
 SWEEPER = "sweeper"
 ANCHOR = "anchor"
+OVERRIDE = "override"
 # Scheduled, so their next run is their retry: the oldest asynchronous event each still runs (seconds).
 SCHEDULED_EVENT_AGE = {SWEEPER: 120, ANCHOR: 600}
 
@@ -53,6 +54,8 @@ FUNCTION_SPECS = {
     "sweeper": FunctionSpec("sweeper", 120, 256, reserved_concurrency=1),
     # One anchor at a time (every 10 minutes): two would link to the same previous anchor.
     "anchor": FunctionSpec("anchor", 120, 256, reserved_concurrency=1),
+    # Signed operator requests, invoked synchronously by `artifactctl override submit`.
+    "override": FunctionSpec("override", 60, 256),
 }
 
 
@@ -169,6 +172,8 @@ class PipelineFunctions(pulumi.ComponentResource):
                 own = replace(settings, **sweeper_settings(args.contract))
             if function == ANCHOR:
                 own = replace(settings, **anchor_settings(names))
+            if function == OVERRIDE:  # a break-glass use is also mailed to the audit inbox
+                own = replace(settings, anchor_topic_arn=anchor_topic_arn(names))
             group = log_group(
                 f"{name}-{function}-logs", names.function_log_group(function), args.logs, adopted(self, opts)
             )

@@ -45,7 +45,7 @@ def anchor_key_alias(kind: str) -> str:
 
 
 def audit_table_arn(names: ToolsNames) -> str:
-    return f"arn:aws:dynamodb:{names.region}:{names.account}:table/{AUDIT_TABLE}"
+    return names.table_arn(AUDIT_TABLE)
 
 
 def anchor_function_statements(names: ToolsNames, keys: Any) -> list[dict[str, Any]]:
@@ -157,8 +157,14 @@ def anchor_topic_key_policy(names: ToolsNames) -> dict[str, Any]:
     )
 
 
+# Who may publish to the inbox: the anchor function its anchors, the override function each break-glass
+# use (the spec: "log + email alert"), so the external inbox holds those too.
+TOPIC_PUBLISHERS = (ANCHOR_FUNCTION, "override")
+
+
 def anchor_topic_policy(names: ToolsNames, topic_arn: Any) -> dict[str, Any]:
-    """Only the anchor function publishes: a forged anchor in the inbox would be one more to doubt."""
+    """Only the anchor and override functions publish: a forged anchor in the inbox would be one more to doubt."""
+    publishers = [names.function_role_arn(f) for f in TOPIC_PUBLISHERS]
     return document(
         statement(
             "OnlyTheAnchorFunctionPublishes",
@@ -166,6 +172,19 @@ def anchor_topic_policy(names: ToolsNames, topic_arn: Any) -> dict[str, Any]:
             [topic_arn],
             effect="Deny",
             principal={"AWS": "*"},
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": names.function_role_arn(ANCHOR_FUNCTION)}},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": publishers}},
         ),
     )
+
+
+def publish_to_audit_inbox(names: ToolsNames, keys: Any) -> list[dict[str, Any]]:
+    """The override function's break-glass notices to the audit inbox (the topic and its key, via SNS)."""
+    return [
+        statement("BreakGlassToAuditInbox", ["sns:Publish"], [anchor_topic_arn(names)]),
+        statement(
+            "AuditInboxEncryption",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [keys.anchor_topic],
+            conditions={"StringEquals": via("sns", names.region)},
+        ),
+    ]

@@ -117,3 +117,8 @@ def role_trust(principal_arn: Any, external_id: str | None = None, sid: str = "T
     """Trust exactly one IAM role, optionally bound to an `sts:ExternalId`."""
     conditions = {"StringEquals": {"sts:ExternalId": external_id}} if external_id else None
     return document(statement(sid, ["sts:AssumeRole"], principal={"AWS": principal_arn}, conditions=conditions))
+
+
+# What appending to the audit chain takes (`functions/audit/store.append`: one TransactWriteItems,
+# authorized per item as the head's UpdateItem and the entry's PutItem, read with GetItem).
+AUDIT_APPEND = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]

@@ -19,7 +19,8 @@ from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
 
 from .audit_anchors import anchor_function_statements
-from .common import document, objects, service_trust, statement, via
+from .common import AUDIT_APPEND, document, objects, service_trust, statement, via
+from .overrides import override_policy
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,6 @@ def _tracing() -> dict[str, Any]:
     return statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")
 
 
-# What appending to the audit chain takes (`functions/audit/store.append`: one TransactWriteItems,
-# authorized per item as the head's UpdateItem and the entry's PutItem, read with GetItem).
-AUDIT_APPEND = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 METADATA_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 
 
@@ -155,7 +153,7 @@ def read_service_public_keys(names: ToolsNames) -> dict[str, Any]:
 
 
 # Functions that publish to the critical-alerts topic (`Notifier.alert`): they get the topic and its key.
-ALERT_PUBLISHERS = frozenset({"transition", "intake", "promote", "finalizer", "sweeper"})
+ALERT_PUBLISHERS = frozenset({"transition", "intake", "promote", "finalizer", "sweeper", "override"})
 
 
 def publish_alerts(names: ToolsNames, keys: PipelineKeys) -> list[dict[str, Any]]:
@@ -246,6 +244,7 @@ def function_policy(names: ToolsNames, keys: PipelineKeys, function: str) -> dic
         "intake": lambda: _intake(names, keys),
         "sweeper": lambda: _sweeper(names, keys),
         "anchor": lambda: anchor_function_statements(names, keys),
+        "override": lambda: override_policy(names, keys),
     }[function]()
     reads = _read_catalog(names, keys) if function in catalog.READERS else []
     alerts = publish_alerts(names, keys) if function in ALERT_PUBLISHERS else []
@@ -377,8 +376,8 @@ def _decrypt_tooling(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
 
 
 def state_machine_policy(names: ToolsNames, keys: PipelineKeys) -> dict[str, Any]:
-    # dispatcher and intake are started by S3 events, the sweeper and the anchor by schedules: never by a run
-    functions = [names.function_arn(f) for f in FUNCTIONS if f not in ("dispatcher", "intake", "sweeper", "anchor")]
+    # dispatcher and intake are started by S3 events, the sweeper by its schedule: never by a run
+    functions = [names.function_arn(f) for f in FUNCTIONS if f not in naming.NOT_INVOKED_BY_RUNS]
     projects = [names.project_arn(names.deployer_project(e)) for e in Environment] + [
         names.project_arn(names.test_project(e)) for e in Environment
     ]

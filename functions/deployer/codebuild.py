@@ -91,6 +91,7 @@ def deploy_request(
     *,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     image_digests: Mapping[str, str] | None = None,
+    allow_drift: bool = False,
 ) -> DeployRequest:
     """The request a build describes: the service's deploy and execution roles in its account of this
     environment, the external id its deploy role trusts, and its stack policy (if configured)."""
@@ -113,6 +114,7 @@ def deploy_request(
         poll_seconds=poll_seconds,
         result_path=RESULT_FILE,
         drift_gated=True,  # the state machine's DriftGate runs before every prod deploy
+        allow_drift=allow_drift,
         image_digests=dict(image_digests or {}),
     )
 
@@ -157,10 +159,27 @@ def main(
             return _build_exit(variables.mode)
         if verified is None:
             return EXIT_INVALID_ARTIFACT
-        cdk_out, digests = verified
-        request = deploy_request(settings, variables, cdk_out, poll_seconds=poll_seconds, image_digests=digests)
+        cdk_out, digests, item = verified
+        request = deploy_request(
+            settings,
+            variables,
+            cdk_out,
+            poll_seconds=poll_seconds,
+            image_digests=digests,
+            allow_drift=drift_allowed(item, variables),
+        )
         outcome = run(request, base_session=base_session, clock=clock, sleep=sleep)
         return _build_exit(variables.mode, outcome.exit_code, change_sets=outcome.change_sets)
+
+
+def drift_allowed(item: Mapping[str, Any], variables: RunVariables) -> bool:
+    """A signed break-glass request (`allow_drift`) named this very run (its execution name, the build's
+    DEPLOYMENT_ID): its drift gate reports drift and lets the deploy go on. Any other run, the next
+    attempt of the same release included, is gated as usual."""
+    from functions.pipeline.lifecycle import DRIFT_ALLOWED_FOR
+
+    allowed_for = item.get(DRIFT_ALLOWED_FOR)
+    return variables.mode is Mode.DRIFT_CHECK and bool(allowed_for) and allowed_for == variables.deployment_id
 
 
 def _build_exit(mode: Mode, code: int = EXIT_DEPLOY_FAILED, *, change_sets: int = 0) -> int:
@@ -186,9 +205,9 @@ def _service_key(settings: BuildSettings, service: str, kms: Any) -> Any:
 
 def _verified_artifact(
     settings: BuildSettings, variables: RunVariables, public_key: Any, scratch: Path, s3: Any
-) -> tuple[Path, dict[str, str]] | None:
-    """The artifact's `cdk.out`, downloaded and verified, and the image digests its signed manifest
-    records; None (the findings printed) when it fails."""
+) -> tuple[Path, dict[str, str], dict[str, Any]] | None:
+    """The artifact's `cdk.out`, downloaded and verified, the image digests its signed manifest records,
+    and its metadata item; None (the findings printed) when it fails."""
     import boto3
 
     service, commit = variables.service, variables.commit_sha
@@ -205,7 +224,7 @@ def _verified_artifact(
         for finding in report.findings:
             print(finding.line(), file=sys.stderr)
         return None
-    return cdk_out, image_digests(report.manifest.assets)
+    return cdk_out, image_digests(report.manifest.assets), item
 
 
 def image_digests(assets: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -63,6 +63,16 @@ def context_public_key_pem() -> str:
     return kms_public_key_pem(key_id, client("kms")).decode()
 
 
+@cache
+def override_public_key() -> Any:
+    """The override signer's public half (`alias/cdk-override-signer`), read from KMS once per cold start,
+    as the services' keys are (`ServiceKeys`): requests are then verified offline."""
+    from functions.artifacts.signing import kms_public_key_pem, load_public_key
+
+    alias = naming.OVERRIDE_SIGNER_KEY_ALIAS
+    return load_public_key(kms_public_key_pem(alias, client("kms")), alias)
+
+
 def notifier() -> Notifier:
     return Notifier(client("events"), client("sns"), settings().event_bus_name, settings().alert_topic_arn)
 
@@ -93,5 +103,5 @@ def read_only_cloudformation(service: str, environment: str) -> Any:
 
 def forget() -> None:
     """Forget what this cold start read (tests and the emulator run many cold starts in one process)."""
-    for cached in (settings, catalog, client, table, service_keys, context_public_key_pem):
+    for cached in (settings, catalog, client, table, service_keys, context_public_key_pem, override_public_key):
         cached.cache_clear()

@@ -44,23 +44,34 @@ def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: Meta
 
 
 def _target(run: Run, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> tuple[dict[str, str], str]:
-    """The verified target `{commit, artifact_sha256}`, or why there is none."""
-    target = table.service_record(run.service).get(lc.LAST_KNOWN_GOOD)
+    """The verified target `{commit, artifact_sha256}`, or why there is none: the release a signed manual
+    rollback named (`manual_rollback_target`), else the service's last known good."""
+    manual = (table.get(run.service, run.commit_sha) or {}).get(lc.MANUAL_ROLLBACK_TARGET)
+    target = manual or table.service_record(run.service).get(lc.LAST_KNOWN_GOOD)
     if not target or target == run.commit_sha:
         return {}, "no earlier last known good commit to roll back to"
-    target_item = table.get(run.service, target)
+    return known_good_release(run.service, target, settings=settings, table=table, s3=s3)
+
+
+def known_good_release(
+    service: str, target: str, *, settings: FunctionSettings, table: MetadataTable, s3: Any
+) -> tuple[dict[str, str], str]:
+    """`target` as a rollback target: a deployed, unrevoked release of `service` whose release manifest
+    matches its metadata (commit and hash); `{commit, artifact_sha256}`, or why not. The planner's checks,
+    and a signed manual rollback's before it starts the run."""
+    target_item = table.get(service, target)
     if not target_item or target_item.get(lc.STATUS) not in TARGET_STATUSES:
         return {}, f"last known good {target} is not a deployed artifact"
     if target_item.get(lc.ELIGIBILITY_REVOKED):
         return {}, f"last known good {target} was revoked: {target_item.get(lc.ELIGIBILITY_REVOKED_REASON, '')}"
     content = target_item.get("artifact_sha256")
-    revoked = table.revocation(run.service, content)
+    revoked = table.revocation(service, content)
     if revoked is not None:  # the same bytes failed in prod under another commit (perhaps this very run)
         return (
             {},
             f"last known good {target} has revoked content {content} (revoked under {revoked.get(lc.REVOKED_COMMIT)})",
         )
-    key = artifact_prefix(run.service, target) + MANIFEST_NAME
+    key = artifact_prefix(service, target) + MANIFEST_NAME
     try:
         manifest_bytes = s3.get_object(Bucket=settings.release_bucket, Key=key)["Body"].read()
     except Exception as exc:

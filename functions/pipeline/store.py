@@ -184,7 +184,9 @@ class MetadataTable:
     def revocation(self, service: str, artifact_sha256: str | None) -> dict[str, Any] | None:
         """The record of `service`'s revoked content with this hash, whatever commit carried it (None
         for an item that records no content)."""
-        return self.get(service, revoked_content_key(artifact_sha256)) if artifact_sha256 else None
+        record = self.get(service, revoked_content_key(artifact_sha256)) if artifact_sha256 else None
+        # a revocation lifted by a signed override keeps its record (when, by which request), not its commit
+        return record if record and record.get(REVOKED_COMMIT) else None
 
 
 def revoked_because(record: Mapping[str, Any]) -> str:

@@ -294,7 +294,7 @@ def explain_lease_lost(run: Run, item: Mapping[str, Any]) -> dict[str, Any]:
     """Why the lease's guard failed, read from the same guard. Only a run already holding the
     environment (or having run it) makes this a harmless duplicate; anything else is a refusal the
     operator should see."""
-    lease = lc.transition(lc.Action.LEASE, run.environment)
+    lease = lc.lease_row(lc.transition(lc.Action.LEASE, run.environment), item, run.execution_id)
     context = Context(run, item, lease)
     failed = {getattr(c, "path", None) for c in lease.guard if not c.holds(item, run.environment, context.resolve)}
     status, env_status = item.get(lc.STATUS), context.read(lc.ENV_STATUS)
@@ -348,11 +348,11 @@ def explain_lease_refused(
     """Why the lease's transaction was cancelled, from the items it wrote, re-read in its order of
     consequence: the artifact may not run (`explain_lease_lost`); in prod, it is older than the known good
     (recorded as `superseded`); else the lock is busy (or a concurrent transaction conflicted): wait."""
-    lease = lc.transition(lc.Action.LEASE, run.environment)
+    lease = lc.lease_row(lc.transition(lc.Action.LEASE, run.environment), item, run.execution_id)
     context = Context(run, item, lease)
     if not all(c.holds(item, run.environment, context.resolve) for c in lease.guard):
         return explain_lease_lost(run, item)
-    if run.environment is lc.Environment.PROD:
+    if run.environment is lc.Environment.PROD and lease.action is lc.Action.LEASE:  # overrides: no ordering
         known_good = lc.transition(lc.Action.KNOWN_GOOD, run.environment)
         record = table.service_record(run.service)
         if not all(c.holds(record, run.environment, context.resolve) for c in known_good.guard):

@@ -113,7 +113,10 @@ def test_the_topic_has_its_own_rotating_key_and_exactly_the_configured_inboxes(g
     publish = by_sid(
         json.loads(_inputs(tools, "audit-anchors-topic-policy")["policy"]), "OnlyTheAnchorFunctionPublishes"
     )
-    assert publish["Effect"] == "Deny" and publish["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ANCHOR_ROLE}}
+    # the anchors, and each break-glass use (the override function), reach the external inbox; nobody else
+    override_role = ANCHOR_ROLE.replace("-fn-anchor", "-fn-override")
+    assert publish["Effect"] == "Deny"
+    assert publish["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [ANCHOR_ROLE, override_role]}}
 
 
 def test_inbox_resource_names_do_not_depend_on_the_list_order() -> None:

@@ -23,9 +23,13 @@ PARTS = {
     "cdk-control-plane:pipeline:PipelineTriggers",
     "cdk-control-plane:pipeline:SweeperSchedule",  # new with the sweeper: nothing of it to move
 }
-# Parts added after the split (issue 10's alarms, alert rules, dashboard; issue 11's anchor schedule):
-# nothing of theirs ever moved.
-NEW_PARTS = {"cdk-control-plane:pipeline:PipelineMonitoring", "cdk-control-plane:pipeline:AnchorSchedule"}
+# Parts added after the split (issue 10's alarms, alert rules, dashboard; issue 11's anchor schedule and
+# operator access): nothing of theirs ever moved.
+NEW_PARTS = {
+    "cdk-control-plane:pipeline:PipelineMonitoring",
+    "cdk-control-plane:pipeline:AnchorSchedule",
+    "cdk-control-plane:pipeline:OperatorAccess",
+}
 
 _SCRIPT = """
 import json, sys
@@ -126,6 +130,10 @@ ADDED_SINCE = {
     "deploy-pipeline-finalizer-endings",
     "deploy-pipeline-finalizer-endings-invoke",
     "deploy-pipeline-finalizer-endings-target",
+    # signed operator requests (issue 11)
+    "deploy-pipeline-override",
+    "deploy-pipeline-override-async",
+    "deploy-pipeline-override-logs",
 }
 
 

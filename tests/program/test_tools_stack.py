@@ -186,10 +186,10 @@ def test_finalizer_reaches_only_read_only_roles(graphs: dict) -> None:
 
 def test_every_tools_role_has_the_minimum_session_iam_allows(graphs: dict) -> None:
     roles = of_type(graphs["tools"], ROLE)
-    # deployers x2, functions x9 (finalizer, intake, sweeper and anchor included), test runners x2, state
-    # machine, CI x2 (one per service), context generator, metadata exporter, the sweeper's and the anchor's
-    # schedules
-    assert len(roles) == 20
+    # deployers x2, functions x10 (finalizer, intake, sweeper, anchor and override included), test runners x2,
+    # state machine, CI x2 (one per service), context generator, metadata exporter, the sweeper's and the
+    # anchor's schedules
+    assert len(roles) == 21
     assert {r["inputs"]["maxSessionDuration"] for r in roles} == {MAX_SESSION_SECONDS} == {3600}
 
 

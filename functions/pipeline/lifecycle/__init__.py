@@ -10,6 +10,7 @@ Pure: no AWS, no Pulumi. `components/` imports it to build the ASL.
 """
 
 from .model import *  # noqa: F403
+from .overrides import *  # noqa: F403
 from .parking import *  # noqa: F403
 from .repairs import *  # noqa: F403
 from .table import *  # noqa: F403

@@ -11,6 +11,7 @@ from .locks import each_environment as _each_environment
 from .locks import leasable as _leasable
 from .locks import lock_rows as _lock_rows
 from .model import OWNED, Absent, AbsentOrAtMost, Clause, IfRunning, Ref, Repair, Text, Transition, is_
+from .overrides import override_rows as _override_rows
 from .sweeps import back_in_the_sweep as _back_in_the_sweep
 from .sweeps import leased as _leased
 from .sweeps import sweep_rows as _sweep_rows
@@ -407,6 +408,9 @@ RECORDED_BY_THE_STATE_MACHINE = frozenset(
         Action.FAILED,
     }
 )
+
+# Signed operator requests (`overrides.py`): two of them are leases derived from the table's own.
+_TABLE += _override_rows({t.environment: t for t in _TABLE if t.action is Action.LEASE})
 
 TRANSITIONS: Mapping[tuple[Action, Environment], Transition] = {(t.action, t.environment): t for t in _TABLE}
 assert len(TRANSITIONS) == len(_TABLE), "one transition per action and environment"

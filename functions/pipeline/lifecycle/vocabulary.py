@@ -84,6 +84,7 @@ class Event(StrEnum):
     FINALIZER_CORRECTED_METADATA = "FinalizerCorrectedMetadata"
     OVERRIDE_REQUESTED = "OverrideRequested"
     OVERRIDE_APPLIED = "OverrideApplied"
+    OVERRIDE_REFUSED = "OverrideRefused"  # a signed operator request the orchestrator refused (and why)
     SWEEPER_TRIGGERED = "SweeperTriggered"
     SWEEPER_CORRECTED = "SweeperCorrected"
     STUCK_PIPELINE_TERMINATED = "StuckPipelineTerminated"
@@ -178,6 +179,18 @@ class Action(StrEnum):
     REQUEUED = "requeued"  # the watchdog stopped a stuck run: the item waits for its next attempt
     ROLLBACK_INTERRUPTED = "rollback_interrupted"  # the watchdog stopped a stuck rollback: never requeued
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"  # the last allowed attempt ended: manual intervention
+    # signed operator requests (`functions/overrides/`, rows in `overrides.py`)
+    OVERRIDE_NONCE = "override_nonce"  # the request's nonce, used once (`_override#<nonce>`)
+    OVERRIDE_REQUEUE = "override_requeue"  # a waiting or parked item: its next attempt is started
+    OVERRIDE_PROMOTION = "override_promotion"  # a tested release pending in prod: its prod run is started
+    OVERRIDE_ROLLBACK = "override_rollback"  # after rollback_failed: a rollback run to a named release
+    OVERRIDE_ROLLBACK_LEASE = "override_rollback_lease"  # that run's lease (the state machine's transaction)
+    OVERRIDE_ALLOW_DRIFT = "override_allow_drift"  # a drift-aborted release: one prod run may deploy on drift
+    OVERRIDE_ALLOW_OLDER = "override_allow_older"  # a superseded release: one prod run skips the ordering
+    OVERRIDE_OLDER_LEASE = "override_older_lease"  # that run's lease, without the ordering check
+    OVERRIDE_LIFT_REVOCATION = "override_lift_revocation"  # a rolled-back release is eligible again
+    OVERRIDE_LIFT_CONTENT = "override_lift_content"  # ... and its content (`_revoked#<sha>`) too
+    OVERRIDE_UNLOCK = "override_unlock"  # a stuck lock released (its holder's run has ended)
 
 
 # --- the item's attribute paths ("{env}" is the transition's environment) -----------------------------

@@ -20,6 +20,10 @@ STATUS_EDGES = {
     "candidate": {"promoted", "rejected"},
     "promoted": {"deployed", "rollback_initiated"},
     "rollback_initiated": {"rollback_succeeded", "rollback_failed"},
+    # Beyond the spec's lifecycle, only by a signed operator request: a rollback run to a named release
+    # after every automatic attempt failed; a rolled-back release made eligible again (break-glass).
+    "rollback_failed": {"rollback_initiated"},
+    "rollback_succeeded": {"promoted"},
 }
 # An environment: pending (or a failed stage, retried) -> deploying -> deployed | failed; deployed -> failed.
 ENV_EDGES = {
@@ -32,6 +36,9 @@ ENV_EDGES = {
     # prod never deploys a build older than its known good: the pending release is superseded
     "pending": {"deploying", "superseded"},
 }
+# Signed operator requests (break-glass): a drift-aborted or superseded release, or one whose revocation
+# was lifted, is pending again, for one run an operator starts.
+OVERRIDE_ENV_EDGES = {"failed": {"pending"}, "superseded": {"pending"}, "rollback_succeeded": {"pending"}}
 
 # Every guard, written out: the refusal each transition makes. Removing a clause from the table fails here.
 # A lease also takes a `deployed` whose tests never ran (the finalizer's correction of an unrecorded
@@ -134,6 +141,41 @@ EXPECTED_GUARDS: dict[tuple[lc.Action, lc.Environment], dict[str, Any]] = {
     # The sweeper parks an artifact that still waits in its environment's sweep (no run holds it).
     (A.ATTEMPTS_EXHAUSTED, STAGE): {"status": ("=", "candidate"), "sweep_phase": ("=", "stage")},
     (A.ATTEMPTS_EXHAUSTED, PROD): {"status": ("=", "promoted"), "sweep_phase": ("=", "prod")},
+    # Signed operator requests (no run holds the item: each leaves only the state it names).
+    **{(A.OVERRIDE_NONCE, e): {"used_at": ("absent",)} for e in lc.Environment},
+    **{(A.OVERRIDE_REQUEUE, e): EXPECTED_LEASE[e] for e in lc.Environment},
+    (A.OVERRIDE_PROMOTION, PROD): {
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "pending"),
+        "environment_states.stage.test_status": ("=", "test_passed"),
+        "eligibility_revoked": ("absent",),
+    },
+    (A.OVERRIDE_ROLLBACK, PROD): {
+        "status": ("=", "rollback_failed"),
+        "environment_states.{env}.status": ("=", "rollback_failed"),
+    },
+    (A.OVERRIDE_ROLLBACK_LEASE, PROD): {
+        "status": ("=", "rollback_failed"),
+        "environment_states.{env}.status": ("=", "rollback_failed"),
+        "override_execution_id": ("=", "<this run>"),
+    },
+    (A.OVERRIDE_ALLOW_DRIFT, PROD): {
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "failed"),
+        "eligibility_revoked": ("absent",),
+    },
+    (A.OVERRIDE_ALLOW_OLDER, PROD): {
+        "status": ("=", "promoted"),
+        "environment_states.{env}.status": ("=", "superseded"),
+        "eligibility_revoked": ("absent",),
+    },
+    (A.OVERRIDE_OLDER_LEASE, PROD): {**EXPECTED_LEASE[PROD], "override_execution_id": ("=", "<this run>")},
+    (A.OVERRIDE_LIFT_REVOCATION, PROD): {
+        "status": ("=", "rollback_succeeded"),
+        "environment_states.{env}.status": ("=", "rollback_succeeded"),
+    },
+    (A.OVERRIDE_LIFT_CONTENT, PROD): {"revoked_commit": ("=", "commit_sha")},
+    **{(A.OVERRIDE_UNLOCK, e): {"holder_execution_id": ("=", "<this run>")} for e in lc.Environment},
 }
 
 
@@ -192,7 +234,10 @@ def test_statuses_move_only_along_the_spec_lifecycle(transition: lc.Transition) 
             assert str(written) in STATUS_EDGES[source], f"{transition.action}: {source} -> {written}"
     env_written = transition.sets.get(lc.ENV_STATUS)
     for source in _guarded(transition, lc.ENV_STATUS) if env_written is not None else ():
-        assert str(env_written) in ENV_EDGES[source], f"{transition.action}: {source} -> {env_written}"
+        edges = ENV_EDGES.get(source, set())
+        if transition.action.value.startswith("override_"):
+            edges = edges | OVERRIDE_ENV_EDGES.get(source, set())
+        assert str(env_written) in edges, f"{transition.action}: {source} -> {env_written}"
 
 
 def test_only_the_lease_the_pipelines_records_and_runs_that_never_leased_do_without_ownership() -> None:
@@ -206,13 +251,15 @@ def test_only_the_lease_the_pipelines_records_and_runs_that_never_leased_do_with
         A.LOCK_WAIT_TIMED_OUT,
         A.SUPERSEDED,
         A.ATTEMPTS_EXHAUSTED,  # the sweeper holds no run: only while the artifact waits in its sweep
+        # signed operator requests hold no run: each leaves only the state its action applies to
+        *{a for a in A if a.value.startswith("override_")},
     }
     for action in (A.LOCK_WAIT_TIMED_OUT, A.SUPERSEDED):  # only while the release is what a lease takes
         for transition in (t for t in lc.TRANSITIONS.values() if t.action is action):
             assert transition.guard == lc.transition(A.LEASE, transition.environment).guard
     # the pipeline's records: the service's known good, the environment's lock, revoked content
     records = {t.record for t in lc.TRANSITIONS.values() if t.record}
-    assert records == {lc.SERVICE_RECORD, lc.LOCK_RECORD, lc.REVOKED_CONTENT_RECORD}
+    assert records == {lc.SERVICE_RECORD, lc.LOCK_RECORD, lc.REVOKED_CONTENT_RECORD, lc.OVERRIDE_RECORD}
 
 
 def test_a_release_waiting_too_long_for_the_lock_stays_leasable_and_swept() -> None:
@@ -244,6 +291,8 @@ def test_a_release_that_reached_prod_never_expires() -> None:
 def test_every_prod_failure_that_rolls_back_revokes_the_release() -> None:
     for transition in lc.TRANSITIONS.values():
         if transition.sets.get(lc.STATUS) is lc.Status.ROLLBACK_INITIATED:
+            if transition.action is A.OVERRIDE_ROLLBACK_LEASE:
+                continue  # a manual rollback's run: the release was revoked and announced at its first rollback
             assert transition.sets[lc.ELIGIBILITY_REVOKED] is True
             assert lc.Event.ROLLBACK_INITIATED in [e for e, _ in transition.events]
 

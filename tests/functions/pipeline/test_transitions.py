@@ -13,7 +13,12 @@ from functions.pipeline.transitions import Context, commit
 from tests.functions.pipeline.conftest import BUILD_TIME, COMMIT, EXECUTION, SERVICE, item_in, put, run_of, seed
 
 # The lease and the lock are written only by the state machine's transaction (tested below).
-WRITTEN_BY_THE_STATE_MACHINE = {lc.Action.LEASE, lc.Action.LOCK}
+WRITTEN_BY_THE_STATE_MACHINE = {
+    lc.Action.LEASE,
+    lc.Action.LOCK,
+    lc.Action.OVERRIDE_ROLLBACK_LEASE,
+    lc.Action.OVERRIDE_OLDER_LEASE,
+}
 WRITTEN_BY_FUNCTIONS = [t for t in lc.TRANSITIONS.values() if t.action not in WRITTEN_BY_THE_STATE_MACHINE]
 
 
@@ -45,7 +50,8 @@ def _satisfying(transition: lc.Transition) -> dict[str, Any]:
         path = lc.env_path(clause.path, transition.environment)
         if isinstance(clause, lc.Is):
             first = clause.values[0]
-            put(item, path, EXECUTION if first is lc.Ref.EXECUTION_ID else str(first))
+            refs = {lc.Ref.EXECUTION_ID: EXECUTION, lc.Ref.COMMIT_SHA: COMMIT}
+            put(item, path, refs.get(first, str(first)))
         else:
             put(item, path, None)
     return item
