@@ -72,6 +72,7 @@ def submit(text: str, deps: Deps) -> Outcome:
     try:
         request = parse_request(text)
     except RequestError as exc:
+        sender.event(lc.Event.OVERRIDE_REQUESTED.value, {"readable": False})
         outcome = Outcome(False, f"malformed request: {exc}")
         _report(outcome, text, deps, sender, before=None)
         return outcome

@@ -58,10 +58,14 @@ def test_no_item_the_table_can_lead_to_a_release_status_still_carries_expire_at(
 
 def test_the_records_beside_the_artifacts_never_carry_expire_at() -> None:
     records = [t for t in lc.TRANSITIONS.values() if t.record]
-    assert {t.record for t in records} == {lc.SERVICE_RECORD, lc.LOCK_RECORD, lc.REVOKED_CONTENT_RECORD}
+    # used override nonces too: a nonce is remembered for good, so a request is never accepted twice
+    expected = {lc.SERVICE_RECORD, lc.LOCK_RECORD, lc.REVOKED_CONTENT_RECORD, lc.OVERRIDE_RECORD}
+    assert {t.record for t in records} == expected
     assert all(lc.EXPIRE_AT not in _written(t) for t in records)
     # the lease's transaction writes the lock itself (and checks the service record): no expire_at there
-    for lease in (d.LEASE_STAGE, d.LEASE_PROD):
+    from components.pipeline.override_leases import LEASE_MANUAL_ROLLBACK, LEASE_OLDER_BUILD
+
+    for lease in (d.LEASE_STAGE, d.LEASE_PROD, LEASE_MANUAL_ROLLBACK, LEASE_OLDER_BUILD):
         for item in definition()["States"][lease]["Parameters"]["TransactItems"]:
             (operation,) = item.values()
             assert lc.EXPIRE_AT not in operation.get("ExpressionAttributeNames", {}).values(), lease
