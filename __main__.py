@@ -121,6 +121,7 @@ def _tools(config: StackConfig) -> None:
             email_addresses=config.audit_email_addresses,
             retention=(retention.mode, retention.days),
             protect=config.protect_stateful_resources,
+            cloudtrail_lake=config.audit_anchor_cloud_trail_lake,
         ),
     )
     identity = PipelineIdentity(
@@ -171,7 +172,8 @@ def _tools(config: StackConfig) -> None:
     pulumi.export("auditTable", audit.table_name)
     pulumi.export("auditAnchorsBucket", anchors.bucket_name)
     pulumi.export("auditAnchorTopicArn", anchors.topic_arn)
-    pulumi.export("auditAnchorChannelArn", anchors.channel_arn)
+    if anchors.channel_arn is not None:  # not exported at all where the stack leaves CloudTrail Lake out
+        pulumi.export("auditAnchorChannelArn", anchors.channel_arn)
     pulumi.export("ciSignerKeyArns", signing.ci_signer_arns)
     pulumi.export("contextSignerKeyArn", signing.context_signer_arn)
     pulumi.export("overrideSignerKeyArn", signing.override_signer_arn)

@@ -12,7 +12,9 @@ Anchoring", "Mandatory Anchor Publication Policy"); the anchor function is the p
   puts them on. pulumi-aws has no CloudTrail channel resource (nor has the Terraform provider it bridges,
   hashicorp/terraform-provider-aws#35704): the channel is declared through the Cloud Control API
   (`aws.cloudcontrol.Resource`, type `AWS::CloudTrail::Channel`), whose `ChannelArn` the function's
-  role and environment name.
+  role and environment name. Only with `auditAnchorCloudTrailLake` (default true): AWS closed CloudTrail
+  Lake to new customers on 31 May 2026, and in an account that never used it creating the store fails, so
+  such an account leaves the Lake out (no store, no channel) and the anchors go to the bucket and the inbox.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class AuditAnchorsArgs:
     email_addresses: Sequence[str]  # `auditEmailAddresses`: the external inboxes
     retention: tuple[str, int]  # (GOVERNANCE|COMPLIANCE, days) of every anchor
     protect: bool  # the bucket, the keys and the event data store are protected from deletion
+    cloudtrail_lake: bool = True  # `auditAnchorCloudTrailLake`: declare the event data store and the channel
 
 
 class AuditAnchors(pulumi.ComponentResource):
@@ -57,8 +60,8 @@ class AuditAnchors(pulumi.ComponentResource):
     bucket_key_arn: pulumi.Output[str]
     topic_arn: pulumi.Output[str]
     topic_key_arn: pulumi.Output[str]
-    event_data_store_arn: pulumi.Output[str]
-    channel_arn: pulumi.Output[str]
+    event_data_store_arn: pulumi.Output[str] | None  # None: CloudTrail Lake left out
+    channel_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: AuditAnchorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
@@ -84,20 +87,22 @@ class AuditAnchors(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         topic_key, topic = self._topic(name, args)
-        store, channel = self._cloudtrail_lake(name, args)
+        self.event_data_store_arn = self.channel_arn = None
+        if args.cloudtrail_lake:
+            store, channel = self._cloudtrail_lake(name, args)
+            self.event_data_store_arn = store.arn
+            self.channel_arn = channel.properties.apply(lambda text: json.loads(text)["ChannelArn"])
 
         self.bucket_name = bucket.name
         self.bucket_key_arn = bucket_key.arn
         self.topic_arn = topic.arn
         self.topic_key_arn = topic_key.arn
-        self.event_data_store_arn = store.arn
-        self.channel_arn = channel.properties.apply(lambda text: json.loads(text)["ChannelArn"])
+        lake = {"event_data_store_arn": self.event_data_store_arn, "channel_arn": self.channel_arn}
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "topic_arn": self.topic_arn,
-                "event_data_store_arn": self.event_data_store_arn,
-                "channel_arn": self.channel_arn,
+                **{key: value for key, value in lake.items() if value is not None},
             }
         )
 

@@ -7,7 +7,8 @@ would read it, the program runs against `pulumi.runtime.set_mocks`, and every re
 written with its inputs resolved to plain JSON (policy documents are the JSON strings the provider
 would receive). The output is what a reviewer reads before `pulumi up`; its shape is a contract:
 
-    {"stack": "...", "resources": [{"type": "...", "name": "...", "inputs": {...}, "provider": "..."}]}
+    {"stack": "...", "resources": [{"type": "...", "name": "...", "inputs": {...}, "provider": "..."}],
+     "exports": ["<the names of the stack's outputs>", ...]}
 
 `provider` names the explicit provider resource a resource uses, or is null for the default provider.
 Exit codes: 0 written; 2 invalid configuration (nothing is written); 1 the program failed.
@@ -241,7 +242,9 @@ def run_preview(
             "these resources would use the disabled default AWS provider: "
             + ", ".join(mocks.graph.default_provider_users)
         )
-    return {"stack": stack, "resources": mocks.graph.resources}
+    # the names `pulumi.export` gave the mocks' root stack (their values are Outputs, not written)
+    exports = sorted(settings.get_root_resource().outputs)
+    return {"stack": stack, "resources": mocks.graph.resources, "exports": exports}
 
 
 def _registration(request: Any) -> dict[str, Any]:

@@ -295,6 +295,9 @@ class StackConfig(_Model):
     audit_anchor_retention: AnchorRetention = Field(
         default_factory=AnchorRetention, description="Object Lock retention of the audit anchors (tools stack)"
     )
+    audit_anchor_cloud_trail_lake: bool = Field(
+        default=True, description="the anchors go to CloudTrail Lake too (tools stack; closed to new AWS customers)"
+    )
     metadata_export_retention_days: int = Field(default=365, ge=180, description="spec: at least 180 days")
     max_rollback_attempts: int = Field(default=2, ge=1, le=10, description="spec: MAX_ROLLBACK_ATTEMPTS")
     max_attempts: MaxAttempts = Field(

@@ -11,6 +11,7 @@ TOOLS_ONLY = {
     "artifact_never_promoted_days": "artifactNeverPromotedDays",
     "alarms": "alarms",
     "audit_anchor_retention": "auditAnchorRetention",
+    "audit_anchor_cloud_trail_lake": "auditAnchorCloudTrailLake",
 }
 
 

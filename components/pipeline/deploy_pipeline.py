@@ -51,7 +51,7 @@ class DeployPipelineArgs:
     alarms: AlarmThresholds
     log_retention_days: int
     protect: bool  # the log key is protected from deletion
-    anchor_channel_arn: pulumi.Input[str] | None = None  # the audit anchors' CloudTrail Lake channel
+    anchor_channel_arn: pulumi.Input[str] | None  # the anchors' CloudTrail Lake channel; None: the Lake left out
     operator_principal_arns: Sequence[str] = ()  # may invoke the override function
 
 

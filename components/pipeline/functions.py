@@ -18,7 +18,7 @@ from components.policies.audit_anchors import anchor_topic_arn, anchors_bucket
 from functions.naming import ToolsNames
 from functions.pipeline import catalog
 from functions.pipeline.lifecycle import Environment
-from functions.pipeline.settings import FunctionSettings
+from functions.pipeline.settings import ANCHOR_CLOUDTRAIL_OFF, FunctionSettings
 
 TYPE = "cdk-control-plane:pipeline:PipelineFunctions"
 RUNTIME = "python3.12"
@@ -93,9 +93,14 @@ def sweeper_settings(contract: PipelineContract) -> dict[str, int]:
     return settings
 
 
-def anchor_settings(names: ToolsNames) -> dict[str, str]:
-    """Settings fields of the anchor function alone: its bucket and topic (deterministic names)."""
-    return {"anchor_bucket": anchors_bucket(names), "anchor_topic_arn": anchor_topic_arn(names)}
+def anchor_settings(names: ToolsNames, channel_arn: pulumi.Input[str] | None) -> dict[str, str]:
+    """Settings fields of the anchor function alone: its bucket and topic (deterministic names) and, where
+    the stack has no CloudTrail Lake channel, `ANCHOR_CLOUDTRAIL=off`: the function then leaves the Lake
+    out because it was told to, while a channel ARN merely missing still fails it at cold start."""
+    settings = {"anchor_bucket": anchors_bucket(names), "anchor_topic_arn": anchor_topic_arn(names)}
+    if channel_arn is None:
+        settings["anchor_cloudtrail"] = ANCHOR_CLOUDTRAIL_OFF
+    return settings
 
 
 def _environment(function: str, settings: FunctionSettings, args: PipelineFunctionsArgs) -> dict[str, Any]:
@@ -133,7 +138,9 @@ class PipelineFunctionsArgs:
     tooling_bucket: pulumi.Input[str]  # where the service catalog goes (`names.tooling_bucket`)
     dead_letter_queue_arn: pulumi.Input[str]
     logs: LogSettings
-    anchor_channel_arn: pulumi.Input[str] | None = None  # the CloudTrail Lake channel (AuditAnchors)
+    # The CloudTrail Lake channel (AuditAnchors); None: the stack leaves the Lake out. No default, so that
+    # leaving it out is said, never forgotten.
+    anchor_channel_arn: pulumi.Input[str] | None
 
 
 class PipelineFunctions(pulumi.ComponentResource):
@@ -171,7 +178,7 @@ class PipelineFunctions(pulumi.ComponentResource):
             if function == SWEEPER:
                 own = replace(settings, **sweeper_settings(args.contract))
             if function == ANCHOR:
-                own = replace(settings, **anchor_settings(names))
+                own = replace(settings, **anchor_settings(names, args.anchor_channel_arn))
             if function == OVERRIDE:  # a break-glass use is also mailed to the audit inbox
                 own = replace(settings, anchor_topic_arn=anchor_topic_arn(names))
             group = log_group(

@@ -4,9 +4,10 @@ policy, the bucket's and the topic's keys, and the topic's policy.
 The anchor function reads the chain (GetItem, Query on the audit table, decrypting through DynamoDB),
 lists and reads the anchors (the previous one, to link to it) and writes new ones under
 `audit-log-anchors/`, publishes to `audit-anchor-publish` (its key through SNS) and puts audit events
-on its CloudTrail Lake channel, and nothing else. Nobody deletes an anchor or a version of one, nobody
-shortens or bypasses a retention, and only the anchor function writes (the bucket policy). Every ARN is
-computed from deterministic names but the channel's and the keys', which are handed in.
+on its CloudTrail Lake channel (if the stack has one: `auditAnchorCloudTrailLake`), and nothing else.
+Nobody deletes an anchor or a version of one, nobody shortens or bypasses a retention, and only the
+anchor function writes (the bucket policy). Every ARN is computed from deterministic names but the
+channel's and the keys', which are handed in.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ def audit_table_arn(names: ToolsNames) -> str:
 
 
 def anchor_function_statements(names: ToolsNames, keys: Any) -> list[dict[str, Any]]:
-    """The anchor function's own statements (`keys`: `PipelineKeys`, with the anchors' keys and channel)."""
+    """The anchor function's own statements (`keys`: `PipelineKeys`, with the anchors' keys and channel).
+    No channel (CloudTrail Lake left out): no PutAuditEvents, rather than one on a resource that is not there."""
     bucket = f"arn:aws:s3:::{anchors_bucket(names)}"
     anchors = f"{bucket}/{ANCHORS_PREFIX}*"
-    return [
+    granted = [
         statement("ReadAuditChain", ["dynamodb:GetItem", "dynamodb:Query"], [audit_table_arn(names)]),
         statement(
             "AuditChainDecryption",
@@ -81,8 +83,10 @@ def anchor_function_statements(names: ToolsNames, keys: Any) -> list[dict[str, A
             [keys.anchor_topic],
             conditions={"StringEquals": via("sns", names.region)},
         ),
-        statement("AnchorsToCloudTrail", ["cloudtrail-data:PutAuditEvents"], [keys.anchor_channel]),
     ]
+    if keys.anchor_channel is not None:
+        granted.append(statement("AnchorsToCloudTrail", ["cloudtrail-data:PutAuditEvents"], [keys.anchor_channel]))
+    return granted
 
 
 def _everyone_but(sid: str, actions: tuple[str, ...], resources: list[Any], principal_arn: str) -> dict[str, Any]:

@@ -34,7 +34,8 @@ class PipelineKeys:
     context_signer: Any
     alerts: Any  # the critical-alerts topic's key (the functions publish through SNS)
     # The anchor function's (`audit_anchors.anchor_function_statements`): the anchors bucket's and topic's
-    # keys, and the CloudTrail Lake channel (not a key: PutAuditEvents is authorized on it).
+    # keys, and the CloudTrail Lake channel (not a key: PutAuditEvents is authorized on it; None where the
+    # stack leaves CloudTrail Lake out).
     anchor_bucket: Any = None
     anchor_topic: Any = None
     anchor_channel: Any = None

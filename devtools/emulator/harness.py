@@ -94,7 +94,7 @@ class Harness:
         self._environment(monkeypatch)
         self._resources()
         self.anchors = create_anchor_destinations(
-            monkeypatch, TOOLS, REGION, self.program.environment["ANCHOR_CHANNEL_ARN"]
+            monkeypatch, TOOLS, REGION, self.program.environment.get("ANCHOR_CHANNEL_ARN")
         )
         assert self.anchors.topic_arn == self.program.environment["ANCHOR_TOPIC_ARN"]
         self._bootstrap_service_accounts()

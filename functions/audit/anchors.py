@@ -1,6 +1,6 @@
 """An anchor of the audit chain: the document the anchor function publishes every 10 minutes, and
-publishing it to its three destinations (spec: "Audit Logging & Cryptographic Anchoring", "Mandatory
-Anchor Publication Policy").
+publishing it to its destinations: three, or the bucket and the topic where the stack leaves CloudTrail
+Lake out (spec: "Audit Logging & Cryptographic Anchoring", "Mandatory Anchor Publication Policy").
 
 The document is JSON serialized with RFC 8785 (the same bytes in every destination); version 1 holds:
 - the spec's fields: `last_entry_timestamp`, `anchor_hash` (the chain's root: the head's `head_hash`, the

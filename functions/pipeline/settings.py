@@ -28,6 +28,7 @@ from .lifecycle import (
 
 _ACCOUNT = re.compile(r"^\d{12}\Z")
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")  # set by Lambda and CodeBuild, never by us
+ANCHOR_CLOUDTRAIL_OFF = "off"  # ANCHOR_CLOUDTRAIL's one value: the stack leaves CloudTrail Lake out
 
 
 class SettingsError(RuntimeError):
@@ -187,6 +188,9 @@ class FunctionSettings(_Common):
     anchor_bucket: str | None = _variable("ANCHOR_BUCKET", required=False)
     anchor_topic_arn: str | None = _variable("ANCHOR_TOPIC_ARN", required=False)
     anchor_channel_arn: str | None = _variable("ANCHOR_CHANNEL_ARN", required=False)
+    # `off` where the stack leaves CloudTrail Lake out (`auditAnchorCloudTrailLake: false`): a choice the
+    # program writes down, so that a missing ANCHOR_CHANNEL_ARN without it stays a misconfiguration.
+    anchor_cloudtrail: str | None = _variable("ANCHOR_CLOUDTRAIL", required=False)
 
     constants: ClassVar[Mapping[str, str]] = {
         "POWERTOOLS_SERVICE_NAME": "cdk-control-plane",
@@ -198,6 +202,11 @@ class FunctionSettings(_Common):
         from .catalog import check_pin  # here, not at the top: the catalog raises this module's SettingsError
 
         check_pin(self.service_catalog_uri, self.service_catalog_sha256)
+        if self.anchor_cloudtrail not in (None, ANCHOR_CLOUDTRAIL_OFF):
+            raise SettingsError(
+                f"environment variable ANCHOR_CLOUDTRAIL={self.anchor_cloudtrail!r}: expected "
+                f"{ANCHOR_CLOUDTRAIL_OFF!r} (CloudTrail Lake left out), or no variable (the anchors go there too)"
+            )
 
     def max_attempts(self, environment: Environment | str) -> int:
         configured = (

@@ -17,7 +17,8 @@ NS = "cdk-control-plane"
 
 def test_graph_document_shape(graphs: dict) -> None:
     for stack, graph in graphs.items():
-        assert set(graph) == {"stack", "resources"} and graph["stack"] == stack
+        assert set(graph) == {"stack", "resources", "exports"} and graph["stack"] == stack
+        assert graph["exports"] == sorted(graph["exports"]) and all(isinstance(e, str) for e in graph["exports"])
         for resource in graph["resources"]:
             assert set(resource) == {"type", "name", "inputs", "provider"}
             json.dumps(resource["inputs"])  # plain JSON all the way down

@@ -177,3 +177,90 @@ def test_the_function_refuses_to_start_without_its_destinations(
     clients.forget()
     with pytest.raises(SettingsError, match="environment variable ANCHOR_CHANNEL_ARN is required"):
         anchor_settings()
+
+
+@pytest.fixture
+def lake_off(anchors: AnchorDestinations, monkeypatch: pytest.MonkeyPatch) -> AnchorDestinations:
+    """The variables the program writes with `auditAnchorCloudTrailLake: false`: no channel, the off marker."""
+    monkeypatch.delenv("ANCHOR_CHANNEL_ARN")
+    monkeypatch.setenv("ANCHOR_CLOUDTRAIL", "off")
+    clients.forget()
+    return anchors
+
+
+def cold_start(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Import the handler afresh, as a new Lambda environment does (the module checks its settings)."""
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "functions.handlers.anchor", raising=False)
+    clients.forget()
+    return importlib.import_module("functions.handlers.anchor")
+
+
+def test_with_the_lake_left_out_an_anchor_goes_to_the_bucket_and_the_inbox_only(
+    lake_off: AnchorDestinations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append("override_applied")
+    cold_start(monkeypatch)  # starts: the missing channel is the program's choice
+    result = _invoke("anchor", SCHEDULED)
+
+    ((key, document),) = bucket_documents(lake_off)
+    (message,) = lake_off.inbox()
+    assert json.loads(message) == document and document["depth"] == 1
+    assert lake_off.lake.channels == {lake_off.channel_arn: []}  # nothing reached CloudTrail Lake
+    assert (result["destinations"], result["left_out"]) == (["s3", "sns"], ["cloudtrail"])
+    assert set(result["delivered"]) == {"s3", "sns"} and result["delivered"]["s3"] == f"s3://{lake_off.bucket}/{key}"
+
+
+def test_with_the_lake_on_the_result_names_all_three_destinations(anchors: AnchorDestinations) -> None:
+    result = _invoke("anchor", SCHEDULED)
+    assert (result["destinations"], result["left_out"]) == (["s3", "sns", "cloudtrail"], [])
+    assert set(result["delivered"]) == {"s3", "sns", "cloudtrail"}
+
+
+@pytest.mark.parametrize("refusing", ["s3", "sns"])
+def test_with_the_lake_left_out_a_refusing_destination_still_fails_the_run(
+    lake_off: AnchorDestinations, monkeypatch: pytest.MonkeyPatch, refusing: str
+) -> None:
+    append("state_transition")
+    _refuse(refusing, lake_off, monkeypatch)
+    with pytest.raises(AnchorNotPublished) as raised:
+        _invoke("anchor", SCHEDULED)
+    assert set(raised.value.failures) == {refusing}
+    assert set(raised.value.delivered) == {"s3", "sns"} - {refusing}
+
+
+def test_a_missing_channel_without_the_off_marker_fails_at_cold_start(
+    anchors: AnchorDestinations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANCHOR_CHANNEL_ARN")
+    with pytest.raises(SettingsError, match="environment variable ANCHOR_CHANNEL_ARN is required") as raised:
+        cold_start(monkeypatch)
+    assert "ANCHOR_CLOUDTRAIL=off" in str(raised.value)  # says how the Lake is left out on purpose
+
+
+@pytest.mark.parametrize("variable", ["ANCHOR_BUCKET", "ANCHOR_TOPIC_ARN"])
+def test_with_the_lake_left_out_the_bucket_and_topic_are_still_required_at_cold_start(
+    lake_off: AnchorDestinations, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv(variable)
+    with pytest.raises(SettingsError, match=f"environment variable {variable} is required"):
+        cold_start(monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("marker", "channel", "message"),
+    [
+        ("off", True, "ANCHOR_CLOUDTRAIL=off and ANCHOR_CHANNEL_ARN contradict each other"),
+        ("no", False, "ANCHOR_CLOUDTRAIL='no': expected 'off'"),
+    ],
+)
+def test_an_off_marker_that_is_not_the_programs_fails_at_cold_start(
+    anchors: AnchorDestinations, monkeypatch: pytest.MonkeyPatch, marker: str, channel: bool, message: str
+) -> None:
+    monkeypatch.setenv("ANCHOR_CLOUDTRAIL", marker)
+    if not channel:
+        monkeypatch.delenv("ANCHOR_CHANNEL_ARN")
+    with pytest.raises(SettingsError, match=message):
+        cold_start(monkeypatch)
