@@ -184,7 +184,8 @@ class FunctionSettings(_Common):
         metadata={"variable": "AUDIT_TABLE_NAME", "kind": "str", "required": False, "minimum": None},
     )
 
-    # The anchor function only (`functions/audit/anchors.py`): where each anchor of the chain goes.
+    # The anchor function (`functions/audit/anchors.py`): where each anchor goes; the override function
+    # reads ANCHOR_TOPIC_ARN alone, to mail each break-glass use to the audit inbox.
     anchor_bucket: str | None = _variable("ANCHOR_BUCKET", required=False)
     anchor_topic_arn: str | None = _variable("ANCHOR_TOPIC_ARN", required=False)
     anchor_channel_arn: str | None = _variable("ANCHOR_CHANNEL_ARN", required=False)
