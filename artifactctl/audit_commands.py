@@ -86,9 +86,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from functions.audit.verify import verify
 
     pasted = _pasted(args)
+    # The anchors first, then the chain: an anchor written while the chain is read is then never deeper than
+    # the entries read (read the other way round, it would look like a truncation).
+    bucket, anchors, unreadable = _bucket_anchors(args)
     entries, head = _chain(args)
     report = verify(entries, head)
-    bucket, anchors, unreadable = _bucket_anchors(args)
     disagreements = check_against_chain([*anchors, *([pasted] if pasted else [])], entries)
     positions = sorted([*([report.finding] if report.finding else []), *(f for _, f in disagreements)], key=_seq)
     broken = [*unreadable, *check_anchor_chain(anchors)]  # the anchors' own chain

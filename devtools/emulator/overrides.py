@@ -34,9 +34,12 @@ class Operator:
         kms = boto3.client("kms", region_name=REGION)
         key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=naming.OVERRIDE_SIGNER_KEY_ALIAS, TargetKeyId=key_id)
-        create_audit_table(
-            boto3.client("dynamodb", region_name=REGION), harness.program.environment["AUDIT_TABLE_NAME"]
+        dynamodb, audit_table = (
+            boto3.client("dynamodb", region_name=REGION),
+            harness.program.environment["AUDIT_TABLE_NAME"],
         )
+        if audit_table not in dynamodb.list_tables()["TableNames"]:  # the harness creates it beside the metadata
+            create_audit_table(dynamodb, audit_table)
         self.break_glass("off")
         self.requests = 0
 

@@ -132,6 +132,18 @@ def _lost_race(exc: Exception, entry: Entry, table: str, changes: int) -> bool:
             f"audit entry seq {entry.seq} already exists in {table} but the head says {entry.seq - 1}: "
             "the chain was tampered with; run `artifactctl audit verify`"
         ) from exc
+    # A race is the head's condition or a conflicting transaction (or throttling); anything else (an item
+    # too large, a validation error) is permanent: retrying it would only hide it as "busy".
+    retryable = {
+        "None",
+        "ConditionalCheckFailed",
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+    unexpected = sorted({str(r) for r in reasons} - retryable)
+    if unexpected:
+        raise AwsError(f"audit append to {table} was cancelled ({', '.join(unexpected)}): {exc}") from exc
     return True
 
 
@@ -159,10 +171,9 @@ def append(
         entry = new_entry(fields, seq=previous.seq + 1, previous_log_hash=previous.hash, timestamp=clock())
         changed = [dict(item) for item in change(entry)] if change else []
         try:
-            # The token makes the SDK's own retry of a call whose answer was lost idempotent (DynamoDB
-            # answers a repeat within 10 minutes with the first outcome), so it never appends twice.
-            items = [*changed, *_transaction(entry, head, table, chain)]
-            client.transact_write_items(TransactItems=items, ClientRequestToken=entry.log_hash[:36])
+            # botocore gives each call its own ClientRequestToken (the API's idempotency token), so its
+            # retry of a call whose answer was lost is answered with the first outcome, never applied twice.
+            client.transact_write_items(TransactItems=[*changed, *_transaction(entry, head, table, chain)])
             return entry
         except ClientError as exc:
             try:

@@ -16,6 +16,7 @@ break-glass use also alerts (the alert topic, and the audit anchors' topic: the 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,26 +69,37 @@ class Outcome:
 
 
 def submit(text: str, deps: Deps) -> Outcome:
+    """Check, then act, and report every outcome (an audit entry and events), whatever happened. The nonce
+    is used up as soon as the signature and the window hold, so a refused request is never good later."""
     sender = BestEffort(deps.notify)
     try:
         request = parse_request(text)
-    except RequestError as exc:
+    except (RequestError, ValueError) as exc:
         sender.event(lc.Event.OVERRIDE_REQUESTED.value, {"readable": False})
         outcome = Outcome(False, f"malformed request: {exc}")
-        _report(outcome, text, deps, sender, before=None)
+        _report(outcome, text, deps, sender, before=None, verified=False)
         return outcome
     sender.event(lc.Event.OVERRIDE_REQUESTED.value, _detail(request))
     item = _subject(request, deps)
     before = (item or {}).get(lc.LOCK_HOLDER_NAME if request.action is OverrideAction.RELEASE_LOCK else lc.STATUS)
-    problem = _refusal(request, item, deps)
+    problem = verify_signature(request, deps.public_key())
+    verified = problem is None
+    problem = problem or timing_problem(request, deps.now()) or _nonce_problem(request, deps)
     if problem is None and not _claim_nonce(request, deps):
         problem = f"replayed: nonce {request.nonce} was used by a request submitted meanwhile"
+    problem = problem or _refusal(request, item, deps)
     if problem is not None:
         outcome = Outcome(False, problem, request)
-    else:
+        _report(outcome, text, deps, sender, before=before, verified=verified)
+        return outcome
+    try:
         effect = effects.apply_effect(request, item or {}, table=deps.table, sfn=deps.sfn, settings=deps.settings)
-        outcome = Outcome(effect.applied, effect.reason, request, effect.execution_arn)
-    _report(outcome, text, deps, sender, before=before)
+    except Exception as exc:  # after the nonce was used, and maybe after the item was: recorded, then raised
+        reason = f"failed while applying ({type(exc).__name__}: {exc}); check the item, then submit a new request"
+        _report(Outcome(False, reason, request), text, deps, sender, before=before, verified=True)
+        raise
+    outcome = Outcome(effect.applied, effect.reason, request, effect.execution_arn)
+    _report(outcome, text, deps, sender, before=before, verified=True)
     return outcome
 
 
@@ -100,11 +112,9 @@ def _subject(request: OverrideRequest, deps: Deps) -> dict[str, Any] | None:
 
 
 def _refusal(request: OverrideRequest, item: dict[str, Any] | None, deps: Deps) -> str | None:
-    """The first reason to refuse, in the order of the module's docstring (None: accept)."""
+    """What a signed request in its window (its nonce now used) may still be refused for: the break-glass
+    flag, then the target (None: accept)."""
     checks: list[Callable[[], str | None]] = [
-        lambda: verify_signature(request, deps.public_key()),
-        lambda: timing_problem(request, deps.now()),
-        lambda: _nonce_problem(request, deps),
         lambda: _break_glass_problem(request, deps) if request.break_glass else None,
         lambda: _target_problem(request, item, deps),
     ]
@@ -184,23 +194,34 @@ def _detail(request: OverrideRequest, **extra: Any) -> dict[str, Any]:
     return {**detail, **request.target.to_dict(), "break_glass": request.break_glass, **extra}
 
 
-def _report(outcome: Outcome, text: str, deps: Deps, sender: BestEffort, *, before: Any) -> None:
-    """The audit entry, the outcome's event, and a break-glass use's alert."""
+def _text(value: Any, limit: int) -> str | None:
+    """A field of the audit entry: valid UTF-8 (a lone surrogate escaped), within the entry's limits."""
+    if value is None or value == "":
+        return None
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+
+
+def _report(outcome: Outcome, text: str, deps: Deps, sender: BestEffort, *, before: Any, verified: bool) -> None:
+    """The audit entry, the outcome's event, and a break-glass use's alert. The actor is the requester only
+    once the signature holds; an unverified request is the claimed requester's word, kept in the reason."""
     from functions.audit import store
 
     request = outcome.request
     after = _after(outcome, deps) if request is not None else None
     verdict = "applied" if outcome.applied else "refused"
+    reason = f"{outcome.reason} | justification: {request.reason}" if request else outcome.reason
+    if request is not None and not verified:
+        reason = f"claimed requester {request.requester}: {reason}"
     fields = {
-        "actor": request.requester if request else UNVERIFIED,
+        "actor": request.requester if request and verified else UNVERIFIED,
         "action": f"override:{request.action.value if request else 'unreadable'}:{verdict}",
         "service": request.target.service if request else None,
         "commit": request.target.commit_sha if request else None,
         "environment": request.target.environment.value if request else None,
         "before_status": str(before) if before is not None else None,
         "after_status": str(after) if after is not None else None,
-        "reason": f"{outcome.reason} | justification: {request.reason}" if request else outcome.reason,
-        "signed_request": text,
+        "reason": _text(reason, 4000),
+        "signed_request": _text(text, 60_000),
     }
     store.append(deps.audit, fields, table=deps.settings.audit_table_name)
     if request is None:
@@ -226,6 +247,8 @@ def _break_glass_alert(request: OverrideRequest, outcome: Outcome, deps: Deps, s
     sender.alert(subject, detail)
     if deps.anchor_topic_arn:
         try:
-            deps.notify.sns.publish(TopicArn=deps.anchor_topic_arn, Subject=subject[:100], Message=str(detail))
+            deps.notify.sns.publish(
+                TopicArn=deps.anchor_topic_arn, Subject=_text(subject, 100), Message=json.dumps(detail, default=str)
+            )
         except Exception as exc:
             sender.failures.append(f"anchor topic: {exc}")

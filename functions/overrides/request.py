@@ -285,7 +285,11 @@ def verify_signature(request: OverrideRequest, public_key: ec.EllipticCurvePubli
     problem = signature_problem(request.signature or "")
     if problem:
         return f"the signature {problem}"
-    if not verify_message(public_key, request.canonical_bytes(), request.signature or ""):
+    try:
+        signed = request.canonical_bytes()
+    except ValueError as exc:  # RFC 8785 cannot encode it (a lone surrogate): nothing could have signed it
+        return f"the request has no canonical form ({exc})"[:300]
+    if not verify_message(public_key, signed, request.signature or ""):
         return "the signature does not verify with the override key (another key, or the request was changed)"
     return None
 

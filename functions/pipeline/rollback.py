@@ -14,6 +14,7 @@ from functions.artifacts.manifest import parse_manifest
 from functions.naming import MANIFEST_NAME, artifact_prefix
 
 from . import lifecycle as lc
+from .auditing import audit_lease
 from .settings import FunctionSettings
 from .store import MetadataTable
 from .transitions import Context, Run, commit
@@ -26,6 +27,8 @@ TARGET_STATUSES = (lc.Status.DEPLOYED, lc.Status.ROLLBACK_SUCCEEDED)
 def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> dict[str, Any]:
     """The next attempt (`run.rollback` is the previous attempt's plan, None for the first)."""
     attempt = int((run.rollback or {}).get("attempt", 0)) + 1
+    if attempt == 1:  # a manual rollback's run leases straight into the loop: its first step audits the lease
+        audit_lease(table, run, table.get(run.service, run.commit_sha) or {})
     wait = lc.rollback_wait_seconds(attempt, settings.rollback_base_delay_seconds)
     result = {"attempt": attempt, "max_attempts": max_attempts, "wait_seconds": wait}
     target, problem = _target(run, settings=settings, table=table, s3=s3)

@@ -174,7 +174,11 @@ def test_manual_rollback_signed_with_another_key_is_refused_and_audited(pipeline
     code, outcome = operator.submit(forged)
     assert code == EXIT_REFUSED and "does not verify with the override key" in outcome["reason"]
     assert pipeline.item(BAD) == before
-    assert _audited_refusal(pipeline, forged.read_text())["actor"] == request.requester
+    # audited in nobody's name: the requester it claims is only its word, kept in the reason
+    entry = _audited_refusal(pipeline, forged.read_text())
+    assert entry["actor"] == "unverified-request" and entry["reason"].startswith(
+        f"claimed requester {request.requester}"
+    )
 
 
 # --- manual promotion / requeue ---------------------------------------------------------------------

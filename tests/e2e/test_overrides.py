@@ -5,11 +5,14 @@ of a parked item runs its next attempt; break-glass needs the flag, and with it 
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from devtools.emulator.harness import Harness
 from devtools.emulator.overrides import OPERATOR, Operator
 from devtools.emulator.sweeps import Sweeper
+from functions.audit import store as audit_store
+from functions.audit.verify import verify
 from functions.naming import execution_name
 from tests.e2e.test_scenarios import BAD, GOOD, _good_release_in_prod
 
@@ -63,6 +66,14 @@ def test_a_manual_rollback_after_rollback_failed_runs_through_the_state_machine_
     assert all(s["StackStatus"].endswith("_COMPLETE") for s in stacks if s["StackName"].startswith("orders-prod-"))
     types = [e["type"] for e in pipeline.events()]
     assert types[:2] == ["OverrideRequested", "OverrideApplied"] and "RollbackSucceeded" in types
+    # the audit chain holds the request, the bound run's lease (by its first step) and the rollback
+    entries, head = audit_store.read_chain(boto3.client("dynamodb", region_name="us-east-1"))
+    assert verify(entries, head).ok
+    run = _arn(pipeline, execution_name("orders", BAD, "prod", 2))
+    mine = [e.action for e in entries if e.execution == run]
+    assert mine[0] == "override_rollback"  # the override's record on the item names the run it started
+    assert mine.index("lease") < mine.index("rollback_planned") < mine.index("rollback_succeeded"), mine
+    assert any(e.action == "override:manual_rollback:applied" for e in entries)
     # the same request again is a replay: refused, and nothing runs
     code, again = operator.submit(request)
     assert code == EXIT_REFUSED and "replayed" in again["reason"]

@@ -60,11 +60,23 @@ def _rollback_failed(world: World) -> None:
     )
 
 
+def _without_nonces(items: list[dict]) -> list[dict]:
+    return [i for i in items if not str(i["commit_sha"]).startswith("_override#")]
+
+
 def _assert_refused(world: World, text: str, reason: str) -> None:
     before = world.items()
     outcome = world.submit(text)
     assert not outcome.applied and reason in outcome.reason, outcome.reason
-    assert world.items() == before  # a refusal changes nothing (no nonce claimed, no item touched)
+    # a refusal changes no item; a signed request in its window has used its nonce up, refused or not
+    assert _without_nonces(world.items()) == _without_nonces(before)
+    try:
+        nonce = f"_override#{json.loads(text)['nonce']}"
+    except (ValueError, KeyError, TypeError):
+        nonce = None
+    unsigned = any(word in outcome.reason for word in ("signature", "expired", "future", "replayed", "malformed"))
+    claimed = any(i["commit_sha"] == nonce for i in world.items()) and not any(i["commit_sha"] == nonce for i in before)
+    assert claimed is not unsigned, outcome.reason
     assert world.executions() == []
     entry = world.audit()[-1]
     assert entry["action"].endswith(":refused") and reason in entry["reason"] and entry["signed_request"] == text
@@ -138,6 +150,27 @@ def test_an_unreadable_request_is_refused_and_audited(world: World) -> None:
     assert world.audit()[-1]["actor"] == "unverified-request"
 
 
+@pytest.mark.parametrize("text", ["", '{"nonce": "' + "x" * 10_000 + '"}', "[1, 2"], ids=["empty", "huge", "broken"])
+def test_any_text_is_refused_audited_and_announced_never_a_crash(world: World, text: str) -> None:
+    outcome = world.submit(text)
+    assert not outcome.applied and outcome.reason.startswith("malformed request")
+    entry = world.audit()[-1]
+    assert entry["actor"] == "unverified-request" and len(entry["reason"]) <= 4000
+    assert world.captured.types[-2:] == ["OverrideRequested", "OverrideRefused"]
+
+
+def test_a_request_nothing_could_have_signed_is_refused_in_the_claimed_requesters_name_only(world: World) -> None:
+    _rollback_failed(world)
+    request = json.loads(world.request("manual_rollback", BAD, target_commit=TARGET))
+    request["reason"] = "prod \ud800 is down"  # a lone surrogate: no canonical form, no signature can cover it
+    text = json.dumps(request)
+    outcome = world.submit(text)
+    assert not outcome.applied and ("signature" in outcome.reason or "canonical" in outcome.reason)
+    entry = world.audit()[-1]
+    assert entry["actor"] == "unverified-request" and entry["reason"].startswith("claimed requester ")
+    assert world.executions() == []
+
+
 @pytest.mark.parametrize(
     ("action", "environment", "reason"),
     [
@@ -161,6 +194,15 @@ def test_a_request_for_an_unknown_item_is_refused(world: World) -> None:
 def test_break_glass_without_the_flag_is_refused(world: World) -> None:
     _rollback_failed(world)
     _assert_refused(world, world.request("lift_revocation", BAD), "the break-glass flag is off")
+
+
+def test_a_break_glass_request_refused_while_the_flag_was_off_is_not_good_once_it_is_on(world: World) -> None:
+    _rollback_failed(world)
+    text = world.request("lift_revocation", BAD)
+    _assert_refused(world, text, "the break-glass flag is off")
+    world.break_glass("on")
+    outcome = world.submit(text)
+    assert not outcome.applied and "replayed" in outcome.reason, outcome.reason
 
 
 def test_a_manual_rollback_records_its_target_and_starts_a_bound_run(world: World) -> None:
