@@ -152,3 +152,27 @@ def test_bad_fields_are_refused_before_any_write(dynamodb, change, message) -> N
     with pytest.raises(ValueError, match=message):
         store.append(dynamodb, {**fields(1), **change})
     assert store.read_chain(dynamodb, AUDIT_TABLE) == ([], None)
+
+
+def test_a_cancellation_that_is_not_a_race_is_raised_at_once_not_retried_as_busy(dynamodb) -> None:
+    """An item too large or a validation error cancels the transaction for good: retrying it 40 times and
+    calling it busy (transient) would hide a permanent error."""
+    from botocore.exceptions import ClientError
+
+    from functions.artifacts.errors import AwsError, TransientAwsError
+
+    calls = []
+
+    class Cancelling:
+        def __getattr__(self, name):
+            return getattr(dynamodb, name)
+
+        def transact_write_items(self, **request):
+            calls.append(request)
+            error = {"Code": "TransactionCanceledException", "Message": "cancelled"}
+            reasons = [{"Code": "ValidationError"}, {"Code": "None"}, {"Code": "None"}]
+            raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")
+
+    with pytest.raises(AwsError, match="ValidationError") as raised:
+        store.append(Cancelling(), {"actor": "a", "action": "x"}, change=lambda entry: [{"ConditionCheck": {}}])
+    assert not isinstance(raised.value, TransientAwsError) and len(calls) == 1
