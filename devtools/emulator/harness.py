@@ -58,7 +58,7 @@ from devtools.emulator.aws import account_client, create_metadata_table
 from devtools.emulator.builds import BuildScript, codebuild_service
 from devtools.emulator.concurrency import serialise_dynamodb, step_functions_entered_time
 from devtools.emulator.jsonpath import definite_paths_name_one_value
-from devtools.emulator.lambdas import LambdaContext
+from devtools.emulator.lambdas import LambdaContext, log_to_current_stdout
 from devtools.emulator.program import ACCOUNTS, PREFIX, PROJECT_DIR, REGION, TOOLS, ProgramGraph
 from functions import naming
 from functions.artifacts.manifest import Manifest, build_manifest, dumps
@@ -112,6 +112,7 @@ class Harness:
             payload = json.loads(event) if isinstance(event, str) else (event or {})
             module_name, attribute = self.program.functions[function.function_name]["handler"].rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
+            log_to_current_stdout()
             try:
                 result = handler(payload, LambdaContext(function.function_name))
                 return json.dumps(result, default=str), False, ""

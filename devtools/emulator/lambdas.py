@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from devtools.emulator.program import REGION, TOOLS
 
 
@@ -17,3 +19,16 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 300_000
+
+
+def log_to_current_stdout() -> None:
+    """Lambda gives a function one stdout for its life; in-process, pytest swaps `sys.stdout` per test
+    (capsys) and the CLI's tests redirect it, so the shared Powertools logger would keep writing to an
+    earlier test's closed stream, or into a command's captured output."""
+    import logging
+
+    for handler in logging.getLogger("cdk-control-plane").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            # the process's own stdout (pytest captures it at the file descriptor), never a swapped one; not
+            # setStream: it flushes the old stream, which may be closed
+            handler.stream = sys.__stdout__

@@ -172,7 +172,7 @@ def test_manual_rollback_signed_with_another_key_is_refused_and_audited(pipeline
     document = {**request.document(), "signature": sign_message(pipeline.context_signer, request.canonical_bytes())}
     forged.write_text(json.dumps(document))
     code, outcome = operator.submit(forged)
-    assert code == EXIT_REFUSED and "does not verify with the override key" in outcome["reason"]
+    assert code == EXIT_REFUSED and "does not verify with the override key" in outcome["reason"], outcome
     assert pipeline.item(BAD) == before
     # audited in nobody's name: the requester it claims is only its word, kept in the reason
     entry = _audited_refusal(pipeline, forged.read_text())
