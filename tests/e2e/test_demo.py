@@ -18,5 +18,5 @@ def test_demo_promotes_and_rolls_back_on_its_own() -> None:
     assert "RollbackDeploy" in output and "status rollback_succeeded" in output
     assert "\n  FAIL " not in output and output.count("\n  ok   ") == 8 and "demo succeeded in" in output
     # It ends with the audit chain: verified, then an edited entry caught at its position.
-    assert "artifactctl audit verify -> exit 0: OK: depth " in output
-    assert "artifactctl audit verify -> exit 1: FAIL audit chain seq " in output and " edited: " in output
+    assert "artifactctl audit verify -> exit 0:\n    OK: depth " in output and "agree with the chain" in output
+    assert "artifactctl audit verify -> exit 1:\n    FAIL audit chain seq " in output and " edited: " in output
