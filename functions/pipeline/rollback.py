@@ -27,8 +27,9 @@ TARGET_STATUSES = (lc.Status.DEPLOYED, lc.Status.ROLLBACK_SUCCEEDED)
 def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: MetadataTable, s3: Any) -> dict[str, Any]:
     """The next attempt (`run.rollback` is the previous attempt's plan, None for the first)."""
     attempt = int((run.rollback or {}).get("attempt", 0)) + 1
-    if attempt == 1:  # a manual rollback's run leases straight into the loop: its first step audits the lease
-        audit_lease(table, run, table.get(run.service, run.commit_sha) or {})
+    item = table.get(run.service, run.commit_sha) or {}
+    if attempt == 1 and item.get(lc.OVERRIDE_EXECUTION) == run.execution_id:
+        audit_lease(table, run, item)  # a manual rollback's bound lease skips Validate: its first step audits it
     wait = lc.rollback_wait_seconds(attempt, settings.rollback_base_delay_seconds)
     result = {"attempt": attempt, "max_attempts": max_attempts, "wait_seconds": wait}
     target, problem = _target(run, settings=settings, table=table, s3=s3)
