@@ -28,7 +28,7 @@ def plan(run: Run, max_attempts: int, *, settings: FunctionSettings, table: Meta
     """The next attempt (`run.rollback` is the previous attempt's plan, None for the first)."""
     attempt = int((run.rollback or {}).get("attempt", 0)) + 1
     item = table.get(run.service, run.commit_sha) or {}
-    if attempt == 1 and item.get(lc.OVERRIDE_EXECUTION) == run.execution_id:
+    if attempt == 1 and item.get(lc.MANUAL_ROLLBACK_TARGET):
         audit_lease(table, run, item)  # a manual rollback's bound lease skips Validate: its first step audits it
     wait = lc.rollback_wait_seconds(attempt, settings.rollback_base_delay_seconds)
     result = {"attempt": attempt, "max_attempts": max_attempts, "wait_seconds": wait}
